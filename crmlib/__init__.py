@@ -1,0 +1,16 @@
+"""crm-workbook: the helper package every lesson imports.
+
+Four CRM models (IDIC, QCi, Buttle's CRM value chain, Payne & Frow) over
+shared layers: :mod:`crmlib.schema` (the column vocabulary), :mod:`crmlib.io`
+(client folders), :mod:`crmlib.summary` (one row per customer) and the model
+modules named after each model.
+"""
+
+__version__ = "0.1.0"
+
+
+def choose_model(profile):
+    """Recommend a CRM model for a client profile; see :func:`crmlib.foundations.choose_model`."""
+    from crmlib.foundations import choose_model as _choose
+
+    return _choose(profile)

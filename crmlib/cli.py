@@ -1,0 +1,210 @@
+"""The ``crm`` command: validate a client folder, run a report, make synthetic data.
+
+A user error prints ``error: <what is wrong and what to do>`` and exits 1,
+with no traceback; ``crm --debug …`` shows the traceback too.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from crmlib.errors import CRMError
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _escape_cell(value) -> str:
+    """Stop a spreadsheet from running a cell as a formula (OWASP CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def write_rejects(rejects, path: Path) -> None:
+    """Write the rejects report as CSV, formula-like cells escaped."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(rejects.columns)
+        for row in rejects.itertuples(index=False):
+            writer.writerow([_escape_cell(v) for v in row])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show a traceback on errors.")
+@click.pass_context
+def cli(ctx, debug):
+    """crm-workbook: CRM models applied to a client's data."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--as-of", help="Last day of the data (YYYY-MM-DD); later orders are rejected.")
+@click.option(
+    "--rejects",
+    "rejects_file",
+    type=click.Path(path_type=Path),
+    help="Write every rejected row (file, row, column, reason) to this CSV.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of text.")
+def validate(path, as_of, rejects_file, as_json):
+    """Check a client folder: tables found, rows accepted and rejected, and why."""
+    from crmlib.errors import DataError
+    from crmlib.io import load_folder
+
+    try:
+        data = load_folder(path, as_of=as_of)
+    except DataError as exc:
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {"usable": False, "tables": {}, "errors": [str(exc)], "warnings": []}, indent=2
+                )
+            )
+            sys.exit(1)
+        raise
+    if rejects_file:
+        write_rejects(data.rejects, rejects_file)
+    if as_json:
+        click.echo(json.dumps(data.summary(), indent=2))
+        return
+    click.echo(f"{path}: usable; data as of {data.as_of.date()}")
+    click.echo(f"{'table':<14}{'file':<28}{'rows':>9}{'accepted':>10}{'rejected':>10}")
+    for r in data.reports.values():
+        click.echo(f"{r.table:<14}{r.file:<28}{r.rows:>9}{r.accepted:>10}{r.rejected:>10}")
+    reasons = data.top_reasons(8)
+    if len(reasons):
+        click.echo("\ntop reasons for rejected rows:")
+        for r in reasons.itertuples():
+            click.echo(f"  {r.table}: {r.reason} ({r.rows} rows)")
+        if not rejects_file:
+            click.echo("(write every rejected row with --rejects FILE)")
+    for w in data.warnings:
+        click.echo(f"warning: {w}")
+
+
+@cli.command()
+@click.argument("data", required=False, type=click.Path(path_type=Path))
+@click.option("--client", default="Sample client", show_default=True, help="Client name.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("reports/sample"),
+    show_default=True,
+    help="Report folder.",
+)
+@click.option("--as-of", help="Last day of the data (YYYY-MM-DD).")
+@click.option("--only", help="Comma-separated lessons, e.g. foundations,idic.")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A lesson parameter (YAML value), repeatable.",
+)
+@click.option("--timeout", default=600, show_default=True, help="Per-cell timeout in seconds.")
+def report(data, client, out, as_of, only, params, timeout):
+    """Run every lesson on a client folder (default: the sample) into a report."""
+    import yaml
+
+    from crmlib.datasets import sample_path
+    from crmlib.report import run_report
+
+    parsed = {}
+    for p in params:
+        if "=" not in p:
+            raise CRMError(f"--param {p!r}: expected KEY=VALUE")
+        key, value = p.split("=", 1)
+        parsed[key.strip()] = yaml.safe_load(value)
+    result = run_report(
+        data or sample_path(),
+        client,
+        out,
+        as_of=as_of,
+        only=[o.strip() for o in only.split(",")] if only else None,
+        params=parsed,
+        timeout=timeout,
+        progress=lambda m: click.echo(m, err=True),
+    )
+    index = result.out / "index.html"
+    if result.complete:
+        click.echo(f"report complete: {index}")
+    else:
+        failed = [f"{r.lesson} ({r.reason})" for r in result.runs if r.status != "complete"]
+        click.echo(f"report INCOMPLETE: {index}", err=True)
+        raise CRMError("lesson(s) failed: " + "; ".join(failed))
+
+
+@cli.command()
+@click.option("--customers", default=5000, show_default=True, help="Number of customers.")
+@click.option("--seed", default=20261122, show_default=True, help="Random seed.")
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="Client folder to write."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True
+)
+@click.option(
+    "--truth",
+    type=click.Path(path_type=Path),
+    help="Also write the planted ground truth to this folder.",
+)
+def synth(customers, seed, out, fmt, truth):
+    """Write a synthetic client folder with known ground truth."""
+    from crmlib import synth as synthesis
+
+    if customers < 1:
+        raise CRMError("--customers must be at least 1")
+    company = synthesis.generate(n_customers=customers, seed=seed)
+    files = synthesis.write_folder(company, out, fmt=fmt)
+    if truth:
+        synthesis.write_truth(company, truth)
+    rows = sum(len(t) for t in company.tables.values())
+    click.echo(f"wrote {len(files)} tables ({rows} rows) to {out}")
+
+
+def _register_optional() -> None:
+    try:
+        from crmlib.cli_grading import exercises, grade
+    except ImportError:
+        return
+    cli.add_command(exercises)
+    cli.add_command(grade)
+
+
+_register_optional()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``crm`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        cli.main(args=argv, prog_name="crm", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except CRMError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

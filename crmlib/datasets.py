@@ -1,0 +1,188 @@
+"""Bundled data sets, found through the package whatever the current directory.
+
+- :func:`load_sample`: the committed sample client folder (a synthetic
+  omnichannel retailer made by :mod:`crmlib.synth`, about 5,000 customers).
+- :func:`load_cdnow_transactions` and :func:`load_cdnow_summary`: the real
+  CDNOW data of Fader, Hardie & Lee (2005), "Counting your customers the easy
+  way: an alternative to the Pareto/NBD model", Marketing Science 24(2),
+  redistributed by Bruce Hardie and Peter Fader for teaching and research.
+
+The files live in the repository's ``datasets/`` folder (see its README for
+the data dictionary and provenance). Set the environment variable
+``CRM_DATASETS`` to use a copy elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from crmlib import schema as s
+from crmlib.errors import DataError
+
+CDNOW_CALIBRATION_END = "1997-09-30"
+NAMED = ("sample", "cdnow")  # data_path values that name a bundled data set
+
+
+def datasets_dir() -> Path:
+    """The folder holding the bundled data sets."""
+    env = os.environ.get("CRM_DATASETS")
+    path = Path(env) if env else Path(__file__).resolve().parent.parent / "datasets"
+    if not path.is_dir():
+        raise DataError(
+            f"the bundled data sets were not found in {path}: install the workbook from its "
+            "repository (pip install -e .) or set CRM_DATASETS to the datasets folder"
+        )
+    return path
+
+
+def sample_path() -> Path:
+    """The sample client folder (pass it to ``crm report`` or ``load_folder``)."""
+    return datasets_dir() / "sample"
+
+
+def load_sample(as_of=None):
+    """Load and validate the sample client folder.
+
+    Returns
+    -------
+    crmlib.io.ClientData
+        ``.tables`` holds every table of the data contract; ``.rejects`` is empty.
+
+    Examples
+    --------
+    >>> data = load_sample()
+    >>> data.tables["transactions"].columns[:3].tolist()
+    ['order_id', 'customer_id', 'order_date']
+    """
+    from crmlib.io import load_folder
+
+    return load_folder(sample_path(), as_of=as_of)
+
+
+def load_cdnow_transactions(master: bool = False) -> pd.DataFrame:
+    """CDNOW purchases, one row per purchase record.
+
+    Parameters
+    ----------
+    master : bool, default False
+        False: the 1/10 sample (6,919 rows, 2,357 customers) with the sample's
+        own customer ids 1-2,357, the ids of :func:`load_cdnow_summary`.
+        True: the full master file (69,659 rows, 23,570 customers).
+
+    Returns
+    -------
+    pandas.DataFrame
+        customer_id (str), order_date (datetime64), quantity (CDs), revenue (USD).
+
+    Examples
+    --------
+    >>> load_cdnow_transactions().head(2)  # doctest: +NORMALIZE_WHITESPACE
+      customer_id order_date  quantity  revenue
+    0           1 1997-01-01       2.0    29.33
+    1           1 1997-01-18       2.0    29.73
+    """
+    folder = datasets_dir() / "cdnow"
+    if master:
+        raw = pd.read_csv(
+            folder / "CDNOW_master.txt",
+            sep=r"\s+",
+            skiprows=1,
+            names=["id", "date", "cds", "dollars"],
+            dtype={"id": str, "date": str},
+        )
+    else:
+        raw = pd.read_csv(
+            folder / "CDNOW_sample.txt",
+            sep=r"\s+",
+            header=None,
+            names=["master_id", "id", "date", "cds", "dollars"],
+            dtype={"master_id": str, "id": str, "date": str},
+        )
+    return pd.DataFrame(
+        {
+            s.CUSTOMER_ID: raw["id"].str.lstrip("0"),
+            s.ORDER_DATE: pd.to_datetime(raw["date"], format="%Y%m%d"),
+            s.QUANTITY: raw["cds"].astype(float),
+            s.REVENUE: raw["dollars"].astype(float),
+        }
+    )
+
+
+def load_cdnow_summary() -> pd.DataFrame:
+    """The published CDNOW calibration summary (weeks, to 1997-09-30).
+
+    Returns
+    -------
+    pandas.DataFrame
+        customer_id (str), frequency (repeat purchase days), recency and T
+        (weeks from the first purchase), monetary_value (mean value of the
+        repeat purchases, 0 for customers without one), 2,357 rows.
+    """
+    folder = datasets_dir() / "cdnow"
+    raw = pd.read_csv(folder / "cdnow_customers_summary_with_transactions.csv")
+    return pd.DataFrame(
+        {
+            s.CUSTOMER_ID: raw["ID"].astype(str),
+            s.FREQUENCY: raw["x"].astype(float),
+            s.RECENCY: raw["t_x"].astype(float),
+            s.T: raw["T"].astype(float),
+            s.MONETARY_VALUE: raw["zbar"].astype(float),
+        }
+    )
+
+
+def load(data_path=None, as_of=None):
+    """Load what a lesson's ``data_path`` parameter names.
+
+    Parameters
+    ----------
+    data_path : str, Path or None
+        ``None`` or ``"sample"``: the bundled sample client folder;
+        ``"cdnow"``: the CDNOW sample as a client folder holding transactions
+        only; anything else: a client folder (see :func:`crmlib.io.load_folder`).
+    as_of : date-like, optional
+        Passed to the loader: later orders are rejected.
+
+    Returns
+    -------
+    crmlib.io.ClientData
+    """
+    from crmlib.io import ClientData, TableReport, load_folder
+
+    if data_path is None or str(data_path) == "sample":
+        return load_sample(as_of=as_of)
+    if str(data_path) == "cdnow":
+        tx = load_cdnow_transactions()
+        tx.index = pd.RangeIndex(1, len(tx) + 1, name=s.SOURCE_ROW)  # the file has no header
+        rows = len(tx)
+        late = (
+            tx[s.ORDER_DATE] > pd.Timestamp(as_of)
+            if as_of is not None
+            else tx[s.REVENUE] != tx[s.REVENUE]
+        )
+        rejects = pd.DataFrame(
+            {
+                "table": "transactions",
+                "file": "CDNOW_sample.txt",
+                "row": tx.index[late],
+                "column": s.ORDER_DATE,
+                "value": tx.loc[late, s.ORDER_DATE].dt.date.astype(str),
+                "reason": f"after the as-of date {as_of}",
+            },
+            columns=list(s.REJECT_COLUMNS),
+        )
+        tx = tx.loc[~late].reset_index()
+        tx[s.IS_RETURN] = tx[s.REVENUE] < 0
+        report = TableReport("transactions", "CDNOW_sample.txt", rows, len(tx), rows - len(tx))
+        when = pd.Timestamp(as_of) if as_of is not None else tx[s.ORDER_DATE].max()
+        return ClientData(
+            {"transactions": tx},
+            rejects,
+            {"transactions": report},
+            source=datasets_dir() / "cdnow",
+            as_of=when,
+        )
+    return load_folder(data_path, as_of=as_of)

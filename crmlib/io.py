@@ -1,0 +1,626 @@
+"""Read a client folder into validated tables and a rejects report.
+
+A client folder holds one file per table of :mod:`crmlib.schema`, named after
+the table (``transactions.csv``, ``customers.xlsx``, ``tickets.parquet`` …),
+and optionally a ``mapping.yml`` that renames a CRM export's headers to the
+workbook's and gives a date format, a decimal separator or a file name per
+table::
+
+    transactions:
+      file: Orders Export.csv        # default: transactions.csv / .xlsx / .parquet
+      columns: {Order No: order_id, Cust Ref: customer_id, Date: order_date, Net: revenue}
+      date_format: "%d/%m/%Y"        # default: ISO 8601 (YYYY-MM-DD)
+      decimal: ","                   # default "."
+      thousands: "."                 # default: none
+
+Every input row is either accepted into ``ClientData.tables`` or listed in
+``ClientData.rejects`` with its table, file, row number (the line in the
+file, header = 1), column, value (masked for personal data) and reason.
+The rules applied, in order (the data dictionary in ``datasets/README.md``
+states them for users):
+
+1. a row with a different number of fields from the header: rejected;
+2. a value that cannot be parsed as its column's kind (number, date): rejected;
+3. an empty required value (e.g. an order line without customer_id): rejected;
+4. a value failing its column's check (e.g. negative cost, NPS outside 0-10): rejected;
+5. transactions: an order date after the as-of date (default: today): rejected;
+   a negative quantity on a line with non-negative revenue: rejected;
+   negative revenue: kept and flagged ``is_return`` (a return, not a purchase);
+   an exact copy of an earlier line: rejected as a duplicate;
+6. a repeated key (e.g. a second row with the same customers.customer_id): rejected;
+7. rows referring to customer ids absent from ``customers`` (when present): kept, warned;
+8. tickets closed before they were opened: kept, warned.
+
+Data that cannot be used at all raises :class:`crmlib.errors.DataError`: no
+transactions file, an unreadable file, a required column missing after
+mapping, a malformed ``mapping.yml``, or no valid transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import yaml
+
+from crmlib import schema as s
+from crmlib.errors import DataError
+
+SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".parquet")
+MISSING = {"", "na", "n/a", "null", "none", "nan", "-", "#n/a"}
+DELIMITERS = ",;\t|"
+MASK = "[personal data]"
+ENCODINGS = ("utf-8-sig", "cp1252")
+MAPPING_KEYS = {"file", "columns", "date_format", "decimal", "thousands", "sheet"}
+
+__all__ = ["ClientData", "DataError", "load_folder", "read_mapping"]
+
+
+@dataclass
+class TableReport:
+    """Row counts of one table: rows = accepted + rejected."""
+
+    table: str
+    file: str
+    rows: int
+    accepted: int
+    rejected: int
+
+
+@dataclass
+class ClientData:
+    """A validated client folder.
+
+    Attributes
+    ----------
+    tables : dict of str to DataFrame
+        The accepted rows of each table found, typed by :mod:`crmlib.schema`.
+    rejects : DataFrame
+        One row per rejected value: table, file, row, column, value, reason.
+    reports : dict of str to TableReport
+        Rows read, accepted and rejected per table.
+    warnings : list of str
+        Rules that kept rows but want attention (unknown customers …).
+    assessment_files : dict of str to Path
+        ``assessment_<bank>.csv`` files found, by bank, for :mod:`crmlib.assessment`.
+    """
+
+    tables: dict[str, pd.DataFrame]
+    rejects: pd.DataFrame
+    reports: dict[str, TableReport]
+    warnings: list[str] = field(default_factory=list)
+    source: Path | None = None
+    as_of: pd.Timestamp | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+    assessment_files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def transactions(self) -> pd.DataFrame:
+        return self.tables["transactions"]
+
+    def has(self, table: str) -> bool:
+        """True when the folder held this table with at least one valid row."""
+        return table in self.tables and len(self.tables[table]) > 0
+
+    def summary(self) -> dict:
+        """A JSON-ready summary (what ``crm validate --json`` prints)."""
+        return {
+            "usable": True,
+            "tables": {
+                name: {
+                    "file": r.file,
+                    "rows": r.rows,
+                    "accepted": r.accepted,
+                    "rejected": r.rejected,
+                }
+                for name, r in self.reports.items()
+            },
+            "errors": [],
+            "warnings": list(self.warnings),
+        }
+
+    def top_reasons(self, n: int = 5) -> pd.DataFrame:
+        """The most frequent reject reasons per table, with row counts."""
+        if self.rejects.empty:
+            return pd.DataFrame(columns=["table", "reason", "rows"])
+        generic = self.rejects.assign(
+            reason=self.rejects["reason"].str.replace(r"\d+", "N", regex=True)
+        )
+        counts = generic.groupby(["table", "reason"]).size().rename("rows").reset_index()
+        return counts.sort_values("rows", ascending=False).head(n).reset_index(drop=True)
+
+
+# --- mapping ----------------------------------------------------------------
+
+
+def read_mapping(mapping) -> dict:
+    """Read and check a mapping: a dict, a path to ``mapping.yml``, or None."""
+    if mapping is None:
+        return {}
+    where = "mapping"
+    if isinstance(mapping, (str, Path)):
+        where = Path(mapping).name
+        try:
+            mapping = yaml.safe_load(Path(mapping).read_text(encoding="utf-8-sig")) or {}
+        except OSError as exc:
+            raise DataError(f"{where}: cannot be read ({exc.strerror})", file=where) from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f" at line {mark.line + 1}" if mark else ""
+            raise DataError(
+                f"{where}: not valid YAML{line}; see the mapping example in datasets/README.md",
+                file=where,
+            ) from None
+    if not isinstance(mapping, dict):
+        raise DataError(f"{where}: must map table names to settings", file=where)
+    known = set(s.TABLES) - {"assessment"}
+    for table, spec in mapping.items():
+        if table not in known:
+            raise DataError(
+                f"{where}: unknown table {table!r}; known tables: {', '.join(sorted(known))}",
+                file=where,
+            )
+        if not isinstance(spec, dict):
+            raise DataError(f"{where}: {table}: expected settings (file, columns, …)", file=where)
+        unknown = set(spec) - MAPPING_KEYS
+        if unknown:
+            raise DataError(
+                f"{where}: {table}: unknown setting(s) {', '.join(sorted(unknown))}; "
+                f"allowed: {', '.join(sorted(MAPPING_KEYS))}",
+                file=where,
+            )
+        columns = spec.get("columns", {})
+        if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
+            raise DataError(
+                f"{where}: {table}: columns must map export headers to column names", file=where
+            )
+        bad = [v for v in columns.values() if v not in s.TABLES[table].names]
+        if bad:
+            raise DataError(
+                f"{where}: {table}: {', '.join(bad)} is not a column of {table}; "
+                f"its columns: {', '.join(s.TABLES[table].names)}",
+                file=where,
+            )
+        for key in ("decimal", "thousands"):
+            if key in spec and spec[key] not in (".", ",", " ", "'"):
+                raise DataError(
+                    f"{where}: {table}: {key} must be '.', ',', ' ' or \"'\"", file=where
+                )
+    return mapping
+
+
+# --- reading files ----------------------------------------------------------
+
+
+def _find_files(folder: Path, mapping: dict) -> tuple[dict[str, Path], dict[str, Path]]:
+    files: dict[str, Path] = {}
+    by_stem: dict[str, list[Path]] = {}
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and p.suffix.lower() in SUFFIXES:
+            by_stem.setdefault(p.stem.lower(), []).append(p)
+    for table in s.TABLES:
+        if table == "assessment":
+            continue
+        if table in mapping and "file" in mapping[table]:
+            path = folder / mapping[table]["file"]
+            if not path.is_file():
+                raise DataError(
+                    f"mapping.yml names {mapping[table]['file']!r} for {table}, "
+                    f"but there is no such file in the folder",
+                    file="mapping.yml",
+                )
+            files[table] = path
+        elif table in by_stem:
+            candidates = by_stem[table]
+            if len(candidates) > 1:
+                names = ", ".join(p.name for p in candidates)
+                raise DataError(
+                    f"{table}: several files could hold it ({names}); keep one, "
+                    f"or name it in mapping.yml as {table}: {{file: …}}",
+                    file=candidates[0].name,
+                )
+            files[table] = candidates[0]
+    assessments = {
+        stem[len(s.ASSESSMENT_PREFIX) :]: paths[0]
+        for stem, paths in by_stem.items()
+        if stem.startswith(s.ASSESSMENT_PREFIX)
+    }
+    return files, assessments
+
+
+def _decode(path: Path) -> str:
+    raw = path.read_bytes()
+    for encoding in ENCODINGS:
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise DataError(f"{path.name}: not UTF-8 or Windows-1252 text", file=path.name)
+
+
+def _sniff_delimiter(text: str, name: str) -> str:
+    head = "\n".join(text.splitlines()[:20])
+    try:
+        return csv.Sniffer().sniff(head, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        first = text.splitlines()[0] if text else ""
+        counts = {d: first.count(d) for d in DELIMITERS}
+        best = max(counts, key=counts.get)
+        if counts[best] == 0:
+            return ","
+        return best
+
+
+def _read_text_table(path: Path) -> tuple[pd.DataFrame, list[dict]]:
+    """Read a delimited file as strings; returns the frame (index = line number) and ragged rows."""
+    text = _decode(path)
+    if not text.strip():
+        raise DataError(f"{path.name}: the file is empty", file=path.name)
+    sep = _sniff_delimiter(text, path.name)
+    # read record by record (the csv module) so that every ragged row is named with its line
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    header = next(reader)
+    rows, index, ragged = [], [], []
+    start = 2
+    for record in reader:
+        line = start
+        start = reader.line_num + 1
+        if not record or all(not f.strip() for f in record):
+            continue
+        if len(record) != len(header):
+            ragged.append(
+                {
+                    "row": line,
+                    "column": "",
+                    "value": "",
+                    "reason": f"has {len(record)} fields, the header has {len(header)}",
+                }
+            )
+            continue
+        rows.append(record)
+        index.append(line)
+    frame = pd.DataFrame(rows, columns=header, index=pd.Index(index, dtype="int64"), dtype=str)
+    return frame, ragged
+
+
+def _read_file(path: Path, spec: dict) -> tuple[pd.DataFrame, list[dict]]:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            frame = pd.read_parquet(path)
+            frame.index = pd.RangeIndex(2, len(frame) + 2)
+            return frame, []
+        if suffix == ".xlsx":
+            frame = pd.read_excel(
+                path, sheet_name=spec.get("sheet", 0), dtype=str, keep_default_na=False
+            )
+            frame.index = pd.RangeIndex(2, len(frame) + 2)
+            return frame.fillna(""), []
+        return _read_text_table(path)
+    except DataError:
+        raise
+    except Exception as exc:  # any reader failure is a user-facing file problem
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{path.name}: cannot be read ({reason})", file=path.name) from None
+
+
+def _normalise_header(name) -> str:
+    return re.sub(r"[\s\-]+", "_", str(name).strip()).lower()
+
+
+# --- parsing ----------------------------------------------------------------
+
+
+def _missing(values: pd.Series) -> np.ndarray:
+    if values.dtype.kind in "fiumMb":
+        return values.isna().to_numpy()
+    text = values.astype("string").str.strip().str.lower()
+    return (text.isna() | text.isin(MISSING)).to_numpy()
+
+
+def _parse_number(values: pd.Series, spec: dict) -> pd.Series:
+    if values.dtype.kind in "fiub":
+        return values.astype(float)
+    text = values.astype("string").str.strip()
+    text = text.str.replace(r"^[€$£]\s*|\s*[€$£]$", "", regex=True)
+    thousands = spec.get("thousands")
+    if thousands:
+        text = text.str.replace(thousands, "", regex=False)
+    if spec.get("decimal", ".") == ",":
+        text = text.str.replace(",", ".", regex=False)
+    return pd.to_numeric(text, errors="coerce").astype(float)
+
+
+def _parse_date(values: pd.Series, spec: dict, kind: str) -> pd.Series:
+    if values.dtype.kind == "M":
+        parsed = values
+    else:
+        text = values.astype("string").str.strip()
+        fmt = spec.get("date_format", "ISO8601")
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    parsed = parsed.astype("datetime64[ns]")
+    return parsed.dt.normalize() if kind == s.DATE_KIND else parsed
+
+
+def _parse(frame: pd.DataFrame, table: s.Table, spec: dict, bad: list[dict]) -> pd.DataFrame:
+    out = {}
+    for column in table.columns:
+        if column.name not in frame:
+            continue
+        raw = frame[column.name]
+        missing = _missing(raw)
+        if column.kind in (s.FLOAT, s.INT):
+            parsed = _parse_number(raw, spec)
+            what = "not a number" + (
+                " (decimal separator: set decimal in mapping.yml)"
+                if spec.get("decimal") is None
+                else ""
+            )
+        elif column.kind in (s.DATE_KIND, s.DATETIME):
+            parsed = _parse_date(raw, spec, column.kind)
+            what = (
+                f"not a date in the format {spec['date_format']}"
+                if "date_format" in spec
+                else "not an ISO date (YYYY-MM-DD); give date_format in mapping.yml"
+            )
+        else:
+            parsed = raw.astype(str).str.strip().where(~missing)
+            what = ""
+        if column.kind == s.INT:
+            fractional = parsed.notna() & (parsed % 1 != 0)
+            for row in frame.index[fractional.to_numpy()]:
+                bad.append(_bad(row, column, raw[row], "not a whole number"))
+        unparsed = parsed.isna().to_numpy() & ~missing
+        for row in frame.index[unparsed]:
+            bad.append(_bad(row, column, raw[row], what))
+        if not column.nullable:
+            for row in frame.index[missing]:
+                bad.append(_bad(row, column, "", "missing value"))
+        out[column.name] = parsed.where(~missing)
+    extra = [c for c in frame.columns if c not in table.names]
+    typed = pd.DataFrame(out, index=frame.index)
+    for name in extra:
+        typed[name] = frame[name]
+    return typed
+
+
+def _bad(row, column: s.Column, value, reason: str) -> dict:
+    value = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+    return {
+        "row": int(row),
+        "column": column.name,
+        "value": MASK if column.pii and value else value,
+        "reason": reason,
+    }
+
+
+def _check_values(frame: pd.DataFrame, table: s.Table, bad: list[dict]) -> None:
+    """Run the table's pandera schema lazily and collect every failing value.
+
+    Rows already rejected while parsing are left out, so that a value is
+    reported once, with the first reason that applies.
+    """
+    rejected = {b["row"] for b in bad}
+    frame = frame.loc[~frame.index.isin(rejected)]
+    try:
+        s.pandera_schema(table).validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases
+        for case in cases.itertuples(index=False):
+            if case.index is None or pd.isna(case.index) or case.column not in table.names:
+                continue
+            column = table.column(case.column)
+            check = str(case.check)
+            reason = "missing value" if "not_nullable" in check else check
+            bad.append(_bad(case.index, column, case.failure_case, reason))
+
+
+def _table_rules(
+    name: str, frame: pd.DataFrame, table: s.Table, cutoff: pd.Timestamp, bad: list[dict]
+) -> pd.DataFrame:
+    if name == "transactions":
+        late = frame[s.ORDER_DATE] > cutoff
+        for row in frame.index[late.to_numpy()]:
+            bad.append(
+                _bad(
+                    row,
+                    table.column(s.ORDER_DATE),
+                    frame.at[row, s.ORDER_DATE].date(),
+                    f"after the as-of date {cutoff.date()}",
+                )
+            )
+        if s.QUANTITY in frame:
+            wrong = (frame[s.QUANTITY] < 0) & (frame[s.REVENUE] >= 0)
+            for row in frame.index[wrong.to_numpy()]:
+                bad.append(
+                    _bad(
+                        row,
+                        table.column(s.QUANTITY),
+                        frame.at[row, s.QUANTITY],
+                        "negative quantity on a sale (a return has negative revenue)",
+                    )
+                )
+        if s.COST in frame:
+            wrong = (frame[s.COST] < 0) & (frame[s.REVENUE] >= 0)
+            for row in frame.index[wrong.to_numpy()]:
+                bad.append(
+                    _bad(
+                        row,
+                        table.column(s.COST),
+                        frame.at[row, s.COST],
+                        "negative cost on a sale (only a return may reverse a cost)",
+                    )
+                )
+        frame[s.IS_RETURN] = frame[s.REVENUE] < 0
+    return frame
+
+
+def _duplicates(frame: pd.DataFrame, name: str, table: s.Table, bad: list[dict]) -> None:
+    if name == "transactions":
+        cols = [c for c in table.names if c in frame]
+        dup = frame.duplicated(subset=cols, keep="first")
+        if dup.any():
+            first = frame.loc[~dup].reset_index().groupby(cols, dropna=False)["index"].first()
+            for row, values in frame.loc[dup, cols].iterrows():
+                original = first.get(tuple(values), None)
+                where = f" of row {original}" if original is not None else ""
+                bad.append(
+                    {
+                        "row": int(row),
+                        "column": "",
+                        "value": "",
+                        "reason": f"duplicate order line{where}",
+                    }
+                )
+    elif table.key and table.key in frame:
+        keys = frame[table.key]
+        dup = keys.duplicated(keep="first") & keys.notna()
+        if dup.any():
+            first_rows = pd.Series(
+                frame.index[~keys.duplicated(keep="first")],
+                index=keys[~keys.duplicated(keep="first")],
+            )
+            for row in frame.index[dup.to_numpy()]:
+                key = keys[row]
+                bad.append(
+                    _bad(
+                        row,
+                        table.column(table.key),
+                        key,
+                        f"duplicate {table.key} (first at row {first_rows.get(key)})",
+                    )
+                )
+
+
+# --- the loader ---------------------------------------------------------------
+
+
+def load_folder(path, mapping=None, as_of=None) -> ClientData:
+    """Read and validate every known table in a client folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        The client folder.
+    mapping : dict, str or Path, optional
+        Header mapping; default: ``mapping.yml`` in the folder when present.
+    as_of : date-like, optional
+        Order dates after it are rejected (default: today). The returned
+        ``ClientData.as_of`` is this date, or the last valid order date.
+
+    Returns
+    -------
+    ClientData
+
+    Raises
+    ------
+    crmlib.errors.DataError
+        When the folder cannot be used (see the module docstring).
+    """
+    try:
+        cutoff = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.today().normalize()
+    except (ValueError, TypeError):
+        raise DataError(f"as-of date {as_of!r} is not a date (YYYY-MM-DD)") from None
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such folder; give the folder holding the client's exports")
+    if mapping is None and (folder / "mapping.yml").is_file():
+        mapping = folder / "mapping.yml"
+    mapping = read_mapping(mapping)
+    files, assessments = _find_files(folder, mapping)
+    if "transactions" not in files:
+        found = ", ".join(sorted(p.name for p in folder.iterdir() if p.is_file())) or "no files"
+        raise DataError(
+            f"{folder.name}: no transactions file (found: {found}); name it transactions.csv "
+            "(or .xlsx / .parquet), or point to it in mapping.yml as transactions: {file: …}",
+            file="transactions",
+        )
+
+    tables, reports, reject_rows, warnings = {}, {}, [], []
+    for name, file in files.items():
+        table = s.TABLES[name]
+        spec = mapping.get(name, {})
+        raw, ragged = _read_file(file, spec)
+        rename = {k: v for k, v in spec.get("columns", {}).items() if k in raw.columns}
+        raw = raw.rename(columns=rename)
+        raw.columns = [c if c in table.names else _normalise_header(c) for c in raw.columns]
+        missing_cols = [c for c in table.required if c not in raw.columns]
+        if missing_cols:
+            raise DataError(
+                f"{file.name}: required column {missing_cols[0]!r} is missing "
+                f"(columns found: {', '.join(map(str, raw.columns))}). Rename it in the file, or "
+                f"map your header in mapping.yml, e.g. {name}: {{columns: {{Your Header: "
+                f"{missing_cols[0]}}}}}",
+                file=file.name,
+                column=missing_cols[0],
+            )
+        bad: list[dict] = list(ragged)
+        frame = _parse(raw, table, spec, bad)
+        _check_values(frame, table, bad)
+        frame = _table_rules(name, frame, table, cutoff, bad)
+        rejected_rows = {b["row"] for b in bad}
+        clean = frame.loc[~frame.index.isin(rejected_rows)]
+        dup_bad: list[dict] = []
+        _duplicates(clean, name, table, dup_bad)
+        bad.extend(dup_bad)
+        rejected_rows |= {b["row"] for b in dup_bad}
+        accepted = frame.loc[~frame.index.isin(rejected_rows)].copy()
+        n_rows = len(raw) + len(ragged)
+        reports[name] = TableReport(name, file.name, n_rows, len(accepted), len(rejected_rows))
+        seen = set()
+        for b in bad:
+            key = (b["row"], b["column"], b["reason"])
+            if key not in seen:
+                seen.add(key)
+                reject_rows.append({"table": name, "file": file.name, **b})
+        accepted.index.name = s.SOURCE_ROW
+        tables[name] = accepted.reset_index()
+
+    rejects = pd.DataFrame(reject_rows, columns=list(s.REJECT_COLUMNS))
+    rejects = rejects.sort_values(["table", "row"], kind="stable").reset_index(drop=True)
+    tx = tables["transactions"]
+    if tx.empty:
+        data = ClientData(tables, rejects, reports, warnings, folder, None, files, assessments)
+        reasons = "; ".join(f"{r.reason} ({r.rows} rows)" for r in data.top_reasons(3).itertuples())
+        raise DataError(
+            f"{files['transactions'].name}: no valid rows ({reports['transactions'].rows} read, "
+            f"all rejected): {reasons}",
+            file=files["transactions"].name,
+        )
+    _warn_references(tables, warnings)
+    last = tx[s.ORDER_DATE].max()
+    data_as_of = pd.Timestamp(as_of) if as_of is not None else last
+    return ClientData(tables, rejects, reports, warnings, folder, data_as_of, files, assessments)
+
+
+def _warn_references(tables: dict[str, pd.DataFrame], warnings: list[str]) -> None:
+    if "customers" in tables:
+        known = set(tables["customers"][s.CUSTOMER_ID])
+        for name, frame in tables.items():
+            if name == "customers" or s.CUSTOMER_ID not in frame:
+                continue
+            unknown = ~frame[s.CUSTOMER_ID].isin(known)
+            if unknown.any():
+                rows = frame.loc[unknown, s.SOURCE_ROW].head(3).tolist()
+                warnings.append(
+                    f"{name}: {int(unknown.sum())} rows ({frame.loc[unknown, s.CUSTOMER_ID].nunique()}"
+                    f" customer ids) refer to customers not in the customers table "
+                    f"(e.g. rows {', '.join(map(str, rows))}); kept"
+                )
+    if "tickets" in tables:
+        t = tables["tickets"]
+        backwards = t[s.CLOSED_AT] < t[s.OPENED_AT]
+        if backwards.any():
+            rows = t.loc[backwards, s.SOURCE_ROW].head(3).tolist()
+            warnings.append(
+                f"tickets: {int(backwards.sum())} tickets closed before they were opened "
+                f"(e.g. rows {', '.join(map(str, rows))}); kept"
+            )

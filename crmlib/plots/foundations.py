@@ -1,0 +1,52 @@
+"""Charts of the foundations lesson."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.ticker import PercentFormatter
+
+
+def _axes(ax: Axes | None) -> Axes:
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    return ax
+
+
+def plot_lorenz_curve(curve: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Cumulative revenue share against cumulative customer share.
+
+    ``curve`` is :func:`crmlib.foundations.lorenz_curve`; the diagonal is an
+    even spread, and the 20 % mark shows the Pareto reading.
+    """
+    ax = _axes(ax)
+    ax.plot(curve["customers_share"], curve["revenue_share"], label="customers, largest first")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="even spread")
+    top20 = float(curve.loc[curve["customers_share"] >= 0.2, "revenue_share"].iloc[0])
+    ax.axvline(0.2, color="tab:red", linewidth=0.8)
+    ax.annotate(
+        f"top 20 %: {top20:.0%} of revenue",
+        (0.2, top20),
+        xytext=(0.3, top20 - 0.15),
+        arrowprops={"arrowstyle": "->"},
+    )
+    ax.xaxis.set_major_formatter(PercentFormatter(1))
+    ax.yaxis.set_major_formatter(PercentFormatter(1))
+    ax.set_xlabel("customers (cumulative)")
+    ax.set_ylabel("revenue (cumulative)")
+    ax.set_title("Revenue concentration")
+    ax.legend(loc="lower right")
+    return ax
+
+
+def plot_customers_over_time(counts: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """New and active customers per period (:func:`crmlib.foundations.customers_over_time`)."""
+    ax = _axes(ax)
+    ax.plot(counts.index, counts["active"], label="active", marker="o", markersize=3)
+    ax.bar(counts.index, counts["new"], width=20, alpha=0.5, label="new", color="tab:orange")
+    ax.set_xlabel("period")
+    ax.set_ylabel("customers")
+    ax.set_title("Customers over time")
+    ax.legend()
+    return ax

@@ -1,0 +1,246 @@
+"""Transactions to one row per customer: the BTYD summary plus totals.
+
+The definitions follow Fader, Hardie & Lee (2005), "Counting your customers
+the easy way", Marketing Science 24(2), and the CDNOW summary files they
+published:
+
+- purchases on the same calendar day are merged into one purchase occasion;
+  returns (negative revenue) are not purchases;
+- ``frequency`` = number of repeat purchase occasions (occasions − 1);
+- ``recency`` = last − first purchase occasion (not RFM recency, which is the
+  time since the last purchase);
+- ``T`` = as-of date − first purchase occasion;
+- ``monetary_value`` = mean value of the repeat occasions (0 without one);
+
+``recency`` and ``T`` are measured in days (``time_unit="D"``) or weeks
+(``"W"``, days / 7). Totals: ``orders`` (distinct order ids, or occasions
+when the data has none), ``revenue`` (net of returns) and ``margin``
+(revenue − cost, missing when cost is unknown). ``orders`` counts purchases only.
+
+Two engines give identical results: ``"pandas"`` and ``"duckdb"`` (SQL, also
+on a CSV/Parquet path too large for memory). ``"auto"`` picks DuckDB above
+:data:`DUCKDB_THRESHOLD` rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from crmlib import schema as s
+from crmlib.errors import CRMError, DataError
+
+DUCKDB_THRESHOLD = 1_000_000
+TIME_UNITS = {"D": 1.0, "W": 7.0}
+
+
+def _check(transactions: pd.DataFrame, time_unit: str) -> None:
+    if time_unit not in TIME_UNITS:
+        raise CRMError(f"time_unit must be 'D' (days) or 'W' (weeks), not {time_unit!r}")
+    missing = [c for c in (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE) if c not in transactions]
+    if missing:
+        raise DataError(
+            f"transactions lack the column(s) {', '.join(missing)} needed for a customer summary",
+            column=missing[0],
+        )
+
+
+def customer_summary(
+    transactions: pd.DataFrame | str | Path,
+    as_of=None,
+    time_unit: str = "D",
+    engine: str = "auto",
+) -> pd.DataFrame:
+    """One row per customer: frequency, recency, T, monetary value and totals.
+
+    Parameters
+    ----------
+    transactions : pandas.DataFrame or path
+        Order lines with at least customer_id, order_date and revenue; cost and
+        order_id are used when present. A path (CSV or Parquet file or glob)
+        is read by DuckDB without loading it into memory.
+    as_of : date-like, optional
+        Last day of the observation window, inclusive. Later lines are
+        ignored. Default: the last order date in the data.
+    time_unit : {"D", "W"}
+        Unit of recency and T: days or weeks (days / 7).
+    engine : {"auto", "pandas", "duckdb"}
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by customer_id (sorted), with the columns
+        :data:`crmlib.schema.SUMMARY_COLUMNS`. Customers without a purchase
+        up to ``as_of`` (e.g. only returns) are not in it.
+
+    References
+    ----------
+    Fader, P. S., Hardie, B. G. S., & Lee, K. L. (2005). Counting your
+    customers the easy way: An alternative to the Pareto/NBD model.
+    Marketing Science, 24(2), 275-284.
+    """
+    if engine not in ("auto", "pandas", "duckdb"):
+        raise CRMError(f"engine must be 'auto', 'pandas' or 'duckdb', not {engine!r}")
+    if isinstance(transactions, (str, Path)):
+        if engine == "pandas":
+            raise CRMError("engine='pandas' needs a DataFrame; use engine='duckdb' for a path")
+        return _summary_duckdb(str(transactions), as_of, time_unit)
+    _check(transactions, time_unit)
+    if engine == "duckdb" or (engine == "auto" and len(transactions) > DUCKDB_THRESHOLD):
+        return _summary_duckdb(transactions, as_of, time_unit)
+    return _summary_pandas(transactions, as_of, time_unit)
+
+
+def _summary_pandas(tx: pd.DataFrame, as_of, time_unit: str) -> pd.DataFrame:
+    cid, date, rev = s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE
+    dates = pd.to_datetime(tx[date]).dt.normalize()
+    as_of = dates.max() if as_of is None else pd.Timestamp(as_of)
+    window = (dates <= as_of).to_numpy()
+    tx = tx.loc[window]
+    dates = dates[window]
+    has_cost = s.COST in tx and tx[s.COST].notna().any()
+    has_order = s.ORDER_ID in tx and tx[s.ORDER_ID].notna().any()
+
+    purchase = (tx[rev] >= 0).to_numpy()
+    daily = (
+        pd.DataFrame(
+            {
+                cid: tx[cid].to_numpy()[purchase],
+                "day": dates.to_numpy()[purchase],
+                "value": tx[rev].to_numpy()[purchase],
+            }
+        )
+        .groupby([cid, "day"], sort=True)["value"]
+        .sum()
+        .reset_index()
+    )
+    per = daily.groupby(cid, sort=True)
+    first = per["day"].min()
+    last = per["day"].max()
+    occasions = per["day"].size()
+    first_value = per["value"].first()
+    total_value = per["value"].sum()
+    unit = TIME_UNITS[time_unit]
+
+    out = pd.DataFrame(index=first.index)
+    out[s.FREQUENCY] = (occasions - 1).astype(float)
+    out[s.RECENCY] = (last - first).dt.days / unit
+    out[s.T] = (as_of - first).dt.days / unit
+    repeat = occasions > 1
+    out[s.MONETARY_VALUE] = np.where(
+        repeat, (total_value - first_value) / (occasions - 1).where(repeat, 1), 0.0
+    )
+    out[s.FIRST_PURCHASE] = first.astype("datetime64[ns]")
+    out[s.LAST_PURCHASE] = last.astype("datetime64[ns]")
+    totals = tx.groupby(cid, sort=True)
+    if has_order:
+        orders = tx.loc[purchase].groupby(cid, sort=True)[s.ORDER_ID].nunique()
+        out[s.ORDERS] = orders.reindex(out.index).astype(float)
+    else:
+        out[s.ORDERS] = occasions.astype(float)
+    out[s.REVENUE] = totals[rev].sum().reindex(out.index)
+    if has_cost:
+        cost = totals[s.COST].sum(min_count=1).reindex(out.index)
+        out[s.MARGIN] = out[s.REVENUE] - cost
+    else:
+        out[s.MARGIN] = np.nan
+    out.index.name = cid
+    return out[list(s.SUMMARY_COLUMNS)]
+
+
+_SQL = """
+WITH tx AS (
+    SELECT {cid} AS cid, CAST({date} AS DATE) AS day, {rev} AS rev,
+           {cost} AS cost, {order} AS oid
+    FROM {source}
+    WHERE CAST({date} AS DATE) <= {as_of}
+),
+daily AS (
+    SELECT cid, day, SUM(rev) AS value FROM tx WHERE rev >= 0 GROUP BY cid, day
+),
+per AS (
+    SELECT cid, MIN(day) AS first, MAX(day) AS last, COUNT(*) AS occasions,
+           SUM(value) AS total, arg_min(value, day) AS first_value
+    FROM daily GROUP BY cid
+),
+totals AS (
+    SELECT cid, SUM(rev) AS revenue, SUM(cost) AS cost,
+           COUNT(DISTINCT oid) FILTER (WHERE rev >= 0) AS orders
+    FROM tx GROUP BY cid
+)
+SELECT per.cid AS {cid},
+       CAST(occasions - 1 AS DOUBLE) AS {frequency},
+       date_diff('day', first, last) / {unit} AS {recency},
+       date_diff('day', first, {as_of}) / {unit} AS "{T}",
+       CASE WHEN occasions > 1 THEN (total - first_value) / (occasions - 1) ELSE 0.0 END
+           AS {monetary},
+       CAST(first AS TIMESTAMP) AS {first_purchase},
+       CAST(last AS TIMESTAMP) AS {last_purchase},
+       CAST({orders_expr} AS DOUBLE) AS {orders},
+       totals.revenue AS {revenue},
+       totals.revenue - totals.cost AS {margin}
+FROM per JOIN totals USING (cid)
+ORDER BY per.cid
+"""
+
+
+def _summary_duckdb(source, as_of, time_unit: str) -> pd.DataFrame:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        if isinstance(source, pd.DataFrame):
+            columns = set(source.columns)
+            con.register("tx_input", source)
+            relation = "tx_input"
+        else:
+            if time_unit not in TIME_UNITS:
+                raise CRMError(f"time_unit must be 'D' or 'W', not {time_unit!r}")
+            reader = "read_parquet" if source.endswith(".parquet") else "read_csv_auto"
+            relation = f"{reader}('{source}')"
+            try:
+                columns = {
+                    r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+                }
+            except duckdb.Error as exc:
+                raise DataError(f"cannot read {source}: {exc}", file=source) from None
+            missing = [c for c in (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE) if c not in columns]
+            if missing:
+                raise DataError(f"{source}: missing column(s) {', '.join(missing)}", file=source)
+        has_cost = s.COST in columns
+        has_order = s.ORDER_ID in columns
+        if as_of is None:
+            as_of = con.execute(
+                f"SELECT CAST(MAX(CAST({s.ORDER_DATE} AS DATE)) AS DATE) FROM {relation}"
+            ).fetchone()[0]
+        as_of_sql = f"DATE '{pd.Timestamp(as_of).date().isoformat()}'"
+        sql = _SQL.format(
+            cid=s.CUSTOMER_ID,
+            date=s.ORDER_DATE,
+            rev=s.REVENUE,
+            cost=s.COST if has_cost else "CAST(NULL AS DOUBLE)",
+            order=s.ORDER_ID if has_order else "NULL",
+            source=relation,
+            as_of=as_of_sql,
+            unit=TIME_UNITS[time_unit],
+            frequency=s.FREQUENCY,
+            recency=s.RECENCY,
+            T=s.T,
+            monetary=s.MONETARY_VALUE,
+            first_purchase=s.FIRST_PURCHASE,
+            last_purchase=s.LAST_PURCHASE,
+            orders_expr="CASE WHEN totals.orders > 0 THEN totals.orders ELSE occasions END",
+            orders=s.ORDERS,
+            revenue=s.REVENUE,
+            margin=s.MARGIN,
+        )
+        out = con.execute(sql).df()
+    finally:
+        con.close()
+    out[s.CUSTOMER_ID] = out[s.CUSTOMER_ID].astype(str)
+    out = out.set_index(s.CUSTOMER_ID)
+    for col in (s.FIRST_PURCHASE, s.LAST_PURCHASE):
+        out[col] = out[col].astype("datetime64[ns]")
+    return out[list(s.SUMMARY_COLUMNS)]

@@ -1,0 +1,1 @@
+"""ipywidgets explorers and forms: thin layers over the tested functions."""

@@ -1,0 +1,94 @@
+"""crmlib.foundations: the model chooser and the first look at the data."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import crmlib
+from crmlib import plots
+from crmlib import schema as s
+from crmlib.errors import CRMError
+from crmlib.foundations import (
+    ClientProfile,
+    customers_over_time,
+    lorenz_curve,
+    revenue_concentration,
+)
+
+
+def _tx(revenue_by_customer: dict[str, list[float]], dates=None):
+    rows = []
+    for cid, values in revenue_by_customer.items():
+        for i, v in enumerate(values):
+            rows.append((cid, pd.Timestamp("2024-01-01") + pd.Timedelta(days=31 * i), v))
+    return pd.DataFrame(rows, columns=[s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE])
+
+
+def test_revenue_concentration_hand_example():
+    # 10 customers: one brings 910, nine bring 10 each: total 1000
+    tx = _tx({"w": [900, 10], **{f"c{i}": [10] for i in range(9)}})
+    assert revenue_concentration(tx, top=0.1) == pytest.approx(0.91)
+    # top 20 % = 2 customers = 910 + 10
+    assert revenue_concentration(tx, top=0.2) == pytest.approx(0.92)
+    assert revenue_concentration(tx, top=1.0) == pytest.approx(1.0)
+    even = _tx({f"c{i}": [10] for i in range(10)})
+    assert revenue_concentration(even, 0.2) == pytest.approx(0.2)
+
+
+def test_lorenz_curve_and_its_plot():
+    tx = _tx({"a": [60], "b": [30], "c": [10]})
+    curve = lorenz_curve(tx)
+    np.testing.assert_allclose(curve["revenue_share"], [0, 0.6, 0.9, 1.0])
+    ax = plots.plot_lorenz_curve(curve)
+    line = ax.get_lines()[0]
+    np.testing.assert_allclose(line.get_ydata(), [0, 0.6, 0.9, 1.0])
+
+
+def test_customers_over_time_counts_new_and_active():
+    # a buys in Jan and Feb, b in Feb only; a return in March is not a purchase
+    tx = _tx({"a": [10, 10, -5], "b": []})
+    tx.loc[len(tx)] = ["b", pd.Timestamp("2024-02-10"), 7.0]
+    counts = customers_over_time(tx)
+    assert counts["new"].tolist() == [1, 1]
+    assert counts["active"].tolist() == [1, 2]
+    ax = plots.plot_customers_over_time(counts)
+    assert len(ax.patches) == 2
+
+
+@pytest.mark.parametrize(
+    "profile, expected",
+    [
+        (ClientProfile(0.85, needs_complexity=2, channel_inconsistency=2), "CRM value chain"),
+        (ClientProfile(0.35, needs_complexity=5, channel_inconsistency=2), "IDIC"),
+        (ClientProfile(0.35, needs_complexity=2, wants_diagnostic=True), "QCi"),
+        (ClientProfile(0.35, needs_complexity=2, channel_inconsistency=5), "Payne & Frow"),
+    ],
+)
+def test_choose_model_follows_the_rule_of_thumb(profile, expected):
+    rec = crmlib.choose_model(profile)
+    assert rec.model == expected
+    assert rec.scores.index[0] == expected
+    assert set(rec.reasons) == {"IDIC", "QCi", "CRM value chain", "Payne & Frow"}
+    assert expected in rec.explain().splitlines()[0]
+
+
+def test_choose_model_reasons_quote_the_signal():
+    rec = crmlib.choose_model(ClientProfile(0.65, needs_complexity=2, channel_inconsistency=2))
+    assert "65%" in rec.reasons["CRM value chain"]
+    assert rec.scores["CRM value chain"] == pytest.approx((0.65 - 0.2) / 0.6)
+    assert rec.scores["IDIC"] == pytest.approx(0.25)
+    assert crmlib.choose_model(ClientProfile(0.95)).scores["CRM value chain"] == 1.0  # clipped
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"top20_revenue_share": 1.5}, {"top20_revenue_share": 0.5, "needs_complexity": 7}]
+)
+def test_profile_rejects_out_of_range_answers(kwargs):
+    with pytest.raises(CRMError):
+        ClientProfile(**kwargs)
