@@ -109,7 +109,8 @@ def validate(path, as_of, rejects_file, as_json):
     help="A lesson parameter (YAML value), repeatable.",
 )
 @click.option("--timeout", default=600, show_default=True, help="Per-cell timeout in seconds.")
-def report(data, client, out, as_of, only, params, timeout):
+@click.option("--jobs", type=click.IntRange(min=1), help="Lessons run at once (default: cores).")
+def report(data, client, out, as_of, only, params, timeout, jobs):
     """Run every lesson on a client folder (default: the sample) into a report."""
     import yaml
 

@@ -234,8 +234,14 @@ def _find_files(folder: Path, mapping: dict) -> tuple[dict[str, Path], dict[str,
     return files, assessments
 
 
-def _decode(path: Path) -> str:
-    raw = path.read_bytes()
+def decode_text(path: Path) -> str:
+    """The text of a file in UTF-8 (with or without BOM) or Windows-1252."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path.name}: no such file", file=path.name) from None
+    except OSError as exc:
+        raise DataError(f"{path.name}: cannot be read ({exc.strerror})", file=path.name) from None
     for encoding in ENCODINGS:
         try:
             return raw.decode(encoding)
@@ -244,7 +250,8 @@ def _decode(path: Path) -> str:
     raise DataError(f"{path.name}: not UTF-8 or Windows-1252 text", file=path.name)
 
 
-def _sniff_delimiter(text: str, name: str) -> str:
+def sniff_delimiter(text: str) -> str:
+    """The delimiter of a delimited text: ``,`` ``;`` tab or ``|``."""
     head = "\n".join(text.splitlines()[:20])
     try:
         return csv.Sniffer().sniff(head, delimiters=DELIMITERS).delimiter
@@ -259,10 +266,10 @@ def _sniff_delimiter(text: str, name: str) -> str:
 
 def _read_text_table(path: Path) -> tuple[pd.DataFrame, list[dict]]:
     """Read a delimited file as strings; returns the frame (index = line number) and ragged rows."""
-    text = _decode(path)
+    text = decode_text(path)
     if not text.strip():
         raise DataError(f"{path.name}: the file is empty", file=path.name)
-    sep = _sniff_delimiter(text, path.name)
+    sep = sniff_delimiter(text)
     # read record by record (the csv module) so that every ragged row is named with its line
     reader = csv.reader(io.StringIO(text), delimiter=sep)
     header = next(reader)

@@ -25,6 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -249,6 +250,7 @@ def run_report(
     timeout: int = 600,
     progress=None,
     lessons_dir: Path = NOTEBOOKS_DIR,
+    jobs: int | None = None,
 ) -> ReportResult:
     """Validate the client folder, run every lesson on it and build the report.
 
@@ -265,6 +267,7 @@ def run_report(
     """
     from crmlib import datasets
 
+    jobs = jobs or os.cpu_count() or 1
     named = str(data) in datasets.NAMED
     data = str(data) if named else Path(data).resolve()
     out = Path(out).resolve()
@@ -287,17 +290,23 @@ def run_report(
 
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    runs: list[LessonRun] = []
+    by_notebook: dict[Path, LessonRun] = {}
     os.environ[RESULTS_ENV] = str(work)
     try:
-        for nb in notebooks:
-            own = {k: v for k, v in parameters.items() if k in declared[nb]}
-            if progress:
-                progress(f"running {nb.name} …")
-            run = run_lesson(nb, own, work, timeout)
-            runs.append(run)
-            if progress:
-                progress(f"{nb.name}: {run.status} in {run.seconds:.1f} s {run.reason}".rstrip())
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = {}
+            for nb in notebooks:
+                own = {k: v for k, v in parameters.items() if k in declared[nb]}
+                futures[pool.submit(run_lesson, nb, own, work, timeout)] = nb
+                if progress:
+                    progress(f"{nb.name}: started")
+            for future in as_completed(futures):
+                run = by_notebook[futures[future]] = future.result()
+                if progress:
+                    progress(
+                        f"{run.notebook}: {run.status} in {run.seconds:.1f} s {run.reason}".rstrip()
+                    )
+        runs = [by_notebook[nb] for nb in notebooks]
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

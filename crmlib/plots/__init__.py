@@ -1,9 +1,31 @@
 """Charts: every function is ``plot_*(..., ax=None) -> Axes`` and draws only on ``ax``.
 
 One module per subject; this package re-exports them all, so that
-``from crmlib import plots; plots.plot_lorenz_curve(...)`` works.
+``from crmlib import plots; plots.plot_lorenz_curve(...)`` works. Without ``ax``
+a chart draws on a new Figure outside pyplot (see :mod:`crmlib.plots.base`).
 """
 
+from crmlib.plots.assessment import (
+    plot_assessment_gaps,
+    plot_assessment_radar,
+    plot_priority_matrix,
+)
+from crmlib.plots.clv import (
+    plot_calibration_holdout,
+    plot_clv_distribution,
+    plot_frequency_recency_matrix,
+    plot_probability_alive_matrix,
+)
 from crmlib.plots.foundations import plot_customers_over_time, plot_lorenz_curve
 
-__all__ = ["plot_customers_over_time", "plot_lorenz_curve"]
+__all__ = [
+    "plot_assessment_gaps",
+    "plot_assessment_radar",
+    "plot_calibration_holdout",
+    "plot_clv_distribution",
+    "plot_customers_over_time",
+    "plot_frequency_recency_matrix",
+    "plot_lorenz_curve",
+    "plot_priority_matrix",
+    "plot_probability_alive_matrix",
+]

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
-
-def _axes(ax: Axes | None) -> Axes:
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4))
-    return ax
+from crmlib.plots.base import new_axes
 
 
 def plot_lorenz_curve(curve: pd.DataFrame, ax: Axes | None = None) -> Axes:
@@ -20,7 +15,7 @@ def plot_lorenz_curve(curve: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ``curve`` is :func:`crmlib.foundations.lorenz_curve`; the diagonal is an
     even spread, and the 20 % mark shows the Pareto reading.
     """
-    ax = _axes(ax)
+    ax = new_axes(ax, figsize=(6, 4))
     ax.plot(curve["customers_share"], curve["revenue_share"], label="customers, largest first")
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="even spread")
     top20 = float(curve.loc[curve["customers_share"] >= 0.2, "revenue_share"].iloc[0])
@@ -42,7 +37,7 @@ def plot_lorenz_curve(curve: pd.DataFrame, ax: Axes | None = None) -> Axes:
 
 def plot_customers_over_time(counts: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """New and active customers per period (:func:`crmlib.foundations.customers_over_time`)."""
-    ax = _axes(ax)
+    ax = new_axes(ax, figsize=(6, 4))
     ax.plot(counts.index, counts["active"], label="active", marker="o", markersize=3)
     ax.bar(counts.index, counts["new"], width=20, alpha=0.5, label="new", color="tab:orange")
     ax.set_xlabel("period")

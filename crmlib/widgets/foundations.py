@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
 import pandas as pd
+from IPython.display import display
 
 from crmlib.foundations import ClientProfile, choose_model, lorenz_curve, revenue_concentration
 from crmlib.plots.foundations import plot_lorenz_curve
@@ -26,10 +26,9 @@ def concentration_explorer(transactions: pd.DataFrame) -> widgets.VBox:
         )
         with plot:
             plot.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(5, 3.5))
-            plot_lorenz_curve(curve, ax=ax)
+            ax = plot_lorenz_curve(curve)
             ax.axvline(top.value, color="tab:green")
-            plt.show()
+            display(ax.figure)
 
     top.observe(update, names="value")
     update()
