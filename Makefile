@@ -27,7 +27,7 @@ report: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/nbstripout --verify $(NOTEBOOKS)
+	$(BIN)/nbstripout --keep-count --verify $(NOTEBOOKS)
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile

@@ -74,6 +74,23 @@ REALITY = "reality"
 EVIDENCE = "evidence"
 ASSESSOR = "assessor"
 
+# --- values with a meaning ----------------------------------------------------
+#: Activities of the activity-based cost-to-serve rule (``cost_rates.activity``).
+ACT_ORDER, ACT_DELIVERY, ACT_RETURN, ACT_TICKET, ACT_CONTACT = (
+    "order",
+    "delivery",
+    "return",
+    "ticket",
+    "contact",
+)
+ACTIVITIES = (ACT_ORDER, ACT_DELIVERY, ACT_RETURN, ACT_TICKET, ACT_CONTACT)
+#: ``interactions.kind`` values the lessons read.
+KIND_CAMPAIGN_CONTACT = "campaign_contact"  # a customer contacted by a campaign
+KIND_CAMPAIGN_HOLDOUT = "campaign_holdout"  # a targeted customer held out (not contacted)
+KIND_WEB_VISIT = "web_visit"
+KIND_STORE_VISIT = "store_visit"
+KIND_SERVICE_CALL = "service_call"
+
 # --- customer summary (crmlib.summary) ----------------------------------------
 FREQUENCY = "frequency"
 RECENCY = "recency"

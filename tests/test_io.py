@@ -183,3 +183,17 @@ def test_unusable_data_raises_a_clear_error(write, tmp_path, files, message):
 def test_missing_folder(tmp_path):
     with pytest.raises(DataError, match="no such folder"):
         load_folder(tmp_path / "nope")
+
+
+def test_a_synthetic_folder_round_trips_without_rejects(tmp_path):
+    from crmlib import synth
+
+    company = synth.generate(n_customers=300, seed=5)
+    synth.write_folder(company, tmp_path)
+    data = load_folder(tmp_path, as_of=company.as_of)
+    assert data.rejects.empty
+    for name, frame in company.tables.items():
+        assert data.reports[name].accepted == len(frame), name
+    loaded = data.transactions
+    assert loaded[s.REVENUE].sum() == pytest.approx(company.tables["transactions"][s.REVENUE].sum())
+    assert set(loaded[s.CUSTOMER_ID]) == set(company.tables["transactions"][s.CUSTOMER_ID])

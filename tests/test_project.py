@@ -69,3 +69,14 @@ def test_data_dictionary_names_every_table_and_column():
         section = text.split(f"### `{table.name}`", 1)[1].split("###", 1)[0]
         for column in table.columns:
             assert f"| `{column.name}` | {column.kind} |" in section, (table.name, column.name)
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_lesson_has_explorers_and_its_batch_form_drops_only_them(path):
+    from crmlib.lessons import EXPLORER_TAG, batch_notebook
+
+    nb = nbformat.read(path, as_version=4)
+    explorers = [c for c in nb.cells if EXPLORER_TAG in c.metadata.get("tags", [])]
+    assert explorers, "a lesson has an interactive explorer (a cell tagged explorer)"
+    batch = batch_notebook(path)
+    assert len(batch.cells) == len(nb.cells) - len(explorers)

@@ -17,15 +17,37 @@ from crmlib.plots.clv import (
     plot_probability_alive_matrix,
 )
 from crmlib.plots.foundations import plot_customers_over_time, plot_lorenz_curve
+from crmlib.plots.idic import (
+    plot_channel_response,
+    plot_propensity_history,
+    plot_rfm_heatmap,
+    plot_silhouette,
+    plot_value_needs_portfolio,
+)
+from crmlib.plots.qci import (
+    plot_campaign_lift,
+    plot_cohort_retention,
+    plot_new_customers,
+    plot_nps_by_channel,
+)
 
 __all__ = [
     "plot_assessment_gaps",
     "plot_assessment_radar",
     "plot_calibration_holdout",
+    "plot_campaign_lift",
+    "plot_channel_response",
     "plot_clv_distribution",
+    "plot_cohort_retention",
     "plot_customers_over_time",
     "plot_frequency_recency_matrix",
     "plot_lorenz_curve",
+    "plot_new_customers",
+    "plot_nps_by_channel",
     "plot_priority_matrix",
     "plot_probability_alive_matrix",
+    "plot_propensity_history",
+    "plot_rfm_heatmap",
+    "plot_silhouette",
+    "plot_value_needs_portfolio",
 ]

@@ -8,6 +8,8 @@ and creates a :class:`matplotlib.figure.Figure` (outside pyplot) only when
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -47,22 +49,23 @@ def plot_cohort_retention(matrix: pd.DataFrame, ax: Axes | None = None) -> Axes:
     Returns
     -------
     matplotlib.axes.Axes
-        One image; period 0 (always 100 %) is left out of the colour scale.
+        One image from period 1 on: period 0 is 100 % by definition and is not drawn.
     """
     if matrix.empty:
         raise CRMError("the cohort matrix is empty: there is nothing to draw")
     ax = new_axes(ax, figsize=(10, 6))
-    values = matrix.to_numpy(dtype=float)
-    shown = np.ma.masked_invalid(values)
-    later = values[:, 1:] if values.shape[1] > 1 else values
-    top = float(np.nanmax(later)) if np.isfinite(later).any() else 1.0
-    image = ax.imshow(shown, aspect="auto", cmap="viridis", vmin=0.0, vmax=max(top, 1e-9))
+    later = matrix.drop(columns=matrix.columns[0]) if matrix.shape[1] > 1 else matrix
+    values = later.to_numpy(dtype=float)
+    top = float(np.nanmax(values)) if np.isfinite(values).any() else 1.0
+    image = ax.imshow(
+        np.ma.masked_invalid(values), aspect="auto", cmap="viridis", vmin=0.0, vmax=max(top, 1e-9)
+    )
     ax.figure.colorbar(image, ax=ax, label="share of the cohort active", format=PercentFormatter(1))
     rows, cols = values.shape
     if rows * cols <= ANNOTATE_MAX_CELLS:
         for i in range(rows):
             for j in range(cols):
-                if np.isfinite(values[i, j]) and j > 0:
+                if np.isfinite(values[i, j]):
                     colour = "white" if values[i, j] < top / 2 else "black"
                     ax.text(
                         j,
@@ -73,11 +76,11 @@ def plot_cohort_retention(matrix: pd.DataFrame, ax: Axes | None = None) -> Axes:
                         fontsize=7,
                         color=colour,
                     )
-    step = max(1, rows // 12)
+    step = max(1, math.ceil(rows / 12))
     labels = [pd.Timestamp(d).strftime("%Y-%m") for d in matrix.index]
     ax.set_yticks(range(0, rows, step), labels[::step])
-    xstep = max(1, cols // 12)
-    ax.set_xticks(range(0, cols, xstep), [str(c) for c in matrix.columns[::xstep]])
+    xstep = max(1, math.ceil(cols / 12))
+    ax.set_xticks(range(0, cols, xstep), [str(c) for c in later.columns[::xstep]])
     ax.set_xlabel("periods since the first purchase")
     ax.set_ylabel("cohort (first purchase)")
     ax.set_title("Cohort retention: share of each cohort buying again")
@@ -202,8 +205,9 @@ def plot_new_customers(counts: pd.DataFrame, ax: Axes | None = None) -> Axes:
         values = counts[channel].to_numpy(dtype=float)
         ax.bar(x, values, bottom=bottom, label=str(channel))
         bottom += values
-    step = max(1, len(counts) // 12)
+    step = max(1, math.ceil(len(counts) / 8))
     ax.set_xticks(x[::step], [pd.Timestamp(d).strftime("%Y-%m") for d in counts.index[::step]])
+    ax.tick_params(axis="x", labelrotation=30)
     ax.set_ylabel("new customers")
     ax.set_title("Acquisition: new customers per period and channel")
     ax.legend(fontsize=8, ncol=2)

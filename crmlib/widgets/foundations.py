@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 import pandas as pd
-from IPython.display import display
+from IPython.display import Image, display
 
 from crmlib.foundations import ClientProfile, choose_model, lorenz_curve, revenue_concentration
+from crmlib.plots.base import figure_png
 from crmlib.plots.foundations import plot_lorenz_curve
 
 
@@ -28,7 +29,7 @@ def concentration_explorer(transactions: pd.DataFrame) -> widgets.VBox:
             plot.clear_output(wait=True)
             ax = plot_lorenz_curve(curve)
             ax.axvline(top.value, color="tab:green")
-            display(ax.figure)
+            display(Image(figure_png(ax.figure)))
 
     top.observe(update, names="value")
     update()

@@ -6,10 +6,11 @@ import html
 
 import ipywidgets as widgets
 import pandas as pd
-from IPython.display import display
+from IPython.display import Image, display
 
 from crmlib import qci
 from crmlib.errors import CRMError
+from crmlib.plots.base import figure_png
 from crmlib.plots.qci import plot_campaign_lift
 
 __all__ = ["lift_explorer", "retention_explorer"]
@@ -88,7 +89,7 @@ def lift_explorer(responses: pd.DataFrame, campaigns: pd.DataFrame | None = None
         )
         with chart:
             chart.clear_output(wait=True)
-            display(plot_campaign_lift(table).figure)
+            display(Image(figure_png(plot_campaign_lift(table).figure)))
 
     level.observe(update, names="value")
     method.observe(update, names="value")
