@@ -30,6 +30,12 @@ from crmlib.plots.qci import (
     plot_new_customers,
     plot_nps_by_channel,
 )
+from crmlib.plots.value_chain import (
+    plot_lifecycle_stages,
+    plot_migration_matrix,
+    plot_profitability_matrix,
+    plot_whale_curve,
+)
 
 __all__ = [
     "plot_assessment_gaps",
@@ -41,13 +47,17 @@ __all__ = [
     "plot_cohort_retention",
     "plot_customers_over_time",
     "plot_frequency_recency_matrix",
+    "plot_lifecycle_stages",
     "plot_lorenz_curve",
+    "plot_migration_matrix",
     "plot_new_customers",
     "plot_nps_by_channel",
     "plot_priority_matrix",
     "plot_probability_alive_matrix",
+    "plot_profitability_matrix",
     "plot_propensity_history",
     "plot_rfm_heatmap",
     "plot_silhouette",
     "plot_value_needs_portfolio",
+    "plot_whale_curve",
 ]
