@@ -1,0 +1,397 @@
+"""Charts of the Payne & Frow lesson (:mod:`crmlib.payne_frow`).
+
+Every function is ``plot_*(..., ax=None) -> Axes``: it draws only on ``ax``
+and creates a :class:`matplotlib.figure.Figure` (outside pyplot) only when
+``ax`` is None (:func:`crmlib.plots.base.new_axes`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.colors import ListedColormap
+from matplotlib.ticker import PercentFormatter
+
+from crmlib import payne_frow as pf
+from crmlib import schema as s
+from crmlib.assessment import NAME, AssessmentResult
+from crmlib.errors import CRMError
+from crmlib.plots.base import new_axes
+
+__all__ = [
+    "plot_channel_mix",
+    "plot_channel_paths",
+    "plot_data_quality",
+    "plot_equity_curve",
+    "plot_experience_by_channel",
+    "plot_kpi_trend",
+    "plot_readiness",
+    "plot_scorecard",
+    "plot_segment_profile",
+    "plot_strategy_matrix",
+]
+
+RAG_COLOURS = {pf.GREEN: "tab:green", pf.AMBER: "orange", pf.RED: "tab:red", pf.NO_DATA: "0.7"}
+
+
+def _require(frame: pd.DataFrame, columns, what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise CRMError(f"{what} lacks the column(s) {', '.join(missing)}")
+
+
+def plot_strategy_matrix(position: pf.StrategyPosition, ax: Axes | None = None) -> Axes:
+    """The CRM strategy matrix with the client's position.
+
+    Horizontal: how far offers are individualised; vertical: how much
+    customer information is used (both 0-1, cut at the position's
+    threshold). The quadrant names are Payne & Frow's (2005); the placement
+    of the two middle strategies is the workbook's reading
+    (:data:`crmlib.payne_frow.QUADRANTS`).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Four labelled quadrants and one marker at the client's position.
+    """
+    if not isinstance(position, pf.StrategyPosition):
+        raise CRMError("plot_strategy_matrix needs a StrategyPosition (strategy_position)")
+    ax = new_axes(ax, figsize=(6, 6))
+    cut = position.threshold
+    for (info, indiv), name in pf.QUADRANTS.items():
+        x0, x1 = (cut, 1.0) if indiv else (0.0, cut)
+        y0, y1 = (cut, 1.0) if info else (0.0, cut)
+        here = name == position.quadrant
+        ax.fill_between([x0, x1], y0, y1, color="tab:blue" if here else "0.92", alpha=0.25)
+        ax.text(
+            (x0 + x1) / 2,
+            (y0 + y1) / 2,
+            name.replace(" ", "\n", 1) if len(name) > 16 else name,
+            ha="center",
+            va="center",
+            fontsize=10,
+            fontweight="bold" if here else "normal",
+            color="0.15" if here else "0.45",
+        )
+    ax.axvline(cut, color="0.4", linewidth=0.8)
+    ax.axhline(cut, color="0.4", linewidth=0.8)
+    ax.plot(
+        [position.individualisation],
+        [position.information],
+        marker="o",
+        markersize=12,
+        color="tab:red",
+        label="client",
+    )
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("how far offers are individualised (0-1)")
+    ax.set_ylabel("how much customer information is used (0-1)")
+    ax.set_title("CRM strategy matrix")
+    ax.legend(loc="lower right")
+    return ax
+
+
+def plot_segment_profile(profile: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Segments by size (share of customers), value (revenue per customer) and growth (colour).
+
+    Bubble area is the segment's revenue; the dashed line is the revenue per
+    customer of all segments together; colour is revenue growth (grey when
+    it cannot be measured).
+
+    Parameters
+    ----------
+    profile : DataFrame
+        From :func:`crmlib.payne_frow.segment_profile`.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One bubble per segment.
+    """
+    columns = (pf.CUSTOMER_SHARE, pf.REVENUE_PER_CUSTOMER, s.REVENUE, pf.GROWTH, pf.CUSTOMERS)
+    _require(profile, columns, "profile")
+    if profile.empty:
+        raise CRMError("the segment profile is empty: there is nothing to draw")
+    ax = new_axes(ax, figsize=(7, 5))
+    revenue = profile[s.REVENUE].clip(lower=0).to_numpy(dtype=float)
+    sizes = 1500 * revenue / revenue.max() if revenue.max() > 0 else np.full(len(profile), 100.0)
+    x = profile[pf.CUSTOMER_SHARE].to_numpy(dtype=float)
+    y = profile[pf.REVENUE_PER_CUSTOMER].to_numpy(dtype=float)
+    growth = profile[pf.GROWTH].to_numpy(dtype=float)
+    known = np.isfinite(growth)
+    ax.scatter(x[~known], y[~known], s=sizes[~known], color="0.7", alpha=0.6, edgecolor="0.3")
+    if known.any():
+        top = max(float(np.nanmax(np.abs(growth))), 1e-9)
+        points = ax.scatter(
+            x[known],
+            y[known],
+            s=sizes[known],
+            c=growth[known],
+            cmap="RdYlGn",
+            vmin=-top,
+            vmax=top,
+            alpha=0.7,
+            edgecolor="0.3",
+        )
+        ax.figure.colorbar(points, ax=ax, label="revenue growth", format=PercentFormatter(1))
+    for name, xi, yi in zip(profile.index, x, y, strict=True):
+        ax.annotate(str(name), (xi, yi), textcoords="offset points", xytext=(0, 10), ha="center")
+    average = profile[s.REVENUE].sum() / profile[pf.CUSTOMERS].sum()
+    ax.axhline(average, color="0.5", linestyle="--", linewidth=0.8, label="all customers")
+    ax.set_xlim(0, min(1.0, x.max() * 1.2 + 0.02))
+    ax.set_ylim(0, y.max() * 1.25)
+    ax.xaxis.set_major_formatter(PercentFormatter(1))
+    ax.set_xlabel("share of customers (size)")
+    ax.set_ylabel("net revenue per customer (value)")
+    ax.set_title("Segments by size, value and growth")
+    ax.legend(loc="lower right")
+    return ax
+
+
+def plot_equity_curve(
+    margin: float,
+    retention: float,
+    discount_rate: float,
+    customers: float = 1.0,
+    ax: Axes | None = None,
+) -> Axes:
+    """Customer equity against the retention rate, with the current rate marked.
+
+    ``equity(r) = customers * margin * r / (1 + d - r)``
+    (:func:`crmlib.payne_frow.customer_equity`, Gupta & Lehmann 2003): the
+    curve steepens as retention rises, so each point is worth more.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The curve and one marker at ``retention``.
+    """
+    current = pf.customer_equity(margin, retention, discount_rate, customers)
+    ax = new_axes(ax, figsize=(7, 4.5))
+    rates = np.linspace(0.0, 0.95, 96)
+    equity = [pf.customer_equity(margin, r, discount_rate, customers) for r in rates]
+    ax.plot(rates, equity, color="tab:blue")
+    ax.plot([retention], [current], marker="o", markersize=9, color="tab:red")
+    ax.annotate(
+        f"r = {retention:.0%}: {current:,.0f}",
+        (retention, current),
+        textcoords="offset points",
+        xytext=(-10, 12),
+        ha="right",
+    )
+    ax.xaxis.set_major_formatter(PercentFormatter(1))
+    ax.set_xlabel("retention rate per period")
+    ax.set_ylabel("customer equity")
+    ax.set_title(f"Customer equity = N m r / (1 + d - r), d = {discount_rate:.1%}")
+    return ax
+
+
+def plot_channel_mix(mix: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Stacked bars: the share of each segment's orders in each channel.
+
+    Parameters
+    ----------
+    mix : DataFrame
+        From :func:`crmlib.payne_frow.channel_mix`.
+    """
+    shares = mix.drop(columns=[pf.ORDERS], errors="ignore")
+    if shares.empty:
+        raise CRMError("the channel mix is empty: there is nothing to draw")
+    ax = new_axes(ax, figsize=(8, 0.5 * len(shares) + 1.5))
+    left = np.zeros(len(shares))
+    labels = [str(i) for i in shares.index]
+    for channel in shares.columns:
+        values = shares[channel].to_numpy(dtype=float)
+        bars = ax.barh(labels, values, left=left, label=str(channel))
+        ax.bar_label(
+            bars, labels=[f"{v:.0%}" if v >= 0.06 else "" for v in values], label_type="center"
+        )
+        left += values
+    ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(PercentFormatter(1))
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of orders")
+    ax.set_title("Channel mix by segment")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=len(shares.columns))
+    return ax
+
+
+def plot_channel_paths(paths: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Horizontal bars: the most common channel paths before a purchase, by share of orders.
+
+    Parameters
+    ----------
+    paths : DataFrame
+        From :func:`crmlib.payne_frow.channel_paths`.
+    """
+    _require(paths, (pf.PATH, pf.SHARE), "paths")
+    if paths.empty:
+        raise CRMError("there are no channel paths to draw")
+    ax = new_axes(ax, figsize=(8, 0.45 * len(paths) + 1.5))
+    bars = ax.barh(paths[pf.PATH], paths[pf.SHARE], color="tab:blue")
+    ax.bar_label(bars, labels=[f"{v:.1%}" for v in paths[pf.SHARE]], padding=3)
+    ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(PercentFormatter(1))
+    ax.set_xlabel("share of orders")
+    ax.set_title("Channel paths before a purchase")
+    return ax
+
+
+def plot_experience_by_channel(
+    experience: pd.DataFrame, measure: str = pf.MEAN_CSAT, ax: Axes | None = None
+) -> Axes:
+    """Bars of one experience measure per channel, with the best channel's level.
+
+    Parameters
+    ----------
+    experience : DataFrame
+        From :func:`crmlib.payne_frow.experience_by_channel`.
+    measure : {"mean_csat", "satisfied", "nps"}
+    """
+    if measure not in experience.columns:
+        raise CRMError(
+            f"the experience table has no {measure!r}; it has: {', '.join(experience.columns)}"
+        )
+    values = experience[measure].dropna().sort_values(ascending=False)
+    if values.empty:
+        raise CRMError(f"no channel has a {measure} value to draw")
+    ax = new_axes(ax, figsize=(7, 4))
+    best = float(values.iloc[0])
+    bars = ax.bar([str(c) for c in values.index], values.to_numpy(), color="tab:blue")
+    if measure == pf.SATISFIED:
+        ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], padding=2)
+        ax.yaxis.set_major_formatter(PercentFormatter(1))
+    else:
+        ax.bar_label(bars, fmt="%.0f" if measure == s.NPS else "%.2f", padding=2)
+    ax.axhline(best, color="tab:green", linestyle="--", linewidth=1, label="best channel")
+    if measure == pf.MEAN_CSAT:
+        ax.set_ylim(1, 5.3)
+    if measure == s.NPS:
+        ax.axhline(0, color="0.3", linewidth=0.8)
+    ax.set_ylabel(pf.KPI_LABELS.get(measure, measure))
+    ax.set_title(f"{pf.KPI_LABELS.get(measure, measure)} by channel")
+    ax.legend(loc="lower left")
+    return ax
+
+
+def plot_data_quality(scores: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Heatmap of the data-quality scores: tables down, dimensions across.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        :attr:`crmlib.payne_frow.DataQualityAudit.scores` (0-1; NaN = no check
+        of that dimension applies, drawn grey).
+    """
+    if scores.empty:
+        raise CRMError("the audit has no table to draw")
+    ax = new_axes(ax, figsize=(8, 0.5 * len(scores) + 1.5))
+    values = scores.to_numpy(dtype=float)
+    cmap = ListedColormap(["tab:red", "orange", "gold", "yellowgreen", "tab:green"])
+    cmap = cmap.with_extremes(bad="0.85")  # no check of that dimension applies
+    image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=0.75, vmax=1.0, aspect="auto")
+    ax.figure.colorbar(image, ax=ax, label="score (share of rows passing)")
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            text = "n/a" if not np.isfinite(values[i, j]) else f"{values[i, j]:.1%}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(values.shape[1]), [str(c) for c in scores.columns])
+    ax.set_yticks(range(values.shape[0]), [str(i) for i in scores.index])
+    ax.set_title("Data quality by table and dimension")
+    return ax
+
+
+def plot_kpi_trend(
+    kpis: pd.DataFrame, kpi: str, target: float | None = None, ax: Axes | None = None
+) -> Axes:
+    """One KPI per period, with its target as a dashed line.
+
+    Parameters
+    ----------
+    kpis : DataFrame
+        From :func:`crmlib.payne_frow.kpi_table`.
+    kpi : str
+        A column of ``kpis``.
+    target : float, optional
+    """
+    if kpi not in kpis.columns:
+        raise CRMError(f"the KPI table has no {kpi!r}; it has: {', '.join(kpis.columns)}")
+    series = kpis[kpi].dropna()
+    if series.empty:
+        raise CRMError(f"the KPI {kpi!r} has no value to draw")
+    ax = new_axes(ax, figsize=(7, 3.5))
+    ax.plot(series.index, series.to_numpy(), marker="o", label=pf.KPI_LABELS.get(kpi, kpi))
+    if target is not None:
+        ax.axhline(float(target), color="tab:red", linestyle="--", label="target")
+    ax.set_ylabel(pf.KPI_LABELS.get(kpi, kpi))
+    ax.set_title(f"{pf.KPI_LABELS.get(kpi, kpi)} per period")
+    ax.legend()
+    return ax
+
+
+def plot_scorecard(card: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """The scorecard as bars of attainment (value against target), coloured red/amber/green.
+
+    Attainment is value / target where higher is better and target / value
+    where lower is better, so 100 % is on target either way; a KPI without
+    data has no bar.
+
+    Parameters
+    ----------
+    card : DataFrame
+        From :func:`crmlib.payne_frow.scorecard`.
+    """
+    _require(card, (pf.LABEL, pf.VALUE, pf.TARGET, pf.STATUS, pf.DIRECTION), "scorecard")
+    if card.empty:
+        raise CRMError("the scorecard is empty: there is nothing to draw")
+    ax = new_axes(ax, figsize=(8, 0.5 * len(card) + 1.5))
+    value = card[pf.VALUE].astype(float)
+    target = card[pf.TARGET].astype(float)
+    higher = card[pf.DIRECTION].str.startswith("higher")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        attainment = np.where(higher, value / target, target / value)
+    # a negative ratio (e.g. an NPS below 0 against a positive target) is no attainment
+    attainment = np.clip(np.where(np.isfinite(attainment), attainment, 0.0), 0.0, None)
+    colours = [RAG_COLOURS.get(status, "0.7") for status in card[pf.STATUS]]
+    bars = ax.barh(card[pf.LABEL], attainment, color=colours)
+    labels = [
+        pf.NO_DATA if status == pf.NO_DATA else f"{v:,.3g} vs {t:,.3g}"
+        for v, t, status in zip(value, target, card[pf.STATUS], strict=True)
+    ]
+    ax.bar_label(bars, labels=labels, padding=3, fontsize=8)
+    ax.axvline(1.0, color="0.3", linestyle="--", linewidth=1)
+    ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(PercentFormatter(1))
+    ax.set_xlim(0, max(1.3, float(np.nanmax(attainment)) * 1.25))
+    ax.set_xlabel("attainment of target (100 % = on target)")
+    ax.set_title("CRM KPI scorecard")
+    return ax
+
+
+def plot_readiness(result: AssessmentResult, ax: Axes | None = None) -> Axes:
+    """Reality score of each implementation factor over the bank's stage bands.
+
+    Parameters
+    ----------
+    result : AssessmentResult
+        The scored ``payne_frow_readiness`` bank (:func:`crmlib.assessment.score`).
+    """
+    if not isinstance(result, AssessmentResult):
+        raise CRMError("plot_readiness needs the AssessmentResult of crmlib.assessment.score")
+    bank = result.bank
+    areas = result.areas.iloc[::-1]  # first factor at the top
+    ax = new_axes(ax, figsize=(8, 0.6 * len(areas) + 1.5))
+    bounds = [lower for lower, _ in bank.stages] + [bank.scale_max]
+    shades = np.linspace(0.95, 0.8, max(len(bank.stages), 1))
+    for (lower, name), upper, shade in zip(bank.stages, bounds[1:], shades, strict=False):
+        ax.axvspan(lower, upper, color=str(shade), zorder=0)
+        ax.text((lower + upper) / 2, len(areas) - 0.45, name, ha="center", fontsize=8, color="0.3")
+    bars = ax.barh(areas[NAME], areas[s.REALITY], color="tab:orange", zorder=2)
+    ax.bar_label(bars, fmt="%.1f", padding=3)
+    ax.set_xlim(bank.scale_min, bank.scale_max)
+    ax.set_ylim(-0.6, len(areas) - 0.2)
+    ax.set_xlabel(f"reality ({bank.unit})")
+    ax.set_title("Implementation readiness by factor")
+    return ax
