@@ -35,8 +35,10 @@ test: $(STAMP) lint
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -m "not slow"
 
+# JupyterLab on notebooks/ with the settings in jupyter/ (no news, update or build prompts, no
+# kernel picker); the whole repository is served, so exercises/ opens too.
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	JUPYTER_CONFIG_PATH="$(CURDIR)/jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" $(BIN)/jupyter lab
 
 clean:
 	rm -rf $(VENV) reports var

@@ -31,6 +31,7 @@ def retention_explorer(
         max=540,
         step=15,
         description="inactive days",
+        style={"description_width": "initial"},
         continuous_update=False,
     )
     answer = widgets.HTML()
