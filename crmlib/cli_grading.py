@@ -1,0 +1,176 @@
+"""The ``crm exercises`` and ``crm grade`` commands (nbgrader, sandboxed autograding).
+
+User errors raise :class:`crmlib.errors.CRMError`; the ``crm`` entry point
+prints them as ``error: …`` and exits 1. The grading machinery (nbgrader,
+nbconvert) is imported only when a command runs, so ``crm --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from crmlib.errors import CRMError
+
+_CONFIG_HELP = "The course's nbgrader_config.py (default: the repository's)."
+
+
+def _grading():
+    try:
+        from crmlib import grading
+    except ImportError as exc:
+        raise CRMError(
+            f"grading needs nbgrader ({exc.name} is missing): pip install 'nbgrader>=0.9.6'"
+        ) from None
+    return grading
+
+
+@click.group(name="exercises")
+def exercises():
+    """Check and release the nbgrader exercises (masters in exercises/<assignment>/)."""
+
+
+@exercises.command(name="list")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help=_CONFIG_HELP)
+def list_command(config_file):
+    """List the assignments and where their student versions are."""
+    grading = _grading()
+    course = grading.Course.load(config_file)
+    names = course.assignments()
+    if not names:
+        click.echo(f"no assignments in {course.source}")
+    for name in names:
+        released = course.folder("release") / name
+        state = f"released to {released}" if released.is_dir() else "not released"
+        click.echo(f"{name}: {len(course.masters(name))} notebook(s), {state}")
+
+
+@exercises.command(name="check")
+@click.argument("assignment")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help=_CONFIG_HELP)
+def check_command(assignment, config_file):
+    """Run a master's tests against its own solutions, without releasing it."""
+    grading = _grading()
+    grading.check_master(assignment, grading.Course.load(config_file))
+    click.echo(f"{assignment}: every cell of the master passes")
+
+
+@exercises.command(name="release")
+@click.argument("assignment", required=False)
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help=_CONFIG_HELP)
+def release_command(assignment, config_file):
+    """Check the master(s), then generate the student version(s) (all if no ASSIGNMENT).
+
+    A master whose own solution fails one of its tests is not released.
+    """
+    grading = _grading()
+    course = grading.Course.load(config_file)
+    names = [assignment] if assignment else course.assignments()
+    if not names:
+        raise CRMError(f"no assignments in {course.source}")
+    for name in names:
+        click.echo(f"{name}: running the master's tests …", err=True)
+        folder = grading.release(name, course)
+        click.echo(f"{name}: released to {folder}")
+
+
+@click.command(name="grade")
+@click.argument("assignment")
+@click.option(
+    "--submissions",
+    "submissions_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder of <student>/<notebook>.ipynb (with --zip: where to collect the zip).",
+)
+@click.option(
+    "--zip",
+    "zip_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="An LMS download of the submissions (collected with nbgrader's zip collect).",
+)
+@click.option(
+    "--jobs", type=click.IntRange(min=1), help="Submissions graded at once (default: cores)."
+)
+@click.option(
+    "--timeout", type=click.IntRange(min=1), help="Seconds per cell (default: nbgrader_config.py)."
+)
+@click.option(
+    "--memory",
+    type=click.IntRange(min=256),
+    default=4096,
+    show_default=True,
+    help="Memory limit of a student's kernel, MB.",
+)
+@click.option(
+    "--unsafe",
+    is_flag=True,
+    help="Grade without the bubblewrap sandbox when it cannot run (student code runs as you).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("grades.csv"),
+    show_default=True,
+    help="The grades table.",
+)
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help=_CONFIG_HELP)
+def grade(assignment, submissions_dir, zip_file, jobs, timeout, memory, unsafe, out, config_file):
+    """Autograde every submission of ASSIGNMENT, each in a sandboxed kernel.
+
+    Writes grades.csv (student, assignment, score, max_score, status,
+    reason), records the scores in the course gradebook and writes each
+    student's feedback (hidden tests withheld) to the course's feedback folder.
+    Status: graded, timeout, crashed, missing or error.
+    """
+    grading = _grading()
+    course = grading.Course.load(config_file)
+    course.masters(assignment)  # an unknown assignment fails before anything else
+    if submissions_dir is None and zip_file is None:
+        raise CRMError("give the submissions: --submissions DIR or --zip FILE")
+    with tempfile.TemporaryDirectory(prefix="crm-submissions-") as scratch:
+        if zip_file is not None:
+            target = submissions_dir or Path(scratch)
+            grading.collect_zip(zip_file, target, course)
+            submissions_dir = target
+        submissions = grading.find_submissions(submissions_dir, assignment)
+        timeout = timeout or int(course.config.Execute.get("timeout", grading.Limits.timeout))
+        limits = grading.Limits(timeout=timeout, memory_mb=memory)
+        jobs = min(jobs or grading.default_jobs(), len(submissions))
+        click.echo(
+            f"grading {len(submissions)} submission(s) of {assignment} with {jobs} job(s)"
+            + (" WITHOUT a sandbox (--unsafe)" if unsafe else ""),
+            err=True,
+        )
+        started = time.monotonic()
+
+        def progress(result, done, total):
+            score = "-" if result.score is None else f"{result.score:g}"
+            line = (
+                f"[{done}/{total}] {result.student}: {result.status} {score}/{result.max_score:g}"
+            )
+            click.echo(line + (f" ({result.reason})" if result.reason else ""), err=True)
+
+        results = grading.grade(
+            assignment,
+            submissions,
+            course=course,
+            jobs=jobs,
+            limits=limits,
+            unsafe=unsafe,
+            on_result=progress,
+        )
+    grading.write_grades_csv(results, out)
+    counts = {s: sum(r.status == s for r in results) for s in grading.STATUSES}
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    elapsed = time.monotonic() - started
+    click.echo(f"{summary} in {elapsed:.0f} s; grades in {out}")
+    click.echo(f"feedback in {course.folder('feedback')}/<student>/{assignment}/")
+    failed = [r for r in results if r.status == "error"]
+    if failed:
+        raise CRMError(
+            f"{len(failed)} submission(s) could not be graded (status error in {out}): "
+            + "; ".join(f"{r.student}: {r.reason}" for r in failed)
+        )

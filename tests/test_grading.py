@@ -1,0 +1,436 @@
+"""Tests of the exercises and of sandboxed autograding (crmlib.grading, crm grade).
+
+The grading tests release the real foundations master into a course in a
+temporary folder and grade submissions written from it
+(``tests/grading_submissions/submissions.py``): right, wrong, blank and
+hostile ones. They need bubblewrap; outside CI they are skipped when bwrap is
+not installed (CI installs it and must run them).
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import os
+import re
+import shutil
+import sqlite3
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+IN_CI = os.environ.get("CI") == "true"
+if not IN_CI:
+    pytest.importorskip("nbgrader", reason="nbgrader is not installed")
+
+from nbgrader.api import Gradebook  # noqa: E402
+
+from crmlib import grading  # noqa: E402
+from crmlib.cli import main  # noqa: E402
+from crmlib.errors import CRMError  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+EXERCISES = REPO / "exercises"
+MASTER = EXERCISES / "foundations" / "foundations.ipynb"
+NOTEBOOK = "foundations.ipynb"
+# Seconds per cell: the infinite loop costs this much; a normal cell needs under 2 s
+# on a quiet machine, and the margin keeps the tests stable on a busy one.
+TIMEOUT = 15
+
+_spec = importlib.util.spec_from_file_location(
+    "grading_submissions", Path(__file__).parent / "grading_submissions" / "submissions.py"
+)
+subs = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(subs)
+
+needs_bwrap = pytest.mark.skipif(
+    shutil.which("bwrap") is None and not IN_CI,
+    reason="bubblewrap (bwrap) is not installed here; CI installs it (apt-get install bubblewrap)",
+)
+
+
+def write_config(folder: Path, source: Path = EXERCISES, timeout: int = TIMEOUT) -> Path:
+    """A course in ``folder/course`` with the repository's settings and ``source``'s masters."""
+    root = folder / "course"
+    path = folder / "nbgrader_config.py"
+    path.write_text(
+        "c = get_config()\n"
+        f"load_subconfig({str(REPO / 'nbgrader_config.py')!r})\n"
+        f"c.CourseDirectory.root = {str(root)!r}\n"
+        f"c.CourseDirectory.source_directory = {str(source)!r}\n"
+        f"c.CourseDirectory.db_url = {'sqlite:///' + str(root / 'gradebook.db')!r}\n"
+        f"c.Execute.timeout = {timeout}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def hidden_lines(master: Path) -> list[str]:
+    """The substantial code lines that appear only inside the master's hidden-test regions."""
+    hidden, shown, inside = [], set(), False
+    for cell in nbformat.read(master, as_version=4).cells:
+        for line in cell.source.splitlines():
+            if grading.HIDDEN_BEGIN in line:
+                inside = True
+            elif grading.HIDDEN_END in line:
+                inside = False
+            elif inside and len(line.strip()) > 15 and not line.strip().startswith("#"):
+                hidden.append(line.strip())
+            else:
+                shown.add(line.strip())
+    return [line for line in hidden if line not in shown]
+
+
+def page_text(path: Path) -> str:
+    """The text of an HTML page, tags removed."""
+    return html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8")))
+
+
+def cell_by_id(path: Path, grade_id: str):
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            return cell
+    raise AssertionError(f"no cell {grade_id} in {path}")
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """The foundations assignment released into a fresh course."""
+    course = grading.Course.load(write_config(tmp_path_factory.mktemp("grading")))
+    grading.release("foundations", course)
+    return course
+
+
+@pytest.fixture(scope="module")
+def batch(course, tmp_path_factory):
+    """Every submission of ``subs.EXPECTED`` graded in one run on 2 jobs."""
+    folder = tmp_path_factory.mktemp("submissions")
+    release = course.folder("release") / "foundations" / NOTEBOOK
+    secrets = [
+        str(MASTER),
+        str(course.gradebook),
+        str(folder / "correct" / NOTEBOOK),
+        str(course.folder("autograded") / "master" / "foundations" / NOTEBOOK),
+        str(course.config_file),
+    ]
+    subs.write_submissions(MASTER, release, folder, secrets)
+    progress = []
+    results = grading.grade(
+        "foundations",
+        grading.find_submissions(folder, "foundations"),
+        course=course,
+        jobs=2,
+        limits=grading.Limits(timeout=TIMEOUT),
+        on_result=lambda result, done, total: progress.append((result.student, done, total)),
+    )
+    return {r.student: r for r in results}, progress, folder
+
+
+# --- the course and the master -----------------------------------------------------
+
+
+def test_repository_config_keeps_masters_in_exercises_and_the_rest_in_var():
+    course = grading.Course.load()
+    assert course.source == EXERCISES
+    assert course.root == REPO / "var" / "course"
+    assert course.gradebook == REPO / "var" / "course" / "gradebook.db"
+    assert "foundations" in course.assignments()
+
+
+def test_foundations_master_has_five_questions_with_visible_and_hidden_tests():
+    nb = nbformat.read(MASTER, as_version=4)
+    kinds, points = [], 0
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        points += meta.get("points", 0) if meta.get("grade") else 0
+        if meta.get("solution"):
+            kinds.append("written" if meta.get("grade") else "code answer")
+        elif meta.get("grade"):
+            kinds.append("hidden tests" if grading.HIDDEN_BEGIN in cell.source else "tests")
+    assert kinds.count("code answer") == 4 and kinds.count("written") == 1
+    assert kinds.count("tests") == 4 and kinds.count("hidden tests") == 4
+    assert points == 3 + 3 + 4 + 3 + 3
+    # data comes from the package, never from a path relative to the notebook
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "crmlib.datasets" in code and "read_csv" not in code and "open(" not in code
+
+
+@pytest.mark.slow
+def test_release_writes_a_student_version_without_solutions_or_hidden_tests(course):
+    release = course.folder("release") / "foundations" / NOTEBOOK
+    text = release.read_text(encoding="utf-8")
+    assert grading.SOLUTION_BEGIN not in text and grading.HIDDEN_BEGIN not in text
+    assert "vwxyz" not in text  # a hidden test's data
+    for grade_id in ("q1_answer", "q2_answer", "q3_answer", "q4_answer"):
+        assert "raise NotImplementedError()" in cell_by_id(release, grade_id).source
+    assert "def revenue_concentration" in cell_by_id(release, "q1_answer").source
+    assert "assert counts.tolist() == [2, 1]" in cell_by_id(release, "q2_visible").source
+    with Gradebook(course.db_url, course.course_id) as gb:
+        points = gb.find_assignment("foundations").max_score
+    assert points == 16
+
+
+@pytest.mark.slow
+def test_release_refuses_a_master_whose_solution_fails_its_own_test(tmp_path):
+    source = tmp_path / "exercises"
+    (source / "foundations").mkdir(parents=True)
+    nb = nbformat.read(MASTER, as_version=4)
+    cell = next(
+        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "q1_answer"
+    )
+    body = subs.WRONG_Q1.strip().split("\n", 1)[1]  # floor instead of ceil
+    cell.source = (
+        "def revenue_concentration(transactions, top=0.2):\n"
+        f"    ### BEGIN SOLUTION\n{body}\n    ### END SOLUTION"
+    )
+    nbformat.write(nb, source / "foundations" / NOTEBOOK)
+    course = grading.Course.load(write_config(tmp_path, source=source))
+    with pytest.raises(CRMError, match="'q1_hidden' fails on the master's own solution"):
+        grading.release("foundations", course)
+    assert not (course.folder("release") / "foundations").exists()
+
+
+def test_check_master_names_a_solution_region_left_open(tmp_path):
+    source = tmp_path / "exercises"
+    (source / "foundations").mkdir(parents=True)
+    text = MASTER.read_text(encoding="utf-8").replace("### END SOLUTION", "", 1)
+    (source / "foundations" / NOTEBOOK).write_text(text, encoding="utf-8")
+    course = grading.Course.load(write_config(tmp_path, source=source))
+    with pytest.raises(CRMError, match="'q1_answer' has a 'BEGIN SOLUTION' without its 'END"):
+        grading.check_master("foundations", course)
+
+
+# --- grading: statuses, scores, sandbox, feedback -----------------------------------
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_every_submission_gets_its_status_and_score_and_the_batch_finishes(batch):
+    results, progress, _ = batch
+    assert sorted(results) == sorted(subs.EXPECTED)
+    assert [done for _, done, _ in progress] == list(range(1, len(subs.EXPECTED) + 1))
+    wrong = {}
+    for student, (status, score, words) in subs.EXPECTED.items():
+        result = results[student]
+        if (result.status, result.score) != (status, score) or not all(
+            word in result.reason for word in words
+        ):
+            wrong[student] = (result.status, result.score, result.reason)
+        assert result.max_score == 16
+    assert wrong == {}
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_student_code_cannot_read_the_masters_the_gradebook_or_other_work(batch, course):
+    results, _, folder = batch
+    assert results["snoop"].status == "graded"
+    autograded = course.folder("autograded") / "snoop" / "foundations" / NOTEBOOK
+    printed = "".join(o.get("text", "") for o in cell_by_id(autograded, "q1_answer").outputs)
+    assert printed == "nothing leaked\n"
+    assert not MASTER.read_bytes().endswith(b"tampered")
+    assert not (folder / "correct" / NOTEBOOK).read_bytes().endswith(b"tampered")
+    sqlite3.connect(course.gradebook).execute("PRAGMA integrity_check").fetchone()
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_feedback_withholds_hidden_tests_and_their_tracebacks(batch, course):
+    results, _, _ = batch
+    assert results["wrong"].score == 8
+    feedback = course.folder("feedback") / "wrong" / "foundations" / "foundations.html"
+    text = page_text(feedback)
+    secret = hidden_lines(MASTER)
+    assert len(secret) > 10
+    assert [line for line in secret if line in text] == []
+    assert "assert counts.tolist() == [2, 1]" in text  # visible tests are shown
+    assert "a hidden test failed; its code is not shown" in text  # q1 and q4 fail hidden tests
+    # the instructor's autograded copy keeps the hidden tests that ran
+    autograded = course.folder("autograded") / "wrong" / "foundations" / NOTEBOOK
+    assert "vwxyz" in cell_by_id(autograded, "q1_hidden").source
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_gradebook_holds_the_scores_of_graded_submissions_only(batch, course):
+    results, _, _ = batch
+    with Gradebook(course.db_url, course.course_id) as gb:
+        stored = {
+            sub.student.id: sub.score for sub in gb.find_assignment("foundations").submissions
+        }
+    expected = {s: r.score for s, r in results.items() if r.status not in ("missing", "error")}
+    assert stored == expected
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_regrading_gives_the_same_result_and_a_resubmission_replaces_the_score(
+    batch, course, tmp_path
+):
+    _, _, folder = batch
+    with Gradebook(course.db_url, course.course_id) as gb:  # a grader marks q5 of "wrong"
+        gb.find_grade("q5_written", "foundations", "foundations", "wrong").manual_score = 2
+        gb.db.commit()
+    again = tmp_path / "again"
+    shutil.copytree(folder / "wrong", again / "wrong")
+    shutil.copytree(folder / "wrong", again / "correct")  # correct resubmits a worse notebook
+    results = grading.grade(
+        "foundations",
+        grading.find_submissions(again, "foundations"),
+        course=course,
+        jobs=2,
+        limits=grading.Limits(timeout=TIMEOUT),
+    )
+    by_student = {r.student: r for r in results}
+    assert by_student["wrong"].score == 8 + 2  # same automatic score, manual score kept
+    assert by_student["correct"].score == 8  # was 13
+    with Gradebook(course.db_url, course.course_id) as gb:
+        assert gb.find_submission("foundations", "correct").score == 8
+        assert len(gb.find_assignment("foundations").submissions) == len(
+            [r for r in batch[0].values() if r.status not in ("missing", "error")]
+        )
+
+
+# --- the sandbox itself ------------------------------------------------------------------
+
+
+def test_grading_refuses_without_bubblewrap_unless_unsafe(tmp_path, monkeypatch):
+    monkeypatch.setattr(grading.shutil, "which", lambda name: None)
+    assert grading.sandbox_problem() == "bubblewrap (bwrap) is not installed"
+    course = grading.Course.load(write_config(tmp_path))
+    submission = grading.Submission("alice", tmp_path)
+    with pytest.raises(CRMError, match="pass --unsafe"):
+        grading.grade("foundations", [submission], course=course)
+
+
+def test_sandbox_refuses_to_mount_a_folder_that_holds_a_hidden_one(tmp_path):
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap (bwrap) is not installed")
+    secret = Path(sys.prefix) / "course"
+    with pytest.raises(CRMError, match="would expose"):
+        grading.sandbox_command(tmp_path, tmp_path, grading.Limits(), hidden=(secret,))
+
+
+def test_feedback_preprocessor_withholds_hidden_code_but_leaves_student_cells_alone():
+    test_cell = nbformat.v4.new_code_cell(
+        "# visible line\n### BEGIN HIDDEN TESTS\nassert secret_check()\n### END HIDDEN TESTS"
+    )
+    test_cell.metadata["nbgrader"] = {
+        "grade": True,
+        "solution": False,
+        "grade_id": "t",
+        "points": 1,
+    }
+    test_cell.outputs = [
+        nbformat.v4.new_output(
+            "error", ename="AssertionError", evalue="", traceback=["----> 3 assert secret_check()"]
+        )
+    ]
+    student_cell = nbformat.v4.new_code_cell("print('### BEGIN HIDDEN TESTS')")
+    student_cell.metadata["nbgrader"] = {"grade": False, "solution": True, "grade_id": "a"}
+    nb = nbformat.v4.new_notebook(cells=[test_cell, student_cell])
+    nb, _ = grading.HideHiddenTests().preprocess(nb, {})
+    assert nb.cells[0].source == "# visible line"
+    assert "secret_check" not in str(nb.cells[0].outputs)
+    assert nb.cells[1].source == "print('### BEGIN HIDDEN TESTS')"
+
+
+def test_submissions_folder_reads_both_layouts_and_skips_hidden_folders(tmp_path):
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "bob" / "foundations").mkdir(parents=True)
+    (tmp_path / "__MACOSX").mkdir()
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "notes.txt").write_text("not a student", encoding="utf-8")
+    found = grading.find_submissions(tmp_path, "foundations")
+    assert [(s.student, s.folder) for s in found] == [
+        ("alice", tmp_path / "alice"),
+        ("bob", tmp_path / "bob" / "foundations"),
+    ]
+
+
+def test_grades_csv_quotes_text_a_spreadsheet_would_run_as_a_formula(tmp_path):
+    rows = [
+        grading.GradeResult("=cmd", "foundations", 3.0, 16.0, "graded", ""),
+        grading.GradeResult("ann", "foundations", None, 16.0, "error", "@bad file"),
+    ]
+    lines = grading.write_grades_csv(rows, tmp_path / "grades.csv").read_text().splitlines()
+    assert lines[1:] == [
+        "'=cmd,foundations,3.0,16.0,graded,",
+        "ann,foundations,,16.0,error,'@bad file",
+    ]
+
+
+# --- the command line --------------------------------------------------------------------
+
+
+def run_cli(args, capsys) -> tuple[int, str]:
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("unknown assignment", "unknown assignment 'nosuch'"),
+        ("empty submissions", "no submissions in"),
+        ("bad zip", "is not a zip archive"),
+        ("no submissions given", "--submissions DIR or --zip FILE"),
+        ("zip of no notebooks", "holds no notebook"),
+    ],
+)
+def test_user_errors_exit_1_with_a_message_and_no_traceback(case, message, tmp_path, capsys):
+    config = str(write_config(tmp_path))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    not_zip = tmp_path / "export.zip"
+    not_zip.write_text("not a zip", encoding="utf-8")
+    no_notebooks = tmp_path / "notes.zip"
+    with zipfile.ZipFile(no_notebooks, "w") as archive:
+        archive.writestr("alice/readme.txt", "hello")
+    args = {
+        "unknown assignment": ["grade", "nosuch", "--submissions", str(empty)],
+        "empty submissions": ["grade", "foundations", "--submissions", str(empty)],
+        "bad zip": ["grade", "foundations", "--zip", str(not_zip)],
+        "no submissions given": ["grade", "foundations"],
+        "zip of no notebooks": ["grade", "foundations", "--zip", str(no_notebooks)],
+    }[case]
+    code, err = run_cli([*args, "--config", config], capsys)
+    assert code == 1
+    assert err.startswith("error: ") and message in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_a_broken_notebook_file_is_reported_and_exits_1(course, tmp_path, capsys):
+    (tmp_path / "subs" / "dora").mkdir(parents=True)
+    (tmp_path / "subs" / "dora" / NOTEBOOK).write_text('{"cells": [', encoding="utf-8")
+    out = tmp_path / "grades.csv"
+    args = ["grade", "foundations", "--submissions", str(tmp_path / "subs"), "--unsafe"]
+    code, err = run_cli([*args, "--out", str(out), "--config", str(course.config_file)], capsys)
+    assert code == 1
+    assert "dora: foundations.ipynb is not a valid notebook" in err and "Traceback" not in err
+    assert "dora,foundations,,16.0,error," in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_grade_an_lms_zip_from_the_command_line(course, tmp_path, capsys):
+    release = course.folder("release") / "foundations" / NOTEBOOK
+    right = {**subs.master_solutions(MASTER), "q5_written": subs.WRITTEN_ANSWER}
+    subs.write_notebook(release, right, tmp_path / "nb" / "alice.ipynb")
+    archive_path = tmp_path / "lms-export.zip"
+    with zipfile.ZipFile(archive_path, "w") as archive:
+        archive.write(tmp_path / "nb" / "alice.ipynb", f"export/alice/{NOTEBOOK}")
+        archive.write(release, f"export/bob/{NOTEBOOK}")
+    out = tmp_path / "grades.csv"
+    args = ["grade", "foundations", "--zip", str(archive_path), "--unsafe", "--jobs", "2"]
+    code, err = run_cli([*args, "--out", str(out), "--config", str(course.config_file)], capsys)
+    assert code == 0, err
+    assert "WITHOUT a sandbox" in err and "[2/2]" in err
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "student,assignment,score,max_score,status,reason"
+    assert lines[1] == "alice,foundations,13.0,16.0,graded,3 points to grade by hand"
+    assert lines[2] == "bob,foundations,0.0,16.0,graded,"
