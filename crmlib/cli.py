@@ -108,10 +108,25 @@ def validate(path, as_of, rejects_file, as_json):
     metavar="KEY=VALUE",
     help="A lesson parameter (YAML value), repeatable.",
 )
-@click.option("--timeout", default=600, show_default=True, help="Per-cell timeout in seconds.")
+@click.option(
+    "--timeout",
+    default=600,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Per-cell timeout in seconds.",
+)
 @click.option("--jobs", type=click.IntRange(min=1), help="Lessons run at once (default: cores).")
-def report(data, client, out, as_of, only, params, timeout, jobs):
-    """Run every lesson on a client folder (default: the sample) into a report."""
+@click.option("--pdf", is_flag=True, help="Also print the summary to summary.pdf (Chromium).")
+def report(data, client, out, as_of, only, params, timeout, jobs, pdf):
+    """Run every lesson on a client folder (default: the sample) into a report.
+
+    The report is written to a temporary folder and moved to --out only when
+    every lesson completed; otherwise it goes to OUT.incomplete and the
+    command exits 1. Ctrl-C stops every kernel and leaves no partial report.
+    """
+    import logging
+    import signal
+
     import yaml
 
     from crmlib.datasets import sample_path
@@ -119,27 +134,91 @@ def report(data, client, out, as_of, only, params, timeout, jobs):
 
     parsed = {}
     for p in params:
-        if "=" not in p:
+        key, sep, value = p.partition("=")
+        if not sep or not key.strip():
             raise CRMError(f"--param {p!r}: expected KEY=VALUE")
-        key, value = p.split("=", 1)
-        parsed[key.strip()] = yaml.safe_load(value)
-    result = run_report(
-        data or sample_path(),
-        client,
-        out,
-        as_of=as_of,
-        only=[o.strip() for o in only.split(",")] if only else None,
-        params=parsed,
-        timeout=timeout,
-        progress=lambda m: click.echo(m, err=True),
-    )
+        try:
+            parsed[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise CRMError(f"--param {p!r}: the value is not valid YAML") from None
+
+    # nbclient logs timeouts and kernel deaths that the progress lines already report
+    logging.getLogger("papermill").addHandler(logging.NullHandler())
+
+    live = sys.stderr.isatty()  # a terminal: one status line, redrawn; else a line per event
+    running: dict[str, str] = {}
+
+    def write(text: str, final: bool) -> None:
+        if live:
+            sys.stderr.write("\r\033[K" + text + ("\n" if final else ""))
+        elif final:
+            sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+    def show(event) -> None:  # a crmlib.report.Progress, one lesson's news
+        if event.status == "running":
+            running[event.lesson] = f"{event.lesson} {event.cell}/{event.cells}"
+            if event.cell == 0 and not live:
+                write(f"{event.lesson}: started", final=True)
+        else:
+            running.pop(event.lesson, None)
+            took = "" if event.status == "skipped" else f" in {event.seconds:.1f} s"
+            note = f" ({event.reason})" if event.reason else ""
+            write(f"{event.lesson}: {event.status}{took}{note}", final=True)
+        if live:
+            write(" · ".join(running.values()), final=False)
+
+    def stop(signum, frame):  # a kill (SIGTERM) cleans up like Ctrl-C
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        result = run_report(
+            data or sample_path(),
+            client,
+            out,
+            as_of=as_of,
+            only=[o.strip() for o in only.split(",") if o.strip()] if only else None,
+            params=parsed,
+            timeout=timeout,
+            progress=show,
+            jobs=jobs,
+            pdf=pdf,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     index = result.out / "index.html"
-    if result.complete:
-        click.echo(f"report complete: {index}")
-    else:
-        failed = [f"{r.lesson} ({r.reason})" for r in result.runs if r.status != "complete"]
+    if not result.complete:
+        failed = [f"{r.lesson} ({r.reason})" for r in result.runs if r.status == "failed"]
         click.echo(f"report INCOMPLETE: {index}", err=True)
         raise CRMError("lesson(s) failed: " + "; ".join(failed))
+    click.echo(f"report complete: {index}")
+    if result.pdf_error:
+        raise CRMError(f"the report is complete, but its PDF is not: {result.pdf_error}")
+    if pdf:
+        click.echo(f"pdf: {result.out / 'summary.pdf'}")
+
+
+@cli.command()
+def key():
+    """Show where the pseudonym key is kept, creating it on first use.
+
+    Customer ids in reports are keyed pseudonyms (HMAC-SHA256). The key comes
+    from $CRM_PSEUDONYM_KEY, else a private file (mode 0600) in your
+    configuration folder, never from the report. The key itself is not shown:
+    keep it, and share reports, not the key.
+    """
+    import os
+
+    from crmlib import privacy
+
+    if os.environ.get(privacy.KEY_ENV, "").strip():
+        click.echo(f"pseudonym key: from the environment variable {privacy.KEY_ENV}")
+        return
+    path = privacy.key_path()
+    existed = path.exists()
+    privacy.load_key(create=True)
+    click.echo(f"pseudonym key: {path} ({'existing' if existed else 'created'}, owner-only)")
 
 
 @cli.command()

@@ -1,71 +1,359 @@
 """Run the lessons as a client report: papermill → executed notebooks → HTML → index.
 
-``run_report`` validates the client folder first, executes every lesson in
-``notebooks/`` with papermill against it, writes an HTML copy of each with the
-code hidden, an ``index.html`` that links them and a ``manifest.json`` (status
-and time per lesson, parameters, a SHA-256 fingerprint of the input files and
-the package versions).
+:func:`run_report` validates the client folder first (unusable data stops the
+run with the validation message), checks every parameter against the
+lessons' ``parameters`` cells, then executes the lessons in ``notebooks/``
+with papermill against the folder, several at once, and writes::
 
-Fail-safe: the report is built in a temporary folder beside the destination
-and moved into place only when every lesson completed. A failed run leaves
-the earlier complete report untouched, writes what it has to
-``<out>.incomplete/`` (its index says INCOMPLETE) and returns a failed status.
+    DIR/index.html              the executive summary (lesson 05_client_summary)
+    DIR/NN_<lesson>.ipynb       each lesson, executed
+    DIR/NN_<lesson>.html        the same with its code hidden, for the client
+    DIR/manifest.json           status, time and parameters per lesson, the data
+                                fingerprint, package versions and seeds
+    DIR/summary.pdf             with ``pdf=True`` (headless Chromium)
 
-Lessons hand their headline results to the report with :func:`record_results`
-(a small JSON file beside the executed notebook), never by scraping outputs.
+**HTML.** Every code cell's input is hidden (a client report shows results,
+not code); a cell tagged ``remove-cell`` is left out whole and one tagged
+``remove-output`` keeps no output. Pages open offline: the template loads no
+script, style sheet or font from anywhere (no require.js, MathJax, mermaid
+or widget manager), charts are embedded PNG images, and a page that would
+still fetch something from an outside address fails its lesson
+(:func:`outside_references`). Formulas written in TeX in the prose show as
+typed.
+
+**Explorers.** What runs is each lesson's batch form
+(:func:`crmlib.lessons.batch_notebook`): its ``explorer`` cells (ipywidgets)
+are left out, as a static page cannot use them, and executing widget cells
+headless can stall nbclient for the whole cell timeout (jupyter/nbclient
+issue 312; measured here: 600 s on a loaded machine). Failures still name
+the cell by its number in the lesson file.
+
+**Fail-safe.** The report is built in a temporary folder beside ``DIR`` and
+moved into place only when every lesson completed. A failed run leaves an
+earlier complete report in ``DIR`` untouched and writes what it has to
+``DIR.incomplete/``, whose index says INCOMPLETE and names the failed
+section, cell and error. A lesson that stops early without an error
+(``sys.exit``) counts as failed. Every kernel the run starts is shut down,
+also after a failure, a timeout or Ctrl-C.
+
+**Parallel.** The lessons run ``jobs`` at a time (default: the cores) from
+threads of this one process, each in a kernel process of its own. This is
+safe with papermill because nothing shared changes: the kernel's working
+folder goes to nbclient instead of papermill's ``cwd=`` (which would
+``os.chdir`` the whole process), input and output notebooks stay in memory,
+each thread gets its own asyncio loop (jupyter_core), and jupyter_client's
+port cache is created once before the threads start. The summary is queued
+last: it starts when a slot frees after every lesson has started, loads its
+data, and waits for their results.
+
+**Privacy.** Parameters holding paths or secrets are replaced by
+placeholders in the executed notebooks (papermill metadata, the injected
+parameters cell and any output) and in the manifest; see
+:mod:`crmlib.privacy` for pseudonyms and small-cell suppression.
+
+Results files
+-------------
+A lesson hands its headline results to the report with :func:`record_results`
+(``<lesson>.results.json`` in the report's work folder), never by scraping
+outputs. The file is one JSON object:
+
+- any number of headline figures, ``"name": value``, where a value is a
+  number, a string, ``null``, or a list or object of those (no personal data);
+- optional ``"finding"``: the model's main finding in one sentence;
+- optional ``"recommendations"``: a list of
+  ``{"text": "…", "value_at_stake": number or null}``, where the value at
+  stake is what acting on it is worth, in the data's currency, over the
+  horizon the text states.
+
+The summary lesson reads every results file with :func:`load_results`, ranks
+the recommendations with :func:`recommendations` and lists the figures with
+:func:`headline_figures`; a lesson without a finding or recommendations is
+shown with its figures only.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import html
 import json
+import math
 import os
+import re
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
+from html.parser import HTMLParser
 from importlib import metadata
 from pathlib import Path
 
+import pandas as pd
+
+from crmlib import privacy
 from crmlib.errors import CRMError
+from crmlib.lessons import EXPLORER_TAG, batch_notebook
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 COMMON_PARAMETERS = ("data_path", "client_name", "as_of")
 RESULTS_ENV = "CRM_RESULTS_DIR"
+RESULTS_PARAMETER = "results_dir"
+RESULTS_SUFFIX = ".results.json"
+SECTIONS_FILE = "sections.json"
+PENDING_FILE = "sections.pending"  # while it exists, the other lessons are still running
+WAIT_TAG = "wait-for-results"  # the summary's cell that waits for them: no per-cell timeout
+SUMMARY = "client_summary"
+INDEX = "index.html"
+PDF_NAME = "summary.pdf"
 HIDDEN_PATH = "<client folder>"
+HIDDEN_REPORT = "<report folder>"
+KERNEL_ENV = {"PYTHONHASHSEED": "0"}  # fixed hash seed: same set/dict order on every run
+CHROMIUM_ENV = "CRM_CHROMIUM"
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 PACKAGES = (
     "crm-workbook",
     "pandas",
     "numpy",
     "scipy",
     "matplotlib",
+    "scikit-learn",
     "pandera",
     "duckdb",
+    "splink",
     "papermill",
+    "nbclient",
     "nbconvert",
+    "jupyter_client",
     "ipykernel",
 )
+# report-level column names (not data-contract columns: see crmlib.schema for those)
+LESSON = "lesson"
+RECOMMENDATION = "recommendation"
+VALUE_AT_STAKE = "value_at_stake"
+MEASURE = "measure"
+VALUE = "value"
+RESERVED_RESULTS = ("finding", "recommendations")
+
+OFFLINE_TEMPLATE = r"""{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block data_widget_view -%}
+<div class="jp-OutputArea-output"><p><em>An interactive explorer: open the executed
+notebook in JupyterLab to use it.</em></p></div>
+{%- endblock data_widget_view -%}
+"""
 
 
-def record_results(lesson: str, results: dict) -> Path | None:
+# --- results files ------------------------------------------------------------
+
+
+def record_results(lesson: str, results: dict) -> None:
     """Hand a lesson's headline results to the report.
 
     Writes ``<lesson>.results.json`` into the folder named by the environment
-    variable ``CRM_RESULTS_DIR`` (set by ``crm report``); does nothing when a
-    student runs the lesson by hand. Values must be JSON-serialisable
-    (numbers, strings, lists, dicts) and hold no personal data.
+    variable ``CRM_RESULTS_DIR`` (set by ``crm report`` in the kernel); does
+    nothing when a student runs the lesson by hand. See the module docstring
+    for the format.
+
+    Parameters
+    ----------
+    lesson : str
+        The lesson's name without its number, e.g. ``"idic"``.
+    results : dict
+        Headline figures (JSON-ready: numbers, strings, None, lists, dicts;
+        numpy and pandas scalars are converted), plus the optional
+        ``finding`` (str) and ``recommendations`` (list of dicts with ``text``
+        and ``value_at_stake``). No personal data.
+
+    Returns
+    -------
+    None
+        Nothing, so that a lesson ending with this call shows no output.
+
+    Raises
+    ------
+    ValueError
+        ``finding`` or ``recommendations`` do not have the documented form.
     """
+    _check_results(lesson, results)
     folder = os.environ.get(RESULTS_ENV)
     if not folder:
-        return None
-    path = Path(folder) / f"{lesson}.results.json"
+        return
+    path = Path(folder) / f"{lesson}{RESULTS_SUFFIX}"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=2, default=float), encoding="utf-8")
+    tmp.write_text(json.dumps(results, indent=2, default=_jsonable), encoding="utf-8")
     os.replace(tmp, path)
-    return path
+
+
+def _check_results(lesson: str, results: dict) -> None:
+    if not isinstance(results, dict):
+        raise ValueError(f"{lesson}: results must be a dict, not {type(results).__name__}")
+    finding = results.get("finding")
+    if finding is not None and not isinstance(finding, str):
+        raise ValueError(f"{lesson}: 'finding' must be one sentence (a str)")
+    recs = results.get("recommendations")
+    if recs is None:
+        return
+    if not isinstance(recs, list):
+        raise ValueError(f"{lesson}: 'recommendations' must be a list of dicts")
+    for i, rec in enumerate(recs):
+        if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
+            raise ValueError(f"{lesson}: recommendation {i + 1} needs a 'text' (str)")
+        value = rec.get(VALUE_AT_STAKE)
+        if value is not None and not _is_number(value):
+            raise ValueError(
+                f"{lesson}: recommendation {i + 1}: '{VALUE_AT_STAKE}' must be a number or None"
+            )
+
+
+def _is_number(value) -> bool:
+    try:
+        return not isinstance(value, (bool, str)) and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _jsonable(value):
+    """JSON for numpy / pandas scalars and dates (``json.dumps(default=…)``)."""
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return value.name
+    return str(value)
+
+
+def load_results(folder=None) -> dict[str, dict]:
+    """The results of the lessons of a report run, for the summary lesson.
+
+    ``crm report`` starts the summary while the last lessons still run, so
+    that its imports and data loading overlap them: while the folder holds
+    ``sections.pending``, this waits until ``sections.json`` (the status of
+    every lesson) is written.
+
+    Parameters
+    ----------
+    folder : str or Path, optional
+        The report's work folder; default the ``CRM_RESULTS_DIR`` environment
+        variable. None and no variable (a lesson run by hand): ``{}``.
+
+    Returns
+    -------
+    dict of str to dict
+        By lesson name, in lesson order: ``status`` ("complete", "failed",
+        "skipped", or None when the run did not say), ``reason``, ``title``,
+        ``html`` (the section's page, "" when none) and ``results`` (the
+        lesson's results file, ``{}`` when it wrote none). The summary lesson
+        itself is left out.
+
+    Raises
+    ------
+    crmlib.errors.CRMError
+        A results or sections file that is not valid JSON.
+    """
+    folder = folder or os.environ.get(RESULTS_ENV)
+    if not folder:
+        return {}
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CRMError(f"results folder {folder.name!r} does not exist")
+    out: dict[str, dict] = {}
+    sections = folder / SECTIONS_FILE
+    while (folder / PENDING_FILE).exists() and not sections.exists():
+        time.sleep(0.1)
+    if sections.exists():
+        for entry in _read_json(sections):
+            if entry[LESSON] != SUMMARY:
+                out[entry[LESSON]] = {
+                    "status": entry.get("status"),
+                    "reason": entry.get("reason", ""),
+                    "title": entry.get("title", entry[LESSON]),
+                    "html": entry.get("html", ""),
+                    "results": {},
+                }
+    for path in sorted(folder.glob(f"*{RESULTS_SUFFIX}")):
+        name = path.name[: -len(RESULTS_SUFFIX)]
+        if name == SUMMARY:
+            continue
+        entry = out.setdefault(
+            name, {"status": None, "reason": "", "title": name, "html": "", "results": {}}
+        )
+        entry["results"] = _read_json(path)
+    return out
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CRMError(f"{path.name}: not a readable results file ({exc})") from None
+
+
+def recommendations(results: dict[str, dict]) -> pd.DataFrame:
+    """Every lesson's recommendations, ranked by value at stake.
+
+    Parameters
+    ----------
+    results : dict
+        What :func:`load_results` returns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``lesson``, ``recommendation``, ``value_at_stake`` (float,
+        NaN when the lesson gave none); highest value first, recommendations
+        without a value last, in lesson order.
+    """
+    rows = []
+    for lesson, entry in results.items():
+        for rec in entry.get("results", {}).get("recommendations") or []:
+            value = rec.get(VALUE_AT_STAKE)
+            rows.append(
+                {
+                    LESSON: lesson,
+                    RECOMMENDATION: rec["text"],
+                    VALUE_AT_STAKE: float(value) if _is_number(value) else math.nan,
+                }
+            )
+    table = pd.DataFrame(rows, columns=[LESSON, RECOMMENDATION, VALUE_AT_STAKE])
+    table[VALUE_AT_STAKE] = table[VALUE_AT_STAKE].astype(float)
+    return table.sort_values(
+        VALUE_AT_STAKE, ascending=False, kind="stable", na_position="last"
+    ).reset_index(drop=True)
+
+
+def headline_figures(results: dict[str, dict]) -> pd.DataFrame:
+    """The scalar headline figures of every lesson, one row each.
+
+    Numbers and strings only: lists, dicts, missing values and the reserved
+    ``finding`` and ``recommendations`` are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``lesson``, ``measure``, ``value`` (object), in lesson order.
+    """
+    rows = [
+        {LESSON: lesson, MEASURE: key, VALUE: value}
+        for lesson, entry in results.items()
+        for key, value in entry.get("results", {}).items()
+        if key not in RESERVED_RESULTS
+        and value is not None
+        and isinstance(value, (int, float, str))
+        and not (isinstance(value, float) and math.isnan(value))
+    ]
+    return pd.DataFrame(rows, columns=[LESSON, MEASURE, VALUE])
+
+
+# --- lessons and parameters ----------------------------------------------------
 
 
 def lessons(only: list[str] | None = None, folder: Path = NOTEBOOKS_DIR) -> list[Path]:
@@ -73,14 +361,18 @@ def lessons(only: list[str] | None = None, folder: Path = NOTEBOOKS_DIR) -> list
 
     ``only`` takes lesson names without number, e.g. ``["foundations", "idic"]``.
     """
-    found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+    found = sorted(p for p in Path(folder).glob("[0-9][0-9]_*.ipynb"))
     if not only:
         return found
-    by_name = {p.stem.split("_", 1)[1]: p for p in found}
+    by_name = {_name(p): p for p in found}
     unknown = [n for n in only if n not in by_name]
     if unknown:
         raise CRMError(f"unknown lesson(s) {', '.join(unknown)}; lessons: {', '.join(by_name)}")
     return [by_name[n] for n in only]
+
+
+def _name(notebook: Path) -> str:
+    return notebook.stem.split("_", 1)[1]
 
 
 def _declared(notebook: Path) -> dict:
@@ -100,17 +392,304 @@ def check_parameters(notebook: Path, parameters: dict) -> None:
         )
 
 
-def fingerprint(folder: Path) -> dict[str, str]:
-    """SHA-256 of every file in the client folder, by file name."""
+def _defaults(declared: dict) -> dict:
+    """The parameters cell's default values (literals parsed, other code kept as text)."""
     out = {}
-    for path in sorted(folder.iterdir()):
-        if path.is_file():
-            out[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    for name, info in declared.items():
+        try:
+            out[name] = ast.literal_eval(info["default"])
+        except (ValueError, SyntaxError, TypeError):
+            out[name] = info["default"]
     return out
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    """SHA-256 (FIPS 180-4) of every file in the client folder, by file name.
+
+    The same files give the same fingerprint; with the package versions of the
+    manifest they reproduce the report.
+    """
+    out = {}
+    for path in sorted(Path(folder).iterdir()):
+        if path.is_file():
+            out[path.name] = _sha256(path)
+    return out
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _combined(hashes: dict[str, str]) -> str:
+    """One SHA-256 over the sorted ``name<TAB>hash`` lines of the files."""
+    text = "\n".join(f"{name}\t{digest}" for name, digest in sorted(hashes.items()))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --- HTML ----------------------------------------------------------------------
+
+
+class _References(HTMLParser):
+    """Collect what a browser would fetch when opening a page."""
+
+    FETCH_ATTRS = {"src", "srcset", "poster", "data", "background", "action", "formaction"}
+    CSS_URL = re.compile(r"url\(\s*[\"']?\s*([^\"')\s]+)", re.IGNORECASE)
+    CSS_IMPORT = re.compile(r"@import\s+[\"']([^\"']+)", re.IGNORECASE)
+    SCRIPT_URL = re.compile(r"(?:https?:)?//[\w.-]+\.[a-z]{2,}[^\s\"'`)]*", re.IGNORECASE)
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.fetched: list[str] = []
+        self._in = None
+
+    def handle_starttag(self, tag, attrs):
+        self._in = tag
+        for name, value in attrs:
+            if not value:
+                continue
+            if name in self.FETCH_ATTRS or (name == "href" and tag != "a"):
+                parts = value.split(",") if name == "srcset" else [value]
+                self.fetched.extend(p.strip().split(" ")[0] for p in parts)
+            elif name == "style":
+                self.fetched.extend(self.CSS_URL.findall(value))
+
+    def handle_endtag(self, tag):
+        self._in = None
+
+    def handle_data(self, data):
+        if self._in == "style":
+            self.fetched.extend(self.CSS_URL.findall(data) + self.CSS_IMPORT.findall(data))
+        elif self._in == "script":
+            self.fetched.extend(self.SCRIPT_URL.findall(data))
+
+
+def outside_references(page: str) -> list[str]:
+    """What opening the page would fetch from outside the report folder.
+
+    Scans every ``src``/``srcset``/``href`` (except links a reader must
+    click, ``<a href>``), CSS ``url(…)`` and ``@import``, and any address
+    written in a script. ``data:`` URIs, ``#`` anchors and relative names are
+    inside; any scheme (``https:``, ``file:`` …) or ``//host`` is outside.
+    """
+    parser = _References()
+    parser.feed(page)
+    outside = []
+    for ref in parser.fetched:
+        ref = ref.strip()
+        low = ref.lower()
+        if not ref or low.startswith(("data:", "#", "about:blank")):
+            continue
+        if low.startswith("//") or re.match(r"^[a-z][a-z0-9+.-]*:", low):
+            outside.append(ref)
+    return outside
+
+
+def _to_html(nb, path: Path, title: str) -> None:
+    """Write the client copy of an executed notebook: code hidden, offline."""
+    import copy
+
+    import jinja2
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    nb = copy.deepcopy(nb)
+    nb.metadata.pop("widgets", None)  # widget state: needs the online widget manager
+    nb.metadata["title"] = title
+    tags = TagRemovePreprocessor(
+        remove_cell_tags={"remove-cell"},
+        remove_all_outputs_tags={"remove-output"},
+        remove_input_tags={"hide-input"},
+        enabled=True,
+    )
+    nb, _ = tags.preprocess(nb, {})
+    exporter = HTMLExporter(
+        extra_loaders=[jinja2.DictLoader({"crm_offline.html.j2": OFFLINE_TEMPLATE})],
+        template_file="crm_offline.html.j2",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    body, _ = exporter.from_notebook_node(nb)
+    outside = outside_references(body)
+    if outside:
+        raise CRMError(
+            f"{path.name} would load {outside[0]} from outside the report: a lesson output "
+            "must embed its images and styles"
+        )
+    path.write_text(body, encoding="utf-8")
+
+
+def _title(nb, fallback: str) -> str:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return fallback
+
+
+# --- PDF -----------------------------------------------------------------------
+
+
+def find_chromium(path=None) -> str | None:
+    """The Chromium (or Chrome) executable: ``path``, ``$CRM_CHROMIUM``, or on PATH."""
+    for candidate in (path, os.environ.get(CHROMIUM_ENV)):
+        if candidate:
+            return str(candidate) if shutil.which(str(candidate)) else None
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def print_pdf(page: Path, pdf: Path, chromium: str, timeout: int = 120) -> Path:
+    """Print an HTML page to PDF with headless Chromium, offline.
+
+    Parameters
+    ----------
+    page : Path
+        The HTML page (its images embedded: nothing is fetched).
+    pdf : Path
+        The PDF to write.
+    chromium : str
+        The executable (see :func:`find_chromium`).
+    timeout : int, default 120
+        Seconds Chromium may take.
+
+    Returns
+    -------
+    Path
+        ``pdf``.
+
+    Raises
+    ------
+    crmlib.errors.CRMError
+        Chromium failed or wrote nothing.
+    """
+    with tempfile.TemporaryDirectory(prefix="crm-chromium-") as profile:
+        cmd = [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--no-pdf-header-footer",
+            f"--user-data-dir={profile}",
+            f"--print-to-pdf={pdf}",
+            Path(page).resolve().as_uri(),
+        ]
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise CRMError(f"Chromium did not print {page.name} within {timeout} s") from None
+    if done.returncode != 0 or not pdf.exists() or pdf.stat().st_size == 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise CRMError(f"Chromium could not print {page.name} (exit {done.returncode}): {last}")
+    return pdf
+
+
+# --- kernels ---------------------------------------------------------------------
+
+
+class _Kernels:
+    """Every kernel a report run starts, so that none outlives it.
+
+    Gives papermill a kernel-manager class that starts each kernel with the
+    run's environment (the results folder, a fixed hash seed), with CurveZMQ
+    transport encryption when the kernel supports it, and records its process
+    group. :meth:`kill_all` ends them all (the kernel and whatever it spawned)
+    and refuses new ones: it runs on Ctrl-C, on any error and at the end.
+    """
+
+    def __init__(self, env: dict[str, str]):
+        from jupyter_client.connect import LocalPortCache
+        from jupyter_client.manager import AsyncKernelManager
+
+        LocalPortCache.instance()  # made here, once: its first creation is not thread-safe
+        self.env = env
+        self.cancelled = False
+        self._lock = threading.Lock()
+        self._processes: list = []
+        registry = self
+
+        class RunKernelManager(AsyncKernelManager):
+            async def start_kernel(self, **kw):
+                if registry.cancelled:
+                    raise RuntimeError("the report run was stopped")
+                kw["env"] = {**os.environ, **kw.get("env", {}), **registry.env}
+                if _curve_available() and hasattr(self, "transport_encryption"):
+                    self.transport_encryption = "auto"
+                await super().start_kernel(**kw)
+                registry._add(self.provisioner)
+
+        self.manager_class = RunKernelManager
+
+    def _add(self, provisioner) -> None:
+        process = getattr(provisioner, "process", None)
+        if process is None:
+            return
+        pgid = getattr(provisioner, "pgid", None)
+        with self._lock:
+            self._processes.append((process, pgid))
+            late = self.cancelled
+        if late:
+            self._kill(process, pgid)
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the kernels started so far (running or not)."""
+        with self._lock:
+            return [p.pid for p, _ in self._processes]
+
+    def kill_all(self) -> None:
+        """Stop every kernel still running and refuse to start more."""
+        with self._lock:
+            self.cancelled = True
+            processes = list(self._processes)
+        for process, pgid in processes:
+            self._kill(process, pgid)
+
+    @staticmethod
+    def _kill(process, pgid) -> None:
+        if process.poll() is not None:  # ended (and reaped): its pid may be someone else's now
+            return
+        try:
+            if pgid and hasattr(os, "killpg"):
+                os.killpg(pgid, signal.SIGKILL)
+            else:
+                process.kill()
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _curve_available() -> bool:
+    try:
+        import zmq
+
+        return bool(zmq.has("curve"))
+    except ImportError:
+        return False
+
+
+# --- one lesson --------------------------------------------------------------------
 
 
 @dataclass
 class LessonRun:
+    """What happened to one lesson in a report run."""
+
     lesson: str
     notebook: str
     status: str = "pending"  # complete | failed | skipped
@@ -118,13 +697,285 @@ class LessonRun:
     seconds: float = 0.0
     html: str = ""
     results: dict = field(default_factory=dict)
+    title: str = ""
+    parameters: dict = field(default_factory=dict)
+    started: float = 0.0  # seconds after the run started
+    startup_seconds: float = 0.0  # until the first cell ran: kernel start, parameters
+    compute_seconds: float = 0.0  # the cells' own run time, summed
+    cells: int = 0  # code cells
+    cells_run: int = 0
+
+
+@dataclass
+class Progress:
+    """A progress event of one lesson, passed to ``run_report(progress=…)``."""
+
+    lesson: str
+    status: str  # running | complete | failed | skipped
+    cell: int  # code cells finished
+    cells: int  # code cells in the lesson
+    seconds: float
+    reason: str = ""
+
+
+class _Tracker:
+    """Follows papermill's hooks: the notebook being run, which cell runs, progress."""
+
+    def __init__(self, lesson: str, cells: int, notify, start: float):
+        self.lesson, self.cells, self.notify, self.start = lesson, cells, notify, start
+        self.nb = None  # the executed notebook, in memory (papermill writes no file)
+        self.current = None  # the cell running (or last run)
+        self.done = 0
+        self.first_cell_at: float | None = None
+
+    def on_notebook_start(self, notebook, **_):
+        self.nb = notebook
+
+    def on_cell_execute(self, cell, cell_index, **_):
+        if self.first_cell_at is None:
+            self.first_cell_at = time.perf_counter()
+        self.current = cell
+
+    def on_cell_executed(self, cell, cell_index, **_):
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            return
+        self.done += 1
+        if self.notify:
+            elapsed = time.perf_counter() - self.start
+            self.notify(Progress(self.lesson, "running", self.done, self.cells, elapsed))
+
+
+def run_lesson(
+    notebook: Path,
+    parameters: dict,
+    workdir: Path,
+    timeout: int | None,
+    kernels: _Kernels | None = None,
+    progress=None,
+    html_name: str | None = None,
+    hidden: dict[str, str] | None = None,
+    run_start: float | None = None,
+) -> LessonRun:
+    """Execute one lesson with papermill in ``workdir``; never raises for a lesson failure.
+
+    What runs is the lesson's batch form (:func:`crmlib.lessons.batch_notebook`:
+    without its ``explorer`` cells, which need a person at JupyterLab). The
+    kernel starts in ``workdir`` without changing this process's working
+    directory (papermill's ``cwd=`` would ``os.chdir``, which threads share),
+    and papermill writes no file: the executed notebook is written once,
+    scrubbed, as ``workdir/<notebook>``, with its HTML copy.
+
+    Parameters
+    ----------
+    notebook : Path
+        The lesson.
+    parameters : dict
+        Values for its parameters cell.
+    workdir : Path
+        Where the executed notebook, its HTML and its results file go.
+    timeout : int or None
+        Seconds a single cell may run.
+    kernels : optional
+        The run's kernel registry; default a private one, emptied at the end.
+    progress : callable, optional
+        Called with a :class:`Progress` after each cell.
+    html_name : str, optional
+        The HTML file name; default ``<notebook>.html``.
+    hidden : dict, optional
+        Clear text to replace in the executed notebook (value → placeholder).
+    run_start : float, optional
+        ``time.perf_counter()`` at the start of the run, for ``LessonRun.started``.
+    """
+    import nbformat
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    own_kernels = kernels is None
+    kernels = kernels or _Kernels(dict(KERNEL_ENV, **{RESULTS_ENV: str(workdir)}))
+    name = _name(notebook)
+    lesson_nb = nbformat.read(notebook, as_version=4)
+    batch = batch_notebook(notebook)
+    cells = sum(c.cell_type == "code" for c in batch.cells)
+    run = LessonRun(lesson=name, notebook=notebook.name, title=_title(lesson_nb, name), cells=cells)
+    start = time.perf_counter()
+    run.started = round(start - (run_start or start), 2)
+    tracker = _Tracker(name, cells, progress, start)
+    if progress:
+        progress(Progress(name, "running", 0, cells, 0.0))
+    nb = None
+    try:
+        nb = papermill.execute_notebook(
+            batch,
+            None,
+            parameters=parameters,
+            execution_timeout=timeout,
+            timeout_func=lambda cell: (
+                None if WAIT_TAG in cell.metadata.get("tags", []) else timeout
+            ),
+            progress_bar=False,
+            log_output=False,
+            resources={"metadata": {"path": str(workdir)}},
+            kernel_manager_class=kernels.manager_class,
+            shutdown_kernel="immediate",
+            on_notebook_start=tracker.on_notebook_start,
+            on_cell_execute=tracker.on_cell_execute,
+            on_cell_executed=tracker.on_cell_executed,
+        )
+        run.status = "complete"
+    except PapermillExecutionError as exc:
+        run.status, run.reason = "failed", f"{exc.ename}: {exc.evalue}"
+    except CellTimeoutError:
+        run.status, run.reason = "failed", f"timed out after {timeout} s (the per-cell timeout)"
+    except DeadKernelError:
+        run.status, run.reason = "failed", "the kernel died (it crashed or was killed)"
+    except Exception as exc:  # any other failure fails the lesson; the report goes on
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        run.status, run.reason = "failed", f"{type(exc).__name__}: {first}".rstrip(": ")
+    finally:
+        if own_kernels:
+            kernels.kill_all()
+        _cancel_leftover_tasks()
+    run.seconds = round(time.perf_counter() - start, 2)
+    if tracker.first_cell_at is not None:
+        run.startup_seconds = round(tracker.first_cell_at - start, 2)
+    nb = nb if nb is not None else tracker.nb
+    if run.status == "failed" and tracker.current is not None:
+        run.reason = f"{_cell_label(lesson_nb, nb, tracker.current)}: {run.reason}"
+    if nb is not None:
+        try:
+            if run.status == "complete":
+                never = _first_unrun(nb)
+                if never is not None:
+                    label = _cell_label(lesson_nb, nb, never)
+                    run.status, run.reason = (
+                        "failed",
+                        f"{label} never ran: the lesson stopped early",
+                    )
+            run.compute_seconds = round(_compute_seconds(nb), 2)
+            run.cells_run = sum(
+                c.cell_type == "code"
+                and c.get("execution_count") is not None
+                and "injected-parameters" not in c.metadata.get("tags", [])
+                for c in nb.cells
+            )
+            nb = _scrub(nb, notebook.name, parameters, hidden or {})
+            nbformat.write(nb, workdir / notebook.name)
+            html_path = workdir / (html_name or Path(notebook.name).with_suffix(".html").name)
+            _to_html(nb, html_path, run.title)
+            run.html = html_path.name
+        except Exception as exc:  # a broken page fails the lesson, not the run
+            run.status = "failed"
+            run.reason = f"the report page could not be written: {exc}"
+    results = workdir / f"{name}{RESULTS_SUFFIX}"
+    if results.exists():
+        run.results = json.loads(results.read_text(encoding="utf-8"))
+    if progress:
+        progress(Progress(name, run.status, run.cells_run, cells, run.seconds, run.reason))
+    return run
+
+
+def _cancel_leftover_tasks() -> None:
+    """Cancel what nbclient left pending on this thread's event loop.
+
+    After a kernel death or a timeout nbclient leaves its output-polling task
+    behind; cancelled here, it does not end the process with "Task was
+    destroyed but it is pending!".
+    """
+    import asyncio
+
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        return
+    if loop.is_running() or loop.is_closed():
+        return
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
+def _cell_label(lesson_nb, executed, cell) -> str:
+    """'cell N (first line)' for a cell of the executed notebook, N counted in the lesson.
+
+    The executed notebook is the lesson without its explorer cells, plus
+    papermill's injected-parameters cell (and, after an error, its banner
+    cells): N is the cell's position in the lesson file, from 1.
+    """
+    own = [
+        c
+        for c in executed.cells
+        if not {"injected-parameters", "papermill-error-cell-tag"} & set(c.metadata.get("tags", []))
+    ]
+    kept = [
+        i for i, c in enumerate(lesson_nb.cells) if EXPLORER_TAG not in c.metadata.get("tags", [])
+    ]
+    position = next((i for i, c in enumerate(own) if c is cell), None)
+    if position is None or position >= len(kept):  # the injected cell itself
+        return "the injected parameters cell"
+    lines = cell.source.strip().splitlines()
+    first = lines[0][:60] if lines else ""
+    return f"cell {kept[position] + 1} ({first})"
+
+
+def _first_unrun(nb):
+    """The first code cell that never ran (e.g. after sys.exit), or None."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.source.strip() and cell.get("execution_count") is None:
+            return cell
+    return None
+
+
+def _compute_seconds(nb) -> float:
+    return sum(
+        float(c.metadata.get("papermill", {}).get("duration") or 0.0)
+        for c in nb.cells
+        if c.cell_type == "code"
+    )
+
+
+def _scrub(nb, name: str, parameters: dict, hidden: dict[str, str]):
+    """Keep paths and secrets out of an executed notebook, wherever papermill put them.
+
+    The papermill metadata keeps only the notebook's name and redacted
+    parameters; then every clear value in ``hidden`` (and every parameter
+    :func:`crmlib.privacy.redact_parameters` hides) is replaced in the whole
+    notebook: the injected-parameters cell, outputs, tracebacks.
+    """
+    import nbformat
+
+    redacted = privacy.redact_parameters(
+        parameters, {"data_path": HIDDEN_PATH, RESULTS_PARAMETER: HIDDEN_REPORT}
+    )
+    clear = dict(hidden)
+    for key, value in parameters.items():
+        if redacted.get(key) != value and isinstance(value, (str, os.PathLike)):
+            clear.setdefault(str(value), str(redacted[key]))
+    meta = nb.metadata.setdefault("papermill", {})
+    meta["input_path"] = meta["output_path"] = name
+    meta.pop("cwd", None)
+    meta["parameters"] = redacted
+    meta["environment_variables"] = {}
+    text = json.dumps(nb)
+    for value in sorted(clear, key=len, reverse=True):
+        if value:
+            text = text.replace(json.dumps(value)[1:-1], json.dumps(clear[value])[1:-1])
+    return nbformat.from_dict(json.loads(text))
+
+
+# --- the report --------------------------------------------------------------------
 
 
 @dataclass
 class ReportResult:
+    """``out`` is the report folder written; ``complete`` only when every lesson completed."""
+
     out: Path
     complete: bool
     runs: list[LessonRun]
+    pdf_error: str = ""
 
 
 def _versions() -> dict[str, str]:
@@ -137,122 +988,80 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _executed_completely(nb) -> str:
-    """'' when every code cell ran; else which cell did not (e.g. after sys.exit)."""
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "code" and cell.source.strip() and cell.get("execution_count") is None:
-            return f"cell {i + 1} never ran (the lesson stopped early)"
-    return ""
+def _resolve_paths(parameters: dict) -> dict:
+    """Relative paths given as parameters, made absolute: the kernels run elsewhere."""
+    return {
+        k: str(Path(v).expanduser().resolve())
+        if isinstance(v, str) and privacy.is_existing_path(v) and k != "client_name"
+        else v
+        for k, v in parameters.items()
+    }
 
 
-def _scrub(nb, parameters: dict) -> None:
-    """Keep paths out of the notebook's metadata (papermill stores them in clear)."""
-    meta = nb.metadata.get("papermill", {})
-    for key in ("input_path", "output_path", "cwd"):
-        if key in meta:
-            meta[key] = HIDDEN_PATH if key != "input_path" else Path(meta[key]).name
-    params = meta.get("parameters", {})
-    if "data_path" in params:
-        params["data_path"] = HIDDEN_PATH
-    for cell in nb.cells:
-        if "injected-parameters" in cell.metadata.get("tags", []):
-            cell.source = cell.source.replace(
-                repr(str(parameters.get("data_path", ""))), repr(HIDDEN_PATH)
-            )
-
-
-def _to_html(nb, path: Path) -> None:
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
-    )
-    body, _ = exporter.from_notebook_node(nb)
-    path.write_text(offline_html(body), encoding="utf-8")
-
-
-def offline_html(body: str) -> str:
-    """Drop the scripts nbconvert's template loads from outside addresses.
-
-    The report embeds its charts as images, so require.js, MathJax and the
-    widget manager are not needed to read it, and it opens offline.
-    """
-    import re
-
-    body = re.sub(r"<script[^>]+src=\"https?://[^\"]*\"[^>]*>\s*</script>", "", body)
-    body = re.sub(r"<link[^>]+href=\"https?://[^\"]*\"[^>]*>", "", body)
-    return body
-
-
-def run_lesson(notebook: Path, parameters: dict, workdir: Path, timeout: int) -> LessonRun:
-    """Execute one lesson with papermill in ``workdir``; never raises for a lesson failure."""
-    import nbformat
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
-    name = notebook.stem.split("_", 1)[1]
-    run = LessonRun(lesson=name, notebook=notebook.name)
-    failed_cell = None
-    out_nb = workdir / notebook.name
-    start = time.perf_counter()
-    try:
-        papermill.execute_notebook(
-            str(notebook),
-            str(out_nb),
-            parameters=parameters,
-            cwd=str(workdir),
-            execution_timeout=timeout,
-            progress_bar=False,
-            log_output=False,
+def _check_out(out: Path) -> None:
+    """Refuse to replace a folder that is not a report."""
+    if out.exists() and (
+        not out.is_dir()
+        or (
+            any(out.iterdir())
+            and not (out / "manifest.json").exists()
+            and not (out / INDEX).exists()
         )
-        run.status = "complete"
-    except PapermillExecutionError as exc:
-        run.status = "failed"
-        failed_cell = exc.cell_index
-        run.reason = f"{exc.ename}: {exc.evalue}"
-    except Exception as exc:  # kernel death, timeout: the lesson failed, the report goes on
-        run.status = "failed"
-        run.reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-    run.seconds = round(time.perf_counter() - start, 2)
-    if out_nb.exists():
-        nb = nbformat.read(out_nb, as_version=4)
-        if failed_cell is not None:
-            executed = [
-                c for c in nb.cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])
-            ]
-            injected = sum(
-                "injected-parameters" in c.metadata.get("tags", []) for c in executed[:failed_cell]
-            )
-            first_line = executed[failed_cell].source.strip().splitlines()[0][:60]
-            run.reason = f"cell {failed_cell - injected + 1} ({first_line}): {run.reason}"
-        if run.status == "complete":
-            early = _executed_completely(nb)
-            if early:
-                run.status, run.reason = "failed", early
-        _scrub(nb, parameters)
-        nbformat.write(nb, out_nb)
-        html_path = out_nb.with_suffix(".html")
-        _to_html(nb, html_path)
-        run.html = html_path.name
-    results = workdir / f"{name}.results.json"
-    if results.exists():
-        run.results = json.loads(results.read_text(encoding="utf-8"))
-    return run
+    ):
+        raise CRMError(
+            f"{out.name} exists and is not a crm report; choose another --out (a report "
+            "folder is replaced when the new report is complete)"
+        )
 
 
 def run_report(
-    data: Path,
+    data,
     client: str,
     out: Path,
     as_of: str | None = None,
     only: list[str] | None = None,
     params: dict | None = None,
-    timeout: int = 600,
+    timeout: int | None = 600,
     progress=None,
     lessons_dir: Path = NOTEBOOKS_DIR,
     jobs: int | None = None,
+    pdf: bool = False,
+    chromium: str | None = None,
 ) -> ReportResult:
-    """Validate the client folder, run every lesson on it and build the report.
+    """Validate the client folder, run the lessons on it and build the report.
+
+    The model lessons run ``jobs`` at a time, each in its own kernel, from
+    threads of this process; the summary lesson (``05_client_summary``, when
+    present) runs last, reads their results and becomes ``index.html``.
+
+    Parameters
+    ----------
+    data : str or Path
+        A client folder, or ``"sample"`` / ``"cdnow"``.
+    client : str
+        The client's name, shown in the report.
+    out : Path
+        The report folder.
+    as_of : str, optional
+        Last day of the data (YYYY-MM-DD).
+    only : list of str, optional
+        Lessons to run (names without number); the others are listed as skipped.
+        The summary always runs.
+    params : dict, optional
+        Lesson parameters; each must be declared by at least one lesson.
+    timeout : int or None, default 600
+        Seconds a single cell may run.
+    progress : callable, optional
+        Called with a :class:`Progress` per lesson event, from several threads
+        (one at a time).
+    lessons_dir : Path
+        Where the lessons are.
+    jobs : int, optional
+        Lessons run at once; default the number of cores.
+    pdf : bool, default False
+        Also print the summary to ``summary.pdf`` with headless Chromium.
+    chromium : str, optional
+        The Chromium executable (default: ``$CRM_CHROMIUM`` or on PATH).
 
     Returns
     -------
@@ -263,76 +1072,233 @@ def run_report(
     Raises
     ------
     crmlib.errors.CRMError
-        Unusable data (the validation message), an unknown lesson or parameter.
+        Unusable data (the validation message), an unknown lesson or
+        parameter, no Chromium for ``pdf``, or an ``out`` that is not a report.
+    KeyboardInterrupt
+        After stopping every kernel and removing the temporary folder.
     """
     from crmlib import datasets
 
-    jobs = jobs or os.cpu_count() or 1
+    run_start = time.perf_counter()
+    chromium_path = None
+    if pdf:
+        chromium_path = find_chromium(chromium)
+        if not chromium_path:
+            raise CRMError(
+                "--pdf needs Chromium, and none was found (looked for "
+                f"{', '.join(CHROMIUM_NAMES)} on PATH and ${CHROMIUM_ENV}); install it, e.g. "
+                "`apt-get install chromium`, or run without --pdf"
+            )
+    if jobs is None:
+        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    jobs = max(1, jobs or 1)
     named = str(data) in datasets.NAMED
     data = str(data) if named else Path(data).resolve()
     out = Path(out).resolve()
+    _check_out(out)
+    if not os.environ.get(privacy.KEY_ENV, "").strip():
+        key_file = privacy.key_path().expanduser().resolve()
+        if any(key_file.is_relative_to(d) for d in (out, out.with_name(out.name + ".incomplete"))):
+            raise CRMError("the pseudonym key file must not be inside the report folder")
+    privacy.load_key()  # made (or refused) before any lesson needs it
     validated = datasets.load(data, as_of=as_of)
-    notebooks = lessons(only, lessons_dir)
-    if not notebooks:
-        raise CRMError("no lessons found in notebooks/")
+
+    every = lessons(None, lessons_dir)
+    if not every:
+        raise CRMError(f"no lessons found in {Path(lessons_dir).name}/")
+    selected = lessons(only, lessons_dir)
+    summary = next((nb for nb in every if _name(nb) == SUMMARY), None)
+    models = [nb for nb in selected if nb != summary]
+    skipped = [nb for nb in every if nb not in selected and nb != summary]
+
+    user = dict(params or {})
+    if RESULTS_PARAMETER in user:
+        raise CRMError(f"{RESULTS_PARAMETER} is set by crm report; do not pass it")
     parameters = {"data_path": str(data), "client_name": client, "as_of": as_of}
-    parameters.update(params or {})
-    declared = {nb: _declared(nb) for nb in notebooks}
-    for nb in notebooks:
+    parameters.update(_resolve_paths(user))
+    to_run = models + ([summary] if summary else [])
+    declared = {nb: _declared(nb) for nb in to_run}
+    for nb in to_run:
         check_parameters(nb, {k: v for k, v in parameters.items() if k in COMMON_PARAMETERS})
-    taken = {name for names in declared.values() for name in names}
+    taken = {name for nb in to_run for name in declared[nb]}
     unused = sorted(set(parameters) - taken)
     if unused:
         raise CRMError(
             f"unknown parameter(s) {', '.join(unused)}: no lesson takes them; "
-            f"the lessons take: {', '.join(sorted(taken))}"
+            f"the lessons take: {', '.join(sorted(taken - {RESULTS_PARAMETER}))}"
         )
 
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    by_notebook: dict[Path, LessonRun] = {}
-    os.environ[RESULTS_ENV] = str(work)
+    hidden = {str(work): HIDDEN_REPORT}
+    if not named:
+        hidden[str(data)] = HIDDEN_PATH
+    kernels = _Kernels(dict(KERNEL_ENV, **{RESULTS_ENV: str(work)}))
+    lock = threading.Lock()
+
+    def notify(event: Progress) -> None:
+        if progress:
+            with lock:
+                progress(event)
+
+    def own(nb: Path) -> dict:
+        mine = {k: v for k, v in parameters.items() if k in declared[nb]}
+        if RESULTS_PARAMETER in declared[nb]:
+            mine[RESULTS_PARAMETER] = str(work)
+        return mine
+
+    def submit(pool, nb: Path, html_name: str | None = None):
+        return pool.submit(
+            run_lesson,
+            nb,
+            own(nb),
+            work,
+            timeout,
+            kernels,
+            notify,
+            html_name,
+            hidden,
+            run_start,
+        )
+
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="crm-lesson")
     try:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = {}
-            for nb in notebooks:
-                own = {k: v for k, v in parameters.items() if k in declared[nb]}
-                futures[pool.submit(run_lesson, nb, own, work, timeout)] = nb
-                if progress:
-                    progress(f"{nb.name}: started")
-            for future in as_completed(futures):
-                run = by_notebook[futures[future]] = future.result()
-                if progress:
-                    progress(
-                        f"{run.notebook}: {run.status} in {run.seconds:.1f} s {run.reason}".rstrip()
-                    )
-        runs = [by_notebook[nb] for nb in notebooks]
+        futures = {submit(pool, nb): nb for nb in models}
+        # queued last, the summary starts when a slot frees after every lesson has started;
+        # it loads its data meanwhile and waits (load_results) for sections.json
+        (work / PENDING_FILE).touch()
+        summary_future = submit(pool, summary, INDEX) if summary else None
+        by_notebook = {}
+        for future in as_completed(futures):
+            by_notebook[futures[future]] = future.result()
+        runs = [by_notebook[nb] for nb in models]
+        for nb in skipped:
+            runs.append(_skipped(nb))
+            notify(Progress(_name(nb), "skipped", 0, 0, 0.0, runs[-1].reason))
+        runs.sort(key=lambda r: r.notebook)
+        _write_sections(work, runs)
+        (work / PENDING_FILE).unlink()
+        if summary_future is not None:
+            runs.append(summary_future.result())
     except BaseException:
+        kernels.kill_all()  # first, so that the threads' lessons end now
+        pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(work, ignore_errors=True)
         raise
     finally:
-        os.environ.pop(RESULTS_ENV, None)
+        kernels.kill_all()
+    pool.shutdown(wait=True)
 
-    complete = all(r.status == "complete" for r in runs)
-    manifest = {
+    summary_run = next((r for r in runs if r.lesson == SUMMARY), None)
+    complete = all(r.status in ("complete", "skipped") for r in runs)
+    manifest = _manifest(
+        client, complete, validated, parameters, declared, runs, named, data, jobs, run_start
+    )
+    if summary_run is None or summary_run.status != "complete" or not (work / INDEX).exists():
+        if summary_run is not None and summary_run.html == INDEX:  # keep the failed summary
+            summary_run.html = summary.with_suffix(".html").name
+            (work / INDEX).rename(work / summary_run.html)
+            for entry in manifest["lessons"]:
+                if entry[LESSON] == SUMMARY:
+                    entry["html"] = summary_run.html
+        (work / INDEX).write_text(_index(client, manifest, validated), encoding="utf-8")
+    pdf_error = ""
+    if pdf:
+        try:
+            print_pdf(work / INDEX, work / PDF_NAME, chromium_path)
+            manifest["pdf"] = PDF_NAME
+        except CRMError as exc:
+            pdf_error = str(exc)
+            manifest["pdf"] = None
+            manifest["pdf_error"] = pdf_error
+    (work / "manifest.json").write_text(
+        json.dumps(manifest, indent=2, default=_jsonable), encoding="utf-8"
+    )
+    for f in [*work.glob(f"*{RESULTS_SUFFIX}"), work / SECTIONS_FILE]:
+        f.unlink(missing_ok=True)
+
+    target = _move_into_place(work, out, complete)
+    return ReportResult(target, complete, runs, pdf_error)
+
+
+def _skipped(nb: Path) -> LessonRun:
+    return LessonRun(
+        lesson=_name(nb),
+        notebook=nb.name,
+        status="skipped",
+        reason="not in --only",
+        title=_name(nb),
+    )
+
+
+def _write_sections(work: Path, runs: list[LessonRun]) -> None:
+    sections = [
+        {
+            LESSON: r.lesson,
+            "notebook": r.notebook,
+            "title": r.title,
+            "status": r.status,
+            "reason": r.reason,
+            "seconds": r.seconds,
+            "html": r.html,
+        }
+        for r in runs
+    ]
+    tmp = work / (SECTIONS_FILE + ".tmp")
+    tmp.write_text(json.dumps(sections, indent=2), encoding="utf-8")
+    os.replace(tmp, work / SECTIONS_FILE)  # whole, for the summary that waits for it
+
+
+def _manifest(client, complete, validated, parameters, declared, runs, named, data, jobs, start):
+    redact = {"data_path": HIDDEN_PATH}
+    lessons_out = []
+    seeds = dict(KERNEL_ENV)
+    for r in runs:
+        entry = asdict(r)
+        nb = next((n for n in declared if n.name == r.notebook), None)
+        if nb is not None:
+            effective = _defaults(declared[nb])
+            effective.update({k: v for k, v in parameters.items() if k in declared[nb]})
+            if RESULTS_PARAMETER in effective:
+                effective[RESULTS_PARAMETER] = HIDDEN_REPORT
+            entry["parameters"] = privacy.redact_parameters(effective, redact)
+            seeds.update(
+                {f"{r.lesson}.{k}": v for k, v in effective.items() if "seed" in k.lower()}
+            )
+        lessons_out.append(entry)
+    data_hashes = fingerprint(validated.source)
+    parameter_files = {
+        k: {Path(v).name: _sha256(Path(v))}
+        for k, v in parameters.items()
+        if k != "data_path" and privacy.is_existing_path(v) and Path(v).is_file()
+    }
+    rejected = validated.top_reasons(10)
+    return {
+        "report_format": 1,
         "client": client,
         "complete": complete,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "as_of": str(validated.as_of.date()) if validated.as_of is not None else None,
-        "parameters": {k: (HIDDEN_PATH if k == "data_path" else v) for k, v in parameters.items()},
-        "data_fingerprint": fingerprint(validated.source),
+        "data": str(data) if named else HIDDEN_PATH,
+        "data_fingerprint": data_hashes,
+        "data_fingerprint_sha256": _combined(data_hashes),
+        "parameter_files": parameter_files,
+        "parameters": privacy.redact_parameters(parameters, redact),
         "rows": {n: asdict(r) for n, r in validated.reports.items()},
-        "lessons": [asdict(r) for r in runs],
+        "rejected_values": int(len(validated.rejects)),
+        "rejected_top_reasons": rejected.to_dict(orient="records"),
+        "lessons": lessons_out,
+        "seeds": seeds,
         "versions": _versions(),
+        "jobs": jobs,
+        "seconds": round(time.perf_counter() - start, 2),
     }
-    (work / "manifest.json").write_text(
-        json.dumps(manifest, indent=2, default=str), encoding="utf-8"
-    )
-    (work / "index.html").write_text(_index(client, manifest, validated), encoding="utf-8")
-    for f in work.glob("*.results.json"):
-        f.unlink()
 
-    target = out if complete else out.with_name(out.name + ".incomplete")
+
+def _move_into_place(work: Path, out: Path, complete: bool) -> Path:
+    """Rename the finished work folder to ``out`` (complete) or ``out.incomplete``."""
+    incomplete = out.with_name(out.name + ".incomplete")
+    target = out if complete else incomplete
     if target.exists():
         old = target.with_name(f".{target.name}.old")
         shutil.rmtree(old, ignore_errors=True)
@@ -342,19 +1308,31 @@ def run_report(
     else:
         work.rename(target)
     if complete:
-        shutil.rmtree(out.with_name(out.name + ".incomplete"), ignore_errors=True)
-    return ReportResult(target, complete, runs)
+        shutil.rmtree(incomplete, ignore_errors=True)
+    return target
 
 
 def _index(client: str, manifest: dict, validated) -> str:
+    """The plain index, used when the summary lesson is absent or failed."""
     esc = html.escape
-    status = "Complete" if manifest["complete"] else "INCOMPLETE: a lesson failed"
+    status = (
+        "Complete"
+        if manifest["complete"]
+        else "INCOMPLETE: "
+        + ", ".join(
+            f"{r['lesson']} {r['status']}" for r in manifest["lessons"] if r["status"] == "failed"
+        )
+    )
     rows = []
     for r in manifest["lessons"]:
         link = (
             f'<a href="{esc(r["html"])}">{esc(r["lesson"])}</a>' if r["html"] else esc(r["lesson"])
         )
-        results = "".join(f"<li>{esc(str(k))}: {esc(str(v))}</li>" for k, v in r["results"].items())
+        results = "".join(
+            f"<li>{esc(str(k))}: {esc(str(v))}</li>"
+            for k, v in r["results"].items()
+            if k not in RESERVED_RESULTS
+        )
         rows.append(
             f"<tr><td>{link}</td><td class='{esc(r['status'])}'>{esc(r['status'])}</td>"
             f"<td>{r['seconds']:.1f} s</td><td>{esc(r['reason'])}<ul>{results}</ul></td></tr>"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# a fixed pseudonym key for the tests, so that no test creates or reads the user's own key
+os.environ.setdefault("CRM_PSEUDONYM_KEY", "test-key-not-secret")
 
 
 @pytest.fixture
