@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crmlib import schema as s
 from crmlib.errors import CRMError
 
 KEY_ENV = "CRM_PSEUDONYM_KEY"
@@ -290,3 +291,26 @@ def is_existing_path(value) -> bool:
         return Path(text).expanduser().exists()
     except (OSError, ValueError):
         return False
+
+
+def pseudonymise_ids(table, key: bytes | str | None = None):
+    """A copy of a table to show, its customer ids pseudonymised (:func:`pseudonymise`).
+
+    The index is replaced when it is named ``customer_id``, and so is every
+    column named ``customer_id`` or starting ``customer_id_`` (e.g. the
+    ``customer_id_l`` of a pair). A Series not indexed by customer id is taken
+    to hold ids. Lessons pass what they display through this, so that a report
+    shows no raw customer identifier.
+    """
+    if isinstance(table, pd.Series) and table.index.name != s.CUSTOMER_ID:
+        return pseudonymise(table, key)
+    out = table.copy()
+    if out.index.name == s.CUSTOMER_ID:
+        out.index = pd.Index(
+            pseudonymise(out.index.to_series(), key).to_numpy(), name=s.CUSTOMER_ID
+        )
+    if isinstance(out, pd.DataFrame):
+        for column in out.columns:
+            if str(column) == s.CUSTOMER_ID or str(column).startswith(s.CUSTOMER_ID + "_"):
+                out[column] = pseudonymise(out[column], key).to_numpy()
+    return out

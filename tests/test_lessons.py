@@ -24,6 +24,17 @@ def client_folder(tmp_path_factory):
     return folder
 
 
+def _output_text(path):
+    nb = nbformat.read(path, as_version=4)
+    parts = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            parts.append(str(o.get("text", "")))
+            data = o.get("data", {})
+            parts += [str(data.get("text/plain", "")), str(data.get("text/html", ""))]
+    return "\n".join(parts)
+
+
 def _run(lesson, tmp_path, monkeypatch, **parameters):
     monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
     (tmp_path / "batch").mkdir()
@@ -78,6 +89,12 @@ def test_lesson_on_a_client_folder(lesson, tmp_path, monkeypatch, client_folder)
         client_name="Synth Ltd",
         as_of=None,
     )
+    # no raw customer id, name or e-mail of the client in what the lesson shows
+    customers = synth.generate(n_customers=600, seed=11).tables["customers"]
+    shown = _output_text(tmp_path / lesson.name)
+    for column in ("customer_id", "name", "email"):
+        leaked = [v for v in customers[column].dropna() if str(v) in shown]
+        assert not leaked, (column, leaked[:3])
     if lesson.stem == "00_foundations":
         company = synth.generate(n_customers=600, seed=11)
         buyers = company.tables["transactions"]

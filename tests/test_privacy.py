@@ -154,3 +154,20 @@ def test_crm_key_makes_the_key_file_once_and_never_shows_it(tmp_path):
         [*cmd, "key"], capture_output=True, text=True, env={**env, privacy.KEY_ENV: "x"}
     )
     assert "environment variable" in from_env.stdout
+
+
+def test_pseudonymise_ids_replaces_index_and_id_columns_only():
+    from crmlib.privacy import pseudonymise, pseudonymise_ids
+
+    key = b"k"
+    frame = pd.DataFrame(
+        {"customer_id_l": ["A", "B"], "score": [1.0, 2.0]},
+        index=pd.Index(["C1", "C2"], name="customer_id"),
+    )
+    shown = pseudonymise_ids(frame, key)
+    assert list(shown.index) == pseudonymise(["C1", "C2"], key).tolist()
+    assert list(shown["customer_id_l"]) == pseudonymise(["A", "B"], key).tolist()
+    assert list(shown["score"]) == [1.0, 2.0]
+    assert list(frame.index) == ["C1", "C2"]  # the original is left alone
+    ids = pd.Series(["C1", "C9"])
+    assert pseudonymise_ids(ids, key).tolist() == pseudonymise(["C1", "C9"], key).tolist()
