@@ -586,8 +586,11 @@ def strategy_position(signals: pd.DataFrame, threshold: float = 0.5) -> Strategy
     The axis scores are the means of :func:`strategy_signals`; an axis is
     "extensive" / "high" at or above ``threshold``. Product-based selling
     (limited, low) and individualised CRM (extensive, high) are the two ends;
-    which middle strategy sits in which off-diagonal cell is the workbook's
-    reading (:data:`QUADRANTS`), not confirmed against the paper's figure.
+    customer-based marketing is extensive information with low
+    individualisation and managed service and support the reverse, following
+    Payne's *Handbook of CRM* (2006), which puts the highly individualised
+    strategies on the right-hand side of the matrix (:data:`QUADRANTS`; the
+    axis labels are the workbook's wording).
 
     Returns
     -------
