@@ -588,7 +588,7 @@ def strategy_position(signals: pd.DataFrame, threshold: float = 0.5) -> Strategy
     (limited, low) and individualised CRM (extensive, high) are the two ends;
     customer-based marketing is extensive information with low
     individualisation and managed service and support the reverse, following
-    Payne's *Handbook of CRM* (2006), which puts the highly individualised
+    Payne's *Handbook of CRM* (2006, p. 84), which puts the highly individualised
     strategies on the right-hand side of the matrix (:data:`QUADRANTS`; the
     axis labels are the workbook's wording).
 
