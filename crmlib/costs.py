@@ -43,6 +43,8 @@ from collections.abc import Mapping
 import pandas as pd
 
 from crmlib import schema as s
+from crmlib.checks import as_of_date as _as_of
+from crmlib.checks import need_columns
 from crmlib.errors import CRMError, DataError
 
 __all__ = [
@@ -69,23 +71,7 @@ EVENT_COLUMNS = [s.CUSTOMER_ID, s.ACTIVITY, s.CHANNEL, EVENTS]
 
 
 def _need(frame: pd.DataFrame, table: str, columns) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"{table}: the column(s) {', '.join(missing)} are needed for cost-to-serve and are "
-            "missing",
-            file=table,
-            column=missing[0],
-        )
-
-
-def _as_of(transactions: pd.DataFrame, as_of) -> pd.Timestamp:
-    if as_of is None:
-        return pd.Timestamp(transactions[s.ORDER_DATE].max()).normalize()
-    try:
-        return pd.Timestamp(as_of).normalize()
-    except (ValueError, TypeError):
-        raise CRMError(f"as_of must be a date (YYYY-MM-DD), not {as_of!r}") from None
+    need_columns(frame, table, columns, purpose="for cost-to-serve")
 
 
 def _text(frame: pd.DataFrame, column: str) -> pd.Series:

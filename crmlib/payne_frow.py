@@ -54,6 +54,9 @@ import pandas as pd
 from crmlib import costs, qci
 from crmlib import schema as s
 from crmlib.assessment import ACTION, NAME, PRIORITY, RANK, STAGE, AssessmentResult
+from crmlib.checks import as_of_date as _as_of
+from crmlib.checks import need_columns as _need
+from crmlib.checks import purchase_lines as _purchases
 from crmlib.errors import CRMError, DataError
 
 __all__ = [
@@ -225,37 +228,6 @@ CUSTOMER_TABLES = ("transactions", "interactions", "tickets", "surveys")
 
 
 # --- shared helpers ------------------------------------------------------------------------
-
-
-def _need(frame: pd.DataFrame, table: str, columns) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"{table}: the column(s) {', '.join(missing)} are needed here and are missing",
-            column=missing[0],
-        )
-
-
-def _as_of(transactions: pd.DataFrame, as_of) -> pd.Timestamp:
-    if as_of is None:
-        return pd.Timestamp(transactions[s.ORDER_DATE].max()).normalize()
-    try:
-        return pd.Timestamp(as_of).normalize()
-    except (ValueError, TypeError):
-        raise CRMError(f"as_of must be a date (YYYY-MM-DD), not {as_of!r}") from None
-
-
-def _purchases(transactions: pd.DataFrame, as_of=None) -> tuple[pd.DataFrame, pd.Timestamp]:
-    """Purchase lines (revenue >= 0) up to ``as_of`` inclusive, and ``as_of``."""
-    _need(transactions, "transactions", (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE))
-    if transactions.empty:
-        raise DataError("transactions: there are no order lines to measure")
-    when = _as_of(transactions, as_of)
-    keep = (transactions[s.REVENUE] >= 0) & (transactions[s.ORDER_DATE] <= when)
-    bought = transactions.loc[keep]
-    if bought.empty:
-        raise DataError(f"transactions: no purchase on or before {when:%Y-%m-%d}")
-    return bought, when
 
 
 def _orders(transactions: pd.DataFrame, as_of=None) -> pd.DataFrame:

@@ -49,6 +49,7 @@ import pandas as pd
 
 from crmlib import costs
 from crmlib import schema as s
+from crmlib.checks import need_columns as _need
 from crmlib.errors import CRMError, DataError
 from crmlib.qci import nps  # Reichheld's Net Promoter Score, defined once in the workbook
 
@@ -190,16 +191,6 @@ WEAKEST_REALITY = "weakest_reality"
 
 
 # --- shared helpers -------------------------------------------------------------------
-
-
-def _need(frame: pd.DataFrame, table: str, columns) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"{table}: the column(s) {', '.join(missing)} are needed here and are missing",
-            file=table,
-            column=missing[0],
-        )
 
 
 def _table(data, name: str) -> pd.DataFrame | None:

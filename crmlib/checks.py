@@ -1,0 +1,50 @@
+"""Checks and window rules every model module applies to its input frames.
+
+Shared by :mod:`crmlib.qci`, :mod:`crmlib.payne_frow`, :mod:`crmlib.costs` and
+:mod:`crmlib.value_chain`, so that a missing column or a bad as-of date is
+reported the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from crmlib import schema as s
+from crmlib.errors import CRMError, DataError
+
+
+def need_columns(frame: pd.DataFrame, table: str, columns, purpose: str = "here") -> None:
+    """Raise :class:`DataError` naming the table and the first missing column."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{table}: the column(s) {', '.join(missing)} are needed {purpose} and are missing",
+            file=table,
+            column=missing[0],
+        )
+
+
+def as_of_date(transactions: pd.DataFrame, as_of) -> pd.Timestamp:
+    """The last day of the window: ``as_of``, or the last order date."""
+    if as_of is None:
+        return pd.Timestamp(transactions[s.ORDER_DATE].max()).normalize()
+    try:
+        return pd.Timestamp(as_of).normalize()
+    except (ValueError, TypeError):
+        raise CRMError(f"as_of must be a date (YYYY-MM-DD), not {as_of!r}") from None
+
+
+def purchase_lines(transactions: pd.DataFrame, as_of=None) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """Purchase lines (revenue >= 0) up to ``as_of`` inclusive, and ``as_of``.
+
+    Returns are not purchases (see :mod:`crmlib.io`).
+    """
+    need_columns(transactions, "transactions", (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE))
+    if transactions.empty:
+        raise DataError("transactions: there are no order lines to measure")
+    when = as_of_date(transactions, as_of)
+    keep = (transactions[s.REVENUE] >= 0) & (transactions[s.ORDER_DATE] <= when)
+    bought = transactions.loc[keep]
+    if bought.empty:
+        raise DataError(f"transactions: no purchase on or before {when:%Y-%m-%d}")
+    return bought, when
