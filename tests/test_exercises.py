@@ -34,10 +34,12 @@ if not IN_CI:
     pytest.importorskip("nbgrader", reason="nbgrader is not installed")
 
 from nbgrader.api import Gradebook  # noqa: E402
+from test_grading import write_config as grading_course_config  # noqa: E402
 
 from crmlib import grading  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+REPO_CELL_TIMEOUT = 30  # Execute.timeout in nbgrader_config.py
 ASSIGNMENTS = grading.Course.load().assignments()
 TIMEOUT = 30  # seconds per cell: the course's own limit (nbgrader_config.py)
 # Ways of reading data that would break in the grading sandbox (another folder, no network).
@@ -50,17 +52,8 @@ needs_bwrap = pytest.mark.skipif(
 
 
 def write_config(folder: Path) -> Path:
-    """A course in ``folder/course`` with the repository's settings and masters."""
-    root = folder / "course"
-    path = folder / "nbgrader_config.py"
-    path.write_text(
-        "c = get_config()\n"
-        f"load_subconfig({str(REPO / 'nbgrader_config.py')!r})\n"
-        f"c.CourseDirectory.root = {str(root)!r}\n"
-        f"c.CourseDirectory.db_url = {'sqlite:///' + str(root / 'gradebook.db')!r}\n",
-        encoding="utf-8",
-    )
-    return path
+    """A course in ``folder/course`` with the repository's settings, masters and 30 s cells."""
+    return grading_course_config(folder, timeout=REPO_CELL_TIMEOUT)
 
 
 def masters(assignment: str) -> list[Path]:
