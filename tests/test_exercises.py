@@ -34,6 +34,7 @@ if not IN_CI:
     pytest.importorskip("nbgrader", reason="nbgrader is not installed")
 
 from nbgrader.api import Gradebook  # noqa: E402
+from test_grading import hidden_lines  # noqa: E402
 from test_grading import write_config as grading_course_config  # noqa: E402
 
 from crmlib import grading  # noqa: E402
@@ -133,22 +134,6 @@ def hidden_names_read_later(nb) -> list[tuple[str, str, str]]:
         for name in names.assigns:
             assigned_by[name] = (meta(cell).get("grade_id"), grading.HIDDEN_BEGIN in cell.source)
     return found
-
-
-def hidden_lines(nb) -> list[str]:
-    """Substantial code lines that appear only inside hidden-test regions."""
-    hidden, shown, inside = [], set(), False
-    for cell in nb.cells:
-        for line in cell.source.splitlines():
-            if grading.HIDDEN_BEGIN in line:
-                inside = True
-            elif grading.HIDDEN_END in line:
-                inside = False
-            elif inside and len(line.strip()) > 15 and not line.strip().startswith("#"):
-                hidden.append(line.strip())
-            else:
-                shown.add(line.strip())
-    return [line for line in hidden if line not in shown]
 
 
 def solved(master: Path, release: Path, dest: Path) -> None:
@@ -268,7 +253,7 @@ def test_master_passes_its_own_tests_and_releases_without_solutions(assignment, 
         text = (folder / master.name).read_text(encoding="utf-8")
         nb = nbformat.read(master, as_version=4)
         assert grading.SOLUTION_BEGIN not in text and grading.HIDDEN_BEGIN not in text
-        assert [line for line in hidden_lines(nb) if line in text] == []
+        assert [line for line in hidden_lines(master) if line in text] == []
         stubs = text.count("raise NotImplementedError()")
         code_answers = [q for q in questions(nb) if q["kind"] == "code"]
         assert stubs >= len(code_answers)
