@@ -14,7 +14,7 @@ all: report
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,spark]"
 	@# rfc3987-syntax costs 1.5-4 s on every `import nbformat` and nothing here needs it
 	-$(BIN)/python -m pip uninstall --quiet --yes rfc3987-syntax
 	@# warm the matplotlib font cache so that it never writes into a cell's output

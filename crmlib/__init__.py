@@ -6,7 +6,16 @@ shared layers: :mod:`crmlib.schema` (the column vocabulary), :mod:`crmlib.io`
 modules named after each model.
 """
 
+import warnings
+
 __version__ = "0.1.0"
+
+# pandera imports pyspark.pandas whenever pyspark (the optional Spark engine) is
+# installed, and pyspark warns about pandas 3 at that import: the workbook does
+# not use pyspark.pandas, so the warning says nothing about its results.
+warnings.filterwarnings(
+    "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+)
 
 
 def choose_model(profile):

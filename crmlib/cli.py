@@ -117,7 +117,15 @@ def validate(path, as_of, rejects_file, as_json):
 )
 @click.option("--jobs", type=click.IntRange(min=1), help="Lessons run at once (default: cores).")
 @click.option("--pdf", is_flag=True, help="Also print the summary to summary.pdf (Chromium).")
-def report(data, client, out, as_of, only, params, timeout, jobs, pdf):
+@click.option(
+    "--engine",
+    type=click.Choice(["pandas", "duckdb", "spark"]),
+    default="pandas",
+    show_default=True,
+    help="Where the lessons run the transaction-level steps.",
+)
+@click.option("--spark-master", metavar="URL", help="With --engine spark: the cluster's master.")
+def report(data, client, out, as_of, only, params, timeout, jobs, pdf, engine, spark_master):
     """Run every lesson on a client folder (default: the sample) into a report.
 
     The report is written to a temporary folder and moved to --out only when
@@ -184,6 +192,8 @@ def report(data, client, out, as_of, only, params, timeout, jobs, pdf):
             progress=show,
             jobs=jobs,
             pdf=pdf,
+            engine=engine,
+            spark_master=spark_master,
         )
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -233,20 +243,105 @@ def key():
 @click.option(
     "--truth",
     type=click.Path(path_type=Path),
-    help="Also write the planted ground truth to this folder.",
+    help="Also write the planted ground truth to this folder (not with chunks).",
 )
-def synth(customers, seed, out, fmt, truth):
-    """Write a synthetic client folder with known ground truth."""
+@click.option(
+    "--chunk-customers",
+    type=click.IntRange(min=1),
+    help="Customers simulated at once (default 250000). More customers than this are "
+    "written chunk by chunk in bounded memory, into a new folder, without ground truth.",
+)
+def synth(customers, seed, out, fmt, truth, chunk_customers):
+    """Write a synthetic client folder with known ground truth.
+
+    A folder of more than --chunk-customers customers (e.g. 10 million, about
+    100 million transaction lines) is simulated chunk by chunk and appended to
+    one file per table; it appears under --out only once it is complete.
+    """
     from crmlib import synth as synthesis
 
     if customers < 1:
         raise CRMError("--customers must be at least 1")
+    chunk = chunk_customers or synthesis.CHUNK_CUSTOMERS
+    if customers > chunk:
+        if truth:
+            raise CRMError(
+                f"--truth needs the whole company in memory: it is kept for at most {chunk} "
+                "customers (--chunk-customers); drop --truth for a larger folder"
+            )
+
+        def show(i, n_chunks, rows):
+            lines = rows["transactions"]
+            click.echo(f"chunk {i}/{n_chunks}: {lines:,} transaction lines", err=True)
+
+        written = synthesis.write_large_folder(
+            customers, out, seed=seed, chunk_customers=chunk, fmt=fmt, progress=show
+        )
+        for path, rows in written.items():
+            click.echo(f"{path.name:<24}{rows:>15,} rows")
+        click.echo(f"wrote {len(written)} tables ({sum(written.values())} rows) to {out}")
+        return
     company = synthesis.generate(n_customers=customers, seed=seed)
     files = synthesis.write_folder(company, out, fmt=fmt)
     if truth:
         synthesis.write_truth(company, truth)
     rows = sum(len(t) for t in company.tables.values())
     click.echo(f"wrote {len(files)} tables ({rows} rows) to {out}")
+
+
+@cli.command()
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark", "pandas"]),
+    default="duckdb",
+    show_default=True,
+    help="duckdb: out of core on this machine; spark: local or a cluster; pandas: in memory.",
+)
+@click.option(
+    "--steps",
+    default="summary,profitability,cohorts",
+    show_default=True,
+    help="Comma-separated: summary, profitability, cohorts, duplicates.",
+)
+@click.option("--as-of", help="Last day counted (YYYY-MM-DD); default the last order date.")
+@click.option(
+    "--memory-limit", help="DuckDB's memory limit, e.g. 4GB (default 4GB); it spills past it."
+)
+@click.option("--spark-master", metavar="URL", help="With --engine spark: the cluster's master.")
+def aggregate(data, out, engine, steps, as_of, memory_limit, spark_master):
+    """Run the transaction-level steps on a folder too large for memory.
+
+    Reads DATA (a client folder of Parquet or CSV files with the workbook's
+    column names) with DuckDB or Spark and writes one row per customer:
+    customer_summary.parquet, customer_profitability.parquet,
+    cohort_counts.csv and, with the duplicates step, duplicate_clusters.parquet.
+    """
+    import os
+
+    from crmlib import engines
+
+    if memory_limit:
+        os.environ["CRM_DUCKDB_MEMORY"] = memory_limit
+    if spark_master and engine != "spark":
+        raise CRMError("--spark-master is for --engine spark")
+
+    def show(step, seconds, rows):
+        click.echo(f"{step}: {rows:,} rows in {seconds:.1f} s", err=True)
+
+    chosen = [x.strip() for x in steps.split(",") if x.strip()]
+    done = engines.aggregate(
+        data,
+        out,
+        engine=engine,
+        steps=chosen,
+        as_of=as_of,
+        spark_master=spark_master,
+        progress=show,
+    )
+    for step, info in done.items():
+        click.echo(f"{step}: {info['rows']:,} rows -> {out / info['file']}")
 
 
 def _register_optional() -> None:

@@ -13,7 +13,8 @@ and their drivers, one *event* per:
 ``order``
     distinct order among the customer's purchase lines (revenue >= 0): its
     ``order_id``, or the purchase day when the data has no complete
-    ``order_id``; in the channel of the order's first line;
+    ``order_id``; in the order's channel (the first in alphabetical order of
+    its lines' channels, should they differ);
 ``delivery``
     such an order again (the client's ``cost_rates`` decide which channels
     deliver: a channel without a delivery rate costs nothing);
@@ -34,6 +35,8 @@ Events after ``as_of`` (inclusive, the whole day) are not counted.
 :func:`cost_by_activity`); :mod:`crmlib.value_chain` prices them per customer
 (profitability, :func:`cost_to_serve`). Both go through this module, so that
 the two lessons can never disagree about what a customer costs.
+:func:`events_sql` states the same rule in SQL for the DuckDB and Spark
+engines (:mod:`crmlib.engines`).
 """
 
 from __future__ import annotations
@@ -57,7 +60,9 @@ __all__ = [
     "check_cost_rates",
     "cost_by_activity",
     "cost_to_serve",
+    "events_sql",
     "override_rates",
+    "rates_sql",
     "rate_key",
 ]
 
@@ -146,11 +151,14 @@ def activity_events(
         order_key = [s.CUSTOMER_ID, s.ORDER_ID]
     else:
         order_key = [s.CUSTOMER_ID, s.ORDER_DATE]
-    orders = buys.drop_duplicates(order_key)
+    # an order's channel: the first in alphabetical order of its lines' channels
+    # (one channel in practice; the rule only keeps the count independent of line order)
+    buys = buys.assign(**{s.CHANNEL: _text(buys, s.CHANNEL)})
+    orders = buys.sort_values(s.CHANNEL, kind="stable").drop_duplicates(order_key)
     returns = tx.loc[tx[s.REVENUE] < 0]
     parts = [
-        _count(s.ACT_ORDER, _customers(orders), _text(orders, s.CHANNEL)),
-        _count(s.ACT_DELIVERY, _customers(orders), _text(orders, s.CHANNEL)),
+        _count(s.ACT_ORDER, _customers(orders), orders[s.CHANNEL]),
+        _count(s.ACT_DELIVERY, _customers(orders), orders[s.CHANNEL]),
         _count(s.ACT_RETURN, _customers(returns), _text(returns, s.CHANNEL)),
     ]
     if tickets is not None and len(tickets):
@@ -361,3 +369,80 @@ def cost_by_activity(
     totals = totals.drop(columns="_order").reset_index(drop=True)
     totals[EVENTS] = totals[EVENTS].astype(int)
     return activity_costs(totals, cost_rates)
+
+
+def events_sql(eng, as_of_literal: str, by_order_id: bool) -> str:
+    """The rule of :func:`activity_events` as SQL common table expressions.
+
+    Parameters
+    ----------
+    eng : crmlib.engines.Engine
+        The engine whose views (``transactions``, ``tickets``, ``interactions``) are read.
+    as_of_literal : str
+        The last day counted, as a SQL date literal.
+    by_order_id : bool
+        Count orders by ``order_id`` (True) or by purchase day.
+
+    Returns
+    -------
+    str
+        ``tx`` (lines up to as-of: cid, day, rev, oid, ch), ``orders`` (cid,
+        okey, ch) and ``events`` (cid, activity, ch, n: one row per customer,
+        activity and channel), to follow a ``WITH``.
+    """
+    oid = s.ORDER_ID if eng.has("transactions", s.ORDER_ID) else "CAST(NULL AS VARCHAR)"
+    channel = f"COALESCE({s.CHANNEL}, '')"
+    okey = "oid" if by_order_id else "CAST(day AS VARCHAR)"
+    next_day = f"({as_of_literal} + INTERVAL 1 DAY)"
+    parts = [
+        f"SELECT cid, '{s.ACT_ORDER}' AS activity, ch, COUNT(*) AS n FROM orders GROUP BY cid, ch",
+        f"SELECT cid, '{s.ACT_DELIVERY}' AS activity, ch, COUNT(*) AS n FROM orders GROUP BY cid, ch",
+        f"SELECT cid, '{s.ACT_RETURN}' AS activity, ch, COUNT(*) AS n FROM tx WHERE rev < 0 "
+        "GROUP BY cid, ch",
+    ]
+    for table, activity, stamp, where in (
+        ("tickets", s.ACT_TICKET, s.OPENED_AT, "TRUE"),
+        ("interactions", s.ACT_CONTACT, s.TIMESTAMP, f"{s.KIND} = '{s.KIND_CAMPAIGN_CONTACT}'"),
+    ):
+        if not eng.has(table, s.CUSTOMER_ID) or (
+            table == "interactions" and not eng.has(table, s.KIND)
+        ):
+            continue
+        ch = channel if eng.has(table, s.CHANNEL) else "''"
+        dated = f'NOT COALESCE("{stamp}" >= {next_day}, FALSE)' if eng.has(table, stamp) else "TRUE"
+        parts.append(
+            f"SELECT {s.CUSTOMER_ID} AS cid, '{activity}' AS activity, {ch} AS ch, COUNT(*) AS n "
+            f"FROM {table} WHERE {where} AND {dated} GROUP BY {s.CUSTOMER_ID}, {ch}"
+        )
+    tx_channel = channel if eng.has("transactions", s.CHANNEL) else "''"
+    return f"""
+tx AS (
+    SELECT {s.CUSTOMER_ID} AS cid, CAST({s.ORDER_DATE} AS DATE) AS day, {s.REVENUE} AS rev,
+           {oid} AS oid, {tx_channel} AS ch
+    FROM transactions WHERE CAST({s.ORDER_DATE} AS DATE) <= {as_of_literal}
+),
+orders AS (
+    SELECT cid, {okey} AS okey, MIN(ch) AS ch FROM tx WHERE rev >= 0 GROUP BY cid, {okey}
+),
+events AS (
+    {" UNION ALL ".join(parts)}
+)"""
+
+
+def rates_sql(cost_rates: pd.DataFrame) -> str:
+    """Checked cost rates as a SQL table expression ``rates(activity, channel, unit_cost)``."""
+    rates = check_cost_rates(cost_rates)
+    if rates.empty:
+        return (
+            "SELECT CAST(NULL AS VARCHAR) AS activity, CAST(NULL AS VARCHAR) AS channel, "
+            "CAST(NULL AS DOUBLE) AS unit_cost WHERE FALSE"
+        )
+
+    def text(value) -> str:
+        return "'" + str(value).replace("'", "''") + "'"
+
+    rows = ", ".join(
+        f"({text(a)}, {text(c)}, CAST({float(u)!r} AS DOUBLE))"
+        for a, c, u in rates[[s.ACTIVITY, s.CHANNEL, s.UNIT_COST_RATE]].itertuples(index=False)
+    )
+    return f"SELECT * FROM (VALUES {rows}) AS r(activity, channel, unit_cost)"

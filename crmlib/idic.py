@@ -292,7 +292,18 @@ class DuplicateFinder:
     country_code : str, default "44"
         The home country's calling code, for :func:`normalise_phone`.
     seed : int
-        Seed of the random sampling of pairs.
+        Seed of the random sampling of pairs. When all pairs of records number
+        no more than ``max_pairs``, u is counted on every pair instead (exact,
+        with no sample that could differ between engines).
+    engine : {"duckdb", "pandas", "spark"}
+        splink's backend: DuckDB in this process ("pandas", the workbook's
+        in-memory engine, means the same here), or Spark
+        (:func:`crmlib.engines.spark_session`, for a cluster). Both find the
+        same links on the same records (tests/test_engines.py); u of the fuzzy
+        name levels may differ by a few per cent, because DuckDB's
+        Jaro-Winkler function and splink's Java one differ on some names.
+    spark_master : str, optional
+        For ``engine="spark"``: the cluster's master URL.
 
     Attributes
     ----------
@@ -331,12 +342,16 @@ class DuplicateFinder:
         max_pairs: float = 2e6,
         country_code: str = "44",
         seed: int = SEED,
+        engine: str = "duckdb",
+        spark_master: str | None = None,
     ):
         self.threshold = threshold
         self.review_floor = review_floor
         self.max_pairs = max_pairs
         self.country_code = country_code
         self.seed = seed
+        self.engine = engine
+        self.spark_master = spark_master
 
     def _prepare(self, customers: pd.DataFrame) -> pd.DataFrame:
         _need_columns(customers, (s.CUSTOMER_ID,), "find_duplicates", "customers")
@@ -460,17 +475,24 @@ class DuplicateFinder:
         return self
 
     def _link(self, frame: pd.DataFrame) -> pd.DataFrame:
-        from splink import DuckDBAPI, Linker, block_on
+        from splink import Linker, block_on
         from splink.internals.exceptions import EMTrainingException
 
         self.probability_two_random_records_match_ = _prior_match_probability(frame)
         settings = self._settings(frame)
         settings.probability_two_random_records_match = self.probability_two_random_records_match_
-        db_api = DuckDBAPI()
+        db_api, close = _splink_backend(self.engine, self.spark_master)
+        n = len(frame)
+        every_pair = n * (n - 1) / 2 <= self.max_pairs
         try:
             linker = Linker(db_api.register(frame), settings, log_level=None)
             training = linker.training
-            training.estimate_u_using_random_sampling(max_pairs=self.max_pairs, seed=self.seed)
+            training.estimate_u_using_random_sampling(
+                max_pairs=self.max_pairs,
+                seed=self.seed,
+                min_count_per_level=None if every_pair else 100,
+                num_chunks=1 if every_pair else 10,
+            )
             # an EM session trains the comparisons its blocking rule does not use
             present = {"email", "phone", "first_name", "surname", "city"} & set(frame.columns)
             sessions = [
@@ -496,7 +518,7 @@ class DuplicateFinder:
             pairs = predictions.as_pandas_dataframe()
             model = linker.misc.save_model_to_json()
         finally:
-            db_api.duckdb_con.close()
+            close()
         self.parameters_ = _parameters(model)
         keep = [
             "unique_id_l",
@@ -509,6 +531,21 @@ class DuplicateFinder:
             columns={"unique_id_l": CUSTOMER_ID_L, "unique_id_r": CUSTOMER_ID_R}
         )
         return pairs.sort_values(MATCH_PROBABILITY, ascending=False)
+
+
+def _splink_backend(engine: str, spark_master: str | None):
+    """splink's database API for an engine, and how to release it."""
+    from crmlib.engines import check_engine, spark_session
+
+    if check_engine(engine) in ("pandas", "duckdb"):  # splink has no pandas backend
+        from splink import DuckDBAPI
+
+        api = DuckDBAPI()
+        return api, api.duckdb_con.close
+    from splink import SparkAPI
+
+    api = SparkAPI(spark_session=spark_session(spark_master), break_lineage_method="persist")
+    return api, lambda: None  # the session is the process's, shared by later steps
 
 
 DETERMINISTIC_RECALL = 0.8  # share of true matches assumed to share an e-mail, or phone and surname

@@ -344,7 +344,12 @@ def penetration(transactions: pd.DataFrame, products: pd.DataFrame, as_of=None) 
 
 
 def cohort_retention(
-    transactions: pd.DataFrame, freq: str = "M", as_of=None, counts: bool = False
+    transactions: pd.DataFrame,
+    freq: str = "M",
+    as_of=None,
+    counts: bool = False,
+    engine: str = "pandas",
+    spark_master: str | None = None,
 ) -> pd.DataFrame:
     """The cohort retention matrix: share of each first-purchase cohort active k periods later.
 
@@ -361,12 +366,18 @@ def cohort_retention(
 
     Parameters
     ----------
-    transactions : DataFrame
+    transactions : DataFrame or path
+        Order lines; with ``engine="duckdb"`` or ``"spark"`` also a client
+        folder or transactions file on disk (:mod:`crmlib.engines`).
     freq : str, default "M"
-        The period: "M" month, "Q" quarter, "W" week.
+        The period: "M" month, "Q" quarter, "W" week (weeks start on Monday).
     as_of : date-like, optional
     counts : bool, default False
         Return the numbers of active customers instead of shares.
+    engine : {"pandas", "duckdb", "spark"}
+        Where the customers are counted; every engine gives the same matrix.
+    spark_master : str, optional
+        For ``engine="spark"``: see :func:`crmlib.engines.spark_session`.
 
     Returns
     -------
@@ -375,20 +386,27 @@ def cohort_retention(
         0, 1, 2, ... (periods since the first purchase). The cohort sizes are
         column 0 of ``counts=True``.
     """
-    bought, when = _purchases(transactions, as_of)
-    period = _periods(bought[s.ORDER_DATE], freq)
-    ordinal = pd.Series(period.array.asi8, index=bought.index)
-    cust = bought[s.CUSTOMER_ID]
-    first = ordinal.groupby(cust).transform("min")
-    active = pd.DataFrame({COHORT: first.to_numpy(), "age": (ordinal - first).to_numpy()})
-    active[s.CUSTOMER_ID] = cust.to_numpy()
-    active = active.drop_duplicates()
+    from crmlib.engines import check_engine
+
+    if check_engine(engine) == "pandas":
+        bought, when = _purchases(transactions, as_of)
+        period = _periods(bought[s.ORDER_DATE], freq)
+        ordinal = pd.Series(period.array.asi8, index=bought.index)
+        cust = bought[s.CUSTOMER_ID]
+        first = ordinal.groupby(cust).transform("min")
+        active = pd.DataFrame({COHORT: first.to_numpy(), "age": (ordinal - first).to_numpy()})
+        active[s.CUSTOMER_ID] = cust.to_numpy()
+        cells = active.drop_duplicates().groupby([COHORT, "age"]).size()
+        freq_obj, hi = period.dt.freq, int(ordinal.max())
+    else:
+        cells, when, freq_obj, hi = _cohort_cells_sql(
+            transactions, freq, as_of, engine, spark_master
+        )
     # a cell is observed when its period (cohort + age) has ended by as_of
-    freq_obj = period.dt.freq
     current = pd.Period(when, freq=freq_obj)
     last_complete = current.ordinal if current.end_time.normalize() <= when else current.ordinal - 1
-    matrix = active.groupby([COHORT, "age"]).size().unstack("age", fill_value=0)
-    lo, hi = int(matrix.index.min()), int(ordinal.max())
+    matrix = cells.unstack("age", fill_value=0)
+    lo = int(matrix.index.min())
     cohorts = np.arange(lo, hi + 1)
     ages = np.arange(max(hi, last_complete) - lo + 1)
     matrix = matrix.reindex(index=cohorts, columns=ages, fill_value=0).astype(float)
@@ -402,6 +420,65 @@ def cohort_retention(
     matrix.index.name = COHORT
     matrix.columns.name = PERIOD
     return matrix.dropna(axis=1, how="all")
+
+
+#: Periods the SQL engines count cohorts by: pandas frequency -> date_trunc unit.
+SQL_PERIODS = {"M": "month", "Q": "quarter", "W": "week", "Y": "year", "D": "day"}
+
+_COHORT_SQL = """
+WITH bought AS (
+    SELECT {cid} AS cid, date_trunc('{unit}', CAST({date} AS DATE)) AS period
+    FROM transactions
+    WHERE {revenue} >= 0 AND CAST({date} AS DATE) <= {as_of}
+),
+firsts AS (SELECT cid, MIN(period) AS cohort FROM bought GROUP BY cid)
+SELECT CAST(firsts.cohort AS DATE) AS cohort, CAST(bought.period AS DATE) AS period,
+       COUNT(DISTINCT bought.cid) AS customers
+FROM bought JOIN firsts ON bought.cid = firsts.cid
+GROUP BY firsts.cohort, bought.period
+"""
+
+
+def _cohort_cells_sql(source, freq, as_of, engine, spark_master):
+    """Active customers per (cohort, age) counted by DuckDB or Spark (:mod:`crmlib.engines`).
+
+    Returns the cells (Series indexed by cohort ordinal and age), as-of
+    date, the pandas frequency and the ordinal of the last purchase period,
+    as the pandas branch of :func:`cohort_retention` computes them.
+    """
+    from crmlib.engines import Engine, as_of_sql
+
+    if freq not in SQL_PERIODS:
+        raise CRMError(
+            f"freq must be one of {', '.join(SQL_PERIODS)} with engine={engine!r}, not {freq!r}"
+        )
+    with Engine(engine, source, spark_master=spark_master) as eng:
+        needed = (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE)
+        eng.need("transactions", needed, "for cohort retention")
+        eng.check_rows("transactions", needed)
+        if as_of is None:
+            as_of = eng.scalar(f"SELECT MAX(CAST({s.ORDER_DATE} AS DATE)) FROM transactions")
+        if as_of is None:
+            raise DataError("transactions: there are no order lines to measure")
+        when = _as_of(None, as_of)
+        cells = eng.sql(
+            _COHORT_SQL.format(
+                cid=s.CUSTOMER_ID,
+                date=s.ORDER_DATE,
+                revenue=s.REVENUE,
+                unit=SQL_PERIODS[freq],
+                as_of=as_of_sql(when),
+            )
+        )
+    if cells.empty:
+        raise DataError(f"transactions: no purchase on or before {when:%Y-%m-%d}")
+    cohort = _periods(pd.to_datetime(cells[COHORT]), freq)
+    period = _periods(pd.to_datetime(cells[PERIOD]), freq)
+    ordinals = pd.DataFrame(
+        {COHORT: cohort.array.asi8, "age": period.array.asi8 - cohort.array.asi8}
+    )
+    series = pd.Series(cells["customers"].to_numpy(), index=pd.MultiIndex.from_frame(ordinals))
+    return series.sort_index(), when, cohort.dt.freq, int(period.array.asi8.max())
 
 
 def repeat_rate(transactions: pd.DataFrame, as_of=None) -> float:

@@ -76,6 +76,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import html
+import importlib.util
 import json
 import math
 import os
@@ -95,12 +96,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from crmlib import privacy
+from crmlib import engines, privacy
 from crmlib.errors import CRMError
 from crmlib.lessons import EXPLORER_TAG, batch_notebook
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 COMMON_PARAMETERS = ("data_path", "client_name", "as_of")
+ENGINE_PARAMETER, SPARK_PARAMETER = "engine", "spark_master"  # taken by the model lessons
 RESULTS_ENV = "CRM_RESULTS_DIR"
 RESULTS_PARAMETER = "results_dir"
 RESULTS_SUFFIX = ".results.json"
@@ -1027,6 +1029,8 @@ def run_report(
     jobs: int | None = None,
     pdf: bool = False,
     chromium: str | None = None,
+    engine: str = "pandas",
+    spark_master: str | None = None,
 ) -> ReportResult:
     """Validate the client folder, run the lessons on it and build the report.
 
@@ -1062,6 +1066,13 @@ def run_report(
         Also print the summary to ``summary.pdf`` with headless Chromium.
     chromium : str, optional
         The Chromium executable (default: ``$CRM_CHROMIUM`` or on PATH).
+    engine : {"pandas", "duckdb", "spark"}
+        Where the lessons run their transaction-level steps
+        (:mod:`crmlib.engines`): passed to every lesson that takes an
+        ``engine`` parameter, and recorded in the manifest.
+    spark_master : str, optional
+        For ``engine="spark"``: the cluster's master URL (default: Spark
+        in local mode in each lesson's kernel).
 
     Returns
     -------
@@ -1080,6 +1091,11 @@ def run_report(
     from crmlib import datasets
 
     run_start = time.perf_counter()
+    engines.check_engine(engine)
+    if spark_master and engine != "spark":
+        raise CRMError("--spark-master is for --engine spark")
+    if engine == "spark" and importlib.util.find_spec("pyspark") is None:
+        raise CRMError("--engine spark needs pyspark: pip install 'crm-workbook[spark]'")
     chromium_path = None
     if pdf:
         chromium_path = find_chromium(chromium)
@@ -1127,6 +1143,10 @@ def run_report(
             f"unknown parameter(s) {', '.join(unused)}: no lesson takes them; "
             f"the lessons take: {', '.join(sorted(taken - {RESULTS_PARAMETER}))}"
         )
+    for key, value in ((ENGINE_PARAMETER, engine), (SPARK_PARAMETER, spark_master)):
+        if key in user:
+            raise CRMError(f"set {key} with --{key.replace('_', '-')}, not --param")
+        parameters[key] = value  # for the lessons that declare it
 
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

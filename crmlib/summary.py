@@ -17,9 +17,10 @@ published:
 when the data has none), ``revenue`` (net of returns) and ``margin``
 (revenue − cost, missing when cost is unknown). ``orders`` counts purchases only.
 
-Two engines give identical results: ``"pandas"`` and ``"duckdb"`` (SQL, also
-on a CSV/Parquet path too large for memory). ``"auto"`` picks DuckDB above
-:data:`DUCKDB_THRESHOLD` rows.
+The engines of :mod:`crmlib.engines` give identical results: ``"pandas"``,
+``"duckdb"`` (SQL, also on a CSV/Parquet file or client folder too large for
+memory) and ``"spark"`` (the same SQL as Spark jobs). ``"auto"`` picks DuckDB
+above :data:`DUCKDB_THRESHOLD` rows.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def customer_summary(
     as_of=None,
     time_unit: str = "D",
     engine: str = "auto",
+    spark_master: str | None = None,
 ) -> pd.DataFrame:
     """One row per customer: frequency, recency, T, monetary value and totals.
 
@@ -66,7 +68,12 @@ def customer_summary(
         ignored. Default: the last order date in the data.
     time_unit : {"D", "W"}
         Unit of recency and T: days or weeks (days / 7).
-    engine : {"auto", "pandas", "duckdb"}
+    engine : {"auto", "pandas", "duckdb", "spark"}
+        Where the aggregation runs (:mod:`crmlib.engines`); "auto" is DuckDB
+        for a path or more than :data:`DUCKDB_THRESHOLD` rows, else pandas.
+        Every engine gives the same summary.
+    spark_master : str, optional
+        For ``engine="spark"``: the cluster (:func:`crmlib.engines.spark_session`).
 
     Returns
     -------
@@ -81,15 +88,19 @@ def customer_summary(
     customers the easy way: An alternative to the Pareto/NBD model.
     Marketing Science, 24(2), 275-284.
     """
-    if engine not in ("auto", "pandas", "duckdb"):
-        raise CRMError(f"engine must be 'auto', 'pandas' or 'duckdb', not {engine!r}")
+    from crmlib.engines import check_engine
+
+    check_engine(engine, ("auto", "pandas", "duckdb", "spark"))
     if isinstance(transactions, (str, Path)):
         if engine == "pandas":
             raise CRMError("engine='pandas' needs a DataFrame; use engine='duckdb' for a path")
-        return _summary_duckdb(str(transactions), as_of, time_unit)
+        engine = "duckdb" if engine == "auto" else engine
+        return _summary_sql(engine, Path(transactions), as_of, time_unit, spark_master)
     _check(transactions, time_unit)
-    if engine == "duckdb" or (engine == "auto" and len(transactions) > DUCKDB_THRESHOLD):
-        return _summary_duckdb(transactions, as_of, time_unit)
+    if engine == "auto":
+        engine = "duckdb" if len(transactions) > DUCKDB_THRESHOLD else "pandas"
+    if engine != "pandas":
+        return _summary_sql(engine, transactions, as_of, time_unit, spark_master)
     return _summary_pandas(transactions, as_of, time_unit)
 
 
@@ -172,8 +183,8 @@ totals AS (
 )
 SELECT per.cid AS {cid},
        CAST(occasions - 1 AS DOUBLE) AS {frequency},
-       date_diff('day', first, last) / {unit} AS {recency},
-       date_diff('day', first, {as_of}) / {unit} AS "{T}",
+       date_diff('day', first, last) / CAST({unit} AS DOUBLE) AS {recency},
+       date_diff('day', first, {as_of}) / CAST({unit} AS DOUBLE) AS "{T}",
        CASE WHEN occasions > 1 THEN (total - first_value) / (occasions - 1) ELSE 0.0 END
            AS {monetary},
        CAST(first AS TIMESTAMP) AS {first_purchase},
@@ -186,44 +197,28 @@ ORDER BY per.cid
 """
 
 
-def _summary_duckdb(source, as_of, time_unit: str) -> pd.DataFrame:
-    import duckdb
+def _summary_sql(engine: str, source, as_of, time_unit: str, spark_master=None) -> pd.DataFrame:
+    from crmlib.engines import Engine, as_of_sql
 
-    con = duckdb.connect()
-    try:
-        if isinstance(source, pd.DataFrame):
-            columns = set(source.columns)
-            con.register("tx_input", source)
-            relation = "tx_input"
-        else:
-            if time_unit not in TIME_UNITS:
-                raise CRMError(f"time_unit must be 'D' or 'W', not {time_unit!r}")
-            reader = "read_parquet" if source.endswith(".parquet") else "read_csv_auto"
-            relation = f"{reader}('{source}')"
-            try:
-                columns = {
-                    r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
-                }
-            except duckdb.Error as exc:
-                raise DataError(f"cannot read {source}: {exc}", file=source) from None
-            missing = [c for c in (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE) if c not in columns]
-            if missing:
-                raise DataError(f"{source}: missing column(s) {', '.join(missing)}", file=source)
-        has_cost = s.COST in columns
-        has_order = s.ORDER_ID in columns
+    if time_unit not in TIME_UNITS:
+        raise CRMError(f"time_unit must be 'D' (days) or 'W' (weeks), not {time_unit!r}")
+    with Engine(engine, source, spark_master=spark_master) as eng:
+        needed = (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE)
+        eng.need("transactions", needed, "for a customer summary")
+        eng.check_rows("transactions", [*needed, s.COST, s.ORDER_ID])
         if as_of is None:
-            as_of = con.execute(
-                f"SELECT CAST(MAX(CAST({s.ORDER_DATE} AS DATE)) AS DATE) FROM {relation}"
-            ).fetchone()[0]
-        as_of_sql = f"DATE '{pd.Timestamp(as_of).date().isoformat()}'"
+            as_of = eng.scalar(f"SELECT MAX(CAST({s.ORDER_DATE} AS DATE)) FROM transactions")
+            if as_of is None:
+                raise DataError("transactions: there are no order lines", file="transactions")
+        as_of_literal = as_of_sql(as_of)
         sql = _SQL.format(
             cid=s.CUSTOMER_ID,
             date=s.ORDER_DATE,
             rev=s.REVENUE,
-            cost=s.COST if has_cost else "CAST(NULL AS DOUBLE)",
-            order=s.ORDER_ID if has_order else "NULL",
-            source=relation,
-            as_of=as_of_sql,
+            cost=s.COST if eng.has("transactions", s.COST) else "CAST(NULL AS DOUBLE)",
+            order=s.ORDER_ID if eng.has("transactions", s.ORDER_ID) else "CAST(NULL AS VARCHAR)",
+            source="transactions",
+            as_of=as_of_literal,
             unit=TIME_UNITS[time_unit],
             frequency=s.FREQUENCY,
             recency=s.RECENCY,
@@ -236,11 +231,11 @@ def _summary_duckdb(source, as_of, time_unit: str) -> pd.DataFrame:
             revenue=s.REVENUE,
             margin=s.MARGIN,
         )
-        out = con.execute(sql).df()
-    finally:
-        con.close()
+        out = eng.sql(sql)
     out[s.CUSTOMER_ID] = out[s.CUSTOMER_ID].astype(str)
-    out = out.set_index(s.CUSTOMER_ID)
+    out = out.set_index(s.CUSTOMER_ID).sort_index()
     for col in (s.FIRST_PURCHASE, s.LAST_PURCHASE):
         out[col] = out[col].astype("datetime64[ns]")
+    for col in (s.FREQUENCY, s.RECENCY, s.T, s.MONETARY_VALUE, s.ORDERS, s.REVENUE, s.MARGIN):
+        out[col] = out[col].astype(float)
     return out[list(s.SUMMARY_COLUMNS)]

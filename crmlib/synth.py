@@ -114,12 +114,41 @@ this same rule to client data, and is tested against this truth.
 
 Everything is drawn from one :class:`numpy.random.Generator` seeded with
 ``seed``, so a seed gives the same company on every run and no global random
-state is touched.
+state is touched. Phone numbers are unique per person up to 10 million persons.
+
+Large folders
+-------------
+:func:`generate` holds the whole company in memory (1 M persons: about
+5 GB). :func:`write_large_folder` writes a client folder of any size (10 M
+persons give about 100 M transaction lines) in memory bounded by its chunk
+size, and keeps no ground truth. It simulates the persons in equal chunks,
+each by the very steps of :func:`generate` (same planted parameters, same
+window and ``as_of``) with its own generator, seeded by the ``i``-th child of
+``numpy.random.SeedSequence(seed)``, and appends each chunk's rows to one
+file per table. What the chunks share:
+
+- one product catalogue, the one ``generate(..., seed)`` draws first, so a
+  line's product, price and cost come from the one ``products`` table;
+- one campaign calendar (``campaigns`` written once; a campaign's cost is its
+  fixed cost plus the contacts of every chunk) and ``cost_rates``;
+- the id sequences: customer, order, ticket, interaction and survey numbers
+  continue from chunk to chunk at one width per id, so ids stay unique and
+  sort as text (a chunk's own orders are numbered in time order);
+- one phone numbering over all persons and one count of e-mail usernames, so
+  that a phone number or an e-mail address still belongs to one person.
+
+Each chunk is a company in itself: its persons only ever appear in it, so
+per chunk every planted rule holds as in :func:`generate`. The defects are
+planted per chunk (at least one ticket closed before it was opened in each).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import uuid
+from collections.abc import Callable
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -127,6 +156,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from crmlib.errors import CRMError
 from crmlib.schema import (
@@ -142,9 +172,13 @@ from crmlib.schema import (
     CSAT,
     CUSTOMER_ID,
     DATE,
+    DATE_KIND,
     DATETIME,
     EMAIL,
     END_DATE,
+    FLOAT,
+    ID,
+    INT,
     INTERACTION_ID,
     KIND,
     NAME,
@@ -165,6 +199,7 @@ from crmlib.schema import (
     START_DATE,
     TABLES,
     TARGET_SEGMENT,
+    TEXT,
     TICKET_ID,
     TIMESTAMP,
     UNIT_COST,
@@ -601,6 +636,41 @@ def _width(n: int, minimum: int) -> int:
     return max(minimum, len(str(max(int(n), 1))))
 
 
+@dataclass
+class _Run:
+    """What the chunks of a large folder share, carried from one chunk to the next.
+
+    ``width`` (id prefix -> digits) is fixed for the whole folder, so that ids
+    sort as text; ``next_id`` (id prefix -> number) is where the next chunk's
+    ids start; ``first_person`` counts the persons of earlier chunks and,
+    with the one ``phone_offset``, keeps phone numbers unique per person;
+    ``email_seen`` (e-mail username -> persons using it so far) keeps e-mail
+    addresses unique per person. See :func:`write_large_folder`.
+    """
+
+    width: dict[str, int]
+    next_id: dict[str, int]
+    first_person: int
+    phone_offset: int
+    email_seen: dict[str, int]
+
+
+def _serial(prefix: str, numbers: np.ndarray, minimum: int, run: _Run | None) -> pd.Series:
+    """Ids ``prefix`` + ``numbers`` (1-based within the company or chunk).
+
+    Alone (``run`` None) the width is the digits of the count, at least
+    ``minimum``; in a chunk the numbers continue the earlier chunks' at the
+    folder's fixed width.
+    """
+    numbers = np.asarray(numbers, dtype=np.int64)
+    if run is None:
+        return _ids(prefix, numbers, _width(numbers.size, minimum))
+    numbers = numbers + (run.next_id[prefix] - 1)
+    if numbers.size and numbers.max() >= 10 ** run.width[prefix]:
+        raise RuntimeError(f"{prefix} ids overflow their {run.width[prefix]} digits")
+    return _ids(prefix, numbers, run.width[prefix])
+
+
 def _days(start: np.datetime64, t: np.ndarray) -> np.ndarray:
     """Dates (datetime64[us], midnight) of fractional days ``t`` since ``start``."""
     return (start + np.floor(t).astype("timedelta64[D]")).astype("datetime64[us]")
@@ -711,7 +781,9 @@ def _purchases(rng: np.random.Generator, per: dict, span: float) -> dict:
     return {"person": person, "t": np.concatenate(times), "first": first, "dropout": dropout}
 
 
-def _records(rng: np.random.Generator, per: dict, duplicate_rate: float) -> dict:
+def _records(
+    rng: np.random.Generator, per: dict, duplicate_rate: float, run: _Run | None = None
+) -> dict:
     """Primary record per person plus a second record for ``duplicate_rate`` of them."""
     n = per["n"]
     has_dup = rng.random(n) < duplicate_rate
@@ -736,7 +808,7 @@ def _records(rng: np.random.Generator, per: dict, duplicate_rate: float) -> dict
         "dup_rec": dup_rec,
         "dup_sys": dup_sys,
         "number": number,
-        "cid": _ids("C", number, _width(n_rec, 7)),
+        "cid": _serial("C", number, 7, run),
     }
 
 
@@ -867,8 +939,13 @@ def _phone_text(digits8, fmt):
     return out
 
 
-def _customers(rng, per, rec, signup_t, start64):
-    """The customers table and the record-level truth of the identity variants."""
+def _customers(rng, per, rec, signup_t, start64, run=None):
+    """The customers table and the record-level truth of the identity variants.
+
+    In a chunk of a large folder (``run`` given) phone numbers and e-mail
+    usernames continue those of the earlier chunks, and ``run.email_seen`` is
+    updated with this chunk's usernames.
+    """
     n, n_rec = per["n"], rec["n"]
     sd = np.dtypes.StringDType()
     first, last = _names(rng, n)
@@ -888,9 +965,12 @@ def _customers(rng, per, rec, signup_t, start64):
             ),
         ),
     )
-    rank = (
-        pd.Series(user.astype(object)).groupby(pd.Series(user.astype(object))).cumcount().to_numpy()
-    )
+    users = pd.Series(user.astype(object))
+    rank = users.groupby(users).cumcount().to_numpy()
+    if run is not None:  # persons of earlier chunks already use some usernames
+        rank = rank + users.map(run.email_seen).fillna(0).to_numpy(dtype=np.int64)
+        for name, count in users.value_counts().items():
+            run.email_seen[name] = run.email_seen.get(name, 0) + int(count)
     suffix = np.where(rank > 0, (rank + 1).astype(sd), "")
     user = np.strings.add(user, suffix)
     domain_idx = rng.choice(len(_EMAIL_DOMAINS), size=n, p=[0.5, 0.3, 0.2])
@@ -898,7 +978,10 @@ def _customers(rng, per, rec, signup_t, start64):
     email = np.strings.add(np.strings.add(user, "@"), domains[domain_idx])
     # phone: a unique 8-digit London number per person (an affine bijection of the index)
     offset = int(rng.integers(0, 10**7))
-    sub = (np.arange(n, dtype=np.int64) * 7_654_321 + offset) % 10**7
+    first_person = 0
+    if run is not None:  # one mapping for the whole folder, over the persons of all chunks
+        offset, first_person = run.phone_offset, run.first_person
+    sub = ((first_person + np.arange(n, dtype=np.int64)) * 7_654_321 + offset) % 10**7
     lead = np.array([3, 7, 8])[rng.integers(0, 3, size=n)]
     digits8 = (lead * 10**7 + sub).astype(sd)
     city = rng.choice(len(_CITIES), size=n, p=_CITY_WEIGHTS / _CITY_WEIGHTS.sum())
@@ -1351,13 +1434,34 @@ def generate(
     """
     t_start, t_end = _check_args(n_customers, seed, start, end, duplicate_rate)
     rng = np.random.default_rng(seed)
-    start64 = np.datetime64(t_start.date(), "D")
-    span = float((t_end - t_start).days + 1)  # the window is [0, span) in days
-
+    start64, span = _window(t_start, t_end)
     prod = _products(rng)
-    per = _persons(rng, int(n_customers), span)
+    sim = _simulate(rng, prod, int(n_customers), span, start64, float(duplicate_rate))
+    tables = {
+        **_person_tables(sim, prod, start64),
+        **_small_tables(start64, prod, sim["camp_rows"]),
+    }
+    tables = {name: tables[name][list(TABLES[name].names)] for name in TABLES if name in tables}
+    money = _profit(*(sim[k] for k in ("rec", "orders", "lines", "ledger", "tick", "inter")))
+    parts = ("per", "rec", "nat", "camp_rows", "orders", "tick", "surv", "variants", "defects")
+    truth = _truth(start64, *(sim[k] for k in parts), money)
+    return SynthCompany(tables=tables, truth=truth, seed=int(seed), as_of=t_end)
+
+
+def _window(t_start: pd.Timestamp, t_end: pd.Timestamp) -> tuple[np.datetime64, float]:
+    """The window's first day and its length in days (the window is ``[0, span)`` in days)."""
+    return np.datetime64(t_start.date(), "D"), float((t_end - t_start).days + 1)
+
+
+def _simulate(rng, prod, n, span, start64, duplicate_rate, run=None) -> dict:
+    """``n`` persons and everything they do in the window, as arrays (and the customers table).
+
+    The steps of :func:`generate`, in the order they draw from ``rng``; ``run``
+    numbers the ids of a chunk of a large folder (see :func:`write_large_folder`).
+    """
+    per = _persons(rng, n, span)
     nat = _purchases(rng, per, span)
-    rec = _records(rng, per, float(duplicate_rate))
+    rec = _records(rng, per, duplicate_rate, run)
     camp_rows, contacts, camp = _campaigns(rng, per, nat, span)
     orders = _orders(rng, per, rec, nat, camp)
     lines = _lines(rng, prod, per, orders, span)
@@ -1366,15 +1470,35 @@ def generate(
     surv = _surveys(rng, per, tick, span)
     inter = _interactions(rng, per, rec, orders, contacts, tick, span)
     signup = _signup_times(rng, per, rec, orders, tick, inter, span)
-    customers, variants, cust_defects = _customers(rng, per, rec, signup, start64)
-    money = _profit(rec, orders, lines, ledger, tick, inter)
-
-    cid = rec["cid"]
-    orders["id"] = _ids("O", np.arange(1, orders["n"] + 1), _width(orders["n"], 9))
-    tick["id"] = _ids("T", np.arange(1, tick["n"] + 1), _width(tick["n"], 7))
-    n_inter, n_surv = inter["t"].size, surv["t"].size
-    tables = {
+    customers, variants, defects = _customers(rng, per, rec, signup, start64, run)
+    orders["id"] = _serial("O", np.arange(1, orders["n"] + 1), 9, run)
+    tick["id"] = _serial("T", np.arange(1, tick["n"] + 1), 7, run)
+    inter["id"] = _serial("I", np.arange(1, inter["t"].size + 1), 9, run)
+    surv["id"] = _serial("S", np.arange(1, surv["t"].size + 1), 7, run)
+    return {
+        "per": per,
+        "nat": nat,
+        "rec": rec,
+        "camp_rows": camp_rows,
+        "orders": orders,
+        "lines": lines,
+        "ledger": ledger,
+        "tick": tick,
+        "surv": surv,
+        "inter": inter,
         "customers": customers,
+        "variants": variants,
+        "defects": defects,
+    }
+
+
+def _person_tables(sim: dict, prod: dict, start64: np.datetime64) -> dict[str, pd.DataFrame]:
+    """The customers, transactions, interactions, tickets and surveys tables of a simulation."""
+    rec, orders, ledger = sim["rec"], sim["orders"], sim["ledger"]
+    inter, tick, surv = sim["inter"], sim["tick"], sim["surv"]
+    cid = rec["cid"]
+    return {
+        "customers": sim["customers"],
         "transactions": pd.DataFrame(
             {
                 ORDER_ID: _take(orders["id"], ledger["order"]),
@@ -1389,7 +1513,7 @@ def generate(
         ),
         "interactions": pd.DataFrame(
             {
-                INTERACTION_ID: _ids("I", np.arange(1, n_inter + 1), _width(n_inter, 9)),
+                INTERACTION_ID: inter["id"],
                 CUSTOMER_ID: _take(cid, inter["record"]),
                 TIMESTAMP: _stamps(start64, inter["t"]),
                 CHANNEL: _labels(ALL_CHANNELS, inter["channel"]),
@@ -1411,20 +1535,14 @@ def generate(
         ),
         "surveys": pd.DataFrame(
             {
-                RESPONSE_ID: _ids("S", np.arange(1, n_surv + 1), _width(n_surv, 7)),
+                RESPONSE_ID: surv["id"],
                 CUSTOMER_ID: _take(cid, rec["prim_rec"][surv["person"]]),
                 DATE: _days(start64, surv["t"]),
                 NPS: surv["nps"],
                 **{col: surv["needs"][:, j] for j, col in enumerate(NEEDS)},
             }
         ),
-        **_small_tables(start64, prod, camp_rows),
     }
-    tables = {name: tables[name][list(TABLES[name].names)] for name in TABLES if name in tables}
-    truth = _truth(
-        start64, per, rec, nat, camp_rows, orders, tick, surv, variants, cust_defects, money
-    )
-    return SynthCompany(tables=tables, truth=truth, seed=int(seed), as_of=t_end)
 
 
 def _truth(start64, per, rec, nat, camp_rows, orders, tick, surv, variants, cust_defects, money):
@@ -1653,3 +1771,232 @@ def write_truth(company: SynthCompany, out_dir, fmt: str = "csv") -> list[Path]:
     path.write_text(json.dumps(scalars, indent=2), encoding="utf-8")
     paths.append(path)
     return paths
+
+
+# --- large folders ----------------------------------------------------------------
+
+#: Persons per chunk of :func:`write_large_folder` (about 1.5 GB of peak memory).
+CHUNK_CUSTOMERS = 250_000
+#: Orders, tickets and interactions per person that the fixed id widths of a large
+#: folder leave room for (the generator makes about 5, 0.7 and 8 per person).
+_IDS_PER_PERSON = 100
+_PERSON_TABLES = ("customers", "transactions", "interactions", "tickets", "surveys")
+#: Arrow type of each column kind: the types pandas writes for the frames of generate().
+_ARROW_TYPES = {
+    ID: pa.large_string(),
+    TEXT: pa.large_string(),
+    DATE_KIND: pa.timestamp("us"),
+    DATETIME: pa.timestamp("us"),
+    FLOAT: pa.float64(),
+    INT: pa.int64(),
+}
+
+
+def _arrow_schema(table: str) -> pa.Schema:
+    """The one Parquet schema of a table, from the data contract (never from a chunk's values)."""
+    return pa.schema([(c.name, _ARROW_TYPES[c.kind]) for c in TABLES[table].columns])
+
+
+class _ParquetSink:
+    """Appends frames to one Parquet file: one or more row groups per frame, one schema."""
+
+    def __init__(self, path: Path, table: str):
+        self.schema = _arrow_schema(table)
+        self.writer = pq.ParquetWriter(path, self.schema)
+
+    def write(self, df: pd.DataFrame) -> None:
+        arrow = pa.Table.from_pandas(df, schema=self.schema, preserve_index=False)
+        self.writer.write_table(arrow)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class _CsvSink:
+    """Appends frames to one CSV file, header once, formatted as :func:`write_folder` does."""
+
+    def __init__(self, path: Path, table: str):
+        self.columns = list(TABLES[table].names)
+        kinds = {c.kind for c in TABLES[table].columns}
+        self.date_format = "%Y-%m-%d %H:%M:%S" if DATETIME in kinds else "%Y-%m-%d"
+        self.file = open(path, "w", encoding="utf-8", newline="")  # closed by close()
+        self.header = True
+
+    def write(self, df: pd.DataFrame) -> None:
+        df[self.columns].to_csv(
+            self.file, index=False, header=self.header, date_format=self.date_format
+        )
+        self.header = False
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def write_large_folder(
+    n_customers: int,
+    out_dir,
+    seed: int = 20261122,
+    chunk_customers: int = CHUNK_CUSTOMERS,
+    fmt: str = "parquet",
+    start="2023-01-01",
+    end="2024-12-31",
+    duplicate_rate: float = 0.05,
+    progress: Callable[[int, int, dict[str, int]], None] | None = None,
+) -> dict[Path, int]:
+    """Write a client folder of any size in bounded memory, chunk by chunk (no ground truth).
+
+    The persons are simulated in chunks of at most ``chunk_customers`` and
+    each chunk's rows are appended to one file per table, so that peak memory
+    depends on the chunk size, not on ``n_customers``. The folder has the
+    same files and columns as :func:`write_folder` writes; see the module
+    docstring ("Large folders") for how the chunks relate to :func:`generate`.
+
+    Parameters
+    ----------
+    n_customers : int
+        Number of persons; about 10 transaction lines each (10 M persons give
+        about 100 M lines).
+    out_dir : str or Path
+        The folder to create. It must not exist yet (or be empty): the files
+        are written to a hidden ``.<name>.partial-…`` folder beside it, which
+        is renamed to ``out_dir`` only when every table is complete, and
+        removed when writing fails or is interrupted.
+    seed : int
+        The one seed: the product catalogue and the phone numbering come from
+        ``numpy.random.default_rng(seed)``, chunk ``i`` from the ``i``-th
+        child of ``numpy.random.SeedSequence(seed)``. Same arguments, same files.
+    chunk_customers : int
+        Persons per chunk. Chunks are of equal size (within one person).
+    fmt : {"parquet", "csv"}
+        Parquet: one file per table written with ``pyarrow.parquet.ParquetWriter``
+        under one schema taken from the data contract, one or more row groups
+        per chunk. CSV: appended chunk by chunk, header once.
+    start, end : str or date-like
+        First and last day of the observation window, the same for every chunk.
+    duplicate_rate : float
+        Share of persons with a second record in another source system.
+    progress : callable, optional
+        Called after each chunk as ``progress(chunk, n_chunks, rows)``, ``chunk``
+        counting from 1 and ``rows`` the rows that chunk added, per table.
+
+    Returns
+    -------
+    dict of Path to int
+        Each file written (``<table>.<fmt>``, in the order of
+        :data:`crmlib.schema.TABLES`) and its number of rows.
+
+    Raises
+    ------
+    CRMError
+        On a bad argument, when ``out_dir`` exists and is not an empty folder,
+        or when a file cannot be written (e.g. the disk is full).
+
+    Notes
+    -----
+    Each chunk is simulated by the same steps as :func:`generate` (the BG/NBD
+    purchases of Fader, Hardie & Lee 2005, *Marketing Science* 24(2); the
+    planted campaigns, service and defects of the module docstring). A
+    campaign's ``cost`` is :data:`CAMPAIGN_FIXED_COST` once plus the contact
+    unit cost times the contacts of all chunks.
+    """
+    t_start, t_end = _check_args(n_customers, seed, start, end, duplicate_rate)
+    _check_fmt(fmt)
+    if (
+        isinstance(chunk_customers, bool)
+        or not isinstance(chunk_customers, int | np.integer)
+        or chunk_customers < 1
+    ):
+        raise CRMError(f"chunk_customers must be a positive whole number, got {chunk_customers!r}")
+    out = Path(out_dir)
+    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
+        raise CRMError(
+            f"{out}: already exists and is not an empty folder; a large folder is written whole "
+            "into a new one: choose another folder or remove this one"
+        )
+    _make_dir(out.parent)
+    partial = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:12]}"
+    _make_dir(partial)
+    try:
+        rows = _write_chunks(
+            partial,
+            int(n_customers),
+            int(seed),
+            int(chunk_customers),
+            fmt,
+            _window(t_start, t_end),
+            float(duplicate_rate),
+            progress,
+        )
+        if out.is_dir():
+            out.rmdir()
+        partial.rename(out)
+    except OSError as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise CRMError(f"{out}: cannot write the folder ({exc.strerror or exc})") from None
+    except BaseException:  # an error or an interrupt: leave nothing that looks like a folder
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return {out / f"{name}.{fmt}": count for name, count in rows.items()}
+
+
+def _write_chunks(folder, n, seed, chunk, fmt, window, duplicate_rate, progress) -> dict:
+    """Simulate and append the chunks, then write the shared tables; rows per table."""
+    start64, span = window
+    shared = np.random.default_rng(seed)
+    prod = _products(shared)  # the catalogue generate(..., seed) draws first
+    per_person = _IDS_PER_PERSON * n
+    run = _Run(
+        width={
+            "C": _width(2 * n, 7),  # at most two records per person
+            "O": _width(per_person, 9),
+            "T": _width(per_person, 7),
+            "I": _width(per_person, 9),
+            "S": _width(n, 7),  # at most one survey answer per person
+        },
+        next_id=dict.fromkeys("COTIS", 1),
+        first_person=0,
+        phone_offset=int(shared.integers(0, 10**7)),
+        email_seen={},
+    )
+    n_chunks = -(-n // chunk)
+    base, extra = divmod(n, n_chunks)
+    sizes = [base + 1] * extra + [base] * (n_chunks - extra)
+    seeds = np.random.SeedSequence(seed).spawn(n_chunks)
+    sink = _ParquetSink if fmt == "parquet" else _CsvSink
+    rows = dict.fromkeys(_PERSON_TABLES, 0)
+    n_treated = np.zeros(len(CAMPAIGNS), dtype=np.int64)
+    with ExitStack() as stack:
+        sinks = {
+            name: stack.enter_context(closing(sink(folder / f"{name}.{fmt}", name)))
+            for name in _PERSON_TABLES
+        }
+        for i, (size, child) in enumerate(zip(sizes, seeds, strict=True)):
+            rng = np.random.default_rng(child)
+            sim = _simulate(rng, prod, size, span, start64, duplicate_rate, run)
+            tables = _person_tables(sim, prod, start64)
+            for name, df in tables.items():
+                sinks[name].write(df)
+                rows[name] += len(df)
+            camp_rows = sim["camp_rows"]
+            n_treated += [r["n_treated"] for r in camp_rows]
+            counts = {
+                "C": sim["rec"]["n"],
+                "O": sim["orders"]["n"],
+                "T": sim["tick"]["n"],
+                "I": sim["inter"]["t"].size,
+                "S": sim["surv"]["t"].size,
+            }
+            for prefix, count in counts.items():
+                run.next_id[prefix] += count
+            run.first_person += size
+            chunk_rows = {name: len(df) for name, df in tables.items()}
+            del sim, tables  # free this chunk before the next one is simulated
+            if progress is not None:
+                progress(i + 1, n_chunks, chunk_rows)
+    # every chunk has the same campaign calendar; the contacts add up over the chunks
+    totals = [{**r, "n_treated": int(k)} for r, k in zip(camp_rows, n_treated, strict=True)]
+    for name, df in _small_tables(start64, prod, totals).items():
+        with closing(sink(folder / f"{name}.{fmt}", name)) as one:
+            one.write(df)
+        rows[name] = len(df)
+    return {name: rows[name] for name in TABLES if name in rows}

@@ -246,7 +246,12 @@ def _pct(value: float) -> str:
 
 
 def customer_profitability(
-    data, cost_rates=None, events: pd.DataFrame | None = None
+    data,
+    cost_rates=None,
+    events: pd.DataFrame | None = None,
+    engine: str = "pandas",
+    as_of=None,
+    spark_master: str | None = None,
 ) -> pd.DataFrame:
     """Profit of each customer: revenue - product cost - activity-based cost-to-serve.
 
@@ -270,14 +275,22 @@ def customer_profitability(
 
     Parameters
     ----------
-    data : crmlib.io.ClientData
+    data : crmlib.io.ClientData or path
         The client's tables (:func:`crmlib.datasets.load`); its ``as_of``.
+        With ``engine="duckdb"`` or ``"spark"`` also a client folder on disk,
+        read without loading it (:mod:`crmlib.engines`).
     cost_rates : DataFrame, optional
         Unit costs by activity and channel; default the client's
         ``cost_rates`` table (see :func:`crmlib.costs.override_rates` to try others).
     events : DataFrame, optional
         Activity events already counted by :func:`crmlib.costs.activity_events`
-        (to re-price them quickly with other rates).
+        (to re-price them quickly with other rates; pandas engine only).
+    engine : {"pandas", "duckdb", "spark"}
+        Where the transaction-level sums run; every engine gives the same table.
+    as_of : date-like, optional
+        Last day counted; default ``data.as_of``, else the last order date.
+    spark_master : str, optional
+        For ``engine="spark"``: see :func:`crmlib.engines.spark_session`.
 
     Returns
     -------
@@ -288,8 +301,19 @@ def customer_profitability(
         ``order_id``, else purchase days) and units (quantity bought; NaN
         without quantities).
     """
+    from crmlib.engines import check_engine
+
+    if check_engine(engine) != "pandas":
+        if events is not None:
+            raise CRMError("events= re-prices counted events in memory: use engine='pandas'")
+        return _profitability_sql(data, cost_rates, engine, as_of, spark_master)
+    if not hasattr(data, "tables"):
+        raise CRMError(
+            "engine='pandas' needs the loaded client data; a folder path needs "
+            "engine='duckdb' or 'spark'"
+        )
     tx = data.transactions
-    when = _as_of(data, tx)
+    when = _as_of(data, tx) if as_of is None else _timestamp(as_of, "as_of")
     lines = _observed(tx, when)
     ids = [lines[s.CUSTOMER_ID]]
     customers = _table(data, "customers")
@@ -327,6 +351,115 @@ def customer_profitability(
     else:
         out[UNITS] = np.nan
     return out
+
+
+_PROFIT_SQL = """
+WITH {events},
+rates AS ({rates}),
+priced AS (
+    SELECT e.cid, SUM(e.n * COALESCE(x.unit_cost, g.unit_cost, 0.0)) AS serve
+    FROM events e
+    LEFT JOIN rates x ON x.activity = e.activity AND x.channel = e.ch
+    LEFT JOIN (SELECT * FROM rates WHERE channel = '') g ON g.activity = e.activity
+    WHERE e.cid IS NOT NULL
+    GROUP BY e.cid
+),
+sums AS (
+    SELECT {cid} AS cid, SUM({revenue}) AS revenue, SUM({cost}) AS product_cost
+    FROM transactions WHERE {window}
+    GROUP BY {cid}
+),
+buys AS (
+    SELECT cid, COUNT(DISTINCT okey) AS orders, SUM(qty) AS units
+    FROM (
+        SELECT {cid} AS cid, {okey} AS okey, {qty} AS qty
+        FROM transactions WHERE {window} AND {revenue} >= 0
+    ) b
+    GROUP BY cid
+),
+ids AS (
+    {ids}
+)
+SELECT ids.cid AS {cid},
+       COALESCE(sums.revenue, 0.0) AS {revenue},
+       COALESCE(sums.product_cost, 0.0) AS {product_cost},
+       COALESCE(priced.serve, 0.0) AS {cost_to_serve},
+       COALESCE(buys.orders, 0) AS {orders},
+       COALESCE(buys.units, 0.0) AS {units}
+FROM ids
+LEFT JOIN sums ON sums.cid = ids.cid
+LEFT JOIN priced ON priced.cid = ids.cid
+LEFT JOIN buys ON buys.cid = ids.cid
+"""
+_NO_RATES = pd.DataFrame({s.ACTIVITY: [], s.CHANNEL: [], s.UNIT_COST_RATE: []})
+
+
+def _profitability_sql(source, cost_rates, engine, as_of, spark_master) -> pd.DataFrame:
+    """:func:`customer_profitability` in SQL, on DuckDB or Spark (:mod:`crmlib.engines`)."""
+    from crmlib.engines import Engine, as_of_sql
+
+    with Engine(engine, source, spark_master=spark_master) as eng:
+        needed = (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE)
+        eng.need("transactions", needed, "for customer profitability")
+        eng.check_rows("transactions", [*needed, s.COST, s.QUANTITY])
+        when = as_of if as_of is not None else getattr(source, "as_of", None)
+        if when is None:
+            when = eng.scalar(f"SELECT MAX(CAST({s.ORDER_DATE} AS DATE)) FROM transactions")
+        when = _timestamp(when, "as_of")
+        day = as_of_sql(when)
+        window = f"CAST({s.ORDER_DATE} AS DATE) <= {day}"
+        bought = f"{window} AND {s.REVENUE} >= 0"
+        has_cost = eng.has("transactions", s.COST) and bool(
+            eng.scalar(f"SELECT COUNT({s.COST}) FROM transactions WHERE {window}")
+        )
+        has_qty = eng.has("transactions", s.QUANTITY) and bool(
+            eng.scalar(f"SELECT COUNT({s.QUANTITY}) FROM transactions WHERE {bought}")
+        )
+        by_order_id = eng.has("transactions", s.ORDER_ID) and bool(
+            eng.scalar(f"SELECT COUNT(*) = COUNT({s.ORDER_ID}) FROM transactions WHERE {bought}")
+        )
+        rates = cost_rates
+        if rates is None and eng.has("cost_rates", s.ACTIVITY):
+            rates = eng.sql("SELECT * FROM cost_rates")
+        if rates is not None and rates.empty:
+            rates = None
+        for table, stamp in (("tickets", s.OPENED_AT), ("interactions", s.TIMESTAMP)):
+            if eng.has(table):
+                eng.check_rows(table, [s.CUSTOMER_ID, stamp])
+        ids = ["SELECT cid FROM sums"]
+        if eng.has("customers", s.CUSTOMER_ID):
+            ids.append(f"SELECT {s.CUSTOMER_ID} AS cid FROM customers")
+        if rates is not None:
+            ids.append("SELECT cid FROM events WHERE cid IS NOT NULL")
+        sql = _PROFIT_SQL.format(
+            events=costs.events_sql(eng, day, by_order_id),
+            rates=costs.rates_sql(rates if rates is not None else _NO_RATES),
+            cid=s.CUSTOMER_ID,
+            revenue=s.REVENUE,
+            cost=s.COST if has_cost else "CAST(NULL AS DOUBLE)",
+            qty=s.QUANTITY if has_qty else "CAST(NULL AS DOUBLE)",
+            okey=s.ORDER_ID if by_order_id else f"CAST(CAST({s.ORDER_DATE} AS DATE) AS VARCHAR)",
+            window=window,
+            ids=" UNION ".join(ids),
+            product_cost=PRODUCT_COST,
+            cost_to_serve=COST_TO_SERVE,
+            orders=ORDERS,
+            units=UNITS,
+        )
+        out = eng.sql(sql)
+    out[s.CUSTOMER_ID] = out[s.CUSTOMER_ID].astype(str)
+    out = out.set_index(s.CUSTOMER_ID).sort_index()
+    for col in (s.REVENUE, PRODUCT_COST, COST_TO_SERVE, UNITS):
+        out[col] = out[col].astype(float)
+    if not has_cost:
+        out[PRODUCT_COST] = np.nan
+    if rates is None:
+        out[COST_TO_SERVE] = np.nan
+    if not has_qty:
+        out[UNITS] = np.nan
+    out[PROFIT] = out[s.REVENUE] - out[PRODUCT_COST].fillna(0.0) - out[COST_TO_SERVE].fillna(0.0)
+    out[ORDERS] = out[ORDERS].astype(int)
+    return out[list(PROFITABILITY_COLUMNS)]
 
 
 def profit_basis(profitability: pd.DataFrame) -> str:

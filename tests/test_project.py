@@ -28,7 +28,8 @@ def _bounds(requirements):
 
 def test_environment_yml_in_step_with_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = _bounds(project["dependencies"] + project["optional-dependencies"]["test"])
+    extras = project["optional-dependencies"]
+    wanted = _bounds(project["dependencies"] + extras["test"] + extras["spark"])
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = _bounds(d for d in env["dependencies"] if isinstance(d, str))
     for name, bound in wanted.items():

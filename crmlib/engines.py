@@ -1,0 +1,611 @@
+"""Where the transaction-level steps run: pandas in memory, DuckDB out of core, or Spark.
+
+The steps that read raw transactions (the customer summary of
+:mod:`crmlib.summary`, customer profitability of :mod:`crmlib.value_chain`,
+the cohort tables of :mod:`crmlib.qci`) and duplicate detection of
+:mod:`crmlib.idic` take ``engine=``:
+
+``"pandas"``
+    the tables in memory (a :class:`crmlib.io.ClientData` or DataFrames);
+``"duckdb"``
+    SQL in DuckDB (one process, out of core: it streams Parquet/CSV files and
+    spills to a temporary folder past its memory limit, :data:`DUCKDB_MEMORY`);
+``"spark"``
+    the same SQL as Spark jobs (:func:`spark_session`: local mode, or a
+    cluster given by ``spark_master`` / ``CRM_SPARK_MASTER``). Needs the
+    optional extra ``crm-workbook[spark]`` and Java 17 or newer.
+
+Each model module writes its SQL once, in DuckDB's dialect; for Spark it is
+translated by sqlglot (:meth:`Engine.sql`), the SQL translator splink uses
+for the same purpose. The engines give the same results on the same data:
+equal counts, dates and ids, and sums equal up to the order of floating-point
+addition (tests/test_engines.py checks this).
+
+A step's source is either data already in memory (a ``ClientData``, a dict
+of DataFrames, or one transactions DataFrame) or a client folder on disk
+whose files use the workbook's column names (:mod:`crmlib.schema`):
+``<table>.parquet``, a folder ``<table>/`` of Parquet parts, or
+``<table>.csv`` (comma-separated, UTF-8, ISO dates). A folder read this way
+is not loaded into memory, so it is not validated row by row as
+:mod:`crmlib.io` does: :meth:`Engine.check_rows` refuses it when a required
+value is empty or a value cannot be read as its column's kind, naming the
+file, column, reason, count and first row; ``crm validate`` lists every
+such row. A ``mapping.yml`` (renamed headers, other date formats) is only
+applied when a folder is loaded into memory.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from crmlib import schema as s
+from crmlib.errors import CRMError, DataError
+from crmlib.io import MISSING
+
+ENGINES = ("pandas", "duckdb", "spark")
+SQL_ENGINES = ("duckdb", "spark")
+#: DuckDB's memory limit unless ``CRM_DUCKDB_MEMORY`` says otherwise; past it,
+#: DuckDB spills to a temporary folder.
+DUCKDB_MEMORY = "4GB"
+#: The Spark driver's heap in local mode unless ``CRM_SPARK_DRIVER_MEMORY`` says otherwise.
+SPARK_DRIVER_MEMORY = "4g"
+#: Tables the engines read; the others are one row per customer or small.
+ENGINE_TABLES = ("transactions", "customers", "tickets", "interactions", "cost_rates")
+
+_SQL_TYPES = {
+    s.ID: "VARCHAR",
+    s.TEXT: "VARCHAR",
+    s.DATE_KIND: "DATE",
+    s.DATETIME: "TIMESTAMP",
+    s.FLOAT: "DOUBLE",
+    s.INT: "BIGINT",
+}
+
+
+def check_engine(engine: str, allowed=ENGINES) -> str:
+    """Return ``engine`` if it is one of ``allowed``, else raise :class:`CRMError`."""
+    if engine not in allowed:
+        raise CRMError(f"engine must be one of {', '.join(map(repr, allowed))}, not {engine!r}")
+    return engine
+
+
+# --- Spark ---------------------------------------------------------------------------
+
+_SPARK_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _stderr_to(path: Path):
+    """Point file descriptor 2 at ``path`` while starting the JVM (it inherits it)."""
+    saved = os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def spark_session(master: str | None = None):
+    """The Spark session of this process, started on first use.
+
+    Parameters
+    ----------
+    master : str, optional
+        Spark master URL (``spark://host:7077``, ``yarn``, ``local[4]``);
+        default ``CRM_SPARK_MASTER`` or ``local[*]``. Only the first call of a
+        process starts a session; later calls return it.
+
+    Returns
+    -------
+    pyspark.sql.SparkSession
+        With splink's similarity functions on its class path (duplicate
+        detection), a checkpoint folder (splink needs one), the session time
+        zone UTC (dates compare alike in every engine) and Arrow transfer to
+        and from pandas. The JVM's own messages go to ``spark.log`` in the
+        checkpoint folder's parent, not to the notebook.
+
+    Raises
+    ------
+    CRMError
+        pyspark is not installed (``pip install 'crm-workbook[spark]'``) or
+        Java cannot be started.
+    """
+    with _SPARK_LOCK:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # pyspark on pandas 3
+                from pyspark.sql import SparkSession
+        except ImportError:
+            raise CRMError(
+                "engine='spark' needs pyspark: pip install 'crm-workbook[spark]' "
+                "(and Java 17 or newer)"
+            ) from None
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            return active
+        from splink.backends.spark import similarity_jar_location
+
+        master = master or os.environ.get("CRM_SPARK_MASTER") or "local[*]"
+        work = Path(tempfile.mkdtemp(prefix="crm-spark-"))
+        builder = (
+            SparkSession.builder.master(master)
+            .appName("crm-workbook")
+            .config("spark.jars", similarity_jar_location())
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+            .config("spark.local.dir", str(work / "local"))
+            .config("spark.sql.warehouse.dir", str(work / "warehouse"))
+        )
+        if master.startswith("local"):
+            # in local mode the driver does the work: its heap is the memory Spark may use
+            memory = os.environ.get("CRM_SPARK_DRIVER_MEMORY") or SPARK_DRIVER_MEMORY
+            builder = builder.config("spark.driver.memory", memory).config(
+                "spark.driver.maxResultSize", memory
+            )
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            builder = builder.config("spark.sql.shuffle.partitions", str(os.cpu_count() or 2))
+        try:
+            with _stderr_to(work / "spark.log"):
+                session = builder.getOrCreate()
+        except Exception as exc:  # the JVM did not start: no Java, a bad master URL
+            raise CRMError(
+                f"Spark could not start at {master!r} ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else 'no message'}); "
+                "Spark needs Java 17 or newer (JAVA_HOME) and a reachable master"
+            ) from None
+        session.sparkContext.setLogLevel("ERROR")
+        session.sparkContext.setCheckpointDir(str(work / "checkpoints"))
+        atexit.register(_stop_spark, session, work)
+        return session
+
+
+def _stop_spark(session, work: Path) -> None:
+    """Stop the session at exit and remove its scratch folder."""
+    with contextlib.suppress(Exception):
+        session.stop()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+# --- one engine, its tables, its SQL -------------------------------------------------
+
+
+def _files(folder: Path, table: str) -> tuple[str, str] | None:
+    """(reader, path) of a table in a folder on disk, or None when it is absent."""
+    parts = folder / table
+    if parts.is_dir() and any(parts.glob("*.parquet")):
+        return "parquet", str(parts / "*.parquet")
+    for suffix, reader in ((".parquet", "parquet"), (".csv", "csv")):
+        path = folder / f"{table}{suffix}"
+        if path.is_file():
+            return reader, str(path)
+    return None
+
+
+def _in_memory(source) -> dict[str, pd.DataFrame] | None:
+    """The tables of a source held in memory, or None for a folder on disk."""
+    if isinstance(source, pd.DataFrame):
+        return {"transactions": source}
+    if isinstance(source, dict):
+        return {k: v for k, v in source.items() if isinstance(v, pd.DataFrame)}
+    if hasattr(source, "tables"):  # crmlib.io.ClientData
+        return {k: v for k, v in source.tables.items() if len(v)}
+    return None
+
+
+class Engine:
+    """A DuckDB connection or the Spark session, with a client's tables as SQL views.
+
+    Use as a context manager; inside it, :meth:`sql` runs a query written in
+    DuckDB's SQL against views named after the tables (``transactions``,
+    ``customers`` ...), each with the workbook's columns cast to their kind
+    (:data:`crmlib.schema.TABLES`).
+
+    Parameters
+    ----------
+    name : {"duckdb", "spark"}
+    source : ClientData, dict of DataFrame, DataFrame or path
+        The tables (see the module docstring). A path is a client folder, or
+        one transactions file.
+    spark_master : str, optional
+        For ``"spark"``: see :func:`spark_session`.
+    memory_limit : str, optional
+        For ``"duckdb"``: e.g. ``"4GB"``; default ``CRM_DUCKDB_MEMORY`` or
+        :data:`DUCKDB_MEMORY`.
+    """
+
+    def __init__(self, name: str, source, spark_master: str | None = None, memory_limit=None):
+        self.name = check_engine(name, SQL_ENGINES)
+        self.source = source
+        self.spark_master = spark_master
+        self.memory_limit = memory_limit or os.environ.get("CRM_DUCKDB_MEMORY") or DUCKDB_MEMORY
+        self.tables: dict[str, str] = {}  # table -> file name for messages
+        self.columns: dict[str, set[str]] = {}
+        self._raw_text: dict[str, set[str]] = {}
+        self._con = None
+        self._spark = None
+        self._views: list[str] = []
+        self._spill: Path | None = None
+
+    # -- lifecycle --
+    def __enter__(self) -> Engine:
+        if self.name == "duckdb":
+            import duckdb
+
+            self._spill = Path(tempfile.mkdtemp(prefix="crm-duckdb-"))
+            self._con = duckdb.connect()
+            self._con.execute(f"SET memory_limit = '{self.memory_limit}'")
+            self._con.execute(f"SET temp_directory = '{self._spill}'")
+            self._con.execute("SET preserve_insertion_order = false")
+        else:
+            self._spark = spark_session(self.spark_master)
+        try:
+            self._register_all()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+        if self._spark is not None:
+            for view in self._views:
+                self._spark.catalog.dropTempView(view)
+            self._views = []
+        if self._spill is not None:
+            shutil.rmtree(self._spill, ignore_errors=True)
+
+    # -- tables --
+    def _register_all(self) -> None:
+        frames = _in_memory(self.source)
+        if frames is not None:
+            for table, frame in frames.items():
+                if table in ENGINE_TABLES:
+                    self._register(table, frame, table)
+            return
+        path = Path(self.source)
+        if path.is_file():
+            if path.suffix not in (".parquet", ".csv"):
+                raise DataError(f"{path.name}: not a CSV or Parquet file", file=path.name)
+            reader = "parquet" if path.suffix == ".parquet" else "csv"
+            self._register("transactions", (reader, str(path)), path.name)
+            return
+        if not path.is_dir():
+            raise DataError(f"{path.name}: no such folder or file", file=path.name)
+        if (path / "mapping.yml").exists():
+            raise DataError(
+                f"{path.name}/mapping.yml: a column mapping is applied only when the folder is "
+                "loaded into memory (engine='pandas'); for engine='duckdb' or 'spark', write the "
+                "tables with the workbook's column names (datasets/README.md)",
+                file="mapping.yml",
+            )
+        for table in ENGINE_TABLES:
+            found = _files(path, table)
+            if found is not None:
+                self._register(table, found, Path(found[1]).name)
+        if "transactions" not in self.tables:
+            raise DataError(
+                f"{path.name}: no transactions.parquet, transactions/ or transactions.csv",
+                file="transactions",
+            )
+
+    def _register(self, table: str, data, file: str) -> None:
+        raw = f"raw_{table}"
+        if self.name == "duckdb":
+            if isinstance(data, pd.DataFrame):
+                self._con.register(raw, data)
+            else:
+                reader, path = data
+                literal = path.replace("'", "''")
+                call = (
+                    f"read_parquet('{literal}')"
+                    if reader == "parquet"
+                    else f"read_csv('{literal}', header = true, all_varchar = true)"
+                )
+                self._con.execute(f"CREATE VIEW {raw} AS SELECT * FROM {call}")
+            described = self._con.execute(f"DESCRIBE {raw}").fetchall()
+            types = {name: kind for name, kind, *_ in described}
+            text = {c for c, kind in types.items() if kind == "VARCHAR"}
+        else:
+            if isinstance(data, pd.DataFrame):
+                frame = self._spark.createDataFrame(_for_spark(data))
+            else:
+                reader, path = data
+                read = self._spark.read
+                frame = (
+                    read.parquet(path)
+                    if reader == "parquet"
+                    else read.option("header", True).option("encoding", "UTF-8").csv(path)
+                )
+            frame.createOrReplaceTempView(raw)
+            self._views.append(raw)
+            types = dict(frame.dtypes)
+            text = {c for c, kind in types.items() if kind == "string"}
+        self.tables[table] = file
+        self.columns[table] = set(types)
+        self._raw_text[table] = text
+        self._typed_view(table)
+
+    def _value(self, table: str, column: str) -> str:
+        """SQL for a raw column with missing-value spellings as NULL (text columns)."""
+        if column not in self._raw_text[table]:
+            return column
+        spellings = ", ".join(f"'{m}'" for m in sorted(MISSING))  # as when loading
+        return f"CASE WHEN lower(trim({column})) IN ({spellings}) THEN NULL ELSE {column} END"
+
+    def _typed_view(self, table: str) -> None:
+        spec = s.TABLES[table]
+        parts = []
+        for col in spec.columns:
+            if col.name in self.columns[table]:
+                sql_type = _SQL_TYPES[col.kind]
+                parts.append(
+                    f'TRY_CAST({self._value(table, col.name)} AS {sql_type}) AS "{col.name}"'
+                )
+        self.sql_no_result(
+            f"CREATE OR REPLACE TEMPORARY VIEW {table} AS SELECT {', '.join(parts)} FROM raw_{table}"
+        )
+        if self.name == "spark":
+            self._views.append(table)
+
+    def has(self, table: str, column: str | None = None) -> bool:
+        """True when the source holds the table (and the column)."""
+        if table not in self.tables:
+            return False
+        return column is None or column in self.columns[table]
+
+    def need(self, table: str, columns, purpose: str) -> None:
+        """Raise :class:`DataError` naming the file and the first missing column."""
+        missing = [c for c in columns if not self.has(table, c)]
+        if table not in self.tables or missing:
+            file = self.tables.get(table, table)
+            raise DataError(
+                f"{file}: the column(s) {', '.join(missing or columns)} are needed {purpose} "
+                "and are missing",
+                file=file,
+                column=(missing or list(columns))[0],
+            )
+
+    def check_rows(self, table: str, columns) -> None:
+        """Refuse the table when a needed value is empty or cannot be read as its kind.
+
+        Parameters
+        ----------
+        table : str
+        columns : iterable of str
+            The columns the step reads; required ones must not be empty.
+
+        Raises
+        ------
+        DataError
+            Naming the file, the column, the reason, how many rows and the
+            ``crm validate`` lists the rows; never the value itself.
+        """
+        spec = s.TABLES[table]
+        checks = []
+        for name in columns:
+            if not self.has(table, name):
+                continue
+            col = spec.column(name)
+            raw = self._value(table, name)
+            if not col.nullable:
+                checks.append((name, f"{raw} IS NULL", "is empty"))
+            if name in self._raw_text[table] and _SQL_TYPES[col.kind] != "VARCHAR":
+                checks.append(
+                    (
+                        name,
+                        f"{raw} IS NOT NULL AND TRY_CAST({raw} AS {_SQL_TYPES[col.kind]}) IS NULL",
+                        f"cannot be read as a {col.kind} (ISO dates, '.' decimals)",
+                    )
+                )
+        if not checks:
+            return
+        counts = ", ".join(
+            f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS c{i}"
+            for i, (_, cond, _) in enumerate(checks)
+        )
+        found = self.sql(f"SELECT {counts} FROM raw_{table}").iloc[0]
+        for i, (name, _, reason) in enumerate(checks):
+            n = int(found[f"c{i}"] or 0)
+            if n:
+                file = self.tables[table]
+                raise DataError(
+                    f"{file}: column {name}: {n:,} row(s) where the value {reason}; "
+                    "run `crm validate` on the folder to list them",
+                    file=file,
+                    column=name,
+                )
+
+    # -- SQL --
+    def sql(self, query: str) -> pd.DataFrame:
+        """Run a DuckDB-dialect query and return its result as a pandas DataFrame."""
+        if self.name == "duckdb":
+            return self._con.execute(query).df()
+        import sqlglot
+
+        spark_sql = sqlglot.transpile(query, read="duckdb", write="spark")[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            return self._spark.sql(spark_sql).toPandas()
+
+    def sql_no_result(self, query: str) -> None:
+        """Run a statement that returns nothing (CREATE VIEW ...)."""
+        if self.name == "duckdb":
+            self._con.execute(query)
+            return
+        import sqlglot
+
+        self._spark.sql(sqlglot.transpile(query, read="duckdb", write="spark")[0])
+
+    def scalar(self, query: str):
+        """The single value of a one-row, one-column query."""
+        value = self.sql(query).iloc[0, 0]
+        return None if pd.isna(value) else value
+
+    def describe(self) -> str:
+        """One line: which engine and version ran the steps (for a lesson or a report)."""
+        if self.name == "duckdb":
+            import duckdb
+
+            return f"DuckDB {duckdb.__version__} (memory limit {self.memory_limit})"
+        return f"Spark {self._spark.version} at {self._spark.sparkContext.master}"
+
+
+def _for_spark(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame Spark's Arrow conversion reads: text as object, no pandas-only dtypes."""
+    out = frame.copy()
+    for col in out.columns:
+        dtype = out[col].dtype
+        if pd.api.types.is_object_dtype(dtype) or isinstance(
+            dtype, (pd.StringDtype, pd.CategoricalDtype)
+        ):
+            out[col] = out[col].astype(object).where(out[col].notna(), None)
+        elif pd.api.types.is_bool_dtype(dtype):
+            out[col] = out[col].astype(bool)
+    return out
+
+
+def describe(engine: str, spark_master: str | None = None) -> str:
+    """One line naming the engine that runs the transaction-level steps."""
+    check_engine(engine)
+    if engine == "pandas":
+        return f"pandas {pd.__version__} (in memory)"
+    if engine == "duckdb":
+        import duckdb
+
+        memory = os.environ.get("CRM_DUCKDB_MEMORY") or DUCKDB_MEMORY
+        return f"DuckDB {duckdb.__version__} (out of core, memory limit {memory})"
+    spark = spark_session(spark_master)
+    return f"Spark {spark.version} at {spark.sparkContext.master}"
+
+
+def as_of_sql(when) -> str:
+    """A date literal for the engines' SQL."""
+    return f"DATE '{pd.Timestamp(when).date().isoformat()}'"
+
+
+# --- the transaction-level steps on a folder, one command ---------------------------------
+
+STEPS = ("summary", "profitability", "cohorts", "duplicates")
+STEP_FILES = {
+    "summary": "customer_summary.parquet",
+    "profitability": "customer_profitability.parquet",
+    "cohorts": "cohort_counts.csv",
+    "duplicates": "duplicate_clusters.parquet",
+}
+
+
+def aggregate(
+    source,
+    out,
+    engine: str = "duckdb",
+    steps=STEPS[:3],
+    as_of=None,
+    spark_master: str | None = None,
+    progress=None,
+) -> dict[str, dict]:
+    """Run the transaction-level steps on a client folder and write one row per customer.
+
+    What ``crm aggregate`` does: the customer summary
+    (:func:`crmlib.summary.customer_summary`, in weeks), customer profitability
+    (:func:`crmlib.value_chain.customer_profitability`), the monthly cohort
+    counts (:func:`crmlib.qci.cohort_retention` with ``counts=True``) and,
+    when asked, duplicate clusters (:func:`crmlib.idic.find_duplicates`),
+    each written to ``out`` (:data:`STEP_FILES`). The outputs hold ids and
+    figures only, no personal data.
+
+    Parameters
+    ----------
+    source : path
+        A client folder (see the module docstring).
+    out : path
+        Folder for the outputs (created).
+    engine : {"duckdb", "spark", "pandas"}
+        "pandas" loads and validates the folder in memory first (:mod:`crmlib.io`).
+    steps : iterable of str
+        Some of :data:`STEPS`.
+    as_of : date-like, optional
+        Last day counted; default the last order date.
+    spark_master : str, optional
+    progress : callable, optional
+        Called with (step, seconds, rows) after each step.
+
+    Returns
+    -------
+    dict
+        Per step: ``file``, ``rows`` and ``seconds``.
+    """
+    import time
+
+    from crmlib import idic, qci, value_chain
+    from crmlib.summary import customer_summary
+
+    check_engine(engine)
+    unknown = [step for step in steps if step not in STEPS]
+    if unknown:
+        raise CRMError(f"unknown step(s) {', '.join(unknown)}; the steps: {', '.join(STEPS)}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = source
+    if engine == "pandas":
+        from crmlib import datasets
+
+        data = datasets.load(source, as_of=as_of)
+    run = {"engine": engine, "spark_master": spark_master}
+    done = {}
+    for step in steps:
+        start = time.perf_counter()
+        if step == "summary":
+            tx = data.transactions if engine == "pandas" else data
+            result = customer_summary(tx, as_of=as_of, time_unit="W", **run)
+        elif step == "profitability":
+            result = value_chain.customer_profitability(data, as_of=as_of, **run)
+        elif step == "cohorts":
+            tx = data.transactions if engine == "pandas" else data
+            result = qci.cohort_retention(tx, freq="M", as_of=as_of, counts=True, **run)
+        else:
+            customers = _customers_for_linkage(data, engine)
+            result = idic.find_duplicates(customers, **run).clusters_
+        path = out / STEP_FILES[step]
+        if path.suffix == ".csv":
+            result.to_csv(path)
+        else:
+            result.to_parquet(path)
+        done[step] = {
+            "file": path.name,
+            "rows": len(result),
+            "seconds": time.perf_counter() - start,
+        }
+        if progress:
+            progress(step, done[step]["seconds"], len(result))
+    return done
+
+
+def _customers_for_linkage(data, engine: str) -> pd.DataFrame:
+    """The customers table's id and matching columns (loaded: splink compares in the engine)."""
+    if engine == "pandas":
+        if not data.has("customers"):
+            raise DataError("duplicates need a customers table", file="customers")
+        return data.tables["customers"]
+    columns = [s.CUSTOMER_ID, s.NAME, s.EMAIL, s.PHONE, s.CITY]
+    with Engine("duckdb", data) as eng:
+        if not eng.has("customers"):
+            raise DataError("duplicates need a customers table", file="customers")
+        eng.need("customers", [s.CUSTOMER_ID], "for duplicate detection")
+        present = [f'"{c}"' for c in columns if eng.has("customers", c)]
+        return eng.sql(f"SELECT {', '.join(present)} FROM customers")

@@ -1,0 +1,337 @@
+"""The engines (crmlib.engines): pandas, DuckDB and Spark give the same results.
+
+Each transaction-level step runs on the same data with every engine; the
+results must agree (equal ids, counts and dates; sums up to the order of
+floating-point addition), and where the synthetic generator planted the
+answer (profit per record, duplicate records) the SQL engines must find it
+too. Spark runs in local mode; its session starts once for this file.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+
+import pandas as pd
+import pytest
+from test_cli import crm  # the crm command in a subprocess, as users run it
+
+from crmlib import datasets, engines, idic, qci, synth
+from crmlib import schema as s
+from crmlib import value_chain as vc
+from crmlib.errors import CRMError, DataError
+from crmlib.io import ClientData
+from crmlib.summary import customer_summary
+
+SEED = 20261122
+SQL_ENGINES = ["duckdb", "spark"]
+RTOL = 1e-9  # sums in another order
+
+
+def _needs(engine: str) -> None:
+    """Skip the Spark engine without pyspark, except in CI, where `make test` installs it."""
+    if engine == "spark" and importlib.util.find_spec("pyspark") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("pyspark is missing: make test installs the crm-workbook[spark] extra")
+        pytest.skip("pyspark is not installed (the crm-workbook[spark] extra)")
+
+
+def _same(expected: pd.DataFrame, got: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(expected, got, check_exact=False, rtol=RTOL, atol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def company():
+    return synth.generate(n_customers=400, seed=SEED)
+
+
+@pytest.fixture(scope="module")
+def client(company):
+    return ClientData(dict(company.tables), pd.DataFrame(), {}, as_of=company.as_of)
+
+
+@pytest.fixture(scope="module")
+def parquet_folder(company, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("parquet")
+    synth.write_folder(company, folder, fmt="parquet")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def csv_folder(company, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("csv")
+    synth.write_folder(company, folder, fmt="csv")
+    return folder
+
+
+# --- the same summary, profitability and cohorts on every engine ------------------------
+
+
+@pytest.mark.parametrize("engine", SQL_ENGINES)
+def test_customer_summary_is_the_same_on_every_engine(engine, client):
+    _needs(engine)
+    tx = client.transactions
+    expected = customer_summary(tx, time_unit="W", engine="pandas")
+    _same(expected, customer_summary(tx, time_unit="W", engine=engine))
+
+
+def test_cdnow_summary_on_spark_reproduces_the_published_file():
+    """As tests/test_summary.py checks the pandas and DuckDB engines."""
+    _needs("spark")
+    tx = datasets.load_cdnow_transactions()
+    published = datasets.load_cdnow_summary().set_index(s.CUSTOMER_ID)
+    end = datasets.CDNOW_CALIBRATION_END
+    got = customer_summary(tx, as_of=end, time_unit="W", engine="spark")
+    _same(customer_summary(tx, as_of=end, time_unit="W", engine="pandas"), got)
+    assert len(got) == len(published) == 2357
+    published = published.loc[got.index]
+    assert (got[s.FREQUENCY] == published[s.FREQUENCY]).all()
+    assert (got[s.T] - published[s.T]).abs().max() <= 0.005
+
+
+@pytest.mark.parametrize("engine", SQL_ENGINES)
+def test_profitability_is_the_same_on_every_engine_and_equals_the_planted_profit(
+    engine, client, company
+):
+    _needs(engine)
+    expected = vc.customer_profitability(client)
+    got = vc.customer_profitability(client, engine=engine)
+    _same(expected, got)
+    truth = company.truth.records.set_index(s.CUSTOMER_ID)[vc.PROFIT]
+    assert (got[vc.PROFIT] - truth.reindex(got.index)).abs().max() < 1e-6
+
+
+@pytest.mark.parametrize("engine", SQL_ENGINES)
+def test_profitability_without_rates_or_costs_is_the_same(engine, client):
+    _needs(engine)
+    tables = {k: v for k, v in client.tables.items() if k != "cost_rates"}
+    tables["transactions"] = tables["transactions"].drop(columns=[s.COST, s.QUANTITY])
+    bare = ClientData(tables, pd.DataFrame(), {}, as_of=client.as_of)
+    expected = vc.customer_profitability(bare)
+    assert expected[vc.COST_TO_SERVE].isna().all() and expected[vc.UNITS].isna().all()
+    _same(expected, vc.customer_profitability(bare, engine=engine))
+
+
+@pytest.mark.parametrize("engine", SQL_ENGINES)
+@pytest.mark.parametrize("freq", ["M", "W", "Q"])
+def test_cohort_tables_are_the_same_on_every_engine(engine, freq, client):
+    _needs(engine)
+    tx = client.transactions
+    for counts in (False, True):
+        expected = qci.cohort_retention(tx, freq=freq, as_of=client.as_of, counts=counts)
+        got = qci.cohort_retention(tx, freq=freq, as_of=client.as_of, counts=counts, engine=engine)
+        _same(expected, got)
+
+
+def test_cohort_engines_refuse_a_period_sql_cannot_truncate_to(client):
+    with pytest.raises(CRMError, match="freq must be one of"):
+        qci.cohort_retention(client.transactions, freq="2M", engine="duckdb")
+
+
+# --- a folder on disk, read without loading it ------------------------------------------
+
+
+@pytest.mark.parametrize("engine", SQL_ENGINES)
+@pytest.mark.parametrize("kind", ["parquet", "csv"])
+def test_a_folder_on_disk_gives_what_the_same_tables_give_in_memory(
+    engine, kind, client, parquet_folder, csv_folder
+):
+    _needs(engine)
+    folder = parquet_folder if kind == "parquet" else csv_folder
+    as_of = client.as_of
+    _same(
+        customer_summary(client.transactions, as_of=as_of, engine="pandas"),
+        customer_summary(folder, as_of=as_of, engine=engine),
+    )
+    _same(
+        vc.customer_profitability(client),
+        vc.customer_profitability(folder, engine=engine, as_of=as_of),
+    )
+    _same(
+        qci.cohort_retention(client.transactions, as_of=as_of),
+        qci.cohort_retention(folder, as_of=as_of, engine=engine),
+    )
+
+
+def test_a_transactions_file_alone_is_a_source(parquet_folder, client):
+    got = customer_summary(parquet_folder / "transactions.parquet", as_of=client.as_of)
+    _same(customer_summary(client.transactions, as_of=client.as_of, engine="pandas"), got)
+
+
+# --- bad input: a clear answer naming the file and column --------------------------------
+
+
+def test_a_missing_column_names_the_file_and_column(tmp_path, company):
+    company.tables["transactions"].drop(columns=[s.REVENUE]).to_parquet(
+        tmp_path / "transactions.parquet"
+    )
+    with pytest.raises(DataError, match=r"transactions\.parquet.*revenue") as caught:
+        customer_summary(tmp_path, engine="duckdb")
+    assert caught.value.column == s.REVENUE
+
+
+def test_unreadable_values_are_counted_not_silently_dropped(tmp_path, company):
+    tx = company.tables["transactions"].copy()
+    text = tx.astype({s.ORDER_DATE: str})
+    text.loc[[3, 7, 11], s.ORDER_DATE] = "31/02/2024"
+    text.loc[5, s.CUSTOMER_ID] = ""
+    text.to_csv(tmp_path / "transactions.csv", index=False)
+    with pytest.raises(DataError) as caught:
+        vc.customer_profitability(tmp_path, engine="duckdb")
+    message = str(caught.value)
+    assert "transactions.csv" in message and "crm validate" in message
+    assert caught.value.column in (s.CUSTOMER_ID, s.ORDER_DATE)
+    # each fault is named with its count
+    text.loc[5, s.CUSTOMER_ID] = tx.loc[5, s.CUSTOMER_ID]
+    text.to_csv(tmp_path / "transactions.csv", index=False)
+    with pytest.raises(DataError, match=r"column order_date: 3 row\(s\)"):
+        qci.cohort_retention(tmp_path, engine="duckdb")
+
+
+def test_missing_value_spellings_are_empty_not_unreadable(tmp_path, company):
+    tx = company.tables["transactions"].astype({s.COST: object})
+    tx.loc[[1, 2], s.COST] = "n/a"
+    tx.to_csv(tmp_path / "transactions.csv", index=False, date_format="%Y-%m-%d")
+    got = customer_summary(tmp_path, engine="duckdb")
+    assert got[s.MARGIN].notna().sum() > 0
+
+
+def test_a_mapping_file_is_refused_with_the_reason(tmp_path, company):
+    company.tables["transactions"].to_parquet(tmp_path / "transactions.parquet")
+    (tmp_path / "mapping.yml").write_text("transactions:\n  columns: {Net: revenue}\n")
+    with pytest.raises(DataError, match="mapping.yml.*loaded into memory"):
+        customer_summary(tmp_path, engine="duckdb")
+
+
+def test_a_folder_without_transactions_is_refused(tmp_path):
+    with pytest.raises(DataError, match="no transactions"):
+        customer_summary(tmp_path, engine="duckdb")
+
+
+def test_an_unknown_engine_is_refused(client):
+    with pytest.raises(CRMError, match="engine must be one of"):
+        vc.customer_profitability(client, engine="polars")
+    with pytest.raises(CRMError, match="engine must be one of"):
+        qci.cohort_retention(client.transactions, engine="sqlite")
+
+
+# --- duplicate detection: splink on DuckDB and on Spark ----------------------------------
+
+
+@pytest.mark.slow
+def test_duplicate_detection_is_the_same_on_spark_and_finds_the_planted_pairs():
+    _needs("spark")
+    small = synth.generate(n_customers=300, seed=SEED, duplicate_rate=0.1)
+    customers = small.tables["customers"]
+    on_duckdb = idic.find_duplicates(customers, engine="duckdb")
+    on_spark = idic.find_duplicates(customers, engine="spark")
+    # the same persons, record for record
+    cluster = [idic.CLUSTER_ID, idic.CLUSTER_SIZE]
+    pd.testing.assert_frame_equal(on_duckdb.clusters_[cluster], on_spark.clusters_[cluster])
+    # the same model, up to the backends' Jaro-Winkler functions (DuckDB's own and
+    # splink's Java one differ on a few name pairs, which moves u of the fuzzy name
+    # levels by a few per cent) and EM's convergence tolerance
+    params = on_duckdb.parameters_.merge(on_spark.parameters_, on=["comparison", "level"])
+    assert len(params) == len(on_duckdb.parameters_)
+    for p in ("m", "u"):
+        assert ((params[f"{p}_x"] - params[f"{p}_y"]).abs() <= 0.05 * params[f"{p}_x"]).all()
+    key = [idic.CUSTOMER_ID_L, idic.CUSTOMER_ID_R]
+    linked = [
+        f.pairs_.loc[f.pairs_[idic.MATCH_PROBABILITY] >= f.threshold, key]
+        .sort_values(key)
+        .reset_index(drop=True)
+        for f in (on_duckdb, on_spark)
+    ]
+    pd.testing.assert_frame_equal(*linked)
+    truth = small.truth.records.set_index(s.CUSTOMER_ID)[synth.PERSON_ID]
+    quality = idic.pairwise_link_quality(on_spark.clusters_[idic.CLUSTER_ID], truth)
+    assert quality["true_pairs"] >= 20 and quality["f1"] >= 0.95
+
+
+# --- crm aggregate ------------------------------------------------------------------------
+
+
+def test_crm_aggregate_writes_one_row_per_customer(parquet_folder, client, tmp_path):
+    out = tmp_path / "out"
+    result = crm("aggregate", parquet_folder, "--out", out, "--memory-limit", "1GB")
+    assert result.returncode == 0, result.stderr
+    summary = pd.read_parquet(out / "customer_summary.parquet")
+    _same(customer_summary(client.transactions, time_unit="W", engine="pandas"), summary)
+    profit = pd.read_parquet(out / "customer_profitability.parquet")
+    _same(vc.customer_profitability(client), profit)
+    cohorts = pd.read_csv(out / "cohort_counts.csv", index_col=0)
+    expected = qci.cohort_retention(client.transactions, counts=True)
+    assert cohorts.iloc[:, 0].tolist() == expected[0].tolist()  # cohort sizes
+
+
+def test_crm_aggregate_on_a_bad_folder_exits_1_without_traceback(tmp_path):
+    (tmp_path / "transactions.csv").write_text("customer_id,order_date\nC1,2024-01-01\n")
+    result = crm("aggregate", tmp_path, "--out", tmp_path / "o")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: transactions.csv: the column(s) revenue")
+    assert "Traceback" not in result.stderr
+
+
+# --- crm report passes the engine to every lesson ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("client")
+    synth.write_folder(synth.generate(n_customers=600, seed=SEED), folder)
+    return folder
+
+
+def _report(folder, out, *extra):
+    result = crm("report", folder, "--out", out, "--only", "qci,value_chain", *extra)
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    findings = {}
+    for lesson in ("02_qci", "03_value_chain"):
+        nb = json.loads((out / f"{lesson}.ipynb").read_text())
+        findings[lesson] = [
+            "".join(o.get("text", ""))
+            for c in nb["cells"]
+            for o in c.get("outputs", [])
+            if o.get("name") == "stdout"
+        ]
+    return manifest, findings
+
+
+def _engine_line(outputs: list[str]) -> str:
+    return next(line for line in "".join(outputs).splitlines() if "transaction-level" in line)
+
+
+def _without_engine_line(outputs: list[str]) -> list[str]:
+    return [line for line in "".join(outputs).splitlines() if "transaction-level" not in line]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", SQL_ENGINES)
+def test_crm_report_runs_the_lessons_on_the_engine_with_the_same_figures(
+    engine, small_folder, tmp_path
+):
+    _needs(engine)
+    _, on_pandas = _report(small_folder, tmp_path / "pandas")
+    manifest, on_engine = _report(small_folder, tmp_path / engine, "--engine", engine)
+    for lesson, outputs in on_engine.items():
+        assert engine in _engine_line(outputs).lower()
+        assert "pandas" in _engine_line(on_pandas[lesson])
+        assert _without_engine_line(outputs) == _without_engine_line(on_pandas[lesson])
+    assert manifest["parameters"]["engine"] == engine
+
+
+def test_crm_report_refuses_a_spark_master_without_spark(small_folder, tmp_path):
+    result = crm("report", small_folder, "--out", tmp_path / "r", "--spark-master", "local[1]")
+    assert result.returncode == 1 and "--engine spark" in result.stderr
+
+
+def test_engine_is_a_report_option_not_a_param(small_folder, tmp_path):
+    result = crm("report", small_folder, "--out", tmp_path / "r", "--param", "engine=spark")
+    assert result.returncode == 1 and "--engine" in result.stderr
+
+
+def test_describe_names_the_engine():
+    assert engines.describe("duckdb").startswith("DuckDB")
+    assert engines.describe("pandas").startswith("pandas")
