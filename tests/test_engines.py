@@ -335,3 +335,12 @@ def test_engine_is_a_report_option_not_a_param(small_folder, tmp_path):
 def test_describe_names_the_engine():
     assert engines.describe("duckdb").startswith("DuckDB")
     assert engines.describe("pandas").startswith("pandas")
+
+
+def test_duckdb_runs_under_the_stated_memory_limit_and_spills(client, monkeypatch):
+    monkeypatch.setenv("CRM_DUCKDB_MEMORY", "300MB")
+    with engines.Engine("duckdb", client) as eng:
+        limit = eng.scalar("SELECT current_setting('memory_limit')")
+        spill = eng.scalar("SELECT current_setting('temp_directory')")
+        assert "crm-duckdb-" in spill
+    assert limit == "286.1 MiB"  # 300 MB as DuckDB prints it
