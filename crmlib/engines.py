@@ -452,6 +452,25 @@ class Engine:
 
         self._spark.sql(sqlglot.transpile(query, read="duckdb", write="spark")[0])
 
+    def write(self, query: str, path: Path) -> int:
+        """Write a query's result to Parquet without passing it through pandas.
+
+        DuckDB writes one file; Spark writes a folder of part files (both read
+        back with ``pandas.read_parquet``). Returns the number of rows written.
+        """
+        import pyarrow.dataset as ds
+
+        path = Path(path)
+        if self.name == "duckdb":
+            literal = str(path).replace("'", "''")
+            self._con.execute(f"COPY ({query}) TO '{literal}' (FORMAT parquet)")
+        else:
+            import sqlglot
+
+            spark_sql = sqlglot.transpile(query, read="duckdb", write="spark")[0]
+            self._spark.sql(spark_sql).write.mode("overwrite").parquet(str(path))
+        return ds.dataset(str(path), format="parquet").count_rows()
+
     def scalar(self, query: str):
         """The single value of a one-row, one-column query."""
         value = self.sql(query).iloc[0, 0]
@@ -527,7 +546,11 @@ def aggregate(
     counts (:func:`crmlib.qci.cohort_retention` with ``counts=True``) and,
     when asked, duplicate clusters (:func:`crmlib.idic.find_duplicates`),
     each written to ``out`` (:data:`STEP_FILES`). The outputs hold ids and
-    figures only, no personal data.
+    figures only, no personal data. DuckDB and Spark write the per-customer
+    tables from the engine straight to Parquet (Spark: a folder of part
+    files), not through pandas, so that this process's memory does not grow
+    with the number of customers; pandas reads them back with
+    ``pandas.read_parquet(path).set_index("customer_id")``.
 
     Parameters
     ----------
@@ -553,7 +576,7 @@ def aggregate(
     import time
 
     from crmlib import idic, qci, value_chain
-    from crmlib.summary import customer_summary
+    from crmlib.summary import customer_summary, summary_query
 
     check_engine(engine)
     unknown = [step for step in steps if step not in STEPS]
@@ -561,39 +584,45 @@ def aggregate(
         raise CRMError(f"unknown step(s) {', '.join(unknown)}; the steps: {', '.join(STEPS)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    data = source
-    if engine == "pandas":
-        from crmlib import datasets
-
-        data = datasets.load(source, as_of=as_of)
     run = {"engine": engine, "spark_master": spark_master}
-    done = {}
-    for step in steps:
-        start = time.perf_counter()
-        if step == "summary":
-            tx = data.transactions if engine == "pandas" else data
-            result = customer_summary(tx, as_of=as_of, time_unit="W", **run)
-        elif step == "profitability":
-            result = value_chain.customer_profitability(data, as_of=as_of, **run)
-        elif step == "cohorts":
-            tx = data.transactions if engine == "pandas" else data
-            result = qci.cohort_retention(tx, freq="M", as_of=as_of, counts=True, **run)
-        else:
-            customers = _customers_for_linkage(data, engine)
-            result = idic.find_duplicates(customers, **run).clusters_
-        path = out / STEP_FILES[step]
-        if path.suffix == ".csv":
-            result.to_csv(path)
-        else:
-            result.to_parquet(path)
-        done[step] = {
-            "file": path.name,
-            "rows": len(result),
-            "seconds": time.perf_counter() - start,
-        }
-        if progress:
-            progress(step, done[step]["seconds"], len(result))
+    with contextlib.ExitStack() as stack:
+        if engine == "pandas":
+            from crmlib import datasets
+
+            data, eng = datasets.load(source, as_of=as_of), None
+        else:  # one engine, its views registered once, for the steps that write per customer
+            data, eng = source, stack.enter_context(Engine(engine, source, spark_master))
+        done = {}
+        for step in steps:
+            start = time.perf_counter()
+            path = out / STEP_FILES[step]
+            if step == "summary" and eng is not None:
+                rows = eng.write(summary_query(eng, as_of, time_unit="W"), path)
+            elif step == "summary":
+                summary = customer_summary(data.transactions, as_of=as_of, time_unit="W", **run)
+                rows = _to_parquet(summary, path)
+            elif step == "profitability" and eng is not None:
+                rows = eng.write(value_chain.profitability_query(eng, None, None, as_of), path)
+            elif step == "profitability":
+                rows = _to_parquet(value_chain.customer_profitability(data, as_of=as_of), path)
+            elif step == "cohorts":  # one row per cohort: small whatever the engine
+                tx = data.transactions if engine == "pandas" else data
+                cohorts = qci.cohort_retention(tx, freq="M", as_of=as_of, counts=True, **run)
+                cohorts.to_csv(path)
+                rows = len(cohorts)
+            else:
+                customers = _customers_for_linkage(data, engine)
+                rows = _to_parquet(idic.find_duplicates(customers, **run).clusters_, path)
+            done[step] = {"file": path.name, "rows": rows, "seconds": time.perf_counter() - start}
+            if progress:
+                progress(step, done[step]["seconds"], rows)
     return done
+
+
+def _to_parquet(frame: pd.DataFrame, path: Path) -> int:
+    """Write a per-customer frame with customer_id as a column, as the SQL engines do."""
+    frame.reset_index().to_parquet(path, index=False)
+    return len(frame)
 
 
 def _customers_for_linkage(data, engine: str) -> pd.DataFrame:

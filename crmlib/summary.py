@@ -197,43 +197,56 @@ ORDER BY per.cid
 """
 
 
-def _summary_sql(engine: str, source, as_of, time_unit: str, spark_master=None) -> pd.DataFrame:
-    from crmlib.engines import Engine, as_of_sql
+def summary_query(eng, as_of=None, time_unit: str = "D") -> str:
+    """The customer summary as one SQL query on an open engine (:class:`crmlib.engines.Engine`).
+
+    Checks the transactions first (missing columns, unreadable values). The
+    query's columns are customer_id and :data:`crmlib.schema.SUMMARY_COLUMNS`,
+    ordered by customer_id; :func:`customer_summary` runs it into pandas,
+    ``crm aggregate`` writes it straight to Parquet.
+    """
+    from crmlib.engines import as_of_sql
 
     if time_unit not in TIME_UNITS:
         raise CRMError(f"time_unit must be 'D' (days) or 'W' (weeks), not {time_unit!r}")
-    with Engine(engine, source, spark_master=spark_master) as eng:
-        needed = (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE)
-        eng.need("transactions", needed, "for a customer summary")
-        eng.check_rows("transactions", [*needed, s.COST, s.ORDER_ID])
+    needed = (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE)
+    eng.need("transactions", needed, "for a customer summary")
+    eng.check_rows("transactions", [*needed, s.COST, s.ORDER_ID])
+    if as_of is None:
+        as_of = eng.scalar(f"SELECT MAX(CAST({s.ORDER_DATE} AS DATE)) FROM transactions")
         if as_of is None:
-            as_of = eng.scalar(f"SELECT MAX(CAST({s.ORDER_DATE} AS DATE)) FROM transactions")
-            if as_of is None:
-                raise DataError("transactions: there are no order lines", file="transactions")
-        as_of_literal = as_of_sql(as_of)
-        sql = _SQL.format(
-            cid=s.CUSTOMER_ID,
-            date=s.ORDER_DATE,
-            rev=s.REVENUE,
-            cost=s.COST if eng.has("transactions", s.COST) else "CAST(NULL AS DOUBLE)",
-            order=s.ORDER_ID if eng.has("transactions", s.ORDER_ID) else "CAST(NULL AS VARCHAR)",
-            source="transactions",
-            as_of=as_of_literal,
-            unit=TIME_UNITS[time_unit],
-            frequency=s.FREQUENCY,
-            recency=s.RECENCY,
-            T=s.T,
-            monetary=s.MONETARY_VALUE,
-            first_purchase=s.FIRST_PURCHASE,
-            last_purchase=s.LAST_PURCHASE,
-            orders_expr="CASE WHEN totals.orders > 0 THEN totals.orders ELSE occasions END",
-            orders=s.ORDERS,
-            revenue=s.REVENUE,
-            margin=s.MARGIN,
-        )
-        out = eng.sql(sql)
+            raise DataError("transactions: there are no order lines", file="transactions")
+    return _SQL.format(
+        cid=s.CUSTOMER_ID,
+        date=s.ORDER_DATE,
+        rev=s.REVENUE,
+        cost=s.COST if eng.has("transactions", s.COST) else "CAST(NULL AS DOUBLE)",
+        order=s.ORDER_ID if eng.has("transactions", s.ORDER_ID) else "CAST(NULL AS VARCHAR)",
+        source="transactions",
+        as_of=as_of_sql(as_of),
+        unit=TIME_UNITS[time_unit],
+        frequency=s.FREQUENCY,
+        recency=s.RECENCY,
+        T=s.T,
+        monetary=s.MONETARY_VALUE,
+        first_purchase=s.FIRST_PURCHASE,
+        last_purchase=s.LAST_PURCHASE,
+        orders_expr="CASE WHEN totals.orders > 0 THEN totals.orders ELSE occasions END",
+        orders=s.ORDERS,
+        revenue=s.REVENUE,
+        margin=s.MARGIN,
+    )
+
+
+def _summary_sql(engine: str, source, as_of, time_unit: str, spark_master=None) -> pd.DataFrame:
+    from crmlib.engines import Engine
+
+    with Engine(engine, source, spark_master=spark_master) as eng:
+        out = eng.sql(summary_query(eng, as_of, time_unit))
     out[s.CUSTOMER_ID] = out[s.CUSTOMER_ID].astype(str)
-    out = out.set_index(s.CUSTOMER_ID).sort_index()
+    out = out.set_index(s.CUSTOMER_ID)
+    if not out.index.is_monotonic_increasing:
+        out = out.sort_index()
     for col in (s.FIRST_PURCHASE, s.LAST_PURCHASE):
         out[col] = out[col].astype("datetime64[ns]")
     for col in (s.FREQUENCY, s.RECENCY, s.T, s.MONETARY_VALUE, s.ORDERS, s.REVENUE, s.MARGIN):

@@ -379,85 +379,108 @@ buys AS (
 ),
 ids AS (
     {ids}
+),
+parts AS (
+    SELECT ids.cid,
+           COALESCE(sums.revenue, 0.0) AS revenue,
+           CASE WHEN {has_cost} THEN COALESCE(sums.product_cost, 0.0) END AS product_cost,
+           CASE WHEN {has_rates} THEN COALESCE(priced.serve, 0.0) END AS serve,
+           CAST(COALESCE(buys.orders, 0) AS BIGINT) AS orders,
+           CASE WHEN {has_qty} THEN COALESCE(buys.units, 0.0) END AS units
+    FROM ids
+    LEFT JOIN sums ON sums.cid = ids.cid
+    LEFT JOIN priced ON priced.cid = ids.cid
+    LEFT JOIN buys ON buys.cid = ids.cid
 )
-SELECT ids.cid AS {cid},
-       COALESCE(sums.revenue, 0.0) AS {revenue},
-       COALESCE(sums.product_cost, 0.0) AS {product_cost},
-       COALESCE(priced.serve, 0.0) AS {cost_to_serve},
-       COALESCE(buys.orders, 0) AS {orders},
-       COALESCE(buys.units, 0.0) AS {units}
-FROM ids
-LEFT JOIN sums ON sums.cid = ids.cid
-LEFT JOIN priced ON priced.cid = ids.cid
-LEFT JOIN buys ON buys.cid = ids.cid
+SELECT cid AS {cid},
+       CAST(revenue AS DOUBLE) AS {revenue},
+       CAST(product_cost AS DOUBLE) AS {product_cost},
+       CAST(serve AS DOUBLE) AS {cost_to_serve},
+       CAST(revenue - COALESCE(product_cost, 0.0) - COALESCE(serve, 0.0) AS DOUBLE) AS {profit},
+       orders AS {orders},
+       CAST(units AS DOUBLE) AS {units}
+FROM parts
+ORDER BY cid
 """
 _NO_RATES = pd.DataFrame({s.ACTIVITY: [], s.CHANNEL: [], s.UNIT_COST_RATE: []})
 
 
+def profitability_query(eng, source=None, cost_rates=None, as_of=None) -> str:
+    """:func:`customer_profitability` as one SQL query on an open engine.
+
+    Checks the tables first (missing columns, unreadable values). The query's
+    columns are customer_id and :data:`PROFITABILITY_COLUMNS`, ordered by
+    customer_id, with the same NULLs (no cost, no rates, no quantities) as the
+    pandas rule. ``source`` gives the default ``as_of`` (a ClientData's);
+    otherwise the last order date.
+    """
+    from crmlib.engines import as_of_sql
+
+    needed = (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE)
+    eng.need("transactions", needed, "for customer profitability")
+    eng.check_rows("transactions", [*needed, s.COST, s.QUANTITY])
+    when = as_of if as_of is not None else getattr(source, "as_of", None)
+    if when is None:
+        when = eng.scalar(f"SELECT MAX(CAST({s.ORDER_DATE} AS DATE)) FROM transactions")
+    when = _timestamp(when, "as_of")
+    day = as_of_sql(when)
+    window = f"CAST({s.ORDER_DATE} AS DATE) <= {day}"
+    bought = f"{window} AND {s.REVENUE} >= 0"
+    has_cost = eng.has("transactions", s.COST) and bool(
+        eng.scalar(f"SELECT COUNT({s.COST}) FROM transactions WHERE {window}")
+    )
+    has_qty = eng.has("transactions", s.QUANTITY) and bool(
+        eng.scalar(f"SELECT COUNT({s.QUANTITY}) FROM transactions WHERE {bought}")
+    )
+    by_order_id = eng.has("transactions", s.ORDER_ID) and bool(
+        eng.scalar(f"SELECT COUNT(*) = COUNT({s.ORDER_ID}) FROM transactions WHERE {bought}")
+    )
+    rates = cost_rates
+    if rates is None and eng.has("cost_rates", s.ACTIVITY):
+        rates = eng.sql("SELECT * FROM cost_rates")
+    if rates is not None and rates.empty:
+        rates = None
+    for table, stamp in (("tickets", s.OPENED_AT), ("interactions", s.TIMESTAMP)):
+        if eng.has(table):
+            eng.check_rows(table, [s.CUSTOMER_ID, stamp])
+    ids = ["SELECT cid FROM sums"]
+    if eng.has("customers", s.CUSTOMER_ID):
+        ids.append(f"SELECT {s.CUSTOMER_ID} AS cid FROM customers")
+    if rates is not None:
+        ids.append("SELECT cid FROM events WHERE cid IS NOT NULL")
+    return _PROFIT_SQL.format(
+        events=costs.events_sql(eng, day, by_order_id),
+        rates=costs.rates_sql(rates if rates is not None else _NO_RATES),
+        cid=s.CUSTOMER_ID,
+        revenue=s.REVENUE,
+        cost=s.COST if has_cost else "CAST(NULL AS DOUBLE)",
+        qty=s.QUANTITY if has_qty else "CAST(NULL AS DOUBLE)",
+        okey=s.ORDER_ID if by_order_id else f"CAST(CAST({s.ORDER_DATE} AS DATE) AS VARCHAR)",
+        window=window,
+        ids=" UNION ".join(ids),
+        has_cost=str(has_cost).upper(),
+        has_rates=str(rates is not None).upper(),
+        has_qty=str(has_qty).upper(),
+        product_cost=PRODUCT_COST,
+        cost_to_serve=COST_TO_SERVE,
+        profit=PROFIT,
+        orders=ORDERS,
+        units=UNITS,
+    )
+
+
 def _profitability_sql(source, cost_rates, engine, as_of, spark_master) -> pd.DataFrame:
     """:func:`customer_profitability` in SQL, on DuckDB or Spark (:mod:`crmlib.engines`)."""
-    from crmlib.engines import Engine, as_of_sql
+    from crmlib.engines import Engine
 
     with Engine(engine, source, spark_master=spark_master) as eng:
-        needed = (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE)
-        eng.need("transactions", needed, "for customer profitability")
-        eng.check_rows("transactions", [*needed, s.COST, s.QUANTITY])
-        when = as_of if as_of is not None else getattr(source, "as_of", None)
-        if when is None:
-            when = eng.scalar(f"SELECT MAX(CAST({s.ORDER_DATE} AS DATE)) FROM transactions")
-        when = _timestamp(when, "as_of")
-        day = as_of_sql(when)
-        window = f"CAST({s.ORDER_DATE} AS DATE) <= {day}"
-        bought = f"{window} AND {s.REVENUE} >= 0"
-        has_cost = eng.has("transactions", s.COST) and bool(
-            eng.scalar(f"SELECT COUNT({s.COST}) FROM transactions WHERE {window}")
-        )
-        has_qty = eng.has("transactions", s.QUANTITY) and bool(
-            eng.scalar(f"SELECT COUNT({s.QUANTITY}) FROM transactions WHERE {bought}")
-        )
-        by_order_id = eng.has("transactions", s.ORDER_ID) and bool(
-            eng.scalar(f"SELECT COUNT(*) = COUNT({s.ORDER_ID}) FROM transactions WHERE {bought}")
-        )
-        rates = cost_rates
-        if rates is None and eng.has("cost_rates", s.ACTIVITY):
-            rates = eng.sql("SELECT * FROM cost_rates")
-        if rates is not None and rates.empty:
-            rates = None
-        for table, stamp in (("tickets", s.OPENED_AT), ("interactions", s.TIMESTAMP)):
-            if eng.has(table):
-                eng.check_rows(table, [s.CUSTOMER_ID, stamp])
-        ids = ["SELECT cid FROM sums"]
-        if eng.has("customers", s.CUSTOMER_ID):
-            ids.append(f"SELECT {s.CUSTOMER_ID} AS cid FROM customers")
-        if rates is not None:
-            ids.append("SELECT cid FROM events WHERE cid IS NOT NULL")
-        sql = _PROFIT_SQL.format(
-            events=costs.events_sql(eng, day, by_order_id),
-            rates=costs.rates_sql(rates if rates is not None else _NO_RATES),
-            cid=s.CUSTOMER_ID,
-            revenue=s.REVENUE,
-            cost=s.COST if has_cost else "CAST(NULL AS DOUBLE)",
-            qty=s.QUANTITY if has_qty else "CAST(NULL AS DOUBLE)",
-            okey=s.ORDER_ID if by_order_id else f"CAST(CAST({s.ORDER_DATE} AS DATE) AS VARCHAR)",
-            window=window,
-            ids=" UNION ".join(ids),
-            product_cost=PRODUCT_COST,
-            cost_to_serve=COST_TO_SERVE,
-            orders=ORDERS,
-            units=UNITS,
-        )
-        out = eng.sql(sql)
+        out = eng.sql(profitability_query(eng, source, cost_rates, as_of))
     out[s.CUSTOMER_ID] = out[s.CUSTOMER_ID].astype(str)
-    out = out.set_index(s.CUSTOMER_ID).sort_index()
-    for col in (s.REVENUE, PRODUCT_COST, COST_TO_SERVE, UNITS):
+    out = out.set_index(s.CUSTOMER_ID)
+    if not out.index.is_monotonic_increasing:
+        out = out.sort_index()
+    for col in (s.REVENUE, PRODUCT_COST, COST_TO_SERVE, PROFIT, UNITS):
         out[col] = out[col].astype(float)
-    if not has_cost:
-        out[PRODUCT_COST] = np.nan
-    if rates is None:
-        out[COST_TO_SERVE] = np.nan
-    if not has_qty:
-        out[UNITS] = np.nan
-    out[PROFIT] = out[s.REVENUE] - out[PRODUCT_COST].fillna(0.0) - out[COST_TO_SERVE].fillna(0.0)
     out[ORDERS] = out[ORDERS].astype(int)
     return out[list(PROFITABILITY_COLUMNS)]
 
