@@ -249,8 +249,8 @@ class Engine:
             self._con.execute(f"SET memory_limit = '{self.memory_limit}'")
             self._con.execute(f"SET temp_directory = '{self._spill}'")
             self._con.execute("SET preserve_insertion_order = false")
-        else:
-            self._spark = spark_session(self.spark_master)
+        else:  # a session of its own: its temporary views are not another Engine's
+            self._spark = spark_session(self.spark_master).newSession()
         try:
             self._register_all()
         except BaseException:
@@ -431,26 +431,27 @@ class Engine:
                 )
 
     # -- SQL --
+    def _spark_sql(self, query: str):
+        """A DuckDB-dialect query translated by sqlglot and run by Spark (a DataFrame)."""
+        import sqlglot
+
+        return self._spark.sql(sqlglot.transpile(query, read="duckdb", write="spark")[0])
+
     def sql(self, query: str) -> pd.DataFrame:
         """Run a DuckDB-dialect query and return its result as a pandas DataFrame."""
         if self.name == "duckdb":
             return self._con.execute(query).df()
-        import sqlglot
-
-        spark_sql = sqlglot.transpile(query, read="duckdb", write="spark")[0]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             warnings.simplefilter("ignore", UserWarning)
-            return self._spark.sql(spark_sql).toPandas()
+            return self._spark_sql(query).toPandas()
 
     def sql_no_result(self, query: str) -> None:
         """Run a statement that returns nothing (CREATE VIEW ...)."""
         if self.name == "duckdb":
             self._con.execute(query)
-            return
-        import sqlglot
-
-        self._spark.sql(sqlglot.transpile(query, read="duckdb", write="spark")[0])
+        else:
+            self._spark_sql(query)
 
     def write(self, query: str, path: Path) -> int:
         """Write a query's result to Parquet without passing it through pandas.
@@ -465,10 +466,7 @@ class Engine:
             literal = str(path).replace("'", "''")
             self._con.execute(f"COPY ({query}) TO '{literal}' (FORMAT parquet)")
         else:
-            import sqlglot
-
-            spark_sql = sqlglot.transpile(query, read="duckdb", write="spark")[0]
-            self._spark.sql(spark_sql).write.mode("overwrite").parquet(str(path))
+            self._spark_sql(query).write.mode("overwrite").parquet(str(path))
         return ds.dataset(str(path), format="parquet").count_rows()
 
     def scalar(self, query: str):
@@ -476,13 +474,14 @@ class Engine:
         value = self.sql(query).iloc[0, 0]
         return None if pd.isna(value) else value
 
-    def describe(self) -> str:
-        """One line: which engine and version ran the steps (for a lesson or a report)."""
-        if self.name == "duckdb":
-            import duckdb
-
-            return f"DuckDB {duckdb.__version__} (memory limit {self.memory_limit})"
-        return f"Spark {self._spark.version} at {self._spark.sparkContext.master}"
+    def last_order_date(self):
+        """The last order date of the transactions (the default as-of date)."""
+        last = self.scalar(f"SELECT MAX(CAST({s.ORDER_DATE} AS DATE)) FROM transactions")
+        if last is None:
+            raise DataError(
+                f"{self.tables['transactions']}: there are no order lines", file="transactions"
+            )
+        return last
 
 
 def _for_spark(frame: pd.DataFrame) -> pd.DataFrame:

@@ -457,9 +457,7 @@ def _cohort_cells_sql(source, freq, as_of, engine, spark_master):
         eng.need("transactions", needed, "for cohort retention")
         eng.check_rows("transactions", needed)
         if as_of is None:
-            as_of = eng.scalar(f"SELECT MAX(CAST({s.ORDER_DATE} AS DATE)) FROM transactions")
-        if as_of is None:
-            raise DataError("transactions: there are no order lines to measure")
+            as_of = eng.last_order_date()
         when = _as_of(None, as_of)
         cells = eng.sql(
             _COHORT_SQL.format(

@@ -213,9 +213,7 @@ def summary_query(eng, as_of=None, time_unit: str = "D") -> str:
     eng.need("transactions", needed, "for a customer summary")
     eng.check_rows("transactions", [*needed, s.COST, s.ORDER_ID])
     if as_of is None:
-        as_of = eng.scalar(f"SELECT MAX(CAST({s.ORDER_DATE} AS DATE)) FROM transactions")
-        if as_of is None:
-            raise DataError("transactions: there are no order lines", file="transactions")
+        as_of = eng.last_order_date()
     return _SQL.format(
         cid=s.CUSTOMER_ID,
         date=s.ORDER_DATE,

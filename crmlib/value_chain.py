@@ -421,7 +421,7 @@ def profitability_query(eng, source=None, cost_rates=None, as_of=None) -> str:
     eng.check_rows("transactions", [*needed, s.COST, s.QUANTITY])
     when = as_of if as_of is not None else getattr(source, "as_of", None)
     if when is None:
-        when = eng.scalar(f"SELECT MAX(CAST({s.ORDER_DATE} AS DATE)) FROM transactions")
+        when = eng.last_order_date()
     when = _timestamp(when, "as_of")
     day = as_of_sql(when)
     window = f"CAST({s.ORDER_DATE} AS DATE) <= {day}"
