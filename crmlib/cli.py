@@ -346,11 +346,13 @@ def aggregate(data, out, engine, steps, as_of, memory_limit, spark_master):
 
 def _register_optional() -> None:
     try:
-        from crmlib.cli_grading import exercises, grade
+        from crmlib.cli_grading import exercises, feedback_command, grade, grades_command
     except ImportError:
         return
     cli.add_command(exercises)
     cli.add_command(grade)
+    cli.add_command(grades_command)
+    cli.add_command(feedback_command)
 
 
 _register_optional()

@@ -16,6 +16,10 @@ import click
 from crmlib.errors import CRMError
 
 _CONFIG_HELP = "The course's nbgrader_config.py (default: the repository's)."
+_ROSTER_HELP = (
+    "The class: a CSV with student_id, first_name, last_name, email, lms_id "
+    "(optional: section, login_id)."
+)
 
 
 def _grading():
@@ -116,24 +120,46 @@ def release_command(assignment, config_file):
     show_default=True,
     help="The grades table.",
 )
+@click.option("--roster", "roster_file", type=click.Path(path_type=Path), help=_ROSTER_HELP)
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help=_CONFIG_HELP)
-def grade(assignment, submissions_dir, zip_file, jobs, timeout, memory, unsafe, out, config_file):
+def grade(
+    assignment,
+    submissions_dir,
+    zip_file,
+    jobs,
+    timeout,
+    memory,
+    unsafe,
+    out,
+    roster_file,
+    config_file,
+):
     """Autograde every submission of ASSIGNMENT, each in a sandboxed kernel.
 
     Writes grades.csv (student, assignment, score, max_score, status,
     reason), records the scores in the course gradebook and writes each
     student's feedback (hidden tests withheld) to the course's feedback folder.
     Status: graded, timeout, crashed, missing or error.
+
+    A zip may be an LMS download as it comes (Canvas's or Moodle's layout);
+    with --roster its students are named by the roster (Canvas: lms_id,
+    Moodle: full name), and the roster's names, e-mails and LMS ids go into
+    the gradebook. The autograded notebooks get the master's rubric below
+    each answer graded by hand, for formgrader.
     """
+    from crmlib import lms
+
     grading = _grading()
     course = grading.Course.load(config_file)
     course.masters(assignment)  # an unknown assignment fails before anything else
     if submissions_dir is None and zip_file is None:
         raise CRMError("give the submissions: --submissions DIR or --zip FILE")
+    roster = lms.read_roster(roster_file) if roster_file else None
     with tempfile.TemporaryDirectory(prefix="crm-submissions-") as scratch:
         if zip_file is not None:
             target = submissions_dir or Path(scratch)
-            grading.collect_zip(zip_file, target, course)
+            name = roster_file.name if roster_file else "the roster"
+            grading.collect_zip(zip_file, target, course, roster=roster, roster_name=name)
             submissions_dir = target
         submissions = grading.find_submissions(submissions_dir, assignment)
         timeout = timeout or int(course.config.Execute.get("timeout", grading.Limits.timeout))
@@ -162,6 +188,11 @@ def grade(assignment, submissions_dir, zip_file, jobs, timeout, memory, unsafe, 
             unsafe=unsafe,
             on_result=progress,
         )
+        graded = [r.student for r in results if r.status not in ("missing", "error")]
+        lms.record_submissions(course, assignment, submissions_dir, graded)
+    if roster is not None:
+        lms.apply_roster(course, roster)
+    lms.add_rubric_cells(course, assignment, graded)
     grading.write_grades_csv(results, out)
     counts = {s: sum(r.status == s for r in results) for s in grading.STATUSES}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
@@ -174,3 +205,117 @@ def grade(assignment, submissions_dir, zip_file, jobs, timeout, memory, unsafe, 
             f"{len(failed)} submission(s) could not be graded (status error in {out}): "
             + "; ".join(f"{r.student}: {r.reason}" for r in failed)
         )
+
+
+@click.command(name="grades")
+@click.argument("assignment")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "canvas", "moodle"]),
+    default="csv",
+    show_default=True,
+    help="csv: every column; canvas / moodle: that LMS's gradebook import layout.",
+)
+@click.option("--roster", "roster_file", type=click.Path(path_type=Path), help=_ROSTER_HELP)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The file to write.",
+)
+@click.option(
+    "--column",
+    help="Canvas: the assignment column's header, e.g. 'Foundations (12345)' as in "
+    "Canvas's own export (default: the assignment's name).",
+)
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help=_CONFIG_HELP)
+def grades_command(assignment, fmt, roster_file, out, column, config_file):
+    """Export the grades of ASSIGNMENT from the gradebook, hand scores included.
+
+    One row per student of the roster (missing ones marked missing; without
+    --roster: the gradebook's students), with total and per-question scores,
+    points still to grade by hand, and the late flag (Canvas's late mark, or
+    a submission time after the assignment's due date).
+    """
+    from crmlib import lms
+
+    grading = _grading()
+    course = grading.Course.load(config_file)
+    course.masters(assignment)
+    roster = lms.read_roster(roster_file) if roster_file else None
+    if roster is not None:
+        lms.apply_roster(course, roster)
+    questions, rows = lms.class_report(course, assignment, roster)
+    lms.write_grades(questions, rows, out, fmt=fmt, assignment=assignment, column=column)
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    click.echo(
+        f"{len(rows)} student(s): "
+        + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        + f"; {fmt} grades in {out}"
+    )
+    outside = [r.student.student_id for r in rows if not r.in_roster]
+    if outside:
+        click.echo(
+            f"warning: {len(outside)} graded student(s) not in the roster: {', '.join(outside)}",
+            err=True,
+        )
+    if counts.get("hand grading pending"):
+        click.echo(
+            f"warning: {counts['hand grading pending']} submission(s) still have points to "
+            "grade by hand (formgrader); their scores are incomplete",
+            err=True,
+        )
+
+
+@click.command(name="feedback")
+@click.argument("assignment")
+@click.option(
+    "--zip",
+    "zip_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The zip to write.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["folders", "canvas", "moodle"]),
+    default="folders",
+    show_default=True,
+    help="canvas: for 'Re-Upload Submissions'; moodle: for 'Upload multiple feedback files "
+    "in a zip'; folders: <student>/<file>.",
+)
+@click.option(
+    "--no-regenerate",
+    is_flag=True,
+    help="Pack the feedback as it is instead of writing it again from the gradebook first.",
+)
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help=_CONFIG_HELP)
+def feedback_command(assignment, zip_file, fmt, no_regenerate, config_file):
+    """Write every student's feedback on ASSIGNMENT and pack it for the LMS.
+
+    The feedback is written again from the gradebook (nbgrader's
+    generate_feedback, hidden tests and the grader's rubric withheld), so it
+    holds the hand scores and comments given in formgrader. Each file is
+    checked for hidden-test text before it is packed; one unsafe file stops
+    the whole package. The Canvas and Moodle layouts need the ids of each
+    student's submission, which crm grade --zip recorded from the LMS download.
+    """
+    from crmlib import lms
+
+    grading = _grading()
+    course = grading.Course.load(config_file)
+    course.masters(assignment)
+    if not no_regenerate:
+        ok, log = lms.generate_feedback(course, assignment)
+        if not ok:
+            raise CRMError(f"nbgrader could not write the feedback: {grading._last_error(log)}")
+    package = lms.package_feedback(course, assignment, zip_file, fmt=fmt)
+    click.echo(
+        f"{package.files} feedback file(s) of {len(package.students)} student(s) in {package.path}"
+    )
+    for student, reason in sorted(package.skipped.items()):
+        click.echo(f"warning: {student} not packed: {reason}", err=True)

@@ -51,6 +51,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import datetime
 import fcntl
 import io
 import logging
@@ -115,11 +116,6 @@ KERNEL_DIED, NOT_RUN, OUTPUT_LIMIT, TIMED_OUT = (
     "OutputLimitExceeded",
     "CellTimeoutError",
 )
-
-# Default file names in an LMS zip: <anything>/<student>/<notebook>.ipynb,
-# the layout of a submissions folder. Override it in nbgrader_config.py with
-# c.FileNameCollectorPlugin.named_regexp (see `nbgrader zip_collect --help-all`).
-DEFAULT_ZIP_REGEXP = r".*/(?P<student_id>[^/]+)/(?P<file_id>[^/]+\.ipynb)$"
 
 # The few files of /etc a Python kernel needs (dynamic linker, time zone, users).
 _ETC_FILES = (
@@ -443,21 +439,38 @@ def find_submissions(folder: str | Path, assignment: str) -> list[Submission]:
     return found
 
 
-def collect_zip(zip_file: str | Path, dest: str | Path, course: Course | None = None) -> Path:
+def collect_zip(
+    zip_file: str | Path,
+    dest: str | Path,
+    course: Course | None = None,
+    roster: list | None = None,
+    roster_name: str = "the roster",
+) -> Path:
     """Collect an LMS download (a zip of notebooks) into ``dest/<student>/<notebook>.ipynb``.
 
-    Uses nbgrader's zip-collect plugins: :class:`nbgrader.plugins.ExtractorPlugin`
-    unpacks the archive (and archives inside it), and
-    :class:`nbgrader.plugins.FileNameCollectorPlugin` reads the student id and
-    notebook name from each file's path, with
-    ``c.FileNameCollectorPlugin.named_regexp`` from the course configuration,
-    or :data:`DEFAULT_ZIP_REGEXP` (``<student>/<notebook>.ipynb``).
+    nbgrader's :class:`nbgrader.plugins.ExtractorPlugin` unpacks the archive
+    (and archives inside it). Each notebook's path is then read as one of
+    the layouts of :func:`crmlib.lms.identify_entry`: Canvas's flat
+    ``<name>[_late]_<user id>_<file id>_<notebook>.ipynb``, Moodle's
+    ``<Full Name>_<participant id>_assignsubmission_file_/<notebook>.ipynb``
+    or ``<student>/<notebook>.ipynb``, unless the course configuration sets
+    ``c.FileNameCollectorPlugin.named_regexp`` (nbgrader's
+    :class:`nbgrader.plugins.FileNameCollectorPlugin` then reads every path).
+    A notebook whose path fits no layout is a CRMError naming it.
+
+    Students are named by the roster when one is given
+    (:func:`crmlib.lms.assign_students`), by their LMS number otherwise.
+    Each student's folder gets nbgrader's ``timestamp.txt`` (the zip entry's
+    time, read as UTC), and ``dest`` gets :data:`crmlib.lms.SUBMISSIONS_FILE`,
+    which records the LMS, its ids, the time and Canvas's late mark.
 
     Returns
     -------
     Path
         ``dest``, ready for :func:`find_submissions`.
     """
+    from crmlib import lms
+
     course = course or Course.load()
     zip_file, dest = Path(zip_file), Path(dest)
     if not zip_file.is_file():
@@ -468,6 +481,7 @@ def collect_zip(zip_file: str | Path, dest: str | Path, course: Course | None = 
         with zipfile.ZipFile(zip_file) as archive:
             broken = archive.testzip()
             names = archive.namelist()
+        times = lms.zip_times(zip_file)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise CRMError(f"{zip_file.name} is not a readable zip archive ({exc})") from None
     if broken is not None:
@@ -475,32 +489,59 @@ def collect_zip(zip_file: str | Path, dest: str | Path, course: Course | None = 
     for name in names:
         if name.startswith("/") or ".." in Path(name).parts:
             raise CRMError(f"{zip_file.name} holds an unsafe path: {name}")
+    configured = course.config.FileNameCollectorPlugin.get("named_regexp")
+    entries: list = []
     with tempfile.TemporaryDirectory(prefix="crm-zip-") as scratch:
         archive_dir, extracted = Path(scratch) / "archive", Path(scratch) / "extracted"
         archive_dir.mkdir()
         extracted.mkdir()
-        shutil.copy(zip_file, archive_dir / (zip_file.stem + ".zip"))
+        shutil.copy(zip_file, archive_dir / "download.zip")
         ExtractorPlugin(config=course.config).extract(str(archive_dir), str(extracted))
-        collector = FileNameCollectorPlugin(config=course.config)
-        if not collector.named_regexp:
-            collector.named_regexp = DEFAULT_ZIP_REGEXP
-        collected = 0
-        for path in sorted(extracted.rglob("*")):
-            if not path.is_file() or "__MACOSX" in path.parts:
+        top = extracted / "download"  # the plugin unpacks each archive into a folder of its name
+        collector = FileNameCollectorPlugin(config=course.config) if configured else None
+        files: dict[str, Path] = {}
+        for path in sorted(top.rglob("*")):
+            rel = path.relative_to(top).as_posix()
+            if not path.is_file() or "__MACOSX" in path.parts or path.name.startswith("."):
                 continue
-            info = collector.collect(str(path))
-            if not info:
+            if collector is not None:
+                info = collector.collect(str(path))
+                entry = (
+                    lms.Entry(rel, "folder", info["student_id"], Path(info["file_id"]).name)
+                    if info
+                    else None
+                )
+            else:
+                entry = lms.identify_entry(rel)
+            if entry is None:
                 continue
-            target = dest / info["student_id"] / Path(info["file_id"]).name
+            entry.submitted_at = times.get(rel)
+            entries.append(entry)
+            files[rel] = path
+        if not entries:
+            raise CRMError(
+                f"{zip_file.name} holds no notebook laid out as <student>/<notebook>.ipynb, "
+                "as Canvas or as Moodle lay out their downloads (set "
+                "c.FileNameCollectorPlugin.named_regexp in nbgrader_config.py for other "
+                "file names)"
+            )
+        lms.assign_students(entries, roster, roster_name)
+        # the latest file when a student has two of the same notebook
+        entries.sort(key=lambda e: (e.submitted_at or datetime.datetime.min, e.path))
+        latest: dict[str, datetime.datetime] = {}
+        for entry in entries:
+            target = dest / entry.student / entry.notebook
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, target)
-            collected += 1
-    if collected == 0:
-        raise CRMError(
-            f"{zip_file.name} holds no notebook laid out as <student>/<notebook>.ipynb "
-            "(set c.FileNameCollectorPlugin.named_regexp in nbgrader_config.py for other "
-            "file names)"
+            shutil.copy(files[entry.path], target)
+            if entry.submitted_at is not None:
+                latest[entry.student] = max(
+                    latest.get(entry.student, entry.submitted_at), entry.submitted_at
+                )
+    for student, when in latest.items():
+        (dest / student / "timestamp.txt").write_text(
+            when.strftime("%Y-%m-%d %H:%M:%S.%f UTC"), encoding="utf-8"
         )
+    lms.write_submissions_record(entries, dest / lms.SUBMISSIONS_FILE)
     return dest
 
 
