@@ -145,7 +145,8 @@ def grade(
     with --roster its students are named by the roster (Canvas: lms_id,
     Moodle: full name), and the roster's names, e-mails and LMS ids go into
     the gradebook. The autograded notebooks get the master's rubric below
-    each answer graded by hand, for formgrader.
+    each answer graded by hand, for formgrader (when nbgrader_config.py
+    withholds it from nbgrader's own feedback: see crmlib.lms.rubric_withheld).
     """
     from crmlib import lms
 
@@ -192,7 +193,15 @@ def grade(
         lms.record_submissions(course, assignment, submissions_dir, graded)
     if roster is not None:
         lms.apply_roster(course, roster)
-    lms.add_rubric_cells(course, assignment, graded)
+    if lms.rubric_withheld(course):
+        lms.add_rubric_cells(course, assignment, graded)
+    else:
+        click.echo(
+            "no rubric beside the hand-graded answers: nbgrader's own feedback would show it. "
+            "Add 'crmlib.lms.WithholdRubric' to c.GenerateFeedback.preprocessors in "
+            f"{course.config_file.name}",
+            err=True,
+        )
     grading.write_grades_csv(results, out)
     counts = {s: sum(r.status == s for r in results) for s in grading.STATUSES}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)

@@ -467,13 +467,23 @@ def _rubric_cell(master_cell) -> nbformat.NotebookNode:
     return cell
 
 
+def rubric_withheld(course) -> bool:
+    """Whether nbgrader's own feedback route (``nbgrader generate_feedback``, formgrader's
+    button) withholds the rubric: ``nbgrader_config.py`` lists :class:`WithholdRubric`
+    in ``c.GenerateFeedback.preprocessors``. Only then does crm grade add rubric cells.
+    """
+    listed = course.config.GenerateFeedback.get("preprocessors", [])
+    return any(p is WithholdRubric or p == "crmlib.lms.WithholdRubric" for p in listed)
+
+
 def add_rubric_cells(course, assignment: str, students: list[str]) -> int:
     """Put the master's model answer below each hand-graded answer of the autograded notebooks.
 
     Formgrader shows the autograded notebook, so the grader reads the rubric
     right below the student's answer. The cells carry ``metadata.crm.rubric``
     (no nbgrader metadata: they are not graded); :class:`WithholdRubric`
-    removes them from feedback. Running it again replaces them.
+    removes them from feedback (crm feedback always runs it; nbgrader's own
+    route runs it when :func:`rubric_withheld`). Running it again replaces them.
 
     Returns
     -------

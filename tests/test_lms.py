@@ -28,6 +28,8 @@ pytest.importorskip("nbgrader", reason="nbgrader is not installed")
 
 from nbconvert.exporters import HTMLExporter  # noqa: E402
 from nbgrader.api import Gradebook  # noqa: E402
+from nbgrader.converters import GenerateFeedback  # noqa: E402
+from nbgrader.coursedir import CourseDirectory  # noqa: E402
 from nbgrader.server_extensions.formgrader import handlers as formgrader  # noqa: E402
 from sqlalchemy.exc import SAWarning  # noqa: E402
 from test_grading import (  # noqa: E402
@@ -60,6 +62,25 @@ def alembic_on_path(monkeypatch):
     """nbgrader runs the `alembic` command of its environment when it creates a gradebook."""
     path = os.environ.get("PATH", "")
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{path}")
+
+
+# What nbgrader_config.py must say for crm grade to put the rubric beside the answers: the
+# rubric is withheld from nbgrader's own feedback route too.
+WITHHOLD_RUBRIC = """
+_listed = c.GenerateFeedback.preprocessors if "preprocessors" in c.GenerateFeedback else [
+    "nbgrader.preprocessors.GetGrades",
+    "crmlib.grading.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+c.GenerateFeedback.preprocessors = ["crmlib.lms.WithholdRubric", *_listed]
+"""
+
+
+def write_lms_config(folder: Path) -> Path:
+    """The course of the grading tests, with the rubric withheld from nbgrader's feedback."""
+    path = write_config(folder)
+    path.write_text(path.read_text(encoding="utf-8") + WITHHOLD_RUBRIC, encoding="utf-8")
+    return path
 
 
 def write_roster(folder: Path, text: str = ROSTER) -> Path:
@@ -237,6 +258,13 @@ def test_the_grader_sees_the_masters_model_answer_below_the_students_answer(tmp_
     # feedback never gets it
     kept, _ = lms.WithholdRubric().preprocess(nbformat.read(autograded, as_version=4), {})
     assert MODEL_ANSWER not in str(kept) and len(kept.cells) == len(nb.cells)
+
+
+def test_crm_grade_adds_the_rubric_only_when_nbgrader_feedback_withholds_it(tmp_path):
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "lms").mkdir()
+    assert not lms.rubric_withheld(grading.Course.load(write_config(tmp_path / "plain")))
+    assert lms.rubric_withheld(grading.Course.load(write_lms_config(tmp_path / "lms")))
 
 
 # --- 3 and 5. grades from the gradebook, hand scores included, in the LMS layouts ---------------
@@ -466,7 +494,7 @@ def test_feedback_with_hidden_tests_or_the_rubric_is_never_packed(tmp_path, leak
 @needs_bwrap
 def test_release_grade_hand_grade_then_canvas_grades_and_feedback(tmp_path, capsys):
     """Release -> three Canvas submissions -> crm grade -> a hand score -> crm grades, crm feedback."""
-    config = write_config(tmp_path)
+    config = write_lms_config(tmp_path)
     course = grading.Course.load(config)
     grading.release("foundations", course)
     release = course.folder("release") / "foundations" / NOTEBOOK
@@ -556,3 +584,14 @@ def test_release_grade_hand_grade_then_canvas_grades_and_feedback(tmp_path, caps
             assert lms.RUBRIC_TITLE not in text and MODEL_ANSWER not in text
         alice = packed.read("feedback_101_9001_foundations.html").decode("utf-8")
     assert "15.0 / 16.0" in page_text_of(alice)  # the hand score reached the student
+
+    # nbgrader's own route (formgrader's "Generate Feedback") withholds the rubric too
+    settings = course.settings()
+    coursedir = CourseDirectory(config=settings)
+    coursedir.assignment_id = "foundations"
+    app = GenerateFeedback(coursedir=coursedir, config=settings)
+    app.force = True
+    assert grading._run_converter(app)[0]
+    pages = sorted(course.folder("feedback").glob("*/foundations/foundations.html"))
+    assert len(pages) == 3
+    assert [p.parent.parent.name for p in pages if lms.RUBRIC_TITLE in p.read_text()] == []
