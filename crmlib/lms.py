@@ -332,8 +332,9 @@ def assign_students(
     Without a roster the student id is the LMS's number (Canvas user id,
     Moodle participant id) or the folder name. With a roster: Canvas entries
     are matched on ``lms_id``, Moodle entries on the full name (Moodle's
-    participant ids change from one assignment to the next), folders on
-    ``student_id`` or ``lms_id``.
+    participant ids change from one assignment to the next; a group name
+    that Moodle puts before it, ``<group>-<Full Name>``, is skipped), folders
+    on ``student_id`` or ``lms_id``.
 
     Raises
     ------
@@ -356,7 +357,10 @@ def assign_students(
             where = f"Canvas user {entry.key} ({entry.notebook})"
             how = "no student of {roster} has this lms_id"
         elif entry.lms == "moodle":
-            matches = by_name.get(_normal_name(entry.name), [])
+            # in group mode Moodle writes "<group>-<Full Name>"
+            hyphens = entry.name.count("-")
+            candidates = [entry.name.split("-", cut)[-1] for cut in range(hyphens + 1)]
+            matches = next((by_name[n] for n in map(_normal_name, candidates) if n in by_name), [])
             where = f"Moodle participant {entry.key} ({entry.notebook})"
             if len(matches) > 1:
                 raise CRMError(
@@ -829,7 +833,11 @@ def generate_feedback(course, assignment: str) -> tuple[bool, str]:
     from crmlib import grading
 
     config = course.settings()
-    configured = list(course.config.GenerateFeedback.get("preprocessors", []))
+    configured = [
+        p
+        for p in course.config.GenerateFeedback.get("preprocessors", [])
+        if p is not WithholdRubric and p != "crmlib.lms.WithholdRubric"
+    ]
     chosen = configured or [GetGrades, grading.HideHiddenTests, CSSHTMLHeaderPreprocessor]
     config.GenerateFeedback.preprocessors = [WithholdRubric, *chosen]
     with grading._course_lock(course):

@@ -399,7 +399,10 @@ def test_a_moodle_download_gives_roster_ids_not_folder_names(tmp_path):
                 notebook_bytes(),
                 when,
             ),
-            "Bob Beta_7654321_assignsubmission_file_/foundations.ipynb": (notebook_bytes(), when),
+            "Team-1-Bob Beta_7654321_assignsubmission_file_/foundations.ipynb": (
+                notebook_bytes(),
+                when,
+            ),  # group mode
         },
     )
     roster = lms.read_roster(write_roster(tmp_path))
@@ -595,3 +598,20 @@ def test_release_grade_hand_grade_then_canvas_grades_and_feedback(tmp_path, caps
     pages = sorted(course.folder("feedback").glob("*/foundations/foundations.html"))
     assert len(pages) == 3
     assert [p.parent.parent.name for p in pages if lms.RUBRIC_TITLE in p.read_text()] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["grades", "nosuch", "--out", "g.csv"], "unknown assignment 'nosuch'"),
+        (["grades", "foundations", "--out", "g.csv"], "no gradebook yet"),
+        (["feedback", "foundations", "--zip", "f.zip", "--no-regenerate"], "no feedback to pack"),
+    ],
+)
+def test_grades_and_feedback_user_errors_exit_1_without_traceback(
+    tmp_path, capsys, monkeypatch, args, message
+):
+    monkeypatch.chdir(tmp_path)
+    code = main([*args, "--config", str(write_config(tmp_path))])
+    err = capsys.readouterr().err
+    assert code == 1 and message in err and "Traceback" not in err
