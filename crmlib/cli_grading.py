@@ -309,8 +309,9 @@ def feedback_command(assignment, zip_file, fmt, no_regenerate, config_file):
     The feedback is written again from the gradebook (nbgrader's
     generate_feedback, hidden tests and the grader's rubric withheld), so it
     holds the hand scores and comments given in formgrader. Each file is
-    checked for hidden-test text before it is packed; one unsafe file stops
-    the whole package. The Canvas and Moodle layouts need the ids of each
+    checked for hidden-test text and the rubric before it is packed; a
+    student whose feedback is unsafe is left out and the command exits 1.
+    The Canvas and Moodle layouts need the ids of each
     student's submission, which crm grade --zip recorded from the LMS download.
     """
     from crmlib import lms
@@ -328,3 +329,9 @@ def feedback_command(assignment, zip_file, fmt, no_regenerate, config_file):
     )
     for student, reason in sorted(package.skipped.items()):
         click.echo(f"warning: {student} not packed: {reason}", err=True)
+    if package.unsafe:
+        raise CRMError(
+            f"{len(package.unsafe)} student(s) left out of {package.path.name}, their feedback "
+            "is not safe to send: "
+            + "; ".join(f"{student}: {why}" for student, why in sorted(package.unsafe.items()))
+        )

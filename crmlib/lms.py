@@ -898,6 +898,7 @@ class FeedbackPackage:
     students: list[str]
     files: int
     skipped: dict[str, str]
+    unsafe: dict[str, str] = field(default_factory=dict)
 
 
 def package_feedback(
@@ -905,9 +906,9 @@ def package_feedback(
 ) -> FeedbackPackage:
     """Pack every student's feedback files into one zip for the LMS.
 
-    Every file is checked first (:func:`check_feedback`): a file holding a
-    hidden-test marker, a line of a hidden test or the rubric stops the whole
-    package (CRMError naming the student and file), and nothing is written.
+    Every file is checked first (:func:`check_feedback`): a student with a
+    file holding a hidden-test marker, a line of a hidden test or the rubric
+    is left out of the package and listed in ``unsafe`` with the reason.
 
     Parameters
     ----------
@@ -926,7 +927,9 @@ def package_feedback(
     secrets = hidden_test_lines(course.masters(assignment))
     root = course.folder("feedback")
     planned: list[tuple[Path, str]] = []
-    students, skipped = [], {}
+    students: list[str] = []
+    skipped: dict[str, str] = {}
+    unsafe: dict[str, str] = {}
     folders = sorted(p for p in root.glob(f"*/{assignment}") if p.is_dir()) if root.is_dir() else []
     for folder in folders:
         student = folder.parent.name
@@ -940,13 +943,15 @@ def package_feedback(
         if fmt == "moodle" and not (lms.get("lms") == "moodle" and lms.get("lms_file_id")):
             skipped[student] = "no Moodle submission recorded"
             continue
+        problems = {
+            path.name: check_feedback(path, secrets) for path in files if path.suffix == ".html"
+        }
+        problems = {name: problem for name, problem in problems.items() if problem}
+        if problems:
+            name, problem = next(iter(problems.items()))
+            unsafe[student] = f"{name}: {problem}"
+            continue
         for path in files:
-            problem = check_feedback(path, secrets) if path.suffix == ".html" else None
-            if problem:
-                raise CRMError(
-                    f"the feedback of {student} ({path.name}) is not safe to send: {problem}. "
-                    f"Nothing was packed; regenerate it with crm feedback {assignment}"
-                )
             rel = path.relative_to(folder).as_posix()
             if fmt == "canvas":
                 name = f"feedback_{lms['lms_user_id']}_{lms['lms_file_id']}_{rel.replace('/', '-')}"
@@ -956,6 +961,11 @@ def package_feedback(
                 name = f"{student}/{rel}"
             planned.append((path, name))
         students.append(student)
+    if not planned and unsafe:
+        raise CRMError(
+            f"no feedback of {assignment} is safe to send: "
+            + "; ".join(f"{student}: {why}" for student, why in sorted(unsafe.items()))
+        )
     if not planned:
         raise CRMError(
             f"no feedback to pack for {assignment} in {root}"
@@ -970,4 +980,4 @@ def package_feedback(
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as archive:
         for path, name in planned:
             archive.write(path, name)
-    return FeedbackPackage(zip_path, students, len(planned), skipped)
+    return FeedbackPackage(zip_path, students, len(planned), skipped, unsafe)

@@ -483,12 +483,22 @@ def test_feedback_zip_is_laid_out_for_canvas_and_moodle_bulk_upload(tmp_path):
         f"<b>{lms.RUBRIC_TITLE}</b>",
     ],
 )
-def test_feedback_with_hidden_tests_or_the_rubric_is_never_packed(tmp_path, leak):
-    course = grading.Course.load(write_config(tmp_path))
+def test_feedback_with_hidden_tests_or_the_rubric_is_never_packed(tmp_path, capsys, leak):
+    config = write_config(tmp_path)
+    course = grading.Course.load(config)
     fake_feedback(course, "", {"s-alice": "fine", "s-bob": f"<pre>{leak}</pre>"})
-    with pytest.raises(CRMError, match=r"feedback of s-bob \(foundations.html\) is not safe"):
-        lms.package_feedback(course, "foundations", tmp_path / "f.zip")
-    assert not (tmp_path / "f.zip").exists()
+    package = lms.package_feedback(course, "foundations", tmp_path / "f.zip")
+    assert list(package.unsafe) == ["s-bob"] and package.students == ["s-alice"]
+    with zipfile.ZipFile(package.path) as archive:
+        assert archive.namelist() == ["s-alice/foundations.html"]
+    args = ["feedback", "foundations", "--zip", str(tmp_path / "g.zip"), "--no-regenerate"]
+    assert main([*args, "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "1 student(s) left out of g.zip" in err and "s-bob: foundations.html" in err
+    fake_feedback(course, "", {"s-alice": f"<pre>{leak}</pre>"})
+    with pytest.raises(CRMError, match="no feedback of foundations is safe to send"):
+        lms.package_feedback(course, "foundations", tmp_path / "h.zip")
+    assert not (tmp_path / "h.zip").exists()
 
 
 # --- the whole term, end to end ----------------------------------------------------------------------
