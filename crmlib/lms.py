@@ -547,7 +547,8 @@ class StudentGrade:
     grader gave one, its automatic score otherwise (None: no submission).
     ``pending`` is the points still waiting for a hand score. ``late`` is
     Canvas's late mark, or the gradebook's (submission time after the due
-    date); None when neither is known.
+    date); None when neither is known. ``moodle_participant`` is the
+    participant id of the Moodle download the submission came from.
     """
 
     student: RosterStudent
@@ -558,7 +559,7 @@ class StudentGrade:
     pending: float = 0.0
     late: bool | None = None
     submitted_at: str = ""
-    lms_file_id: str = ""
+    moodle_participant: str = ""
     in_roster: bool = True
 
 
@@ -659,7 +660,7 @@ def class_report(course, assignment: str, roster: list[RosterStudent] | None = N
                 pending,
                 late,
                 stamp,
-                lms.get("lms_file_id", ""),
+                lms.get("lms_file_id", "") if lms.get("lms") == "moodle" else "",
             )
     students = roster if roster is not None else [known[s] for s in sorted(known)]
     grades = []
@@ -786,7 +787,7 @@ def write_grades(
         status = {"graded": "Submitted for grading - Graded", "missing": "No submission"}
         rows = [
             [
-                f"Participant {g.lms_file_id}" if g.lms_file_id else "",
+                f"Participant {g.moodle_participant}" if g.moodle_participant else "",
                 g.student.full_name,
                 g.student.email,
                 status.get(g.status, "Submitted for grading - Not graded"),
