@@ -430,3 +430,31 @@ def test_crm_validate_names_a_repeated_header_without_a_traceback(write, tmp_pat
         "error: transactions.csv: the headers 'revenue' and 'Revenue ' both become revenue"
     )
     assert "Traceback" not in out.stderr and "dtype" not in out.stderr
+
+
+def test_crm_validate_says_partial_periods_and_a_left_censored_panel(write, tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    # 30 households already buying in January 2017, two newcomers a month, data to 1 Jan 2018
+    rows = [f"H{i},2017-01-{i % 28 + 1:02d} 10:15:00,5" for i in range(30)]
+    rows += [f"N{m}{j},2017-{m:02d}-0{j + 3},5" for m in range(2, 13) for j in range(2)]
+    rows += ["H1,2018-01-01 08:00:00,5"]
+    write("transactions.csv", "customer_id,order_date,revenue\n" + "\n".join(rows) + "\n")
+    crm = Path(sys.executable).with_name("crm")
+    out = subprocess.run([str(crm), "validate", str(tmp_path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    notes = [line for line in out.stdout.splitlines() if line.startswith("note: ")]
+    assert notes[0] == (
+        "note: January 2018 (1 of its 31 days, 2018-01-01) is only partly in the data, "
+        "so the per-month charts and rates leave it out."
+    )
+    assert notes[1].startswith("note: 30 of the 52 customers (58%) first appear in January 2017")
+    assert "15 times as many as in a typical later month" in notes[1]
+    assert notes[1].endswith("cannot be measured from this extract.")
+    as_json = subprocess.run(
+        [str(crm), "validate", str(tmp_path), "--json"], capture_output=True, text=True
+    )
+    assert [f"note: {n}" for n in json.loads(as_json.stdout)["notes"]] == notes
