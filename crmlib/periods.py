@@ -222,7 +222,7 @@ class LeftCensoring:
                 f", {self.ratio:.0f} times as many as in a typical later {_unit(self.opening[0])}"
             )
         return (
-            f"{text}: most were already customers when the data start, so acquisition "
+            f"{text}: most of them were customers before the data start, so acquisition "
             "(new customers, acquisition cohorts) cannot be measured from this extract."
         )
 

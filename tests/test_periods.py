@@ -103,7 +103,7 @@ def test_a_panel_that_starts_when_the_data_start_is_flagged():
     assert result.later_median == 10 and result.ratio == pytest.approx(21)
     assert result.sentence().startswith(
         "210 of the 320 customers (66%) first appear in January 2017, 21 times as many as "
-        "in a typical later month: most were already customers"
+        "in a typical later month: most of them were customers before the data start"
     )
     assert "cannot be measured" in result.sentence()
 
