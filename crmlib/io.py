@@ -81,7 +81,7 @@ MAX_FIELD_CHARS = 131_072
 #: An id a spreadsheet has rounded into scientific notation (1.23457E+19): digits lost.
 SCIENTIFIC_ID = re.compile(r"^\d(\.\d+)?[eE]\+\d+$")
 #: A time-zone suffix after a time of day (Z, +01:00, -0500): ignored, the local time counts.
-TZ_SUFFIX = re.compile(r"(?<=\d)(Z|[+-]\d{2}:?\d{2})$")
+TZ_SUFFIX = re.compile(r"^(.*\d:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}:?\d{2})$")
 #: Times of day tried after a date_format that does not give one.
 TIME_FORMATS = (" %H:%M:%S", " %H:%M", "T%H:%M:%S", "T%H:%M", " %I:%M:%S %p", " %I:%M %p")
 EXACT_FLOAT = 2**53  # integers up to this size are exact in a float
@@ -532,7 +532,7 @@ def _parse_date(values: pd.Series, spec: dict, kind: str) -> pd.Series:
     if values.dtype.kind == "M":
         parsed = values
     else:
-        text = values.astype("string").str.strip().str.replace(TZ_SUFFIX, "", regex=True)
+        text = values.astype("string").str.strip().str.replace(TZ_SUFFIX, r"\1", regex=True)
         fmt = spec.get("date_format", "ISO8601")
         parsed = pd.to_datetime(text, format=fmt, errors="coerce")
         if fmt != "ISO8601":

@@ -227,9 +227,17 @@ def test_order_timestamps_with_a_time_of_day_are_dates(write, tmp_path, written)
     ]
 
 
-def test_a_date_format_with_a_time_of_day(write, tmp_path):
-    write("transactions.csv", TX4 + "1,C1,31/01/2024 14:32:10,5\n2,C1,01/02/2024 09:05,5\n")
-    write("mapping.yml", 'transactions:\n  date_format: "%d/%m/%Y"\n')
+@pytest.mark.parametrize(
+    "fmt, first, second",
+    [
+        ("%d/%m/%Y", "31/01/2024 14:32:10", "01/02/2024 09:05"),
+        ("%d-%m-%Y", "31-01-2024", "01-02-2024 09:05:00+01:00"),  # not a time-zone suffix
+        ("%m/%d/%Y", "1/31/2024 2:32:10 PM", "2/1/2024 9:05 AM"),  # a US spreadsheet
+    ],
+)
+def test_a_date_format_with_a_time_of_day(write, tmp_path, fmt, first, second):
+    write("transactions.csv", TX4 + f"1,C1,{first},5\n2,C1,{second},5\n")
+    write("mapping.yml", f'transactions:\n  date_format: "{fmt}"\n')
     data = load_folder(tmp_path, as_of="2024-12-31")
     assert data.rejects.empty
     assert list(data.transactions[s.ORDER_DATE]) == [D("2024-01-31"), D("2024-02-01")]
