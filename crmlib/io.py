@@ -79,9 +79,9 @@ BOMS = ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))  # Excel's "Unic
 #: used to make the whole file unreadable).
 MAX_FIELD_CHARS = 131_072
 #: An id a spreadsheet has rounded into scientific notation (1.23457E+19): digits lost.
-SCIENTIFIC_ID = re.compile(r"^\d(\.\d+)?[eE]\+\d+$")
+SCIENTIFIC_ID = r"\d(?:\.\d+)?[eE]\+\d+"  # a pattern string: pandas runs it in pyarrow
 #: A time-zone suffix after a time of day (Z, +01:00, -0500): ignored, the local time counts.
-TZ_SUFFIX = re.compile(r"^(.*\d:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}:?\d{2})$")
+TZ_SUFFIX = r"(\d:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}:?\d{2})$"
 #: Times of day tried after a date_format that does not give one.
 TIME_FORMATS = (" %H:%M:%S", " %H:%M", "T%H:%M:%S", "T%H:%M", " %I:%M:%S %p", " %I:%M %p")
 EXACT_FLOAT = 2**53  # integers up to this size are exact in a float
@@ -360,11 +360,11 @@ def _read_text_table(path: Path) -> tuple[pd.DataFrame, list[dict]]:
             for record in reader:
                 line = start
                 start = reader.line_num + 1
-                if not record or all(not f.strip() for f in record):
+                if not record or not "".join(record).strip():
                     continue
-                long = [i for i, f in enumerate(record) if len(f) > MAX_FIELD_CHARS]
-                if long:
-                    column = header[long[0]] if long[0] < len(header) else ""
+                if max(map(len, record)) > MAX_FIELD_CHARS:
+                    long = next(i for i, f in enumerate(record) if len(f) > MAX_FIELD_CHARS)
+                    column = header[long] if long < len(header) else ""
                     reason = f"field longer than {MAX_FIELD_CHARS:,} characters"
                     if reader.line_num > line:
                         reason += f" (lines {line}-{reader.line_num}: an unclosed quote?)"
@@ -532,16 +532,23 @@ def _parse_date(values: pd.Series, spec: dict, kind: str) -> pd.Series:
     if values.dtype.kind == "M":
         parsed = values
     else:
-        text = values.astype("string").str.strip().str.replace(TZ_SUFFIX, r"\1", regex=True)
+        text = values.astype("string").str.strip()
         fmt = spec.get("date_format", "ISO8601")
-        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
-        if fmt != "ISO8601":
-            for suffix in TIME_FORMATS:
-                left = parsed.isna() & text.notna()
-                if not left.any():
+        try:  # one offset throughout (or none) parses as it is; its wall time is kept below
+            parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        except ValueError:  # offsets mixed with each other or with none: drop them
+            text = text.str.replace(TZ_SUFFIX, r"\1", regex=True)
+            parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        todo = text[parsed.isna() & text.notna()] if fmt != "ISO8601" else text.iloc[:0]
+        if len(todo):  # a time of day (and an offset) after the date: tried again, rarely needed
+            todo = todo.str.replace(TZ_SUFFIX, r"\1", regex=True)
+            for suffix in ("", *TIME_FORMATS):
+                again = pd.to_datetime(todo, format=fmt + suffix, errors="coerce")
+                done = again.notna().to_numpy()
+                parsed.loc[todo.index[done]] = again[done]
+                todo = todo[~done]
+                if todo.empty:
                     break
-                again = pd.to_datetime(text[left], format=fmt + suffix, errors="coerce")
-                parsed = parsed.where(~left, again)
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_localize(None)
     parsed = parsed.astype("datetime64[ns]")
