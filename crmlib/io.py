@@ -322,6 +322,12 @@ def _no_field_limit():
         csv.field_size_limit(previous)
 
 
+def _name_blanks(header) -> list[str]:
+    """Name an empty header cell after its position (``column_5``), as trailing
+    separators or an unlabelled spreadsheet column leave them; kept as extra columns."""
+    return [str(h) if str(h).strip() else f"column_{i}" for i, h in enumerate(header, start=1)]
+
+
 def _check_header(header, name: str) -> None:
     """Raise :class:`DataError` when the file's header names a column twice."""
     seen: dict[str, int] = {}
@@ -354,7 +360,7 @@ def _read_text_table(path: Path) -> tuple[pd.DataFrame, list[dict]]:
     rows, index, bad = [], [], []
     with _no_field_limit():
         try:
-            header = next(reader)
+            header = _name_blanks(next(reader))
             _check_header(header, path.name)
             start = 2
             for record in reader:
@@ -439,7 +445,7 @@ def _read_excel(path: Path, spec: dict) -> pd.DataFrame:
     if not rows or not any(rows[0]):
         raise DataError(f"{path.name}: the sheet is empty", file=path.name)
     width = max(i + 1 for i, v in enumerate(rows[0]) if v)
-    header = rows[0][:width]
+    header = _name_blanks(rows[0][:width])
     _check_header(header, path.name)
     body = [(r + [""] * width)[:width] for r in rows[1:]]
     frame = pd.DataFrame(body, columns=header, index=pd.RangeIndex(2, len(body) + 2), dtype=str)

@@ -466,3 +466,10 @@ def test_crm_validate_says_partial_periods_and_a_left_censored_panel(write, tmp_
         [str(crm), "validate", str(tmp_path), "--json"], capture_output=True, text=True
     )
     assert [f"note: {n}" for n in json.loads(as_json.stdout)["notes"]] == notes
+
+
+def test_empty_header_cells_are_named_by_position(write, tmp_path):
+    # trailing separators, as spreadsheets often write them: not a repeated header
+    write("transactions.csv", "customer_id,order_date,revenue,,\nC1,2024-01-05,5,,x\n")
+    tx = load_folder(tmp_path, as_of="2024-12-31").transactions
+    assert tx.loc[0, "column_5"] == "x" and "column_4" in tx
