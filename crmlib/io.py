@@ -79,7 +79,7 @@ BOMS = ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))  # Excel's "Unic
 #: used to make the whole file unreadable).
 MAX_FIELD_CHARS = 131_072
 #: An id a spreadsheet has rounded into scientific notation (1.23457E+19): digits lost.
-SCIENTIFIC_ID = r"\d(?:\.\d+)?[eE]\+\d+"  # a pattern string: pandas runs it in pyarrow
+SCIENTIFIC_ID = r"\d(?:\.\d+)?[eE]\+\d+"  # for str.fullmatch
 #: A time-zone suffix after a time of day (Z, +01:00, -0500): ignored, the local time counts.
 TZ_SUFFIX = r"(\d:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}:?\d{2})$"
 #: Times of day tried after a date_format that does not give one.
