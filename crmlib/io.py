@@ -371,7 +371,7 @@ def _read_text_table(path: Path) -> tuple[pd.DataFrame, list[dict]]:
                 if max(map(len, record)) > MAX_FIELD_CHARS:
                     long = next(i for i, f in enumerate(record) if len(f) > MAX_FIELD_CHARS)
                     column = header[long] if long < len(header) else ""
-                    reason = f"field longer than {MAX_FIELD_CHARS:,} characters"
+                    reason = f"field longer than {MAX_FIELD_CHARS} characters"
                     if reader.line_num > line:
                         reason += f" (lines {line}-{reader.line_num}: an unclosed quote?)"
                     bad.append({"row": line, "column": column, "value": "", "reason": reason})
@@ -598,11 +598,8 @@ def _parse(frame: pd.DataFrame, table: s.Table, spec: dict, bad: list[dict]) -> 
         elif column.kind == s.ID:
             parsed = _parse_id(raw).where(~missing)
             rounded = parsed.str.fullmatch(SCIENTIFIC_ID).fillna(False).to_numpy(dtype=bool)
-            for row in frame.index[rounded]:
-                bad.append(_bad(row, column, raw[row], SCIENTIFIC_REASON))
-            parsed = parsed.where(~rounded)
-            missing = missing | rounded
-            what = ""
+            parsed = parsed.where(~rounded)  # reported below as not parsed, for this reason
+            what = SCIENTIFIC_REASON
         else:
             parsed = raw.astype(str).str.strip().where(~missing)
             what = ""
