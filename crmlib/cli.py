@@ -71,8 +71,9 @@ def validate(path, as_of, rejects_file, as_json):
         raise
     if rejects_file:
         write_rejects(data.rejects, rejects_file)
+    notes = shape_notes(data)
     if as_json:
-        click.echo(json.dumps(data.summary(), indent=2))
+        click.echo(json.dumps({**data.summary(), "notes": notes}, indent=2))
         return
     click.echo(f"{path}: usable; data as of {data.as_of.date()}")
     click.echo(f"{'table':<14}{'file':<28}{'rows':>9}{'accepted':>10}{'rejected':>10}")
@@ -87,6 +88,23 @@ def validate(path, as_of, rejects_file, as_json):
             click.echo("(write every rejected row with --rejects FILE)")
     for w in data.warnings:
         click.echo(f"warning: {w}")
+    for note in notes:
+        click.echo(f"note: {note}")
+
+
+def shape_notes(data, freq: str = "M") -> list[str]:
+    """Sentences on the shape of the data the lessons will say too: partial
+    first or last months, and a left-censored panel (:mod:`crmlib.periods`)."""
+    from crmlib import periods
+
+    tx = data.transactions
+    notes = []
+    try:
+        notes.append(periods.period_coverage(tx, freq, as_of=data.as_of).sentence())
+        notes.append(periods.left_censoring(tx, freq, as_of=data.as_of).sentence())
+    except CRMError:  # e.g. no purchase, only returns: nothing to say about periods
+        pass
+    return [n for n in notes if n]
 
 
 @cli.command()

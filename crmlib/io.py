@@ -19,8 +19,12 @@ file, header = 1), column, value (masked for personal data) and reason.
 The rules applied, in order (the data dictionary in ``datasets/README.md``
 states them for users):
 
-1. a row with a different number of fields from the header: rejected;
+1. a row with a different number of fields from the header: rejected; so is a
+   row with a field longer than ``MAX_FIELD_CHARS`` characters (often a quote
+   left open, which swallows the lines after it: the reason names them);
 2. a value that cannot be parsed as its column's kind (number, date): rejected;
+   an id that a spreadsheet has rounded into scientific notation
+   (``1.23457E+19``) is rejected too, as its digits are lost;
 3. an empty required value (e.g. an order line without customer_id): rejected;
 4. a value failing its column's check (e.g. negative cost, NPS outside 0-10): rejected;
 5. transactions: an order date after the as-of date (default: today): rejected;
@@ -32,8 +36,19 @@ states them for users):
 8. tickets closed before they were opened: kept, warned.
 
 Data that cannot be used at all raises :class:`crmlib.errors.DataError`: no
-transactions file, an unreadable file, a required column missing after
-mapping, a malformed ``mapping.yml``, or no valid transaction.
+transactions file, an unreadable file, a header naming a column twice (also
+two headers that ``mapping.yml`` or the normalisation of headers turn into
+one name), a required column missing after mapping, a malformed
+``mapping.yml``, or no valid transaction.
+
+Shapes of real exports that are read as they are: text in UTF-8 (with or
+without a byte-order mark), UTF-16 with a byte-order mark (Excel's "Unicode
+Text": tab-separated, CRLF) or Windows-1252; line ends LF, CRLF or CR; ids of
+any length, kept exactly as written (leading zeros too; ids stored as numbers
+in Parquet or Excel are written out in full, never as floats); dates with a
+time of day (``2018-01-01 14:32:10``, ISO ``T``, with or without seconds, a
+time-zone suffix ignored: the local day as written counts), which date
+columns such as ``order_date`` keep as the day.
 """
 
 from __future__ import annotations
@@ -41,6 +56,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +74,22 @@ MISSING = {"", "na", "n/a", "null", "none", "nan", "-", "#n/a"}
 DELIMITERS = ",;\t|"
 MASK = "[personal data]"
 ENCODINGS = ("utf-8-sig", "cp1252")
+BOMS = ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))  # Excel's "Unicode Text"
+#: A longer field rejects its row (the csv module's own default limit, which
+#: used to make the whole file unreadable).
+MAX_FIELD_CHARS = 131_072
+#: An id a spreadsheet has rounded into scientific notation (1.23457E+19): digits lost.
+SCIENTIFIC_ID = r"\d(?:\.\d+)?[eE]\+\d+"  # for str.fullmatch
+#: A time-zone suffix after a time of day (Z, +01:00, -0500): ignored, the local time counts.
+TZ_SUFFIX = r"(\d:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}:?\d{2})$"
+#: Times of day tried after a date_format that does not give one.
+TIME_FORMATS = (" %H:%M:%S", " %H:%M", "T%H:%M:%S", "T%H:%M", " %I:%M:%S %p", " %I:%M %p")
+EXACT_FLOAT = 2**53  # integers up to this size are exact in a float
+EXCEL_DIGITS = 1e15  # a spreadsheet keeps 15 significant digits of a number
+SCIENTIFIC_REASON = (
+    "an id in scientific notation: the program that wrote the file rounded it and its "
+    "digits are lost; export the id column as text"
+)
 MAPPING_KEYS = {"file", "columns", "date_format", "decimal", "thousands", "sheet"}
 
 __all__ = ["ClientData", "DataError", "load_folder", "read_mapping"]
@@ -235,19 +268,33 @@ def _find_files(folder: Path, mapping: dict) -> tuple[dict[str, Path], dict[str,
 
 
 def decode_text(path: Path) -> str:
-    """The text of a file in UTF-8 (with or without BOM) or Windows-1252."""
+    """The text of a file in UTF-8 (with or without BOM), UTF-16 (with BOM) or Windows-1252.
+
+    UTF-16 with a byte-order mark is what Excel writes as "Unicode Text"; the
+    mark is not part of the text returned.
+    """
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"{path.name}: no such file", file=path.name) from None
     except OSError as exc:
         raise DataError(f"{path.name}: cannot be read ({exc.strerror})", file=path.name) from None
+    for bom, encoding in BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw[len(bom) :].decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    f"{path.name}: starts as {encoding.upper()} text but byte {exc.start} "
+                    "is not; save it again as Unicode Text or UTF-8",
+                    file=path.name,
+                ) from None
     for encoding in ENCODINGS:
         try:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise DataError(f"{path.name}: not UTF-8 or Windows-1252 text", file=path.name)
+    raise DataError(f"{path.name}: not UTF-8, UTF-16 or Windows-1252 text", file=path.name)
 
 
 def sniff_delimiter(text: str) -> str:
@@ -264,36 +311,146 @@ def sniff_delimiter(text: str) -> str:
         return best
 
 
+@contextmanager
+def _no_field_limit():
+    """Let the csv module read fields of any length (the rows are checked afterwards)."""
+    previous = csv.field_size_limit()
+    csv.field_size_limit(sys.maxsize)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _name_blanks(header) -> list[str]:
+    """Name an empty header cell after its position (``column_5``), as trailing
+    separators or an unlabelled spreadsheet column leave them; kept as extra columns."""
+    return [str(h) if str(h).strip() else f"column_{i}" for i, h in enumerate(header, start=1)]
+
+
+def _check_header(header, name: str) -> None:
+    """Raise :class:`DataError` when the file's header names a column twice."""
+    seen: dict[str, int] = {}
+    for position, column in enumerate(header, start=1):
+        key = str(column).strip()
+        if key in seen:
+            raise DataError(
+                f"{name}: the header names {key!r} twice (columns {seen[key]} and {position}); "
+                "rename or remove one",
+                file=name,
+                column=key,
+            )
+        seen[key] = position
+
+
 def _read_text_table(path: Path) -> tuple[pd.DataFrame, list[dict]]:
-    """Read a delimited file as strings; returns the frame (index = line number) and ragged rows."""
+    """Read a delimited file as strings; returns the frame (index = line number) and bad rows.
+
+    A bad row has a different number of fields from the header, or a field
+    longer than :data:`MAX_FIELD_CHARS`; it is listed, not read, and the other
+    rows are.
+    """
     text = decode_text(path)
     if not text.strip():
         raise DataError(f"{path.name}: the file is empty", file=path.name)
     sep = sniff_delimiter(text)
-    # read record by record (the csv module) so that every ragged row is named with its line
-    reader = csv.reader(io.StringIO(text), delimiter=sep)
-    header = next(reader)
-    rows, index, ragged = [], [], []
-    start = 2
-    for record in reader:
-        line = start
-        start = reader.line_num + 1
-        if not record or all(not f.strip() for f in record):
-            continue
-        if len(record) != len(header):
-            ragged.append(
-                {
-                    "row": line,
-                    "column": "",
-                    "value": "",
-                    "reason": f"has {len(record)} fields, the header has {len(header)}",
-                }
-            )
-            continue
-        rows.append(record)
-        index.append(line)
+    # read record by record (the csv module) so that every bad row is named with its line;
+    # newline="" keeps quoted line breaks and reads LF, CRLF and CR line ends alike
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    rows, index, bad = [], [], []
+    with _no_field_limit():
+        try:
+            header = _name_blanks(next(reader))
+            _check_header(header, path.name)
+            start = 2
+            for record in reader:
+                line = start
+                start = reader.line_num + 1
+                if not record or not "".join(record).strip():
+                    continue
+                if max(map(len, record)) > MAX_FIELD_CHARS:
+                    long = next(i for i, f in enumerate(record) if len(f) > MAX_FIELD_CHARS)
+                    column = header[long] if long < len(header) else ""
+                    reason = f"field longer than {MAX_FIELD_CHARS} characters"
+                    if reader.line_num > line:
+                        reason += f" (lines {line}-{reader.line_num}: an unclosed quote?)"
+                    bad.append({"row": line, "column": column, "value": "", "reason": reason})
+                    continue
+                if len(record) != len(header):
+                    bad.append(
+                        {
+                            "row": line,
+                            "column": "",
+                            "value": "",
+                            "reason": f"has {len(record)} fields, the header has {len(header)}",
+                        }
+                    )
+                    continue
+                rows.append(record)
+                index.append(line)
+        except csv.Error as exc:
+            raise DataError(
+                f"{path.name}: line {reader.line_num}: not readable as delimited text ({exc})",
+                file=path.name,
+            ) from None
     frame = pd.DataFrame(rows, columns=header, index=pd.Index(index, dtype="int64"), dtype=str)
-    return frame, ragged
+    return frame, bad
+
+
+def _excel_text(value) -> str:
+    """A spreadsheet cell as text: whole numbers in full, dates in ISO 8601.
+
+    A spreadsheet keeps 15 significant digits of a number: a larger whole
+    number stored as a number (not as text) comes out in scientific notation,
+    so that an id column rejects it rather than keep a rounded id.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _float_text(value, EXCEL_DIGITS)
+    if hasattr(value, "isoformat"):
+        return value.isoformat(sep=" ") if hasattr(value, "date") else value.isoformat()
+    return str(value)
+
+
+def _float_text(value: float, exact_below: float = EXACT_FLOAT) -> str:
+    """A float as text: a whole number below ``exact_below`` in full, else Python's repr."""
+    if value.is_integer() and abs(value) < exact_below:
+        return str(int(value))
+    return repr(value)
+
+
+def _read_excel(path: Path, spec: dict) -> pd.DataFrame:
+    """The cells of one sheet as text, read with openpyxl as stored (not through pandas,
+    which renames a repeated header and turns rounded floats into plausible integers)."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheet = spec.get("sheet", 0)
+        if isinstance(sheet, int):
+            sheet = book.sheetnames[sheet]
+        if sheet not in book.sheetnames:
+            raise DataError(
+                f"{path.name}: no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})",
+                file=path.name,
+            )
+        rows = [[_excel_text(v) for v in row] for row in book[sheet].iter_rows(values_only=True)]
+    finally:
+        book.close()
+    if not rows or not any(rows[0]):
+        raise DataError(f"{path.name}: the sheet is empty", file=path.name)
+    width = max(i + 1 for i, v in enumerate(rows[0]) if v)
+    header = _name_blanks(rows[0][:width])
+    _check_header(header, path.name)
+    body = [(r + [""] * width)[:width] for r in rows[1:]]
+    frame = pd.DataFrame(body, columns=header, index=pd.RangeIndex(2, len(body) + 2), dtype=str)
+    keep = frame.apply(lambda r: any(v.strip() for v in r), axis=1) if len(frame) else []
+    return frame.loc[keep] if len(frame) else frame
 
 
 def _read_file(path: Path, spec: dict) -> tuple[pd.DataFrame, list[dict]]:
@@ -301,14 +458,11 @@ def _read_file(path: Path, spec: dict) -> tuple[pd.DataFrame, list[dict]]:
     try:
         if suffix == ".parquet":
             frame = pd.read_parquet(path)
+            _check_header(frame.columns, path.name)
             frame.index = pd.RangeIndex(2, len(frame) + 2)
             return frame, []
         if suffix == ".xlsx":
-            frame = pd.read_excel(
-                path, sheet_name=spec.get("sheet", 0), dtype=str, keep_default_na=False
-            )
-            frame.index = pd.RangeIndex(2, len(frame) + 2)
-            return frame.fillna(""), []
+            return _read_excel(path, spec), []
         return _read_text_table(path)
     except DataError:
         raise
@@ -319,6 +473,34 @@ def _read_file(path: Path, spec: dict) -> tuple[pd.DataFrame, list[dict]]:
 
 def _normalise_header(name) -> str:
     return re.sub(r"[\s\-]+", "_", str(name).strip()).lower()
+
+
+def _table_columns(raw: pd.DataFrame, table: s.Table, spec: dict, name: str) -> pd.DataFrame:
+    """Rename the file's headers to the workbook's (mapping.yml, then normalised).
+
+    Raises :class:`DataError` naming the file, both headers and the column when
+    two headers become one name.
+    """
+    rename = {k: v for k, v in spec.get("columns", {}).items() if k in raw.columns}
+    source = [str(c) for c in raw.columns]
+    names = [
+        rename.get(c, c) if rename.get(c, c) in table.names else _normalise_header(rename.get(c, c))
+        for c in source
+    ]
+    first: dict[str, str] = {}
+    for header, column in zip(source, names, strict=True):
+        if column in first:
+            raise DataError(
+                f"{name}: the headers {first[column]!r} and {header!r} both become {column}"
+                f"{' (mapping.yml)' if header in rename or first[column] in rename else ''}; "
+                "keep one, or map the other to another name",
+                file=name,
+                column=column,
+            )
+        first[column] = header
+    out = raw.copy(deep=False)
+    out.columns = names
+    return out
 
 
 # --- parsing ----------------------------------------------------------------
@@ -345,16 +527,51 @@ def _parse_number(values: pd.Series, spec: dict) -> pd.Series:
 
 
 def _parse_date(values: pd.Series, spec: dict, kind: str) -> pd.Series:
+    """Dates (and times) from text; a date column keeps the day of a time stamp.
+
+    ISO 8601 by default (``2018-01-01``, ``2018-01-01 14:32:10``, ``T``, with
+    or without seconds); with ``date_format`` in mapping.yml, a value that
+    does not match it is tried again with a time of day after it
+    (:data:`TIME_FORMATS`). A time-zone suffix is ignored: the date and time
+    as written count, so that an order is on the client's local day.
+    """
     if values.dtype.kind == "M":
         parsed = values
     else:
         text = values.astype("string").str.strip()
         fmt = spec.get("date_format", "ISO8601")
-        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        try:  # one offset throughout (or none) parses as it is; its wall time is kept below
+            parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        except ValueError:  # offsets mixed with each other or with none: drop them
+            text = text.str.replace(TZ_SUFFIX, r"\1", regex=True)
+            parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        todo = text[parsed.isna() & text.notna()] if fmt != "ISO8601" else text.iloc[:0]
+        if len(todo):  # a time of day (and an offset) after the date: tried again, rarely needed
+            todo = todo.str.replace(TZ_SUFFIX, r"\1", regex=True)
+            for suffix in ("", *TIME_FORMATS):
+                again = pd.to_datetime(todo, format=fmt + suffix, errors="coerce")
+                done = again.notna().to_numpy()
+                parsed.loc[todo.index[done]] = again[done]
+                todo = todo[~done]
+                if todo.empty:
+                    break
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_localize(None)
     parsed = parsed.astype("datetime64[ns]")
     return parsed.dt.normalize() if kind == s.DATE_KIND else parsed
+
+
+def _parse_id(values: pd.Series) -> pd.Series:
+    """Ids as exact text: numbers stored as numbers (Parquet, Excel) written out in full.
+
+    A float that cannot hold the whole number exactly comes out in scientific
+    notation, which :func:`_parse` then rejects with the rounded ids.
+    """
+    if values.dtype.kind in "iub":
+        return values.astype("string").astype(object)
+    if values.dtype.kind == "f":
+        return values.map(_float_text, na_action="ignore").astype(object)
+    return values.astype(str).str.strip()
 
 
 def _parse(frame: pd.DataFrame, table: s.Table, spec: dict, bad: list[dict]) -> pd.DataFrame:
@@ -378,6 +595,11 @@ def _parse(frame: pd.DataFrame, table: s.Table, spec: dict, bad: list[dict]) -> 
                 if "date_format" in spec
                 else "not an ISO date (YYYY-MM-DD); give date_format in mapping.yml"
             )
+        elif column.kind == s.ID:
+            parsed = _parse_id(raw).where(~missing)
+            rounded = parsed.str.fullmatch(SCIENTIFIC_ID).fillna(False).to_numpy(dtype=bool)
+            parsed = parsed.where(~rounded)  # reported below as not parsed, for this reason
+            what = SCIENTIFIC_REASON
         else:
             parsed = raw.astype(str).str.strip().where(~missing)
             what = ""
@@ -556,9 +778,7 @@ def load_folder(path, mapping=None, as_of=None) -> ClientData:
         table = s.TABLES[name]
         spec = mapping.get(name, {})
         raw, ragged = _read_file(file, spec)
-        rename = {k: v for k, v in spec.get("columns", {}).items() if k in raw.columns}
-        raw = raw.rename(columns=rename)
-        raw.columns = [c if c in table.names else _normalise_header(c) for c in raw.columns]
+        raw = _table_columns(raw, table, spec, file.name)
         missing_cols = [c for c in table.required if c not in raw.columns]
         if missing_cols:
             raise DataError(

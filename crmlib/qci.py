@@ -55,6 +55,7 @@ from crmlib.checks import as_of_date as _as_of
 from crmlib.checks import need_columns as _need
 from crmlib.checks import purchase_lines as _purchases
 from crmlib.errors import CRMError, DataError
+from crmlib.periods import PeriodCoverage, period_coverage
 from crmlib.summary import customer_summary
 
 __all__ = [
@@ -170,6 +171,7 @@ def new_customers(
     customers: pd.DataFrame | None = None,
     freq: str = "M",
     as_of=None,
+    complete_only: bool = False,
 ) -> pd.DataFrame:
     """New customers per period and acquisition channel.
 
@@ -187,6 +189,11 @@ def new_customers(
     freq : str, default "M"
         A pandas period: "M" month, "Q" quarter, "W" week.
     as_of : date-like, optional
+    complete_only : bool, default False
+        Leave out a first or last period the data cover only in part
+        (:func:`crmlib.periods.period_coverage`: the data start after its first
+        day, or ``as_of`` falls before its last): a part-observed period
+        understates its count.
 
     Returns
     -------
@@ -216,6 +223,9 @@ def new_customers(
     counts.index.name = PERIOD
     counts.columns.name = s.CHANNEL
     order = counts.sum().sort_values(ascending=False, kind="stable").index
+    if complete_only:
+        start = transactions[s.ORDER_DATE].min()
+        counts = period_coverage(transactions, freq, as_of=when, start=start).complete(counts)
     return counts[order]
 
 
@@ -350,6 +360,7 @@ def cohort_retention(
     counts: bool = False,
     engine: str = "pandas",
     spark_master: str | None = None,
+    complete_only: bool = False,
 ) -> pd.DataFrame:
     """The cohort retention matrix: share of each first-purchase cohort active k periods later.
 
@@ -378,6 +389,12 @@ def cohort_retention(
         Where the customers are counted; every engine gives the same matrix.
     spark_master : str, optional
         For ``engine="spark"``: see :func:`crmlib.engines.spark_session`.
+    complete_only : bool, default False
+        Also leave out the cohorts of a first or last period the data cover
+        only in part (:func:`crmlib.periods.period_coverage`): a cohort whose
+        period was only partly observed holds only the customers who came in
+        the observed days, and one in a period that is not over has no
+        retention to show. The unobserved cells are NaN either way.
 
     Returns
     -------
@@ -398,8 +415,9 @@ def cohort_retention(
         active[s.CUSTOMER_ID] = cust.to_numpy()
         cells = active.drop_duplicates().groupby([COHORT, "age"]).size()
         freq_obj, hi = period.dt.freq, int(ordinal.max())
+        start = transactions[s.ORDER_DATE].min()
     else:
-        cells, when, freq_obj, hi = _cohort_cells_sql(
+        cells, when, freq_obj, hi, start = _cohort_cells_sql(
             transactions, freq, as_of, engine, spark_master
         )
     # a cell is observed when its period (cohort + age) has ended by as_of
@@ -419,6 +437,8 @@ def cohort_retention(
     matrix.index = pd.PeriodIndex.from_ordinals(matrix.index, freq=freq_obj).to_timestamp()
     matrix.index.name = COHORT
     matrix.columns.name = PERIOD
+    if complete_only:
+        matrix = PeriodCoverage.from_dates(start, when, freq).complete(matrix)
     return matrix.dropna(axis=1, how="all")
 
 
@@ -443,8 +463,9 @@ def _cohort_cells_sql(source, freq, as_of, engine, spark_master):
     """Active customers per (cohort, age) counted by DuckDB or Spark (:mod:`crmlib.engines`).
 
     Returns the cells (Series indexed by cohort ordinal and age), as-of
-    date, the pandas frequency and the ordinal of the last purchase period,
-    as the pandas branch of :func:`cohort_retention` computes them.
+    date, the pandas frequency, the ordinal of the last purchase period and
+    the first order date, as the pandas branch of :func:`cohort_retention`
+    computes them.
     """
     from crmlib.engines import Engine, as_of_sql
 
@@ -459,6 +480,7 @@ def _cohort_cells_sql(source, freq, as_of, engine, spark_master):
         if as_of is None:
             as_of = eng.last_order_date()
         when = _as_of(None, as_of)
+        start = eng.sql(f"SELECT MIN(CAST({s.ORDER_DATE} AS DATE)) AS start FROM transactions")
         cells = eng.sql(
             _COHORT_SQL.format(
                 cid=s.CUSTOMER_ID,
@@ -476,7 +498,8 @@ def _cohort_cells_sql(source, freq, as_of, engine, spark_master):
         {COHORT: cohort.array.asi8, "age": period.array.asi8 - cohort.array.asi8}
     )
     series = pd.Series(cells["customers"].to_numpy(), index=pd.MultiIndex.from_frame(ordinals))
-    return series.sort_index(), when, cohort.dt.freq, int(period.array.asi8.max())
+    first_day = pd.Timestamp(start["start"].iloc[0])
+    return series.sort_index(), when, cohort.dt.freq, int(period.array.asi8.max()), first_day
 
 
 def repeat_rate(transactions: pd.DataFrame, as_of=None) -> float:

@@ -648,3 +648,66 @@ def test_retention_explorer_follows_its_slider():
     assert "<b>50.0%</b>" in answer.value  # 2 of 4, as in test_churn_by_the_inactivity_rule
     slider.value = 105
     assert "<b>105 days</b>" in answer.value and "<b>80.0%</b>" in answer.value  # 4 of 5
+
+
+# --- partial periods (issue 19) ------------------------------------------------------
+
+# data from 15 December 2016 to 1 January 2018: both ends are partial months
+PARTIAL_TX = tx(
+    [
+        ("A", "2016-12-15", 10.0),
+        ("B", "2016-12-20", 10.0),
+        ("A", "2017-01-10", 10.0),
+        ("C", "2017-01-11", 10.0),
+        ("B", "2017-02-03", 10.0),
+        ("D", "2017-12-05", 10.0),
+        ("E", "2018-01-01", 10.0),
+        ("D", "2018-01-01", 10.0),
+    ]
+)
+
+
+def test_new_customers_leave_out_partial_periods_on_request():
+    every = qci.new_customers(PARTIAL_TX, freq="M").sum(axis=1)
+    assert every.index[0] == D("2016-12-01") and every.index[-1] == D("2018-01-01")
+    assert every[D("2018-01-01")] == 1  # E, on the one day of January 2018
+    complete = qci.new_customers(PARTIAL_TX, freq="M", complete_only=True).sum(axis=1)
+    assert complete.index[0] == D("2017-01-01") and complete.index[-1] == D("2017-12-01")
+    assert complete[D("2017-01-01")] == 1 and complete[D("2017-12-01")] == 1  # C; D
+    assert complete.sum() == 2 and len(complete) == 12
+
+
+def test_cohort_retention_leaves_out_partial_cohorts_on_request():
+    every = qci.cohort_retention(PARTIAL_TX, freq="M", counts=True)
+    assert every.index[0] == D("2016-12-01")  # A and B, seen in half a month
+    assert every.index[-1] == D("2018-01-01") and every.iloc[-1].notna().sum() == 1
+    complete = qci.cohort_retention(PARTIAL_TX, freq="M", counts=True, complete_only=True)
+    assert list(complete.index) == [D("2017-01-01"), D("2017-12-01")]  # C's cohort; D's
+    assert complete.loc[D("2017-01-01"), 0] == 1 and complete.loc[D("2017-12-01"), 0] == 1
+    # the last column is month 11 (January 2017 + 11 = December 2017): January 2018 is not over
+    assert complete.columns[-1] == 11
+    assert np.isnan(complete.loc[D("2017-12-01"), 1])
+
+
+def test_cohort_retention_complete_only_with_duckdb(tmp_path):
+    PARTIAL_TX.to_csv(tmp_path / "transactions.csv", index=False)
+    expected = qci.cohort_retention(PARTIAL_TX, counts=True, complete_only=True)
+    got = qci.cohort_retention(tmp_path, counts=True, complete_only=True, engine="duckdb")
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+
+
+def test_plots_mark_the_customers_already_there_when_the_data_start():
+    counts = pd.DataFrame(
+        {"web": [900, 10, 12, 8]}, index=pd.date_range("2017-01-01", periods=4, freq="MS")
+    )
+    ax = qci_plots.plot_new_customers(counts, ax=Figure().add_subplot(), already_customers=True)
+    labels = ax.get_legend_handles_labels()[1]
+    assert "already customers when the data start" in labels
+    assert ax.get_ylim()[1] < 900  # the opening does not flatten the later bars
+    assert any(t.get_text() == "900" for t in ax.texts)  # its count is written on it
+    plain = qci_plots.plot_new_customers(counts, ax=Figure().add_subplot())
+    assert plain.get_ylim()[1] >= 900
+    assert "already customers when the data start" not in plain.get_legend_handles_labels()[1]
+    matrix = qci.cohort_retention(COHORT_TX, as_of="2024-04-30")
+    ax = qci_plots.plot_cohort_retention(matrix, ax=Figure().add_subplot(), already_customers=True)
+    assert ax.get_yticklabels()[0].get_text() == "2024-01: already customers"

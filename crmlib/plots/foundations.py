@@ -35,11 +35,36 @@ def plot_lorenz_curve(curve: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plot_customers_over_time(counts: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """New and active customers per period (:func:`crmlib.foundations.customers_over_time`)."""
+def plot_customers_over_time(
+    counts: pd.DataFrame, ax: Axes | None = None, already_customers: bool = False
+) -> Axes:
+    """New and active customers per period (:func:`crmlib.foundations.customers_over_time`).
+
+    With ``already_customers`` (left-censored data, :func:`crmlib.periods.left_censoring`)
+    the first period's "new" bar is grey and hatched and labelled as customers
+    already there when the data start.
+    """
     ax = new_axes(ax, figsize=(6, 4))
     ax.plot(counts.index, counts["active"], label="active", marker="o", markersize=3)
-    ax.bar(counts.index, counts["new"], width=20, alpha=0.5, label="new", color="tab:orange")
+    first = 1 if already_customers and len(counts) > 1 else 0
+    ax.bar(
+        counts.index[first:],
+        counts["new"].iloc[first:],
+        width=20,
+        alpha=0.5,
+        label="new",
+        color="tab:orange",
+    )
+    if first:
+        ax.bar(
+            counts.index[:1],
+            counts["new"].iloc[:1],
+            width=20,
+            color="0.85",
+            edgecolor="0.4",
+            hatch="//",
+            label="already customers when the data start",
+        )
     ax.set_xlabel("period")
     ax.set_ylabel("customers")
     ax.set_title("Customers over time")

@@ -36,7 +36,9 @@ def _require(frame: pd.DataFrame, columns, what: str) -> None:
         raise CRMError(f"{what} lacks the column(s) {', '.join(missing)}")
 
 
-def plot_cohort_retention(matrix: pd.DataFrame, ax: Axes | None = None) -> Axes:
+def plot_cohort_retention(
+    matrix: pd.DataFrame, ax: Axes | None = None, already_customers: bool = False
+) -> Axes:
     """Heatmap of a cohort retention matrix: cohorts down, periods since first purchase across.
 
     Parameters
@@ -45,6 +47,10 @@ def plot_cohort_retention(matrix: pd.DataFrame, ax: Axes | None = None) -> Axes:
         From :func:`crmlib.qci.cohort_retention` (shares); unobserved cells
         (NaN) stay blank.
     ax : matplotlib Axes, optional
+    already_customers : bool, default False
+        The data are left-censored (:func:`crmlib.periods.left_censoring`):
+        the first cohort is labelled as the customers already there when the
+        data start, not an acquisition cohort.
 
     Returns
     -------
@@ -78,6 +84,8 @@ def plot_cohort_retention(matrix: pd.DataFrame, ax: Axes | None = None) -> Axes:
                     )
     step = max(1, math.ceil(rows / 12))
     labels = [pd.Timestamp(d).strftime("%Y-%m") for d in matrix.index]
+    if already_customers:
+        labels[0] = f"{labels[0]}: already customers"
     ax.set_yticks(range(0, rows, step), labels[::step])
     xstep = max(1, math.ceil(cols / 12))
     ax.set_xticks(range(0, cols, xstep), [str(c) for c in later.columns[::xstep]])
@@ -183,7 +191,9 @@ def plot_nps_by_channel(nps_table: pd.DataFrame, ax: Axes | None = None) -> Axes
     return ax
 
 
-def plot_new_customers(counts: pd.DataFrame, ax: Axes | None = None) -> Axes:
+def plot_new_customers(
+    counts: pd.DataFrame, ax: Axes | None = None, already_customers: bool = False
+) -> Axes:
     """New customers per period, stacked by acquisition channel.
 
     Parameters
@@ -191,6 +201,12 @@ def plot_new_customers(counts: pd.DataFrame, ax: Axes | None = None) -> Axes:
     counts : DataFrame
         From :func:`crmlib.qci.new_customers`.
     ax : matplotlib Axes, optional
+    already_customers : bool, default False
+        The data are left-censored (:func:`crmlib.periods.left_censoring`):
+        the first period is drawn as a grey, hatched bar labelled "already
+        customers when the data start", cut at the height the later periods
+        need, with its count written on it, so that it neither passes for
+        acquisition nor flattens the other bars.
 
     Returns
     -------
@@ -201,14 +217,41 @@ def plot_new_customers(counts: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax = new_axes(ax, figsize=(9, 4))
     x = np.arange(len(counts))
     bottom = np.zeros(len(counts))
+    first = 1 if already_customers and len(counts) > 1 else 0
     for channel in counts.columns:
         values = counts[channel].to_numpy(dtype=float)
+        values[:first] = 0.0
         ax.bar(x, values, bottom=bottom, label=str(channel))
         bottom += values
+    if first:
+        opening = float(counts.iloc[0].sum())
+        top = max(float(bottom[1:].max()), 1.0) * 1.25
+        ax.bar(
+            x[0],
+            min(opening, top),
+            color="0.85",
+            edgecolor="0.4",
+            hatch="//",
+            label="already customers when the data start",
+        )
+        ax.annotate(
+            f"{opening:,.0f}",
+            (x[0], min(opening, top)),
+            xytext=(0, 2),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+        ax.set_ylim(0, top * 1.1)
     step = max(1, math.ceil(len(counts) / 8))
     ax.set_xticks(x[::step], [pd.Timestamp(d).strftime("%Y-%m") for d in counts.index[::step]])
     ax.tick_params(axis="x", labelrotation=30)
     ax.set_ylabel("new customers")
-    ax.set_title("Acquisition: new customers per period and channel")
+    ax.set_title(
+        "First seen per period (acquisition cannot be told apart)"
+        if first
+        else "Acquisition: new customers per period and channel"
+    )
     ax.legend(fontsize=8, ncol=2)
     return ax
