@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import sqlite3
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -434,3 +435,97 @@ def test_grade_an_lms_zip_from_the_command_line(course, tmp_path, capsys):
     assert lines[0] == "student,assignment,score,max_score,status,reason"
     assert lines[1] == "alice,foundations,13.0,16.0,graded,3 points to grade by hand"
     assert lines[2] == "bob,foundations,0.0,16.0,graded,"
+
+
+# --- a term's grading: nbgrader's own routes, the answer key, feedback that teaches ------
+#
+# A course of its own (the batch above regrades and hand-grades its students):
+# three students graded by crm grade, then nbgrader's own commands run on it as
+# an instructor would from formgrader.
+
+
+def nbgrader_api(course: grading.Course):
+    """nbgrader's API as formgrader's buttons call it, configured by the course's file."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import PyFileConfigLoader
+
+    path = course.config_file
+    config = PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
+    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+
+@pytest.fixture(scope="module")
+def term(tmp_path_factory):
+    """(course, results by student) after crm grade on a right, a wrong and a wrapping answer."""
+    course = grading.Course.load(write_config(tmp_path_factory.mktemp("term")))
+    grading.release("foundations", course)
+    folder = tmp_path_factory.mktemp("term-submissions")
+    release = course.folder("release") / "foundations" / NOTEBOOK
+    right = {**subs.master_solutions(MASTER), "q5_written": subs.WRITTEN_ANSWER}
+    subs.write_notebook(release, right, folder / "correct" / NOTEBOOK)
+    wrong = {**right, "q1_answer": subs.WRONG_Q1, "q4_answer": subs.WRONG_Q4}
+    subs.write_notebook(release, wrong, folder / "wrong" / NOTEBOOK)
+    subs.write_notebook(release, {**right, **subs.WRAPPED}, folder / "wrapped" / NOTEBOOK)
+    results = grading.grade(
+        "foundations",
+        grading.find_submissions(folder, "foundations"),
+        course=course,
+        jobs=2,
+        limits=grading.Limits(timeout=TIMEOUT),
+    )
+    return course, {r.student: r for r in results}
+
+
+def feedback_page(course: grading.Course, student: str) -> Path:
+    return course.folder("feedback") / student / "foundations" / "foundations.html"
+
+
+@needs_bwrap
+def test_formgrader_generate_feedback_after_crm_grade_shows_no_hidden_test(term):
+    course, results = term
+    assert results["wrong"].score == subs.AUTOGRADED - subs.HIDDEN["q1"] - subs.POINTS["q4"]
+    page = feedback_page(course, "wrong")
+    page.unlink()
+    done = nbgrader_api(course).generate_feedback("foundations", "wrong")
+    assert done["success"], done["error"]
+    raw = page.read_text(encoding="utf-8")
+    text = page_text(page)
+    secret = hidden_lines(MASTER)
+    assert len(secret) > 10
+    assert [line for line in secret if line in text] == []
+    assert grading.HIDDEN_BEGIN not in raw and "vwxyz" not in raw
+    # what the failing hidden test checked, in the instructor's words, without its code
+    assert "ceil(1.5) = 2 customers" in text
+    assert "assert counts.tolist() == [2, 1]" in text  # visible tests stay visible
+
+
+@needs_bwrap
+def test_nbgrader_generate_feedback_command_shows_no_hidden_test(term):
+    course, _ = term
+    page = feedback_page(course, "wrong")
+    page.unlink()
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "nbgrader"), "generate_feedback", "foundations"]
+        + ["--student", "wrong", "--force"],
+        cwd=course.config_file.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = page_text(page)
+    assert [line for line in hidden_lines(MASTER) if line in text] == []
+
+
+@needs_bwrap
+def test_formgrader_autograde_refuses_and_points_to_crm_grade(term):
+    course, results = term
+    autograded = course.folder("autograded") / "wrong" / "foundations" / NOTEBOOK
+    before = autograded.read_bytes()
+    done = nbgrader_api(course).autograde("foundations", "wrong")
+    assert not done["success"]
+    assert "crm grade" in done["error"] + done["log"]
+    assert autograded.read_bytes() == before  # crm grade's work is left as it was
+    with Gradebook(course.db_url, course.course_id) as gb:
+        assert gb.find_submission("foundations", "wrong").score == results["wrong"].score
