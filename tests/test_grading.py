@@ -457,7 +457,10 @@ def nbgrader_api(course: grading.Course):
 
 @pytest.fixture(scope="module")
 def term(tmp_path_factory):
-    """(course, results by student) after crm grade on a right, a wrong and a wrapping answer."""
+    """(course, results by student) after crm grade: right, wrong, and wrapping the answer key.
+
+    wrong fails hidden tests of q1, every test of q4, and q2 inside pandas.
+    """
     course = grading.Course.load(write_config(tmp_path_factory.mktemp("term")))
     grading.release("foundations", course)
     folder = tmp_path_factory.mktemp("term-submissions")
@@ -465,7 +468,7 @@ def term(tmp_path_factory):
     right = {**subs.master_solutions(MASTER), "q5_written": subs.WRITTEN_ANSWER}
     subs.write_notebook(release, right, folder / "correct" / NOTEBOOK)
     wrong = {**right, "q1_answer": subs.WRONG_Q1, "q4_answer": subs.WRONG_Q4}
-    subs.write_notebook(release, wrong, folder / "wrong" / NOTEBOOK)
+    subs.write_notebook(release, {**wrong, "q2_answer": subs.CRASH_Q2}, folder / "wrong" / NOTEBOOK)
     subs.write_notebook(release, {**right, **subs.WRAPPED}, folder / "wrapped" / NOTEBOOK)
     results = grading.grade(
         "foundations",
@@ -484,7 +487,8 @@ def feedback_page(course: grading.Course, student: str) -> Path:
 @needs_bwrap
 def test_formgrader_generate_feedback_after_crm_grade_shows_no_hidden_test(term):
     course, results = term
-    assert results["wrong"].score == subs.AUTOGRADED - subs.HIDDEN["q1"] - subs.POINTS["q4"]
+    lost = subs.HIDDEN["q1"] + subs.POINTS["q2"] + subs.POINTS["q4"]
+    assert results["wrong"].score == subs.AUTOGRADED - lost
     page = feedback_page(course, "wrong")
     page.unlink()
     done = nbgrader_api(course).generate_feedback("foundations", "wrong")
@@ -529,3 +533,102 @@ def test_formgrader_autograde_refuses_and_points_to_crm_grade(term):
     assert autograded.read_bytes() == before  # crm grade's work is left as it was
     with Gradebook(course.db_url, course.course_id) as gb:
         assert gb.find_submission("foundations", "wrong").score == results["wrong"].score
+
+
+@needs_bwrap
+def test_answers_that_wrap_the_answer_key_get_no_automatic_credit_and_a_reason(term):
+    course, results = term
+    assert (results["correct"].score, results["correct"].flags) == (subs.AUTOGRADED, [])
+    wrapped = results["wrapped"]
+    assert wrapped.status == "graded"
+    assert wrapped.score == subs.POINTS["q2"]  # its own q2 earns its points, the rest nothing
+    assert len(wrapped.flags) == len(subs.WRAPPED_NAMES)
+    for question, name in subs.WRAPPED_NAMES.items():
+        assert [f for f in wrapped.flags if f"{question}_answer" in f and name in f], question
+    assert all(flag in wrapped.reason for flag in wrapped.flags)  # grades.csv's reason column
+    with Gradebook(course.db_url, course.course_id) as gb:
+        grades = {
+            g.name: g.score
+            for g in gb.find_submission_notebook("foundations", "foundations", "wrapped").grades
+        }
+    assert grades["q1_visible"] == grades["q1_hidden"] == grades["q4_hidden"] == 0
+    assert grades["q2_visible"] + grades["q2_hidden"] == subs.POINTS["q2"]
+    # the student reads why in the feedback, next to the answer
+    text = page_text(feedback_page(course, "wrapped"))
+    assert "crmlib.idic.rfm_values" in text and "no automatic credit" in text
+
+
+@needs_bwrap
+def test_feedback_names_questions_and_shows_no_library_internals_or_paths(term):
+    course, _ = term
+    raw = feedback_page(course, "wrong").read_text(encoding="utf-8")
+    summary = raw[raw.index('<div id="toc">') : raw.index("</ol>")]
+    assert "Test cell" not in summary
+    assert "Question 1: revenue concentration: hidden tests" in summary
+    assert "Question 4: RFM recency is not BTYD recency: tests" in summary
+    text = page_text(feedback_page(course, "wrong"))
+    assert "KeyError" in text and "first_order_date" in text  # q2's own error, from pandas
+    assert re.search(r"frames? inside pandas", text)
+    for path in (str(REPO), sys.prefix, sys.base_prefix, str(Path.home()), "site-packages"):
+        assert path not in raw, path
+
+
+def test_answer_key_scan_finds_every_way_of_reaching_a_name():
+    forbidden = ["crmlib.idic.rfm_values", "crmlib.foundations.revenue_concentration"]
+    reached = {
+        "from crmlib.idic import rfm_values": True,
+        "from crmlib.idic import rfm_values as r": True,
+        "from crmlib.idic import *": True,
+        "from crmlib import idic\nidic.rfm_values(t)": True,
+        "from crmlib import idic as key\nx = key.rfm_values": True,
+        "import crmlib.idic\ncrmlib.idic.rfm_values(t)": True,
+        "import crmlib.foundations as f\nf.revenue_concentration(t)": True,
+        "import crmlib\ngetattr(crmlib.idic, 'rfm_values')": True,
+        "import importlib\nm = importlib.import_module('crmlib.idic')": True,
+        "from crmlib import idic\nidic.campaign_responses(i)": False,
+        "def rfm_values(t, as_of):\n    return t  # not crmlib.idic.rfm_values": False,
+        "from crmlib.datasets import load_sample": False,
+    }
+    found = {
+        source: bool(grading.answer_key_references(source, forbidden)) for source in reached
+    }
+    assert found == reached
+
+
+def test_answer_key_scan_follows_a_name_to_where_crmlib_defines_it():
+    # rfm_values lives in crmlib.idic; a name bound to the same object elsewhere counts too
+    names = grading.answer_key_aliases(["crmlib.foundations.revenue_concentration"])
+    assert "crmlib.foundations.revenue_concentration" in names
+    hits = grading.answer_key_references(
+        "from crmlib.foundations import revenue_concentration", names
+    )
+    assert hits == ["crmlib.foundations.revenue_concentration"]
+
+
+def test_feedback_tracebacks_keep_the_students_frames_and_drop_the_library_and_paths():
+    site = str(Path(sys.prefix) / "lib" / "python3.11" / "site-packages")
+    cell = nbformat.v4.new_code_cell("acquired_per_month(example)")
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "error",
+            ename="KeyError",
+            evalue=f"'first_order_date' (see {REPO}/crmlib/summary.py)",
+            traceback=[
+                "\x1b[0;31m----\x1b[0m\n\x1b[0;31mKeyError\x1b[0m  Traceback (most recent call last)",
+                "Cell \x1b[0;32mIn[8], line 8\x1b[0m\n\x1b[1;32m----> 8\x1b[0m counts = f(x)",
+                f"File \x1b[0;32m{site}/pandas/core/frame.py:4113\x1b[0m, in \x1b[0;36mget\x1b[0m",
+                f"File \x1b[0;32m{site}/pandas/core/indexes/base.py:3819\x1b[0m, in \x1b[0;36mx",
+                "\x1b[0;31mKeyError\x1b[0m: 'first_order_date'",
+            ],
+        ),
+        nbformat.v4.new_output("stream", name="stderr", text=f"{site}/numpy/x.py:3: Warning"),
+    ]
+    nb, _ = grading.CleanTracebacks().preprocess(nbformat.v4.new_notebook(cells=[cell]), {})
+    error, stream = nb.cells[0].outputs
+    shown = "\n".join(error.traceback) + error.evalue + stream.text
+    assert "In[8], line 8" in shown and "KeyError" in shown
+    assert "(2 frames inside pandas not shown)" in shown
+    assert "frame.py" not in shown
+    assert "crmlib/summary.py" in shown and "numpy/x.py" in shown
+    for path in (str(REPO), sys.prefix, "site-packages"):
+        assert path not in shown
