@@ -194,6 +194,35 @@ def test_release_refuses_a_master_whose_solution_fails_its_own_test(tmp_path):
     assert not (course.folder("release") / "foundations").exists()
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            "from crmlib.foundations import revenue_concentration as reference\n",
+            "'q1_hidden' calls crmlib.foundations.revenue_concentration, part of the answer key",
+        ),
+        ("", "crmlib.foundations.no_such_function, which crmlib does not define"),
+    ],
+)
+def test_check_master_refuses_tests_that_call_the_answer_key_or_a_key_that_is_not_there(
+    change, message, tmp_path
+):
+    source = tmp_path / "exercises"
+    (source / "foundations").mkdir(parents=True)
+    nb = nbformat.read(MASTER, as_version=4)
+    if change:
+        hidden = next(c for c in nb.cells if c.metadata["nbgrader"]["grade_id"] == "q1_hidden")
+        hidden.source = hidden.source.replace(
+            "### BEGIN HIDDEN TESTS\n", "### BEGIN HIDDEN TESTS\n" + change
+        )
+    else:
+        nb.metadata["crm"]["answer_key"]["q2_answer"] = ["crmlib.foundations.no_such_function"]
+    nbformat.write(nb, source / "foundations" / NOTEBOOK)
+    course = grading.Course.load(write_config(tmp_path, source=source))
+    with pytest.raises(CRMError, match=re.escape(message)):
+        grading.check_master("foundations", course)
+
+
 def test_check_master_names_a_solution_region_left_open(tmp_path):
     source = tmp_path / "exercises"
     (source / "foundations").mkdir(parents=True)
@@ -555,7 +584,7 @@ def test_answers_that_wrap_the_answer_key_get_no_automatic_credit_and_a_reason(t
     assert grades["q2_visible"] + grades["q2_hidden"] == subs.POINTS["q2"]
     # the student reads why in the feedback, next to the answer
     text = page_text(feedback_page(course, "wrapped"))
-    assert "crmlib.idic.rfm_values" in text and "no automatic credit" in text
+    assert "crmlib.idic.rfm_values" in text and "No automatic credit" in text
 
 
 @needs_bwrap
@@ -589,20 +618,21 @@ def test_answer_key_scan_finds_every_way_of_reaching_a_name():
         "def rfm_values(t, as_of):\n    return t  # not crmlib.idic.rfm_values": False,
         "from crmlib.datasets import load_sample": False,
     }
-    found = {
-        source: bool(grading.answer_key_references(source, forbidden)) for source in reached
-    }
+    found = {source: bool(grading.answer_key_references(source, forbidden)) for source in reached}
     assert found == reached
 
 
-def test_answer_key_scan_follows_a_name_to_where_crmlib_defines_it():
-    # rfm_values lives in crmlib.idic; a name bound to the same object elsewhere counts too
-    names = grading.answer_key_aliases(["crmlib.foundations.revenue_concentration"])
-    assert "crmlib.foundations.revenue_concentration" in names
-    hits = grading.answer_key_references(
-        "from crmlib.foundations import revenue_concentration", names
-    )
-    assert hits == ["crmlib.foundations.revenue_concentration"]
+def test_answer_key_scan_follows_a_name_to_every_module_that_exposes_it():
+    # crmlib.qci imports customer_summary from crmlib.summary; value_chain imports qci's nps
+    names = grading.answer_key_aliases(["crmlib.summary.customer_summary", "crmlib.qci.nps"])
+    assert {"crmlib.qci.customer_summary", "crmlib.value_chain.nps"} <= set(names)
+    source = "from crmlib.qci import customer_summary\nimport crmlib.value_chain as vc\nvc.nps(s)"
+    assert grading.answer_key_references(source, names) == [
+        "crmlib.qci.customer_summary",
+        "crmlib.value_chain.nps",
+    ]
+    with pytest.raises(CRMError, match="crmlib.idic.no_such_function"):
+        grading.answer_key_aliases(["crmlib.idic.no_such_function"])
 
 
 def test_feedback_tracebacks_keep_the_students_frames_and_drop_the_library_and_paths():
@@ -632,3 +662,48 @@ def test_feedback_tracebacks_keep_the_students_frames_and_drop_the_library_and_p
     assert "crmlib/summary.py" in shown and "numpy/x.py" in shown
     for path in (str(REPO), sys.prefix, "site-packages"):
         assert path not in shown
+
+
+def test_answer_key_use_counts_against_the_question_whose_answer_uses_it():
+    def cell(source, grade_id=None, locked=False, solution=False):
+        made = nbformat.v4.new_code_cell(source)
+        if grade_id:
+            made.metadata["nbgrader"] = {
+                "grade_id": grade_id,
+                "locked": locked,
+                "solution": solution,
+                "grade": False,
+            }
+        return made
+
+    q3 = grading.AnswerKeyRule(
+        "nb", "q3_answer", (), ("crmlib.summary.customer_summary",), ("q3_tests",)
+    )
+    q4 = grading.AnswerKeyRule(
+        "nb",
+        "q4_answer",
+        (),
+        ("crmlib.summary.customer_summary", "crmlib.idic.rfm_values"),
+        ("q4_tests",),
+    )
+    setup = cell("from crmlib import idic", "setup", locked=True)  # the instructor's alias
+    own_q3 = cell(
+        "import crmlib.summary as cs\ndef f(t):\n    return cs.customer_summary(t)",
+        "q3_answer",
+        solution=True,
+    )
+    reuse = cell("def g(t):\n    return f(t)", "q4_answer", solution=True)
+    key = cell("def g(t):\n    return idic.rfm_values(t)", "q4_answer", solution=True)
+    added = cell("from crmlib.summary import customer_summary")
+    uses = grading.answer_key_uses
+    assert list(uses(nbformat.v4.new_notebook(cells=[setup, own_q3, reuse]), [q3, q4])) == [
+        "q3_answer"
+    ]
+    assert uses(nbformat.v4.new_notebook(cells=[setup, key]), [q3, q4]) == {
+        "q4_answer": [("crmlib.idic.rfm_values", "'q4_answer'")]
+    }
+    assert list(uses(nbformat.v4.new_notebook(cells=[setup, added]), [q3, q4])) == [
+        "q3_answer",
+        "q4_answer",
+    ]
+    assert uses(nbformat.v4.new_notebook(cells=[setup]), [q3, q4]) == {}
