@@ -63,7 +63,9 @@ of imports, attribute access, module aliases, ``getattr`` and
 ``importlib.import_module``): a question whose answer key is reached scores 0
 on its tests, its answer cell gets a comment saying why (the student sees it
 in the feedback), and :attr:`GradeResult.flags` (and the reason in
-``grades.csv``) names the question and the names used. :func:`check_master`
+``grades.csv``) names the question and the names used. A grader who
+disagrees gives the points back by hand in formgrader (a manual score
+overrides the automatic one). :func:`check_master`
 refuses a master whose solutions or tests use a declared name: tests compare
 with fixed expected values or properties. :func:`release` removes the
 declaration from the student version.
@@ -509,19 +511,50 @@ def declared_answer_key(nb) -> dict[str, list[str]]:
 
 
 @functools.cache
-def _crmlib_modules() -> tuple[str, ...]:
-    """crmlib and its modules (not the plots and widgets packages), imported."""
-    import importlib
-    import pkgutil
+def _crmlib_names() -> dict[str, str]:
+    """Every module-level name of crmlib, and the crmlib name it is bound to.
 
-    import crmlib
+    Read from the source (no import): ``crmlib.qci.nps`` -> itself (defined
+    there), ``crmlib.value_chain.nps`` -> ``crmlib.qci.nps`` (imported from
+    it). Names imported from outside crmlib map to themselves.
+    """
+    package = Path(__file__).resolve().parent
+    bound: dict[str, str] = {}
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        package_name = ".".join(parts[:-1])
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bound[f"{module}.{node.name}"] = f"{module}.{node.name}"
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        bound[f"{module}.{target.id}"] = f"{module}.{target.id}"
+            elif isinstance(node, ast.ImportFrom):
+                source = node.module or ""
+                if node.level:
+                    base = package_name.split(".")[: len(package_name.split(".")) - node.level + 1]
+                    source = ".".join([*base, source] if source else base)
+                for alias in node.names:
+                    if alias.name != "*":
+                        name = f"{module}.{alias.asname or alias.name}"
+                        bound[name] = f"{source}.{alias.name}"
+    return bound
 
-    names = [crmlib.__name__]
-    for info in pkgutil.iter_modules(crmlib.__path__):
-        if not info.ispkg and not info.name.startswith("cli"):
-            names.append(f"{crmlib.__name__}.{info.name}")
-            importlib.import_module(names[-1])
-    return tuple(names)
+
+def _crmlib_origin(name: str) -> str:
+    """Where a crmlib name is defined, following imports from module to module."""
+    bound, seen = _crmlib_names(), set()
+    while name in bound and bound[name] != name and name not in seen:
+        seen.add(name)
+        name = bound[name]
+    return name
 
 
 def answer_key_aliases(names: list[str]) -> list[str]:
@@ -531,21 +564,13 @@ def answer_key_aliases(names: list[str]) -> list[str]:
     (qci imports it): an answer that reaches it through either counts.
     CRMError for a name crmlib does not define.
     """
-    import importlib
-
-    targets = []
+    bound = _crmlib_names()
+    origins = set()
     for name in names:
-        module_name, _, attribute = name.rpartition(".")
-        try:
-            targets.append(getattr(importlib.import_module(module_name), attribute))
-        except (ImportError, AttributeError, ValueError):
-            raise CRMError(f"the answer key names {name}, which crmlib does not define") from None
-    found = set(names)
-    for module_name in sorted(_crmlib_modules()):
-        module = sys.modules[module_name]
-        for attribute, value in list(vars(module).items()):
-            if any(value is target for target in targets):
-                found.add(f"{module_name}.{attribute}")
+        if name not in bound:
+            raise CRMError(f"the answer key names {name}, which crmlib does not define")
+        origins.add(_crmlib_origin(name))
+    found = set(names) | {other for other in bound if _crmlib_origin(other) in origins}
     return sorted(found)
 
 
@@ -635,7 +660,9 @@ def answer_key_references(
     """The forbidden names that code reaches (imports, attributes, aliases, getattr).
 
     A static scan: it reads the code, it does not run it, so code that
-    builds a name at run time (``exec`` of a computed string) escapes it.
+    builds a name at run time (``exec`` of a computed string) escapes it, as
+    does code nested too deeply for Python's parser; the autograded notebook
+    keeps what ran, for review.
 
     Parameters
     ----------
@@ -648,12 +675,11 @@ def answer_key_references(
         Names earlier cells bound to crmlib paths; updated in place.
     """
     aliases = {} if aliases is None else aliases
-    try:
-        tree = ast.parse(_python_source(source))
-    except SyntaxError:
-        return []
     scan = _AnswerKeyScan(set(forbidden), aliases)
-    scan.visit(tree)
+    try:
+        scan.visit(ast.parse(_python_source(source)))
+    except (SyntaxError, ValueError, RecursionError):  # a cell the kernel could not run either
+        return []
     return sorted(scan.hits)
 
 
