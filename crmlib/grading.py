@@ -1295,7 +1295,8 @@ def without_paths(text: str) -> str:
     for folder, shown in _environment_roots():
         if folder in ("/", ""):
             continue
-        pattern = re.compile(re.escape(folder.rstrip("/")) + r"(/" + _PATH_END + r")?")
+        # the folder itself or a path in it, not a longer name that starts the same
+        pattern = re.compile(re.escape(folder.rstrip("/")) + r"(?![\w.\-])(/" + _PATH_END + r")?")
 
         def shorten(match, shown=shown):
             rest = (match.group(1) or "").lstrip("/")

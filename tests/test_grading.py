@@ -486,16 +486,17 @@ def nbgrader_api(course: grading.Course):
 
 @pytest.fixture(scope="module")
 def term(tmp_path_factory):
-    """(course, results by student) after crm grade: right, wrong, and wrapping the answer key.
+    """(course, results by student) after crm grade: one wrong, one wrapping the answer key.
 
-    wrong fails hidden tests of q1, every test of q4, and q2 inside pandas.
+    wrong fails hidden tests of q1, every test of q4, and q2 inside pandas;
+    its q3 is the master's solution. wrapped answers q2 with the master's
+    solution. (The masters' solutions earning every point: test_exercises.)
     """
     course = grading.Course.load(write_config(tmp_path_factory.mktemp("term")))
     grading.release("foundations", course)
     folder = tmp_path_factory.mktemp("term-submissions")
     release = course.folder("release") / "foundations" / NOTEBOOK
     right = {**subs.master_solutions(MASTER), "q5_written": subs.WRITTEN_ANSWER}
-    subs.write_notebook(release, right, folder / "correct" / NOTEBOOK)
     wrong = {**right, "q1_answer": subs.WRONG_Q1, "q4_answer": subs.WRONG_Q4}
     subs.write_notebook(release, {**wrong, "q2_answer": subs.CRASH_Q2}, folder / "wrong" / NOTEBOOK)
     subs.write_notebook(release, {**right, **subs.WRAPPED}, folder / "wrapped" / NOTEBOOK)
@@ -562,12 +563,22 @@ def test_formgrader_autograde_refuses_and_points_to_crm_grade(term):
     assert autograded.read_bytes() == before  # crm grade's work is left as it was
     with Gradebook(course.db_url, course.course_id) as gb:
         assert gb.find_submission("foundations", "wrong").score == results["wrong"].score
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "nbgrader"), "autograde", "foundations"]
+        + ["--student", "wrong", "--force"],
+        cwd=course.config_file.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0 and "crm grade" in done.stderr
+    assert autograded.read_bytes() == before
 
 
 @needs_bwrap
 def test_answers_that_wrap_the_answer_key_get_no_automatic_credit_and_a_reason(term):
     course, results = term
-    assert (results["correct"].score, results["correct"].flags) == (subs.AUTOGRADED, [])
+    assert results["wrong"].flags == []  # its own code, right or wrong, is not flagged
     wrapped = results["wrapped"]
     assert wrapped.status == "graded"
     assert wrapped.score == subs.POINTS["q2"]  # its own q2 earns its points, the rest nothing
