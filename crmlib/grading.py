@@ -65,10 +65,10 @@ on its tests, its answer cell gets a comment saying why (the student sees it
 in the feedback), and :attr:`GradeResult.flags` (and the reason in
 ``grades.csv``) names the question and the names used. A grader who
 disagrees gives the points back by hand in formgrader (a manual score
-overrides the automatic one). :func:`check_master`
-refuses a master whose solutions or tests use a declared name: tests compare
-with fixed expected values or properties. :func:`release` removes the
-declaration from the student version.
+overrides the automatic one). :func:`check_master` refuses a master whose
+solutions or tests use a declared name: tests compare with fixed expected
+values or properties. :func:`release` removes the declaration from the
+student version.
 
 Feedback. ``nbgrader_config.py`` gives every feedback route (``crm grade``,
 ``nbgrader generate_feedback`` and formgrader's button) the pipeline
@@ -813,15 +813,16 @@ def _withhold_answer_key_credit(task: _Task) -> list[str]:
                 if rule.answer not in uses:
                     continue
                 names = ", ".join(dict.fromkeys(name for name, _ in uses[rule.answer]))
-                cells = ", ".join(dict.fromkeys(where for _, where in uses[rule.answer]))
+                elsewhere = [w for _, w in uses[rule.answer] if w != repr(rule.answer)]
+                cells = f" (in {', '.join(dict.fromkeys(elsewhere))})" if elsewhere else ""
                 points = 0.0
                 for test in rule.tests:
                     grade = gb.find_grade(test, notebook, task.assignment, task.student)
                     points += float(grade.max_score)
                     grade.auto_score = 0.0
                 sentence = (
-                    f"{rule.answer} uses {names} (in {cells}), the workbook's own answer to "
-                    f"the question: no automatic credit for its tests ({points:g} points)"
+                    f"{rule.answer} uses {names}{cells}, the workbook's own answer to the "
+                    f"question: no automatic credit for its tests ({points:g} points)"
                 )
                 with contextlib.suppress(MissingEntry):
                     comment = gb.find_comment(rule.answer, notebook, task.assignment, task.student)
