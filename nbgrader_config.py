@@ -21,12 +21,7 @@ makes them safe for this course:
 
 from pathlib import Path
 
-from crmlib.grading import (
-    FEEDBACK_PREPROCESSORS,
-    FEEDBACK_TEMPLATE,
-    FEEDBACK_TEMPLATE_FILE,
-    feedback_template_dirs,
-)
+from crmlib.grading import FEEDBACK_PREPROCESSORS
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 
@@ -51,9 +46,7 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Feedback without hidden tests, whoever generates it (see crmlib.grading).
 c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS
-c.HTMLExporter.template_name = FEEDBACK_TEMPLATE
-c.HTMLExporter.template_file = FEEDBACK_TEMPLATE_FILE
-c.HTMLExporter.extra_template_basedirs = feedback_template_dirs()
+c.GenerateFeedback.exporter_class = "crmlib.grading.FeedbackExporter"
 
 # Autograding only through crm grade's sandbox: nbgrader's Autograde (the
 # command and formgrader's button) gets an exporter that refuses to start.

@@ -75,7 +75,7 @@ Feedback. ``nbgrader_config.py`` gives every feedback route (``crm grade``,
 :data:`FEEDBACK_PREPROCESSORS`: hidden tests removed and a failing one
 reduced to its message (:class:`HideHiddenTests`), graded cells named by
 their question (:class:`NameQuestions` and the ``crm_feedback.html.j2``
-template), tracebacks without library frames or machine paths
+template, :class:`FeedbackExporter`), tracebacks without library frames or machine paths
 (:class:`CleanTracebacks`). nbgrader's own autograde (the command and
 formgrader's button) refuses to run (:class:`CrmGradeOnly`).
 
@@ -119,7 +119,7 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from nbconvert.exporters import NotebookExporter
+from nbconvert.exporters import HTMLExporter, NotebookExporter
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback
@@ -1414,10 +1414,7 @@ FEEDBACK_PREPROCESSORS = [
     "crmlib.grading.CleanTracebacks",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
-# nbgrader's template name, which formgrader insists on; the file is the course's own
-# (crmlib/templates/feedback/crm_feedback.html.j2, which extends nbgrader's page).
-FEEDBACK_TEMPLATE = "feedback"
-FEEDBACK_TEMPLATE_FILE = "crm_feedback.html.j2"
+FEEDBACK_TEMPLATE_FILE = "crm_feedback.html.j2"  # in crmlib/templates/feedback/
 
 
 def feedback_template_dirs() -> list[str]:
@@ -1426,6 +1423,30 @@ def feedback_template_dirs() -> list[str]:
 
     nbgrader_templates = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader"
     return [str(Path(__file__).parent / "templates"), str(nbgrader_templates / "templates")]
+
+
+class FeedbackExporter(HTMLExporter):
+    """nbgrader's feedback page, with every graded cell named by its question.
+
+    ``nbgrader_config.py`` makes it nbgrader's feedback exporter
+    (``c.GenerateFeedback.exporter_class``). It renders
+    ``crmlib/templates/feedback/crm_feedback.html.j2``, which extends
+    nbgrader's ``feedback`` template (the template name formgrader asks for)
+    and shows the names :class:`NameQuestions` gives the cells. Set on this
+    class alone, the template leaves formgrader's other pages alone.
+    """
+
+    def __init__(self, config: Config | None = None, **kwargs):
+        config = Config(config or {})  # a copy: the caller's stays as it was
+        dirs = list(config.HTMLExporter.get("extra_template_basedirs", []))
+        ours = Config()
+        ours.FeedbackExporter.extra_template_basedirs = [
+            *(d for d in feedback_template_dirs() if d not in dirs),
+            *dirs,
+        ]
+        ours.FeedbackExporter.template_file = FEEDBACK_TEMPLATE_FILE
+        config.merge(ours)
+        super().__init__(config=config, **kwargs)
 
 
 AUTOGRADE_REFUSAL = (
@@ -1500,9 +1521,7 @@ def _scratch_config(task: _Task) -> Config:
     ]
     config.Autograde.exporter_class = NotebookExporter  # the course's own refuses (CrmGradeOnly)
     config.GenerateFeedback.preprocessors = list(FEEDBACK_PREPROCESSORS)
-    config.HTMLExporter.template_name = FEEDBACK_TEMPLATE
-    config.HTMLExporter.template_file = FEEDBACK_TEMPLATE_FILE
-    config.HTMLExporter.extra_template_basedirs = feedback_template_dirs()
+    config.GenerateFeedback.exporter_class = FeedbackExporter
     return config
 
 

@@ -718,3 +718,13 @@ def test_answer_key_use_counts_against_the_question_whose_answer_uses_it():
         "q4_answer",
     ]
     assert uses(nbformat.v4.new_notebook(cells=[setup]), [q3, q4]) == {}
+
+
+def test_course_config_leaves_formgraders_own_pages_to_nbgrader():
+    # formgrader renders submissions for grading with an HTMLExporter built from the
+    # same configuration: the feedback template must be set on feedback's exporter only
+    config = grading.Course.load().config
+    assert "template_file" not in config.HTMLExporter
+    assert "extra_template_basedirs" not in config.HTMLExporter
+    assert config.GenerateFeedback.exporter_class == "crmlib.grading.FeedbackExporter"
+    assert config.Autograde.exporter_class == "crmlib.grading.CrmGradeOnly"
