@@ -6,12 +6,22 @@ submitted, autograded, feedback and the SQLite gradebook) lives in
 ``var/course/``, which git ignores.
 
 ``crm exercises release`` and ``crm grade`` read this file and then run every
-submission in a sandboxed kernel; plain ``nbgrader autograde`` run from the
-repository root uses the same folders but runs student code unsandboxed, as
-the instructor.
+submission in a sandboxed kernel. nbgrader's own tools read it too, and it
+makes them safe for this course:
+
+- feedback, however it is produced (``crm grade``, ``nbgrader
+  generate_feedback``, formgrader's "Generate Feedback" button), hides the
+  hidden tests, reduces a failing hidden test to its message, names each
+  graded cell by its question and shows tracebacks without library frames
+  or paths of this machine;
+- ``nbgrader autograde`` and formgrader's "Autograde" button refuse to run
+  (they would run student code unsandboxed, as the instructor) and point to
+  ``crm grade``.
 """
 
 from pathlib import Path
+
+from crmlib.grading import FEEDBACK_PREPROCESSORS
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 
@@ -33,3 +43,11 @@ c.Execute.timeout = 30
 # Student versions: solution regions become this stub.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Feedback without hidden tests, whoever generates it (see crmlib.grading).
+c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS
+c.GenerateFeedback.exporter_class = "crmlib.grading.FeedbackExporter"
+
+# Autograding only through crm grade's sandbox: nbgrader's Autograde (the
+# command and formgrader's button) gets an exporter that refuses to start.
+c.Autograde.exporter_class = "crmlib.grading.CrmGradeOnly"

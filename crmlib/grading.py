@@ -39,6 +39,46 @@ each cell has a time limit, and a cell's output is capped: a cell that floods
 its output is stopped. A kernel that dies costs the cells it did not run, not
 the whole submission.
 
+The answer key. crmlib implements what most questions ask (``rfm_values``,
+``customer_lifetime_value`` ...), and a student can import it. Each master
+therefore declares, per question, the crmlib names its answer must not use,
+in the notebook's metadata (edit it in JupyterLab's property inspector, or
+with nbformat)::
+
+    "metadata": {
+      "crm": {
+        "answer_key": {
+          "q2_answer": ["crmlib.idic.rfm_values", "crmlib.summary.customer_summary"],
+          "q4_answer": ["crmlib.idic.ChannelPropensity"]
+        }
+      }
+    }
+
+Keys are the grade ids of code answer cells; a question's tests are the
+graded cells after its answer cell, up to the next answer cell. A name also
+covers every other crmlib module that exposes the same object
+(:func:`answer_key_aliases`). After autograding, :func:`answer_key_uses`
+reads the student's code cells (answers and cells they added; a static scan
+of imports, attribute access, module aliases, ``getattr`` and
+``importlib.import_module``): a question whose answer key is reached scores 0
+on its tests, its answer cell gets a comment saying why (the student sees it
+in the feedback), and :attr:`GradeResult.flags` (and the reason in
+``grades.csv``) names the question and the names used. A grader who
+disagrees gives the points back by hand in formgrader (a manual score
+overrides the automatic one). :func:`check_master` refuses a master whose
+solutions or tests use a declared name: tests compare with fixed expected
+values or properties. :func:`release` removes the declaration from the
+student version.
+
+Feedback. ``nbgrader_config.py`` gives every feedback route (``crm grade``,
+``nbgrader generate_feedback`` and formgrader's button) the pipeline
+:data:`FEEDBACK_PREPROCESSORS`: hidden tests removed and a failing one
+reduced to its message (:class:`HideHiddenTests`), graded cells named by
+their question (:class:`NameQuestions` and the ``crm_feedback.html.j2``
+template, :class:`FeedbackExporter`), tracebacks without library frames or machine paths
+(:class:`CleanTracebacks`). nbgrader's own autograde (the command and
+formgrader's button) refuses to run (:class:`CrmGradeOnly`).
+
 What the sandbox cannot do: the student's code runs in the same Python
 process as the tests that follow it, so it can observe or tamper with them
 (for example replace a function the tests call, or read the source of hidden
@@ -48,11 +88,13 @@ review it when a score looks too good.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import csv
 import datetime
 import fcntl
+import functools
 import io
 import logging
 import multiprocessing
@@ -70,7 +112,7 @@ import warnings
 import zipfile
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -78,9 +120,11 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbconvert.exporters import HTMLExporter, NotebookExporter
+from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback
+from nbgrader.converters.base import NbGraderException
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.plugins import ExtractorPlugin, FileNameCollectorPlugin
 from nbgrader.preprocessors import (
@@ -88,11 +132,11 @@ from nbgrader.preprocessors import (
     CheckCellMetadata,
     ClearHiddenTests,
     Execute,
-    GetGrades,
     IgnorePattern,
     LimitOutput,
     SaveAutoGrades,
 )
+from nbgrader.preprocessors.base import NbGraderPreprocessor
 from sqlalchemy.exc import SAWarning
 from traitlets import Integer, List, Unicode
 from traitlets.config import Config, PyFileConfigLoader
@@ -323,11 +367,40 @@ def _check_markers(nb, name: str) -> None:
         raise CRMError(f"{name}: no graded cell (mark test cells 'Autograder tests' with points)")
 
 
+def _check_answer_key(nb, notebook: str, name: str) -> None:
+    """Check a master's answer key: declared names exist, no solution or test uses them.
+
+    Tests compare against fixed values or properties, never against the
+    workbook's implementation of what the question asks.
+    """
+    rules = answer_key_rules(nb, notebook, name)
+    uses = answer_key_uses(nb, rules)
+    if uses:
+        answer, found = next(iter(uses.items()))
+        raise CRMError(
+            f"{name}: {found[0][1]} uses {found[0][0]}, which the answer key of {answer!r} "
+            "forbids; the master's own solution must not"
+        )
+    forbidden = sorted({n for rule in rules for n in rule.names})
+    aliases: dict[str, str] = {}
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        hits = answer_key_references(cell.source, forbidden, aliases)
+        if hits and cell.metadata.get("nbgrader", {}).get("grade"):
+            raise CRMError(
+                f"{name}: {_cell_label(cell, index)} calls {hits[0]}, part of the answer key: "
+                "test against fixed expected values or properties instead"
+            )
+
+
 def check_master(assignment: str, course: Course | None = None, timeout: int = 120) -> None:
     """Run a master's tests against its own solutions; CRMError naming a failing cell.
 
     Each master is validated (nbformat schema, nbgrader metadata, balanced
-    ``### BEGIN/END SOLUTION`` and ``### BEGIN/END HIDDEN TESTS`` markers) and
+    ``### BEGIN/END SOLUTION`` and ``### BEGIN/END HIDDEN TESTS`` markers, an
+    answer key whose names crmlib defines and which neither the solutions nor
+    the tests use) and
     executed top to bottom in an empty temporary folder, as grading will run
     it: a relative data path fails here, not in front of the students.
 
@@ -345,6 +418,7 @@ def check_master(assignment: str, course: Course | None = None, timeout: int = 1
         name = f"{assignment}/{path.name}"
         nb = _read_notebook(path, name)
         _check_markers(nb, name)
+        _check_answer_key(nb, path.stem, name)
         with tempfile.TemporaryDirectory(prefix="crm-master-") as scratch:
             config = Config()
             config.KernelManager.transport = "ipc"  # no TCP ports, no warning about them
@@ -373,6 +447,18 @@ def check_master(assignment: str, course: Course | None = None, timeout: int = 1
                     )
 
 
+def _strip_answer_key(path: Path) -> None:
+    """Remove the answer-key declaration from a student version (it would name the key)."""
+    nb = nbformat.read(path, as_version=4)
+    outer, inner = ANSWER_KEY_METADATA
+    block = nb.metadata.get(outer)
+    if isinstance(block, dict) and inner in block:
+        del block[inner]
+        if not block:
+            del nb.metadata[outer]
+        nbformat.write(nb, path)
+
+
 def release(assignment: str, course: Course | None = None) -> Path:
     """Check a master, then generate the student version (nbgrader generate_assignment).
 
@@ -398,11 +484,351 @@ def release(assignment: str, course: Course | None = None) -> Path:
             raise CRMError(f"nbgrader could not generate {assignment}: {_last_error(log)}")
     released = course.folder("release") / assignment
     for path in released.glob("*.ipynb"):
+        _strip_answer_key(path)
         text = path.read_text(encoding="utf-8")
         for marker in (SOLUTION_BEGIN, HIDDEN_BEGIN):
             if marker in text:
                 raise CRMError(f"the student version {path.name} still holds '{marker}'")
     return released
+
+
+# --- the answer key ------------------------------------------------------------------
+
+#: Where a master declares its answer key: ``nb.metadata["crm"]["answer_key"]``.
+ANSWER_KEY_METADATA = ("crm", "answer_key")
+
+
+def declared_answer_key(nb) -> dict[str, list[str]]:
+    """A master's answer key: code answer grade id -> crmlib names its answer must not use."""
+    block = nb.metadata
+    for key in ANSWER_KEY_METADATA:
+        block = block.get(key, {}) if isinstance(block, dict) else {}
+    return {str(k): [str(name) for name in v] for k, v in dict(block).items()}
+
+
+@functools.cache
+def _crmlib_names() -> dict[str, str]:
+    """Every module-level name of crmlib, and the crmlib name it is bound to.
+
+    Read from the source (no import): ``crmlib.qci.nps`` -> itself (defined
+    there), ``crmlib.value_chain.nps`` -> ``crmlib.qci.nps`` (imported from
+    it). Names imported from outside crmlib map to themselves.
+    """
+    package = Path(__file__).resolve().parent
+    bound: dict[str, str] = {}
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        package_name = ".".join(parts[:-1])
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bound[f"{module}.{node.name}"] = f"{module}.{node.name}"
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        bound[f"{module}.{target.id}"] = f"{module}.{target.id}"
+            elif isinstance(node, ast.ImportFrom):
+                source = node.module or ""
+                if node.level:
+                    base = package_name.split(".")[: len(package_name.split(".")) - node.level + 1]
+                    source = ".".join([*base, source] if source else base)
+                for alias in node.names:
+                    if alias.name != "*":
+                        name = f"{module}.{alias.asname or alias.name}"
+                        bound[name] = f"{source}.{alias.name}"
+    return bound
+
+
+def _crmlib_origin(name: str) -> str:
+    """Where a crmlib name is defined, following imports from module to module."""
+    bound, seen = _crmlib_names(), set()
+    while name in bound and bound[name] != name and name not in seen:
+        seen.add(name)
+        name = bound[name]
+    return name
+
+
+def answer_key_aliases(names: list[str]) -> list[str]:
+    """Every crmlib name bound to the same object as one of ``names``.
+
+    ``crmlib.summary.customer_summary`` is also ``crmlib.qci.customer_summary``
+    (qci imports it): an answer that reaches it through either counts.
+    CRMError for a name crmlib does not define.
+    """
+    bound = _crmlib_names()
+    origins = set()
+    for name in names:
+        if name not in bound:
+            raise CRMError(f"the answer key names {name}, which crmlib does not define")
+        origins.add(_crmlib_origin(name))
+    found = set(names) | {other for other in bound if _crmlib_origin(other) in origins}
+    return sorted(found)
+
+
+def _python_source(source: str) -> str:
+    """A cell's source as Python (IPython's ``%magic`` and ``!shell`` lines translated)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        return TransformerManager().transform_cell(source)
+    except Exception:  # IPython gives up on odd input; the parser then decides
+        return source
+
+
+class _AnswerKeyScan(ast.NodeVisitor):
+    """Which forbidden names a cell reaches, following its imports and module aliases.
+
+    ``aliases`` (local name -> dotted crmlib path) carries over from cell to
+    cell, as the kernel's namespace does.
+    """
+
+    def __init__(self, forbidden: set[str], aliases: dict[str, str]):
+        self.forbidden, self.aliases, self.hits = forbidden, aliases, set()
+
+    def _hit(self, path: str | None) -> None:
+        if path in self.forbidden:
+            self.hits.add(path)
+
+    def _resolve(self, node) -> str | None:
+        if isinstance(node, ast.Name):
+            return self.aliases.get(node.id)
+        if isinstance(node, ast.Attribute):
+            base = self._resolve(node.value)
+            return f"{base}.{node.attr}" if base else None
+        return None
+
+    def visit_Import(self, node):
+        for alias in node.names:
+            if alias.asname:
+                self.aliases[alias.asname] = alias.name
+            else:
+                top = alias.name.split(".")[0]
+                self.aliases[top] = top
+            self._hit(alias.name)
+
+    def visit_ImportFrom(self, node):
+        if node.level or not node.module:
+            return
+        for alias in node.names:
+            if alias.name == "*":
+                self.hits.update(n for n in self.forbidden if n.startswith(node.module + "."))
+                continue
+            path = f"{node.module}.{alias.name}"
+            self.aliases[alias.asname or alias.name] = path
+            self._hit(path)
+
+    def visit_Name(self, node):
+        self._hit(self.aliases.get(node.id))
+
+    def visit_Attribute(self, node):
+        self._hit(self._resolve(node))
+        self.generic_visit(node)
+
+    def visit_Assign(self, node):
+        self.generic_visit(node)
+        path = self._resolve(node.value)
+        for target in node.targets:  # key = crmlib.idic: a module alias by assignment
+            if path and isinstance(target, ast.Name):
+                self.aliases[target.id] = path
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        strings = [a.value for a in node.args if isinstance(a, ast.Constant)]
+        strings = [text for text in strings if isinstance(text, str)]
+        name = (
+            node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        )
+        if name == "getattr" and len(node.args) >= 2 and len(strings) >= 1:
+            base = self._resolve(node.args[0])
+            self._hit(f"{base}.{strings[0]}" if base else None)
+        elif name in ("import_module", "__import__") and strings:
+            self.hits.update(n for n in self.forbidden if n.startswith(strings[0] + "."))
+
+
+def answer_key_references(
+    source: str, forbidden: list[str], aliases: dict[str, str] | None = None
+) -> list[str]:
+    """The forbidden names that code reaches (imports, attributes, aliases, getattr).
+
+    A static scan: it reads the code, it does not run it, so code that
+    builds a name at run time (``exec`` of a computed string) escapes it, as
+    does code nested too deeply for Python's parser; the autograded notebook
+    keeps what ran, for review.
+
+    Parameters
+    ----------
+    source : str
+        A cell's code.
+    forbidden : list of str
+        Fully qualified names (``crmlib.idic.rfm_values``), e.g. from
+        :func:`answer_key_aliases`.
+    aliases : dict, optional
+        Names earlier cells bound to crmlib paths; updated in place.
+    """
+    aliases = {} if aliases is None else aliases
+    scan = _AnswerKeyScan(set(forbidden), aliases)
+    try:
+        scan.visit(ast.parse(_python_source(source)))
+    except (SyntaxError, ValueError, RecursionError):  # a cell the kernel could not run either
+        return []
+    return sorted(scan.hits)
+
+
+def _is_student_code(cell) -> bool:
+    """A code cell the student wrote: an answer cell or a cell they added."""
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and (meta.get("solution") or not meta.get("locked"))
+
+
+@dataclass(frozen=True)
+class AnswerKeyRule:
+    """One question's answer key: the names its answer must not use, the tests it voids.
+
+    Parameters
+    ----------
+    notebook : str
+        The notebook's name, without ``.ipynb``.
+    answer : str
+        The grade id of the question's answer cell.
+    declared : tuple of str
+        The names the master declares.
+    names : tuple of str
+        Those names and every other crmlib name of the same objects.
+    tests : tuple of str
+        The grade ids of the question's test cells (the graded cells after the
+        answer cell, up to the next answer cell).
+    """
+
+    notebook: str
+    answer: str
+    declared: tuple[str, ...]
+    names: tuple[str, ...]
+    tests: tuple[str, ...]
+
+
+def answer_key_rules(nb, notebook: str, label: str | None = None) -> list[AnswerKeyRule]:
+    """The answer-key rules a master declares; CRMError for a declaration that cannot hold."""
+    label = label or notebook
+    declared = declared_answer_key(nb)
+    tests: dict[str, list[str]] = {}
+    answers, current = set(), None
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            current = meta.get("grade_id") if cell.cell_type == "code" else None
+            answers.add(current)
+        elif meta.get("grade") and current:
+            tests.setdefault(current, []).append(meta["grade_id"])
+    rules = []
+    for answer, names in declared.items():
+        if answer not in answers or not tests.get(answer):
+            raise CRMError(
+                f"{label}: the answer key names {answer!r}, which is not a code answer "
+                "followed by its test cells"
+            )
+        if not names:
+            raise CRMError(f"{label}: the answer key of {answer!r} names nothing")
+        aliases = answer_key_aliases(names)
+        rules.append(
+            AnswerKeyRule(notebook, answer, tuple(names), tuple(aliases), tuple(tests[answer]))
+        )
+    return rules
+
+
+def answer_key_uses(nb, rules: list[AnswerKeyRule]) -> dict[str, list[tuple[str, str]]]:
+    """Where the student's code reaches a question's answer key.
+
+    Every code cell is read in order (the instructor's too, for the aliases
+    they bind, as ``from crmlib import assessment`` in a setup cell); only
+    the cells the student wrote count. A name reached in a question's answer
+    cell counts against that question when its key holds the name (so that a
+    later answer may reuse an earlier one), and otherwise against every
+    question whose key holds it, as does a name reached in a cell the
+    student added.
+
+    Returns
+    -------
+    dict
+        answer grade id -> [(name reached, cell label)], for the questions
+        whose answer key is reached.
+    """
+    forbidden = sorted({name for rule in rules for name in rule.names})
+    keys = {rule.answer: set(rule.names) for rule in rules}
+    aliases: dict[str, str] = {}
+    found: dict[str, list[tuple[str, str]]] = {}
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        hits = answer_key_references(cell.source, forbidden, aliases)
+        if not _is_student_code(cell):
+            continue
+        answer = cell.metadata.get("nbgrader", {}).get("grade_id")
+        for name in hits:
+            if name in keys.get(answer, ()):
+                charged = [answer]
+            else:
+                charged = [other for other, names in keys.items() if name in names]
+            for other in charged:
+                found.setdefault(other, []).append((name, _cell_label(cell, index)))
+    return {rule.answer: found[rule.answer] for rule in rules if rule.answer in found}
+
+
+def _withhold_answer_key_credit(task: _Task) -> list[str]:
+    """Void the automatic scores of questions whose answer uses the answer key.
+
+    Runs in the worker between autograde and feedback: the tests of such a
+    question score 0 in the scratch gradebook, and the answer cell gets a
+    comment that says why (the student reads it in the feedback).
+
+    Returns
+    -------
+    list of str
+        One sentence per question, for ``grades.csv``.
+    """
+    flags = []
+    folder = task.scratch / "autograded" / task.student / task.assignment
+    by_notebook: dict[str, list[AnswerKeyRule]] = {}
+    for rule in task.answer_key:
+        by_notebook.setdefault(rule.notebook, []).append(rule)
+    for notebook, rules in sorted(by_notebook.items()):
+        path = folder / f"{notebook}.ipynb"
+        if not path.is_file():
+            continue
+        uses = answer_key_uses(nbformat.read(path, as_version=4), rules)
+        if not uses:
+            continue
+        url = f"sqlite:///{task.scratch / 'gradebook.db'}"
+        with warnings.catch_warnings(), Gradebook(url) as gb:
+            warnings.simplefilter("ignore", SAWarning)
+            for rule in rules:
+                if rule.answer not in uses:
+                    continue
+                names = ", ".join(dict.fromkeys(name for name, _ in uses[rule.answer]))
+                elsewhere = [w for _, w in uses[rule.answer] if w != repr(rule.answer)]
+                cells = f" (in {', '.join(dict.fromkeys(elsewhere))})" if elsewhere else ""
+                points = 0.0
+                for test in rule.tests:
+                    grade = gb.find_grade(test, notebook, task.assignment, task.student)
+                    points += float(grade.max_score)
+                    grade.auto_score = 0.0
+                sentence = (
+                    f"{rule.answer} uses {names}{cells}, the workbook's own answer to the "
+                    f"question: no automatic credit for its tests ({points:g} points)"
+                )
+                with contextlib.suppress(MissingEntry):
+                    comment = gb.find_comment(rule.answer, notebook, task.assignment, task.student)
+                    comment.auto_comment = (
+                        f"No automatic credit: this answer uses {names}, the workbook's own "
+                        "answer to the question. Write the computation yourself."
+                    )
+                flags.append(sentence)
+            gb.db.commit()
+    return flags
 
 
 # --- submissions ---------------------------------------------------------------
@@ -862,8 +1288,9 @@ class HideHiddenTests(ClearHiddenTests):
     """ClearHiddenTests that also withholds the tracebacks of hidden-test cells.
 
     A failing hidden test keeps its exception name and message (which the
-    instructor wrote for the student) but not its traceback, which would
-    print the hidden lines.
+    instructor wrote for the student: what was checked, not how) but not its
+    traceback, which would print the hidden lines. Part of
+    :data:`FEEDBACK_PREPROCESSORS`.
     """
 
     def preprocess_cell(self, cell, resources, index):
@@ -880,6 +1307,213 @@ class HideHiddenTests(ClearHiddenTests):
         return super().preprocess_cell(cell, resources, index)
 
 
+def _environment_roots() -> list[tuple[str, str]]:
+    """(folder, what to show instead) for the folders of this installation, longest first."""
+    import site
+
+    roots = [(str(REPO_ROOT), "")]
+    packages = {*site.getsitepackages(), site.getusersitepackages()}
+    roots += [(folder, "") for folder in packages if folder]
+    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix}:
+        lib = Path(prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+        roots += [(str(lib), ""), (prefix, "")]
+    roots += [(tempfile.gettempdir(), ""), (str(Path.home()), "~")]
+    roots = [(os.path.realpath(folder), shown) for folder, shown in roots] + roots
+    return sorted(set(roots), key=lambda pair: -len(pair[0]))
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_PATH_END = r"""[^\s'"(),:;\x1b]*"""
+
+
+def without_paths(text: str) -> str:
+    """``text`` with the folders of this installation removed from every path in it.
+
+    ``…/site-packages/pandas/core/frame.py`` becomes ``pandas/core/frame.py``,
+    a file of the repository its path in the repository, a path under the
+    home folder ``~/…``; other temporary and Python folders are dropped, so
+    that feedback shows no path of the grading machine.
+    """
+    for folder, shown in _environment_roots():
+        if folder in ("/", ""):
+            continue
+        # the folder itself or a path in it, not a longer name that starts the same
+        pattern = re.compile(re.escape(folder.rstrip("/")) + r"(?![\w.\-])(/" + _PATH_END + r")?")
+
+        def shorten(match, shown=shown):
+            rest = (match.group(1) or "").lstrip("/")
+            return f"{shown}/{rest}" if shown else rest or "…"
+
+        text = pattern.sub(shorten, text)
+    return text
+
+
+def _frame_package(frame: str) -> str | None:
+    """The package a traceback frame runs in, or None for the student's own cells."""
+    plain = _ANSI.sub("", frame).lstrip()
+    match = re.match(r"File\s+(/\S+?)(?::\d+)?,? ", plain)
+    if not match:
+        return None
+    path = match.group(1)
+    if "site-packages/" in path:
+        return path.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
+    if Path(path).resolve().is_relative_to(REPO_ROOT):
+        return "crmlib"
+    return "Python"
+
+
+class CleanTracebacks(NbGraderPreprocessor):
+    """Tracebacks and warnings in feedback without library internals or machine paths.
+
+    In every error output, the frames that run inside a library (pandas,
+    numpy, crmlib, Python itself) are replaced by one line naming it: the
+    student sees the line of their own code that failed and the error
+    message. Every path left (in messages, warnings printed to stderr) loses
+    the folders of this installation (:func:`without_paths`).
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                output.evalue = without_paths(output.evalue)
+                output.traceback = [without_paths(line) for line in self._frames(output.traceback)]
+            elif output.output_type == "stream":
+                output.text = without_paths(output.text)
+        return cell, resources
+
+    @staticmethod
+    def _frames(traceback_lines: list[str]) -> list[str]:
+        kept: list[str] = []
+        hidden: list[str] = []
+
+        def flush():
+            if hidden:
+                packages = ", ".join(dict.fromkeys(hidden))
+                frames = "frame" if len(hidden) == 1 else "frames"
+                kept.append(f"... ({len(hidden)} {frames} inside {packages} not shown)")
+                hidden.clear()
+
+        for frame in traceback_lines:
+            package = _frame_package(frame)
+            if package is None:
+                flush()
+                kept.append(frame)
+            else:
+                hidden.append(package)
+        flush()
+        return kept
+
+
+_QUESTION_HEADING = re.compile(r"^#+\s*(Question\s+\w+\s*[:.\-–—]?.*?)\s*(\(.*\))?\s*$")
+
+
+class NameQuestions(NbGraderPreprocessor):
+    """Give every graded cell a readable name: its question and what the cell is.
+
+    The question is the last markdown heading before the cell that starts
+    with "Question" (``## Question 2: customers acquired per month (3
+    points)`` gives "Question 2: customers acquired per month"). The name is
+    stored in the cell's ``nbgrader.crm_label`` metadata, which the course's
+    feedback template (``crm_feedback``) shows in the summary instead of
+    nbgrader's "Test cell"; a cell before any question heading is named by
+    its grade id.
+    """
+
+    def preprocess(self, nb, resources):
+        question = None
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type == "markdown" and not meta.get("solution"):
+                for line in cell.source.splitlines():
+                    match = _QUESTION_HEADING.match(line.strip())
+                    if match:
+                        question = match.group(1).rstrip(" :")
+                        break
+            if not meta.get("grade") or not meta.get("grade_id"):
+                continue
+            if meta.get("solution"):
+                kind = "your answer"
+            elif self._is_hidden(cell):
+                kind = "hidden tests"
+            else:
+                kind = "tests"
+            meta["crm_label"] = f"{question}: {kind}" if question else meta["grade_id"]
+        return nb, resources
+
+    @staticmethod
+    def _is_hidden(cell) -> bool:
+        return HIDDEN_BEGIN in cell.source
+
+
+#: The feedback pipeline of the course, whoever runs it: ``crm grade``,
+#: ``nbgrader generate_feedback`` and formgrader's "Generate Feedback" button
+#: (``nbgrader_config.py`` sets it; :func:`_scratch_config` enforces it).
+FEEDBACK_PREPROCESSORS = [
+    "nbgrader.preprocessors.GetGrades",
+    "crmlib.grading.NameQuestions",
+    "crmlib.grading.HideHiddenTests",
+    "crmlib.grading.CleanTracebacks",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+FEEDBACK_TEMPLATE_FILE = "crm_feedback.html.j2"  # in crmlib/templates/feedback/
+
+
+def feedback_template_dirs() -> list[str]:
+    """Where the course's feedback template and nbgrader's own (which it extends) live."""
+    import nbgrader
+
+    nbgrader_templates = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader"
+    return [str(Path(__file__).parent / "templates"), str(nbgrader_templates / "templates")]
+
+
+class FeedbackExporter(HTMLExporter):
+    """nbgrader's feedback page, with every graded cell named by its question.
+
+    ``nbgrader_config.py`` makes it nbgrader's feedback exporter
+    (``c.GenerateFeedback.exporter_class``). It renders
+    ``crmlib/templates/feedback/crm_feedback.html.j2``, which extends
+    nbgrader's ``feedback`` template (the template name formgrader asks for)
+    and shows the names :class:`NameQuestions` gives the cells. Set on this
+    class alone, the template leaves formgrader's other pages alone.
+    """
+
+    def __init__(self, config: Config | None = None, **kwargs):
+        config = Config(config or {})  # a copy: the caller's stays as it was
+        dirs = list(config.HTMLExporter.get("extra_template_basedirs", []))
+        ours = Config()
+        ours.FeedbackExporter.extra_template_basedirs = [
+            *(d for d in feedback_template_dirs() if d not in dirs),
+            *dirs,
+        ]
+        ours.FeedbackExporter.template_file = FEEDBACK_TEMPLATE_FILE
+        config.merge(ours)
+        super().__init__(config=config, **kwargs)
+
+
+AUTOGRADE_REFUSAL = (
+    "this course grades student notebooks only with crm grade, which runs each one in "
+    "a sandbox (nbgrader's own autograde, and formgrader's Autograde button, would run "
+    "student code as you, able to read the masters and the gradebook). Run "
+    "`crm grade ASSIGNMENT --submissions var/course/submitted` from the repository, "
+    "then generate feedback or grade by hand in formgrader as usual"
+)
+
+
+class CrmGradeOnly(NotebookExporter):
+    """The exporter ``nbgrader_config.py`` gives nbgrader's Autograde: it refuses to start.
+
+    nbgrader builds its exporter before it touches a submission, so the
+    refusal leaves the autograded notebooks, feedback and gradebook as
+    ``crm grade`` left them. ``crm grade`` configures nbgrader's ordinary
+    exporter for its own sandboxed runs.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.log.error(AUTOGRADE_REFUSAL)
+        raise NbGraderException(f"nbgrader autograde is disabled: {AUTOGRADE_REFUSAL}")
+
+
 # --- grading one submission (in a worker process) --------------------------------
 
 
@@ -894,6 +1528,7 @@ class _Task:
     config_file: Path
     limits: Limits
     sandbox_args: tuple[str, ...]
+    answer_key: tuple[AnswerKeyRule, ...] = ()
 
 
 def _scratch_config(task: _Task) -> Config:
@@ -925,7 +1560,9 @@ def _scratch_config(task: _Task) -> Config:
         AssignLatePenalties,
         CheckCellMetadata,
     ]
-    config.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+    config.Autograde.exporter_class = NotebookExporter  # the course's own refuses (CrmGradeOnly)
+    config.GenerateFeedback.preprocessors = list(FEEDBACK_PREPROCESSORS)
+    config.GenerateFeedback.exporter_class = FeedbackExporter
     return config
 
 
@@ -954,8 +1591,9 @@ def _grade_in_scratch(task: _Task, converters: dict | None = None) -> dict:
     autograde, feedback = converters[key]
     autograde.coursedir.student_id = feedback.coursedir.student_id = task.student
     ok, log = _run_converter(autograde)
-    result = {"ok": ok, "log": log, "feedback": None}
+    result = {"ok": ok, "log": log, "feedback": None, "flags": []}
     if ok:
+        result["flags"] = _withhold_answer_key_credit(task)
         done, feedback_log = _run_converter(feedback)
         result["feedback"] = None if done else _last_error(feedback_log)
     return result
@@ -993,7 +1631,10 @@ class GradeResult:
 
     ``score`` is the submission's total in the gradebook (automatic scores,
     and manual ones where a grader gave them); it is None when the
-    submission could not be graded (status ``error``).
+    submission could not be graded (status ``error``). ``flags`` holds one
+    sentence per question whose answer used the workbook's own answer to it
+    (the master's answer key) and so got no automatic credit; ``reason``
+    repeats them, so that ``grades.csv`` shows them.
     """
 
     student: str
@@ -1002,10 +1643,13 @@ class GradeResult:
     max_score: float
     status: str
     reason: str = ""
+    flags: list[str] = field(default_factory=list)
 
     def row(self) -> dict:
         """The CSV row; text that a spreadsheet would run as a formula is quoted (OWASP)."""
-        row = {key: _csv_text(value) for key, value in asdict(self).items()}
+        values = asdict(self)
+        values.pop("flags")  # already in the reason
+        row = {key: _csv_text(value) for key, value in values.items()}
         row["score"] = "" if self.score is None else round(self.score, 2)
         row["max_score"] = round(self.max_score, 2)
         return row
@@ -1142,7 +1786,9 @@ def _finish(
         notes.append(f"missing {', '.join(missing)} (scored 0)")
     if outcome["feedback"]:
         notes.append(f"no feedback: {outcome['feedback']}")
-    return GradeResult(student, assignment, score, max_score, status, "; ".join(notes + manual))
+    flags = list(outcome.get("flags", []))
+    reason = "; ".join(notes + flags + manual)
+    return GradeResult(student, assignment, score, max_score, status, reason, flags)
 
 
 @dataclass
@@ -1364,6 +2010,11 @@ def grade(
             if problem:
                 _refuse_unsandboxed(problem)
             notebooks, max_score, code_cells = _released_notebooks(course, assignment)
+            answer_key = tuple(
+                rule
+                for path in course.masters(assignment)
+                for rule in answer_key_rules(_read_notebook(path), path.stem)
+            )
             snapshot = tmp / "gradebook-snapshot.db"
             shutil.copy(course.gradebook, snapshot)
             pending: deque[tuple[int, Submission]] = deque()
@@ -1382,7 +2033,14 @@ def grade(
             def start(worker: _Worker, index: int, submission: Submission) -> _Task:
                 scratch, args = worker.upcoming()
                 task = _Task(
-                    index, submission.student, assignment, scratch, course.config_file, limits, args
+                    index,
+                    submission.student,
+                    assignment,
+                    scratch,
+                    course.config_file,
+                    limits,
+                    args,
+                    answer_key,
                 )
                 _prepare(task, submission, snapshot)
                 return task

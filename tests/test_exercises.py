@@ -4,8 +4,10 @@ For each assignment folder (parametrized over the folders that hold a master):
 
 - the master is well formed: at least five questions, every code answer with a
   cell of visible tests and at least one of hidden tests, a written answer
-  graded by hand, data only through ``crmlib.datasets``, and no hidden-test
-  cell that changes what a later visible cell shows;
+  graded by hand, data only through ``crmlib.datasets``, no hidden-test cell
+  that changes what a later visible cell shows, a message on every hidden
+  assert, and an answer key (the crmlib names answers must not use) that no
+  cell of the master uses;
 - it releases: :func:`crmlib.grading.release` validates it, runs it against
   its own solutions in an empty folder and writes the student version;
 - graded in the sandbox by :func:`crmlib.grading.grade`, the master's
@@ -227,6 +229,34 @@ def test_hidden_tests_leave_what_visible_cells_show_unchanged(assignment):
         assert hidden_names_read_later(nbformat.read(path, as_version=4)) == []
 
 
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_hidden_assert_tells_the_student_what_it_checked(assignment):
+    for path in masters(assignment):
+        silent = []
+        for cell in nbformat.read(path, as_version=4).cells:
+            if grading.HIDDEN_BEGIN in cell.source:
+                for node in ast.walk(ast.parse(cell.source)):
+                    if isinstance(node, ast.Assert) and node.msg is None:
+                        silent.append(f"{meta(cell)['grade_id']}: {ast.unparse(node)[:60]}")
+        assert silent == [], f"{path.name}: hidden asserts without a message"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_master_declares_an_answer_key_its_tests_never_call(assignment):
+    for path in masters(assignment):
+        nb = nbformat.read(path, as_version=4)
+        rules = grading.answer_key_rules(nb, path.stem)  # CRMError for an unknown name
+        assert len(rules) >= 4, "the questions crmlib answers declare their answer key"
+        names = sorted({name for rule in rules for name in rule.names})
+        aliases: dict[str, str] = {}
+        used = []
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                hits = grading.answer_key_references(cell.source, names, aliases)
+                used += [(meta(cell).get("grade_id"), hit) for hit in hits]
+        assert used == [], "tests compare with fixed values or properties, not crmlib's answer"
+
+
 def test_the_check_for_hidden_names_finds_a_name_a_hidden_cell_reassigns():
     cells = [
         nbformat.v4.new_code_cell("profit = 1"),
@@ -254,6 +284,7 @@ def test_master_passes_its_own_tests_and_releases_without_solutions(assignment, 
         nb = nbformat.read(master, as_version=4)
         assert grading.SOLUTION_BEGIN not in text and grading.HIDDEN_BEGIN not in text
         assert [line for line in hidden_lines(master) if line in text] == []
+        assert "answer_key" not in text  # the declaration would name the key
         stubs = text.count("raise NotImplementedError()")
         code_answers = [q for q in questions(nb) if q["kind"] == "code"]
         assert stubs >= len(code_answers)

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import sqlite3
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -191,6 +192,35 @@ def test_release_refuses_a_master_whose_solution_fails_its_own_test(tmp_path):
     with pytest.raises(CRMError, match="'q1_hidden' fails on the master's own solution"):
         grading.release("foundations", course)
     assert not (course.folder("release") / "foundations").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            "from crmlib.foundations import revenue_concentration as reference\n",
+            "'q1_hidden' calls crmlib.foundations.revenue_concentration, part of the answer key",
+        ),
+        ("", "crmlib.foundations.no_such_function, which crmlib does not define"),
+    ],
+)
+def test_check_master_refuses_tests_that_call_the_answer_key_or_a_key_that_is_not_there(
+    change, message, tmp_path
+):
+    source = tmp_path / "exercises"
+    (source / "foundations").mkdir(parents=True)
+    nb = nbformat.read(MASTER, as_version=4)
+    if change:
+        hidden = next(c for c in nb.cells if c.metadata["nbgrader"]["grade_id"] == "q1_hidden")
+        hidden.source = hidden.source.replace(
+            "### BEGIN HIDDEN TESTS\n", "### BEGIN HIDDEN TESTS\n" + change
+        )
+    else:
+        nb.metadata["crm"]["answer_key"]["q2_answer"] = ["crmlib.foundations.no_such_function"]
+    nbformat.write(nb, source / "foundations" / NOTEBOOK)
+    course = grading.Course.load(write_config(tmp_path, source=source))
+    with pytest.raises(CRMError, match=re.escape(message)):
+        grading.check_master("foundations", course)
 
 
 def test_check_master_names_a_solution_region_left_open(tmp_path):
@@ -434,3 +464,267 @@ def test_grade_an_lms_zip_from_the_command_line(course, tmp_path, capsys):
     assert lines[0] == "student,assignment,score,max_score,status,reason"
     assert lines[1] == "alice,foundations,13.0,16.0,graded,3 points to grade by hand"
     assert lines[2] == "bob,foundations,0.0,16.0,graded,"
+
+
+# --- a term's grading: nbgrader's own routes, the answer key, feedback that teaches ------
+#
+# A course of its own (the batch above regrades and hand-grades its students):
+# three students graded by crm grade, then nbgrader's own commands run on it as
+# an instructor would from formgrader.
+
+
+def nbgrader_api(course: grading.Course):
+    """nbgrader's API as formgrader's buttons call it, configured by the course's file."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import PyFileConfigLoader
+
+    path = course.config_file
+    config = PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
+    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+
+@pytest.fixture(scope="module")
+def term(tmp_path_factory):
+    """(course, results by student) after crm grade: one wrong, one wrapping the answer key.
+
+    wrong fails hidden tests of q1, every test of q4, and q2 inside pandas;
+    its q3 is the master's solution. wrapped answers q2 with the master's
+    solution. (The masters' solutions earning every point: test_exercises.)
+    """
+    course = grading.Course.load(write_config(tmp_path_factory.mktemp("term")))
+    grading.release("foundations", course)
+    folder = tmp_path_factory.mktemp("term-submissions")
+    release = course.folder("release") / "foundations" / NOTEBOOK
+    right = {**subs.master_solutions(MASTER), "q5_written": subs.WRITTEN_ANSWER}
+    wrong = {**right, "q1_answer": subs.WRONG_Q1, "q4_answer": subs.WRONG_Q4}
+    subs.write_notebook(release, {**wrong, "q2_answer": subs.CRASH_Q2}, folder / "wrong" / NOTEBOOK)
+    subs.write_notebook(release, {**right, **subs.WRAPPED}, folder / "wrapped" / NOTEBOOK)
+    results = grading.grade(
+        "foundations",
+        grading.find_submissions(folder, "foundations"),
+        course=course,
+        jobs=2,
+        limits=grading.Limits(timeout=TIMEOUT),
+    )
+    return course, {r.student: r for r in results}
+
+
+def feedback_page(course: grading.Course, student: str) -> Path:
+    return course.folder("feedback") / student / "foundations" / "foundations.html"
+
+
+@needs_bwrap
+def test_formgrader_generate_feedback_after_crm_grade_shows_no_hidden_test(term):
+    course, results = term
+    lost = subs.HIDDEN["q1"] + subs.POINTS["q2"] + subs.POINTS["q4"]
+    assert results["wrong"].score == subs.AUTOGRADED - lost
+    page = feedback_page(course, "wrong")
+    page.unlink()
+    done = nbgrader_api(course).generate_feedback("foundations", "wrong")
+    assert done["success"], done["error"]
+    raw = page.read_text(encoding="utf-8")
+    text = page_text(page)
+    secret = hidden_lines(MASTER)
+    assert len(secret) > 10
+    assert [line for line in secret if line in text] == []
+    assert grading.HIDDEN_BEGIN not in raw and "vwxyz" not in raw
+    # what the failing hidden test checked, in the instructor's words, without its code
+    assert "ceil(1.5) = 2 customers" in text
+    assert "assert counts.tolist() == [2, 1]" in text  # visible tests stay visible
+
+
+@needs_bwrap
+def test_nbgrader_generate_feedback_command_shows_no_hidden_test(term):
+    course, _ = term
+    page = feedback_page(course, "wrong")
+    page.unlink()
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "nbgrader"), "generate_feedback", "foundations"]
+        + ["--student", "wrong", "--force"],
+        cwd=course.config_file.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = page_text(page)
+    assert [line for line in hidden_lines(MASTER) if line in text] == []
+
+
+@needs_bwrap
+def test_formgrader_autograde_refuses_and_points_to_crm_grade(term):
+    course, results = term
+    autograded = course.folder("autograded") / "wrong" / "foundations" / NOTEBOOK
+    before = autograded.read_bytes()
+    done = nbgrader_api(course).autograde("foundations", "wrong")
+    assert not done["success"]
+    assert "crm grade" in done["error"] + done["log"]
+    assert autograded.read_bytes() == before  # crm grade's work is left as it was
+    with Gradebook(course.db_url, course.course_id) as gb:
+        assert gb.find_submission("foundations", "wrong").score == results["wrong"].score
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "nbgrader"), "autograde", "foundations"]
+        + ["--student", "wrong", "--force"],
+        cwd=course.config_file.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0 and "crm grade" in done.stderr
+    assert autograded.read_bytes() == before
+
+
+@needs_bwrap
+def test_answers_that_wrap_the_answer_key_get_no_automatic_credit_and_a_reason(term):
+    course, results = term
+    assert results["wrong"].flags == []  # its own code, right or wrong, is not flagged
+    wrapped = results["wrapped"]
+    assert wrapped.status == "graded"
+    assert wrapped.score == subs.POINTS["q2"]  # its own q2 earns its points, the rest nothing
+    assert len(wrapped.flags) == len(subs.WRAPPED_NAMES)
+    for question, name in subs.WRAPPED_NAMES.items():
+        assert [f for f in wrapped.flags if f"{question}_answer" in f and name in f], question
+    assert all(flag in wrapped.reason for flag in wrapped.flags)  # grades.csv's reason column
+    with Gradebook(course.db_url, course.course_id) as gb:
+        grades = {
+            g.name: g.score
+            for g in gb.find_submission_notebook("foundations", "foundations", "wrapped").grades
+        }
+    assert grades["q1_visible"] == grades["q1_hidden"] == grades["q4_hidden"] == 0
+    assert grades["q2_visible"] + grades["q2_hidden"] == subs.POINTS["q2"]
+    # the student reads why in the feedback, next to the answer
+    text = page_text(feedback_page(course, "wrapped"))
+    assert "crmlib.idic.rfm_values" in text and "No automatic credit" in text
+
+
+@needs_bwrap
+def test_feedback_names_questions_and_shows_no_library_internals_or_paths(term):
+    course, _ = term
+    raw = feedback_page(course, "wrong").read_text(encoding="utf-8")
+    summary = raw[raw.index('<div id="toc">') : raw.index("</ol>")]
+    assert "Test cell" not in summary
+    assert "Question 1: revenue concentration: hidden tests" in summary
+    assert "Question 4: RFM recency is not BTYD recency: tests" in summary
+    text = page_text(feedback_page(course, "wrong"))
+    assert "KeyError" in text and "first_order_date" in text  # q2's own error, from pandas
+    assert re.search(r"frames? inside pandas", text)
+    for path in (str(REPO), sys.prefix, sys.base_prefix, str(Path.home()), "site-packages"):
+        assert path not in raw, path
+
+
+def test_answer_key_scan_finds_every_way_of_reaching_a_name():
+    forbidden = ["crmlib.idic.rfm_values", "crmlib.foundations.revenue_concentration"]
+    reached = {
+        "from crmlib.idic import rfm_values": True,
+        "from crmlib.idic import rfm_values as r": True,
+        "from crmlib.idic import *": True,
+        "from crmlib import idic\nidic.rfm_values(t)": True,
+        "from crmlib import idic as key\nx = key.rfm_values": True,
+        "import crmlib.idic\ncrmlib.idic.rfm_values(t)": True,
+        "import crmlib.foundations as f\nf.revenue_concentration(t)": True,
+        "import crmlib\ngetattr(crmlib.idic, 'rfm_values')": True,
+        "import importlib\nm = importlib.import_module('crmlib.idic')": True,
+        "from crmlib import idic\nidic.campaign_responses(i)": False,
+        "def rfm_values(t, as_of):\n    return t  # not crmlib.idic.rfm_values": False,
+        "from crmlib.datasets import load_sample": False,
+    }
+    found = {source: bool(grading.answer_key_references(source, forbidden)) for source in reached}
+    assert found == reached
+
+
+def test_answer_key_scan_follows_a_name_to_every_module_that_exposes_it():
+    # crmlib.qci imports customer_summary from crmlib.summary; value_chain imports qci's nps
+    names = grading.answer_key_aliases(["crmlib.summary.customer_summary", "crmlib.qci.nps"])
+    assert {"crmlib.qci.customer_summary", "crmlib.value_chain.nps"} <= set(names)
+    source = "from crmlib.qci import customer_summary\nimport crmlib.value_chain as vc\nvc.nps(s)"
+    assert grading.answer_key_references(source, names) == [
+        "crmlib.qci.customer_summary",
+        "crmlib.value_chain.nps",
+    ]
+    with pytest.raises(CRMError, match="crmlib.idic.no_such_function"):
+        grading.answer_key_aliases(["crmlib.idic.no_such_function"])
+
+
+def test_feedback_tracebacks_keep_the_students_frames_and_drop_the_library_and_paths():
+    site = str(Path(sys.prefix) / "lib" / "python3.11" / "site-packages")
+    cell = nbformat.v4.new_code_cell("acquired_per_month(example)")
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "error",
+            ename="KeyError",
+            evalue=f"'first_order_date' (see {REPO}/crmlib/summary.py)",
+            traceback=[
+                "\x1b[0;31m----\x1b[0m\n\x1b[0;31mKeyError\x1b[0m  Traceback (most recent call last)",
+                "Cell \x1b[0;32mIn[8], line 8\x1b[0m\n\x1b[1;32m----> 8\x1b[0m counts = f(x)",
+                f"File \x1b[0;32m{site}/pandas/core/frame.py:4113\x1b[0m, in \x1b[0;36mget\x1b[0m",
+                f"File \x1b[0;32m{site}/pandas/core/indexes/base.py:3819\x1b[0m, in \x1b[0;36mx",
+                "\x1b[0;31mKeyError\x1b[0m: 'first_order_date'",
+            ],
+        ),
+        nbformat.v4.new_output("stream", name="stderr", text=f"{site}/numpy/x.py:3: Warning"),
+    ]
+    nb, _ = grading.CleanTracebacks().preprocess(nbformat.v4.new_notebook(cells=[cell]), {})
+    error, stream = nb.cells[0].outputs
+    shown = "\n".join(error.traceback) + error.evalue + stream.text
+    assert "In[8], line 8" in shown and "KeyError" in shown
+    assert "(2 frames inside pandas not shown)" in shown
+    assert "frame.py" not in shown
+    assert "crmlib/summary.py" in shown and "numpy/x.py" in shown
+    for path in (str(REPO), sys.prefix, "site-packages"):
+        assert path not in shown
+
+
+def test_answer_key_use_counts_against_the_question_whose_answer_uses_it():
+    def cell(source, grade_id=None, locked=False, solution=False):
+        made = nbformat.v4.new_code_cell(source)
+        if grade_id:
+            made.metadata["nbgrader"] = {
+                "grade_id": grade_id,
+                "locked": locked,
+                "solution": solution,
+                "grade": False,
+            }
+        return made
+
+    q3 = grading.AnswerKeyRule(
+        "nb", "q3_answer", (), ("crmlib.summary.customer_summary",), ("q3_tests",)
+    )
+    q4 = grading.AnswerKeyRule(
+        "nb",
+        "q4_answer",
+        (),
+        ("crmlib.summary.customer_summary", "crmlib.idic.rfm_values"),
+        ("q4_tests",),
+    )
+    setup = cell("from crmlib import idic", "setup", locked=True)  # the instructor's alias
+    own_q3 = cell(
+        "import crmlib.summary as cs\ndef f(t):\n    return cs.customer_summary(t)",
+        "q3_answer",
+        solution=True,
+    )
+    reuse = cell("def g(t):\n    return f(t)", "q4_answer", solution=True)
+    key = cell("def g(t):\n    return idic.rfm_values(t)", "q4_answer", solution=True)
+    added = cell("from crmlib.summary import customer_summary")
+    uses = grading.answer_key_uses
+    assert list(uses(nbformat.v4.new_notebook(cells=[setup, own_q3, reuse]), [q3, q4])) == [
+        "q3_answer"
+    ]
+    assert uses(nbformat.v4.new_notebook(cells=[setup, key]), [q3, q4]) == {
+        "q4_answer": [("crmlib.idic.rfm_values", "'q4_answer'")]
+    }
+    assert list(uses(nbformat.v4.new_notebook(cells=[setup, added]), [q3, q4])) == [
+        "q3_answer",
+        "q4_answer",
+    ]
+    assert uses(nbformat.v4.new_notebook(cells=[setup]), [q3, q4]) == {}
+
+
+def test_course_config_leaves_formgraders_own_pages_to_nbgrader():
+    # formgrader renders submissions for grading with an HTMLExporter built from the
+    # same configuration: the feedback template must be set on feedback's exporter only
+    config = grading.Course.load().config
+    assert "template_file" not in config.HTMLExporter
+    assert "extra_template_basedirs" not in config.HTMLExporter
+    assert config.GenerateFeedback.exporter_class == "crmlib.grading.FeedbackExporter"
+    assert config.Autograde.exporter_class == "crmlib.grading.CrmGradeOnly"

@@ -198,3 +198,46 @@ EXPECTED = {
     "misnamed": ("missing", 0, ["Foundations (1).ipynb"]),
     "broken": ("error", None, ["not a valid notebook"]),
 }
+
+
+# Answers that only wrap the workbook's own implementations (the answer key a
+# student can import), each reached another way: an aliased name, a module
+# alias, a dotted import. Graded as they are, they earn every point.
+WRAPPED = {
+    "q1_answer": """
+from crmlib.foundations import revenue_concentration as _share
+
+
+def revenue_concentration(transactions, top=0.2):
+    return _share(transactions, top)
+""",
+    "q3_answer": """
+from crmlib import summary as cs
+
+
+def btyd_summary(transactions, end):
+    weekly = cs.customer_summary(transactions, as_of=end, time_unit="W")
+    return weekly[["frequency", "recency", "T"]]
+""",
+    "q4_answer": """
+import crmlib.idic
+
+
+def rfm_recency(transactions, end):
+    lines = transactions.assign(revenue=transactions.get("revenue", 1.0))
+    return crmlib.idic.rfm_values(lines, as_of=end)["recency_days"] / 7
+""",
+}
+# The names each wrapped answer reaches, as the reason must give them.
+WRAPPED_NAMES = {
+    "q1": "crmlib.foundations.revenue_concentration",
+    "q3": "crmlib.summary.customer_summary",
+    "q4": "crmlib.idic.rfm_values",
+}
+
+# q2 fails inside pandas (a column that does not exist): its visible tests
+# print a traceback through the library.
+CRASH_Q2 = """
+def acquired_per_month(transactions):
+    return transactions.groupby("first_order_date")["customer_id"].count()
+"""
