@@ -1449,6 +1449,7 @@ class NameQuestions(NbGraderPreprocessor):
 #: ``nbgrader generate_feedback`` and formgrader's "Generate Feedback" button
 #: (``nbgrader_config.py`` sets it; :func:`_scratch_config` enforces it).
 FEEDBACK_PREPROCESSORS = [
+    "crmlib.lms.WithholdRubric",  # the rubric crm grade puts beside hand-graded answers
     "nbgrader.preprocessors.GetGrades",
     "crmlib.grading.NameQuestions",
     "crmlib.grading.HideHiddenTests",

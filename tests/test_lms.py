@@ -64,22 +64,19 @@ def alembic_on_path(monkeypatch):
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{path}")
 
 
-# What nbgrader_config.py must say for crm grade to put the rubric beside the answers: the
-# rubric is withheld from nbgrader's own feedback route too.
-WITHHOLD_RUBRIC = """
-_listed = c.GenerateFeedback.preprocessors if "preprocessors" in c.GenerateFeedback else [
-    "nbgrader.preprocessors.GetGrades",
-    "crmlib.grading.HideHiddenTests",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+# A course whose feedback pipeline leaves WithholdRubric out: nbgrader's own feedback would
+# then show the rubric, so crm grade must not add it.
+RUBRIC_NOT_WITHHELD = """
+c.GenerateFeedback.preprocessors = [
+    p for p in c.GenerateFeedback.preprocessors if p != "crmlib.lms.WithholdRubric"
 ]
-c.GenerateFeedback.preprocessors = ["crmlib.lms.WithholdRubric", *_listed]
 """
 
 
-def write_lms_config(folder: Path) -> Path:
-    """The course of the grading tests, with the rubric withheld from nbgrader's feedback."""
+def write_config_without_withholding(folder: Path) -> Path:
+    """The course of the grading tests, with the rubric left in nbgrader's feedback."""
     path = write_config(folder)
-    path.write_text(path.read_text(encoding="utf-8") + WITHHOLD_RUBRIC, encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8") + RUBRIC_NOT_WITHHELD, encoding="utf-8")
     return path
 
 
@@ -263,8 +260,9 @@ def test_the_grader_sees_the_masters_model_answer_below_the_students_answer(tmp_
 def test_crm_grade_adds_the_rubric_only_when_nbgrader_feedback_withholds_it(tmp_path):
     (tmp_path / "plain").mkdir()
     (tmp_path / "lms").mkdir()
-    assert not lms.rubric_withheld(grading.Course.load(write_config(tmp_path / "plain")))
-    assert lms.rubric_withheld(grading.Course.load(write_lms_config(tmp_path / "lms")))
+    plain = write_config_without_withholding(tmp_path / "plain")
+    assert not lms.rubric_withheld(grading.Course.load(plain))
+    assert lms.rubric_withheld(grading.Course.load(write_config(tmp_path / "lms")))
 
 
 # --- 3 and 5. grades from the gradebook, hand scores included, in the LMS layouts ---------------
@@ -507,7 +505,7 @@ def test_feedback_with_hidden_tests_or_the_rubric_is_never_packed(tmp_path, caps
 @needs_bwrap
 def test_release_grade_hand_grade_then_canvas_grades_and_feedback(tmp_path, capsys):
     """Release -> three Canvas submissions -> crm grade -> a hand score -> crm grades, crm feedback."""
-    config = write_lms_config(tmp_path)
+    config = write_config(tmp_path)
     course = grading.Course.load(config)
     grading.release("foundations", course)
     release = course.folder("release") / "foundations" / NOTEBOOK
