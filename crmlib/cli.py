@@ -143,12 +143,22 @@ def shape_notes(data, freq: str = "M") -> list[str]:
     help="Where the lessons run the transaction-level steps.",
 )
 @click.option("--spark-master", metavar="URL", help="With --engine spark: the cluster's master.")
-def report(data, client, out, as_of, only, params, timeout, jobs, pdf, engine, spark_master):
+@click.option(
+    "--snapshot/--no-snapshot",
+    default=True,
+    show_default=True,
+    help="Validate the folder once and hand the lessons the validated data; "
+    "--no-snapshot: every lesson validates the folder itself (slower, for comparison).",
+)
+def report(
+    data, client, out, as_of, only, params, timeout, jobs, pdf, engine, spark_master, snapshot
+):
     """Run every lesson on a client folder (default: the sample) into a report.
 
     The report is written to a temporary folder and moved to --out only when
     every lesson completed; otherwise it goes to OUT.incomplete and the
     command exits 1. Ctrl-C stops every kernel and leaves no partial report.
+    A second report into the same --out while one runs is refused (exit 1).
     """
     import logging
     import signal
@@ -212,6 +222,7 @@ def report(data, client, out, as_of, only, params, timeout, jobs, pdf, engine, s
             pdf=pdf,
             engine=engine,
             spark_master=spark_master,
+            snapshot=snapshot,
         )
     finally:
         signal.signal(signal.SIGTERM, previous)

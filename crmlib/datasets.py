@@ -142,16 +142,22 @@ def load(data_path=None, as_of=None):
     data_path : str, Path or None
         ``None`` or ``"sample"``: the bundled sample client folder;
         ``"cdnow"``: the CDNOW sample as a client folder holding transactions
-        only; anything else: a client folder (see :func:`crmlib.io.load_folder`).
+        only; a data snapshot written by ``crm report`` (:mod:`crmlib.snapshot`:
+        read back as validated, in a fraction of the time); anything else: a
+        client folder (see :func:`crmlib.io.load_folder`).
     as_of : date-like, optional
-        Passed to the loader: later orders are rejected.
+        Passed to the loader: later orders are rejected. For a snapshot, the
+        as-of date it was written with.
 
     Returns
     -------
     crmlib.io.ClientData
     """
+    from crmlib import snapshot
     from crmlib.io import ClientData, TableReport, load_folder
 
+    if data_path is not None and snapshot.is_snapshot(data_path):
+        return snapshot.load(data_path, as_of=as_of)
     if data_path is None or str(data_path) == "sample":
         return load_sample(as_of=as_of)
     if str(data_path) == "cdnow":

@@ -3,7 +3,7 @@
 :func:`run_report` validates the client folder first (unusable data stops the
 run with the validation message), checks every parameter against the
 lessons' ``parameters`` cells, then executes the lessons in ``notebooks/``
-with papermill against the folder, several at once, and writes::
+with papermill against the validated data, several at once, and writes::
 
     DIR/index.html              the executive summary (lesson 05_client_summary)
     DIR/NN_<lesson>.ipynb       each lesson, executed
@@ -27,6 +27,24 @@ are left out, as a static page cannot use them, and executing widget cells
 headless can stall nbclient for the whole cell timeout (jupyter/nbclient
 issue 312; measured here: 600 s on a loaded machine). Failures still name
 the cell by its number in the lesson file.
+
+**Validated once.** The folder is validated once, by the run: the result
+is written as a data snapshot (:mod:`crmlib.snapshot`: Parquet per table and
+a small manifest) in the work folder, and each lesson's ``data_path`` names
+the snapshot, which :func:`crmlib.datasets.load` reads back as validated in a
+fraction of the time. The snapshot holds personal data: it is deleted before
+the report moves into place, complete or not. ``snapshot=False``
+(``crm report --no-snapshot``) lets every lesson load the folder itself.
+
+**One run per report folder.** A run holds a lock file beside ``DIR``
+(``.DIR.lock``: pid, host, start) while it writes; a second run into the
+same ``DIR`` is refused with a message naming the first. The lock dies with
+its process, so a run that was killed leaves no lock that blocks the next.
+
+**Kernels slow to start.** On a loaded machine a kernel may take more than
+jupyter's 60 s to answer, or die while starting. The run waits for it
+within the per-cell timeout and starts it again if needed (nothing has run
+in it yet); only a kernel that never starts fails its lesson.
 
 **Fail-safe.** The report is built in a temporary folder beside ``DIR`` and
 moved into place only when every lesson completed. A failed run leaves an
@@ -78,11 +96,13 @@ import hashlib
 import html
 import importlib.util
 import json
+import logging
 import math
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -115,6 +135,11 @@ PDF_NAME = "summary.pdf"
 HIDDEN_PATH = "<client folder>"
 HIDDEN_REPORT = "<report folder>"
 KERNEL_ENV = {"PYTHONHASHSEED": "0"}  # fixed hash seed: same set/dict order on every run
+SNAPSHOT_DIR = "data-snapshot"  # in the work folder; removed before the report moves into place
+KERNEL_START_MIN = 60  # seconds a kernel start is waited for at least (jupyter's default)
+KERNEL_START_BUDGET = 600  # seconds for all attempts when cells have no timeout
+KERNEL_STARTS = 3  # attempts to start a lesson's kernel
+LOCK_SUFFIX = ".lock"  # .<out>.lock beside the report folder while a run writes it
 CHROMIUM_ENV = "CRM_CHROMIUM"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 PACKAGES = (
@@ -703,6 +728,7 @@ class LessonRun:
     parameters: dict = field(default_factory=dict)
     started: float = 0.0  # seconds after the run started
     startup_seconds: float = 0.0  # until the first cell ran: kernel start, parameters
+    kernel_starts: int = 0  # attempts to start the kernel (more than 1: it was slow to start)
     compute_seconds: float = 0.0  # the cells' own run time, summed
     cells: int = 0  # code cells
     cells_run: int = 0
@@ -788,6 +814,8 @@ def run_lesson(
     run_start : float, optional
         ``time.perf_counter()`` at the start of the run, for ``LessonRun.started``.
     """
+    import copy
+
     import nbformat
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -806,9 +834,10 @@ def run_lesson(
     if progress:
         progress(Progress(name, "running", 0, cells, 0.0))
     nb = None
-    try:
-        nb = papermill.execute_notebook(
-            batch,
+
+    def execute(start_timeout: int):
+        return papermill.execute_notebook(
+            copy.deepcopy(batch),
             None,
             parameters=parameters,
             execution_timeout=timeout,
@@ -817,6 +846,7 @@ def run_lesson(
             ),
             progress_bar=False,
             log_output=False,
+            start_timeout=start_timeout,
             resources={"metadata": {"path": str(workdir)}},
             kernel_manager_class=kernels.manager_class,
             shutdown_kernel="immediate",
@@ -824,6 +854,9 @@ def run_lesson(
             on_cell_execute=tracker.on_cell_execute,
             on_cell_executed=tracker.on_cell_executed,
         )
+
+    try:
+        nb = _start_and_run(execute, tracker, kernels, timeout, run)
         run.status = "complete"
     except PapermillExecutionError as exc:
         run.status, run.reason = "failed", f"{exc.ename}: {exc.evalue}"
@@ -831,6 +864,8 @@ def run_lesson(
         run.status, run.reason = "failed", f"timed out after {timeout} s (the per-cell timeout)"
     except DeadKernelError:
         run.status, run.reason = "failed", "the kernel died (it crashed or was killed)"
+    except _KernelStartError as exc:
+        run.status, run.reason = "failed", str(exc)
     except Exception as exc:  # any other failure fails the lesson; the report goes on
         first = str(exc).splitlines()[0] if str(exc) else ""
         run.status, run.reason = "failed", f"{type(exc).__name__}: {first}".rstrip(": ")
@@ -875,6 +910,50 @@ def run_lesson(
     if progress:
         progress(Progress(name, run.status, run.cells_run, cells, run.seconds, run.reason))
     return run
+
+
+def _start_and_run(execute, tracker: _Tracker, kernels: _Kernels, timeout, run: LessonRun):
+    """Run ``execute(start_timeout)``, starting the kernel again if it failed to start.
+
+    On a loaded machine a kernel can take more than jupyter's 60 s to answer
+    its first request ("Kernel didn't respond in 60 seconds"), or die while
+    starting (e.g. a port taken by another process meanwhile). Nothing has
+    run in it then, so the lesson is started again. All attempts share one
+    budget: the per-cell timeout (at least :data:`KERNEL_START_MIN` s; with no
+    per-cell timeout :data:`KERNEL_START_BUDGET` s). The first attempt waits
+    up to half of it (at least :data:`KERNEL_START_MIN` s), later ones the
+    rest, at most :data:`KERNEL_STARTS` attempts. A failure after the first
+    cell started, or once the run was stopped, is not retried.
+    """
+    budget = max(KERNEL_START_MIN, timeout or KERNEL_START_BUDGET)
+    deadline = time.perf_counter() + budget
+    for attempt in range(1, KERNEL_STARTS + 1):
+        remaining = deadline - time.perf_counter()
+        wait = min(remaining, max(KERNEL_START_MIN, budget / 2)) if attempt == 1 else remaining
+        run.kernel_starts = attempt
+        try:
+            return execute(max(1, math.ceil(wait)))
+        except Exception as exc:
+            started = tracker.first_cell_at is not None
+            left = deadline - time.perf_counter()
+            if started or kernels.cancelled:
+                raise
+            if attempt == KERNEL_STARTS or left < 1:
+                raise _KernelStartError(attempt, budget, exc) from exc
+            tracker.nb = tracker.current = None
+            _cancel_leftover_tasks()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _KernelStartError(Exception):
+    """The lesson's kernel did not start, after every attempt."""
+
+    def __init__(self, attempts: int, budget: float, cause: Exception):
+        first = str(cause).splitlines()[0] if str(cause) else ""
+        what = f"{type(cause).__name__}: {first}".rstrip(": ")
+        super().__init__(
+            f"the kernel did not start ({attempts} attempt(s) within {budget:.0f} s; last: {what})"
+        )
 
 
 def _cancel_leftover_tasks() -> None:
@@ -951,6 +1030,9 @@ def _scrub(nb, name: str, parameters: dict, hidden: dict[str, str]):
     redacted = privacy.redact_parameters(
         parameters, {"data_path": HIDDEN_PATH, RESULTS_PARAMETER: HIDDEN_REPORT}
     )
+    for key, value in parameters.items():  # e.g. the data snapshot: shown as the data it holds
+        if isinstance(value, (str, os.PathLike)) and str(value) in hidden:
+            redacted[key] = hidden[str(value)]
     clear = dict(hidden)
     for key, value in parameters.items():
         if redacted.get(key) != value and isinstance(value, (str, os.PathLike)):
@@ -1031,6 +1113,7 @@ def run_report(
     chromium: str | None = None,
     engine: str = "pandas",
     spark_master: str | None = None,
+    snapshot: bool = True,
 ) -> ReportResult:
     """Validate the client folder, run the lessons on it and build the report.
 
@@ -1073,6 +1156,11 @@ def run_report(
     spark_master : str, optional
         For ``engine="spark"``: the cluster's master URL (default: Spark
         in local mode in each lesson's kernel).
+    snapshot : bool, default True
+        Hand the lessons the validated data as a snapshot
+        (:mod:`crmlib.snapshot`), so that the folder is validated once. False:
+        every lesson loads and validates the client folder itself (the way
+        before the snapshot; slower, kept for comparison).
 
     Returns
     -------
@@ -1084,10 +1172,50 @@ def run_report(
     ------
     crmlib.errors.CRMError
         Unusable data (the validation message), an unknown lesson or
-        parameter, no Chromium for ``pdf``, or an ``out`` that is not a report.
+        parameter, no Chromium for ``pdf``, an ``out`` that is not a report,
+        or another run writing ``out`` now (see :class:`_OutLock`).
     KeyboardInterrupt
         After stopping every kernel and removing the temporary folder.
     """
+    out = Path(out).resolve()
+    with _OutLock(out):
+        return _run_report(
+            data,
+            client,
+            out,
+            as_of,
+            only,
+            params,
+            timeout,
+            progress,
+            lessons_dir,
+            jobs,
+            pdf,
+            chromium,
+            engine,
+            spark_master,
+            snapshot,
+        )
+
+
+def _run_report(
+    data,
+    client,
+    out,
+    as_of,
+    only,
+    params,
+    timeout,
+    progress,
+    lessons_dir,
+    jobs,
+    pdf,
+    chromium,
+    engine,
+    spark_master,
+    snapshot,
+) -> ReportResult:
+    """:func:`run_report`, while it holds the lock on ``out``."""
     from crmlib import datasets
 
     run_start = time.perf_counter()
@@ -1161,8 +1289,12 @@ def run_report(
             with lock:
                 progress(event)
 
+    lesson_data = str(data)  # what the lessons load: the snapshot once it is written
+
     def own(nb: Path) -> dict:
         mine = {k: v for k, v in parameters.items() if k in declared[nb]}
+        if "data_path" in mine:
+            mine["data_path"] = lesson_data
         if RESULTS_PARAMETER in declared[nb]:
             mine[RESULTS_PARAMETER] = str(work)
         return mine
@@ -1183,6 +1315,9 @@ def run_report(
 
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="crm-lesson")
     try:
+        if snapshot:
+            lesson_data = _write_snapshot(validated, work / SNAPSHOT_DIR, as_of) or lesson_data
+            hidden[str(work / SNAPSHOT_DIR)] = str(data) if named else HIDDEN_PATH
         futures = {submit(pool, nb): nb for nb in models}
         # queued last, the summary starts when a slot frees after every lesson has started;
         # it loads its data meanwhile and waits (load_results) for sections.json
@@ -1315,8 +1450,108 @@ def _manifest(client, complete, validated, parameters, declared, runs, named, da
     }
 
 
+def _write_snapshot(validated, folder: Path, as_of) -> str | None:
+    """Write the validated data for the lessons; None (and a logged warning) if it cannot be."""
+    from crmlib import snapshot
+
+    try:
+        return str(snapshot.write(validated, folder, as_of=as_of))
+    except Exception as exc:  # the lessons then load the client folder themselves
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        logging.getLogger(__name__).warning(
+            "the validated data could not be stored for the lessons (%s); each lesson "
+            "validates the client folder itself",
+            first,
+        )
+        return None
+
+
+class _OutLock:
+    """``.<out>.lock`` beside the report folder: one run at a time writes a report folder.
+
+    The file holds the pid, host and start time of the run that writes
+    ``out``, under an exclusive ``flock``. A second run into the same folder
+    finds the lock held and is refused with a :class:`CRMError` naming that
+    run. The operating system releases the lock when its process ends, however
+    it ends, so a file left by a run that was killed (its pid gone) is stale:
+    the next run takes it over. The file is removed when the run ends.
+    """
+
+    def __init__(self, out: Path):
+        self.out = Path(out)
+        self.path = self.out.with_name(f".{self.out.name}{LOCK_SUFFIX}")
+        self._fd: int | None = None
+        self._made: list[Path] = []
+
+    def __enter__(self) -> _OutLock:
+        import fcntl
+
+        missing = [p for p in (self.out.parent, *self.out.parent.parents) if not p.exists()]
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self._made = missing  # deepest first, removed again if left empty
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = self._holder(fd)
+                os.close(fd)
+                self._remove_made()
+                raise CRMError(
+                    f"another crm report{holder} is writing {self.out.name} now; wait until it "
+                    "ends, or choose another --out"
+                ) from None
+            try:  # the last holder may have removed the file meanwhile: lock the one in place
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        stamp = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps(stamp).encode("utf-8"))
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is None:
+            return
+        try:
+            self.path.unlink(missing_ok=True)
+        finally:
+            os.close(self._fd)  # closing releases the lock
+            self._fd = None
+            self._remove_made()
+
+    @staticmethod
+    def _holder(fd: int) -> str:
+        try:
+            stamp = json.loads(os.pread(fd, 4096, 0).decode("utf-8"))
+            return f" (process {int(stamp['pid'])}, started {stamp['started']})"
+        except (OSError, ValueError, KeyError, TypeError):
+            return ""  # it is still writing its stamp
+
+    def _remove_made(self) -> None:
+        for folder in self._made:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+
 def _move_into_place(work: Path, out: Path, complete: bool) -> Path:
-    """Rename the finished work folder to ``out`` (complete) or ``out.incomplete``."""
+    """Rename the finished work folder to ``out`` (complete) or ``out.incomplete``.
+
+    The data snapshot (:data:`SNAPSHOT_DIR`, personal data) is deleted first:
+    it is never part of a report, complete or not.
+    """
+    if (work / SNAPSHOT_DIR).exists():
+        shutil.rmtree(work / SNAPSHOT_DIR)
     incomplete = out.with_name(out.name + ".incomplete")
     target = out if complete else incomplete
     if target.exists():

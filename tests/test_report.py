@@ -19,13 +19,18 @@ import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from crmlib import datasets, privacy
+from crmlib import datasets, privacy, report
 from crmlib import schema as s
 from crmlib.errors import CRMError
 from crmlib.report import (
+    KERNEL_ENV,
     NOTEBOOKS_DIR,
     RESULTS_ENV,
     SECTIONS_FILE,
+    LessonRun,
+    _Kernels,
+    _OutLock,
+    _start_and_run,
     find_chromium,
     headline_figures,
     lessons,
@@ -33,6 +38,7 @@ from crmlib.report import (
     outside_references,
     recommendations,
     record_results,
+    run_lesson,
     run_report,
 )
 from crmlib.summary import customer_summary
@@ -93,6 +99,14 @@ def assert_offline(page: Path) -> None:
             continue
         assert not re.match(r"^[a-z][a-z0-9+.-]*:|^//", ref, re.I), f"{page.name}: {ref}"
         assert (page.parent / ref.split("#")[0]).is_file(), f"{page.name}: broken link {ref}"
+
+
+def assert_no_snapshot(report_folder: Path) -> None:
+    """The validated data (personal data) never stays in a report, nor does the run's lock."""
+    left = [p.name for p in report_folder.rglob("*") if p.suffix in (".parquet", ".lock")]
+    assert not left and not list(report_folder.rglob(report.SNAPSHOT_DIR)), left
+    assert not list(report_folder.rglob("snapshot.json"))
+    assert not list(report_folder.parent.glob("*.lock"))
 
 
 IMAGES = re.compile(r"data:image/[^\"')\s]+|\"image/png\": \"[^\"]*\"")
@@ -309,6 +323,7 @@ def test_report_on_the_sample(sample_report):
     sample_files = {p.name for p in datasets.sample_path().iterdir() if p.is_file()}
     assert set(manifest["data_fingerprint"]) == sample_files
     assert manifest["lessons"][0]["results"]["customers"] > 0
+    assert_no_snapshot(out)
 
 
 @pytest.mark.slow
@@ -385,11 +400,24 @@ def synth_reports(tmp_path_factory):
     made = crm("synth", "--customers", "300", "--seed", "7", "--out", folder)
     assert made.returncode == 0, made.stderr
     args = ["--only", "foundations,qci", "--as-of", "2024-06-30", "--param", "inactivity_days=90"]
-    runs = [
-        crm("report", folder, "--client", "Synth Ltd", "--out", root / f"r{i}", *args)
-        for i in (1, 2)
+    runs = [  # r1 as crm report runs; r2 the way before the snapshot: each lesson validates
+        crm("report", folder, "--client", "Synth Ltd", "--out", root / f"r{i}", *args, *extra)
+        for i, extra in ((1, []), (2, ["--no-snapshot"]))
     ]
     return folder, root, runs
+
+
+def printed(notebook: Path) -> list[str]:
+    """What the executed notebook's cells printed (text only: streams and plain results)."""
+    nb = nbformat.read(notebook, as_version=4)
+    out = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                out.append(output["text"])
+            elif "text/plain" in output.get("data", {}):
+                out.append(output["data"]["text/plain"])
+    return out
 
 
 @pytest.mark.slow
@@ -434,6 +462,10 @@ def test_same_inputs_reproduce_the_same_numbers(synth_reports):
     assert first["data_fingerprint_sha256"] == second["data_fingerprint_sha256"]
     assert [e["results"] for e in first["lessons"]] == [e["results"] for e in second["lessons"]]
     assert first["lessons"][0]["results"]["customers"] > 0
+    # the snapshot (r1) and every lesson validating the folder itself (r2) print the same
+    for name in ("00_foundations.ipynb", "02_qci.ipynb"):
+        assert printed(root / "r1" / name) == printed(root / "r2" / name), name
+    assert_no_snapshot(root / "r1")
 
 
 # --- failures ------------------------------------------------------------------------------
@@ -635,3 +667,228 @@ def test_sigterm_to_crm_report_cleans_up_like_ctrl_c(tmp_path):
     assert proc.returncode == 130 and "aborted" in err
     assert not alive(started)
     assert list(tmp_path.iterdir()) == []
+
+
+# --- validated once: the lessons get a snapshot, the report keeps none ------------------------
+
+FIGURES = """
+from crmlib import datasets, report, snapshot
+data = datasets.load(data_path, as_of=as_of)
+tx = data.transactions
+figures = {
+    "snapshot": snapshot.is_snapshot(data_path),
+    "lines": len(tx),
+    "customers": sorted(tx["customer_id"]),
+    "revenue": float(tx["revenue"].sum()),
+    "dtypes": {c: str(d) for c, d in tx.dtypes.items()},
+    "rejected_rows": sorted(data.rejects["row"]),
+    "warnings": data.warnings,
+    "as_of": str(data.as_of),
+    "qci_answers": data.assessment_files["qci"].name,
+}
+report.record_results("figures", figures)
+print({k: v for k, v in figures.items() if k != "snapshot"})
+"""
+
+MAPPED = {
+    "mapping.yml": "transactions:\n  file: Orders.csv\n  columns: {Ref: customer_id, Net: revenue}\n"
+    '  date_format: "%d/%m/%Y"\n',
+    "Orders.csv": "order_id,Ref,order_date,Net\nO1,007,05/01/2024,10.5\nO2,0042,06/01/2024,x\n"
+    "O3,0042,07/02/2024,-3.25\nO4,99,31/12/2030,4\n",
+    "customers.csv": "customer_id,city\n007,Leeds\n0042,York\n",
+}
+
+
+def test_the_lessons_get_the_validated_data_and_the_report_keeps_none_of_it(tmp_path):
+    client = tmp_path / "client"
+    client.mkdir()
+    for name, text in MAPPED.items():
+        (client / name).write_text(text)
+    shutil.copy(datasets.sample_path() / "assessment_qci.csv", client)
+    lessons_dir = tmp_path / "lessons"
+    lessons_dir.mkdir()
+    _lesson(lessons_dir, "00_figures.ipynb", FIGURES)
+    _lesson(lessons_dir, "01_bad.ipynb", "raise ValueError('planted failure')")
+    args = dict(lessons_dir=lessons_dir, timeout=60, as_of="2024-12-31")
+
+    with_snapshot = run_report(client, "Client", tmp_path / "a", **args)
+    without = run_report(client, "Client", tmp_path / "b", only=["figures"], snapshot=False, **args)
+
+    assert not with_snapshot.complete and without.complete  # 01_bad failed, not in --only
+    first, second = (
+        next(r for r in x.runs if r.lesson == "figures") for x in (with_snapshot, without)
+    )
+    assert first.status == second.status == "complete"
+    assert first.results.pop("snapshot") is True and second.results.pop("snapshot") is False
+    assert first.results == second.results
+    # the planted facts: O2 not a number (row 3), O4 after the as-of date (row 5), customer 99
+    # unknown; ids keep their zeros
+    assert first.results["customers"] == ["0042", "007"] and first.results["rejected_rows"] == [
+        3,
+        5,
+    ]
+    assert (
+        first.results["revenue"] == 10.5 - 3.25
+        and first.results["qci_answers"] == "assessment_qci.csv"
+    )
+    assert printed(with_snapshot.out / "00_figures.ipynb") == printed(
+        without.out / "00_figures.ipynb"
+    )
+    assert with_snapshot.out == tmp_path / "a.incomplete"
+    assert_no_snapshot(with_snapshot.out)
+    assert_no_snapshot(without.out)
+    for path, text in report_texts(with_snapshot.out):
+        assert str(tmp_path) not in text, path.name  # nor the snapshot's path
+
+
+# --- one run per report folder ----------------------------------------------------------------
+
+
+def test_a_second_report_into_the_same_folder_is_refused(tmp_path):
+    out = tmp_path / "r"
+    with _OutLock(out):  # this test process is writing the report
+        run = crm("report", "cdnow", "--out", out)
+        with pytest.raises(CRMError, match="another crm report"):
+            run_report("cdnow", "Client", out, only=["foundations"])
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".r.lock"]  # nothing else
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert f"another crm report (process {os.getpid()}, started " in run.stderr
+    assert "is writing r now" in run.stderr
+    assert not list(tmp_path.iterdir())  # the lock is removed with its run
+
+
+def test_a_lock_left_by_a_run_that_is_gone_is_taken_over(tmp_path):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    lock = tmp_path / ".r.lock"
+    lock.write_text(json.dumps({"pid": gone.pid, "host": "h", "started": "2024-01-01T00:00:00"}))
+    assert not psutil.pid_exists(gone.pid)
+    with _OutLock(tmp_path / "r"):
+        assert json.loads(lock.read_text())["pid"] == os.getpid()
+    assert not lock.exists()
+
+
+def test_a_lock_in_a_new_folder_leaves_no_folder_behind(tmp_path):
+    out = tmp_path / "new" / "deeper" / "r"
+    with pytest.raises(CRMError, match="no transactions file"):
+        run_report(tmp_path, "Client", out)  # refused after the lock was taken
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_two_reports_into_one_folder_a_second_apart(tmp_path):
+    cmd = [str(CRM)] if CRM.exists() else [sys.executable, "-m", "crmlib.cli"]
+    out = tmp_path / "r"
+    env = {**os.environ, privacy.KEY_ENV: TEST_KEY}
+    args = [*cmd, "report", "cdnow", "--only", "foundations", "--out", str(out)]
+    first = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / ".r.lock").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)
+        second = subprocess.run(args, capture_output=True, text=True, env=env)
+        _, err = first.communicate(timeout=600)
+    finally:
+        first.kill()
+    assert first.returncode == 0, err
+    assert second.returncode == 1 and "another crm report" in second.stderr
+    assert json.loads((out / "manifest.json").read_text())["complete"] is True
+    assert not (tmp_path / ".r.lock").exists()
+
+
+# --- kernels slow to start ------------------------------------------------------------------
+
+
+class _Tracked:
+    first_cell_at = None
+    nb = current = None
+
+
+def test_a_kernel_start_is_waited_for_within_the_cell_timeout_and_retried(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(report.time, "perf_counter", lambda: clock[0])
+    waits = []
+
+    def slow_then_ready(wait):
+        waits.append(wait)
+        if len(waits) == 1:
+            clock[0] += wait  # it waited that long for the kernel's answer
+            raise RuntimeError(f"Kernel didn't respond in {wait} seconds")
+        return "executed"
+
+    run = LessonRun("x", "x.ipynb")
+    idle = _Kernels({})
+    assert _start_and_run(slow_then_ready, _Tracked(), idle, 600, run) == "executed"
+    assert waits == [300, 300] and run.kernel_starts == 2  # the per-cell timeout, shared
+    waits.clear()
+    _start_and_run(slow_then_ready, _Tracked(), idle, None, run)  # no cell timeout: 600 s
+    assert waits == [300, 300]
+    waits.clear()
+    with pytest.raises(report._KernelStartError, match="1 attempt"):  # a short cell timeout:
+        _start_and_run(slow_then_ready, _Tracked(), idle, 5, run)  # jupyter's 60 s, as before
+    assert waits == [60]
+
+    def fails(wait):
+        raise RuntimeError("planted")
+
+    ran = _Tracked()
+    ran.first_cell_at = 1.0  # a cell ran: the failure is the lesson's, not the start's
+    with pytest.raises(RuntimeError, match="planted"):
+        _start_and_run(fails, ran, idle, 600, run)
+    assert run.kernel_starts == 1
+    idle.kill_all()  # the run was stopped: no new attempt
+    with pytest.raises(RuntimeError, match="planted"):
+        _start_and_run(fails, _Tracked(), idle, 600, run)
+    assert run.kernel_starts == 1
+
+
+def _kernels_whose_first_starts_fail(workdir: Path, prefix: list[str], every: bool = False):
+    """A report's kernels, the first start (or every start) run through ``prefix``."""
+    kernels = _Kernels(dict(KERNEL_ENV, **{RESULTS_ENV: str(workdir)}))
+    starts = []
+
+    class FirstStartFails(kernels.manager_class):
+        def format_kernel_cmd(self, extra_arguments=None):
+            cmd = super().format_kernel_cmd(extra_arguments)
+            starts.append(cmd)
+            return [*prefix, *cmd] if every or len(starts) == 1 else cmd
+
+    kernels.manager_class = FirstStartFails
+    return kernels, starts
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        ["sh", "-c", 'sleep 120; exec "$@"', "sh"],  # no answer within the wait
+        ["sh", "-c", "exit 1", "sh"],  # dies while starting
+    ],
+    ids=["hangs", "dies"],
+)
+def test_a_kernel_that_fails_to_start_is_started_again(tmp_path, monkeypatch, prefix):
+    monkeypatch.setattr(report, "KERNEL_START_MIN", 2)  # first wait: half of 10 s
+    lesson = _lesson(tmp_path, "00_x.ipynb", "y = 2")
+    kernels, starts = _kernels_whose_first_starts_fail(tmp_path, prefix)
+    try:
+        run = run_lesson(lesson, {}, tmp_path, 10, kernels)
+    finally:
+        kernels.kill_all()
+    assert (run.status, run.reason) == ("complete", "")
+    assert run.kernel_starts == 2 and len(starts) == 2 and run.cells_run == run.cells
+    assert not kernels_of()
+
+
+@pytest.mark.slow
+def test_a_kernel_that_never_starts_fails_its_lesson_with_the_reason(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "KERNEL_START_MIN", 2)
+    lesson = _lesson(tmp_path, "00_x.ipynb", "y = 2")
+    kernels, starts = _kernels_whose_first_starts_fail(tmp_path, ["sh", "-c", "exit 1", "sh"], True)
+    try:
+        run = run_lesson(lesson, {}, tmp_path, 10, kernels)
+    finally:
+        kernels.kill_all()
+    assert run.status == "failed" and len(starts) == 3
+    assert run.reason.startswith("the kernel did not start (3 attempt(s) within 10 s; last: ")
