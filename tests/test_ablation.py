@@ -51,7 +51,7 @@ NEEDED = {
     ASSESSMENT,  # the interview scores of QCi, the value chain and readiness
     # columns
     "transactions.product_id",  # Customize, penetration
-    "transactions.cost",  # product cost per customer
+    "transactions.cost",  # product cost per customer, lifetime value on margin
     "transactions.channel",  # channel propensity, channel mix, NPS by channel
     "products.category",  # Customize, penetration
     "interactions.channel",  # Interact, channel paths
