@@ -58,6 +58,7 @@ from crmlib.checks import as_of_date as _as_of
 from crmlib.checks import need_columns as _need
 from crmlib.checks import purchase_lines as _purchases
 from crmlib.errors import CRMError, DataError
+from crmlib.requirements import Need, missing_pieces
 
 __all__ = [
     "DataQualityAudit",
@@ -1633,8 +1634,8 @@ def kpi_table(
 
 
 def _campaign_kpis(data, out: pd.DataFrame, periods) -> None:
-    if not data.has("campaigns") or s.COST not in data.tables["campaigns"].columns:
-        return
+    if missing_pieces(data, Need(columns={"campaigns": [s.COST, s.START_DATE]})):
+        return  # no acquisition cost column: absent, not 0
     campaigns = data.tables["campaigns"].dropna(subset=[s.COST, s.START_DATE])
     spend = campaigns.groupby(campaigns[s.START_DATE].dt.to_period(periods.freq))[s.COST].sum()
     spend = pd.Series(spend.reindex(periods).to_numpy(), index=out.index)
@@ -1642,13 +1643,13 @@ def _campaign_kpis(data, out: pd.DataFrame, periods) -> None:
 
 
 def _experience_kpis(data, out: pd.DataFrame, periods) -> None:
-    if data.has("surveys") and {s.NPS, s.DATE} <= set(data.tables["surveys"].columns):
+    if not missing_pieces(data, Need(columns={"surveys": [s.NPS, s.DATE]})):
         surveys = data.tables["surveys"].dropna(subset=[s.DATE])
         by = surveys[s.DATE].dt.to_period(periods.freq)
         out[s.NPS] = [
             qci.nps(surveys.loc[by == p, s.NPS]) if (by == p).any() else np.nan for p in periods
         ]
-    if data.has("tickets") and s.CSAT in data.tables["tickets"].columns:
+    if not missing_pieces(data, Need(columns={"tickets": [s.CSAT]})):
         tickets = data.tables["tickets"]
         by = tickets[s.OPENED_AT].dt.to_period(periods.freq)
         answers = [tickets.loc[by == p, s.CSAT].dropna() for p in periods]

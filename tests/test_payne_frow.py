@@ -615,6 +615,15 @@ def test_kpi_table_by_hand():
     assert pf.COST_TO_SERVE not in k  # no cost rates
 
 
+def test_kpi_table_leaves_out_kpis_whose_columns_are_absent():
+    data = _kpi_client()
+    data.tables["campaigns"] = data.tables["campaigns"].drop(columns=[s.START_DATE])
+    data.tables["surveys"] = data.tables["surveys"].drop(columns=[s.DATE])
+    k = pf.kpi_table(data, freq="Q")
+    assert pf.CAC not in k and s.NPS not in k  # absent, not 0 and not an error
+    assert k[pf.NEW].tolist() == [2, 1, 0]  # the rest as before
+
+
 def test_kpi_table_cost_to_serve_by_hand():
     data = _kpi_client()
     rates = frame([("order", "", 2.0), ("return", "", 3.0)], (s.ACTIVITY, s.CHANNEL, s.UNIT_COST))
