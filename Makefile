@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(shell git ls-files '*.ipynb' 2>/dev/null)
 JOBS   ?= 2
 
-.PHONY: all report test test-fast lint lab clean
+.PHONY: all report test test-fast test-ablation lint lab clean
 
 all: report
 
@@ -33,7 +33,12 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -m "not slow"
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -m "not slow and not ablation"
+
+# The full ablation over the data contract: one report on the sample per optional table and
+# column removed (tests/test_ablation.py; about 50 reports, 30-60 min on two cores).
+test-ablation: $(STAMP)
+	$(BIN)/python -m pytest tests/test_ablation.py -m ablation -q
 
 # JupyterLab on notebooks/ with the settings in jupyter/ (no news, update or build prompts, no
 # kernel picker); the whole repository is served, so exercises/ opens too.

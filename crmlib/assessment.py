@@ -504,6 +504,23 @@ def _parse_score(raw: str, bank: QuestionBank) -> tuple[float, str | None]:
     return value, None
 
 
+def _header(header) -> list[str]:
+    return [h.strip().lower().replace(" ", "_") for h in header]
+
+
+def answer_columns(path) -> list[str]:
+    """The columns of an answer file, as :func:`read_answers` names them (its header only).
+
+    Raises
+    ------
+    crmlib.errors.DataError
+        The file cannot be read as text or is empty.
+    """
+    path = Path(path)
+    _, header = next(_records(decode_text(path), path.name))
+    return _header(header)
+
+
 def read_answers(path, bank) -> Answers:
     """Read and validate an answer file ``assessment_<bank>.csv``.
 
@@ -541,7 +558,7 @@ def read_answers(path, bank) -> Answers:
     name = path.name
     records = _records(decode_text(path), name)
     _, header = next(records)
-    header = [h.strip().lower().replace(" ", "_") for h in header]
+    header = _header(header)
     for col in (s.QUESTION_ID, *bank.dimensions):
         if col not in header:
             raise DataError(

@@ -355,7 +355,9 @@ class DuplicateFinder:
 
     def _prepare(self, customers: pd.DataFrame) -> pd.DataFrame:
         _need_columns(customers, (s.CUSTOMER_ID,), "find_duplicates", "customers")
-        present = [c for c in (s.NAME, s.EMAIL, s.PHONE) if c in customers.columns]
+        present = [
+            c for c in (s.NAME, s.EMAIL, s.PHONE) if c in customers and customers[c].notna().any()
+        ]
         if not present:
             raise DataError(
                 "find_duplicates: the customers table needs at least one of the columns "
@@ -380,15 +382,15 @@ class DuplicateFinder:
                 column=s.CUSTOMER_ID,
             )
         frame = pd.DataFrame({"unique_id": ids.to_numpy()})
-        if s.NAME in customers:
+        if s.NAME in present:
             first, last = _name_parts(customers[s.NAME])
             frame["first_name"] = first.to_numpy()
             frame["surname"] = last.to_numpy()
-        if s.EMAIL in customers:
+        if s.EMAIL in present:
             email = normalise_email(customers[s.EMAIL])
             frame["email"] = email.to_numpy()
             frame["email_user"] = email.str.split("@").str[0].to_numpy()
-        if s.PHONE in customers:
+        if s.PHONE in present:
             frame["phone"] = normalise_phone(customers[s.PHONE], self.country_code).to_numpy()
         if s.CITY in customers:
             frame["city"] = _lower_trimmed(customers[s.CITY]).to_numpy()

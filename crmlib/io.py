@@ -842,7 +842,7 @@ def _warn_references(tables: dict[str, pd.DataFrame], warnings: list[str]) -> No
                     f" customer ids) refer to customers not in the customers table "
                     f"(e.g. rows {', '.join(map(str, rows))}); kept"
                 )
-    if "tickets" in tables:
+    if "tickets" in tables and s.CLOSED_AT in tables["tickets"]:  # closed_at is optional
         t = tables["tickets"]
         backwards = t[s.CLOSED_AT] < t[s.OPENED_AT]
         if backwards.any():

@@ -58,6 +58,7 @@ from crmlib.checks import as_of_date as _as_of
 from crmlib.checks import need_columns as _need
 from crmlib.checks import purchase_lines as _purchases
 from crmlib.errors import CRMError, DataError
+from crmlib.requirements import Need, missing_pieces
 
 __all__ = [
     "DataQualityAudit",
@@ -407,7 +408,7 @@ def strategy_signals(data) -> pd.DataFrame:
     * ``customer_tables``: share of the five customer-information tables
       held (customers, interactions, tickets, surveys, campaigns);
     * ``identified_revenue``: share of purchase revenue from customer ids
-      found in the customers table (0 without one: nothing to link to);
+      found in the customers table;
     * ``needs_known``: share of buying customers with a needs answer in surveys;
     * ``contact_history``: share of buying customers with a recorded
       interaction (holdouts excluded) or service ticket.
@@ -421,8 +422,10 @@ def strategy_signals(data) -> pd.DataFrame:
     * ``targeted_reach``: share of buying customers who received at least
       one contact of a targeted (segment or individual) campaign.
 
-    A signal the data cannot show counts 0, with the reason in ``evidence``:
-    absent evidence is not evidence of practice.
+    A signal the data cannot show (its table or column is absent) is NaN,
+    not 0, with the reason in ``evidence``: absent evidence is not evidence
+    of practice, nor of its absence. :func:`strategy_position` places the
+    client only on axes with at least one observed signal.
 
     Parameters
     ----------
@@ -454,7 +457,7 @@ def strategy_signals(data) -> pd.DataFrame:
         share = bought.loc[known, s.REVENUE].sum() / total if total > 0 else 0.0
         add("identified_revenue", INFORMATION, share, "revenue from customers on file")
     else:
-        add("identified_revenue", INFORMATION, 0.0, "no customers table: buyers are only ids")
+        add("identified_revenue", INFORMATION, np.nan, "no customers table: cannot be seen")
     surveys = data.tables.get("surveys") if data.has("surveys") else None
     needs = [c for c in s.NEEDS if surveys is not None and c in surveys.columns]
     if needs:
@@ -466,7 +469,7 @@ def strategy_signals(data) -> pd.DataFrame:
             "buyers with a needs answer in surveys",
         )
     else:
-        add("needs_known", INFORMATION, 0.0, "no surveys with needs answers")
+        add("needs_known", INFORMATION, np.nan, "no surveys with needs answers: cannot be seen")
     contacts = []
     inter = data.tables.get("interactions") if data.has("interactions") else None
     if inter is not None:
@@ -487,12 +490,17 @@ def strategy_signals(data) -> pd.DataFrame:
             "buyers with a recorded interaction or ticket",
         )
     else:
-        add("contact_history", INFORMATION, 0.0, "no interactions or tickets")
+        add("contact_history", INFORMATION, np.nan, "no interactions or tickets: cannot be seen")
 
     campaigns = data.tables.get("campaigns") if data.has("campaigns") else None
-    if campaigns is None or s.TARGET_SEGMENT not in campaigns.columns:
-        add("targeted_offers", INDIVIDUALISATION, 0.0, "no campaigns with a target: no evidence")
-        add("targeted_reach", INDIVIDUALISATION, 0.0, "no campaigns with a target: no evidence")
+    if (
+        campaigns is None
+        or s.TARGET_SEGMENT not in campaigns.columns
+        or campaigns[s.TARGET_SEGMENT].isna().all()
+    ):
+        why = "no campaigns with a target: cannot be seen"
+        add("targeted_offers", INDIVIDUALISATION, np.nan, why)
+        add("targeted_reach", INDIVIDUALISATION, np.nan, why)
     else:
         level = campaigns.drop_duplicates(s.CAMPAIGN_ID).set_index(s.CAMPAIGN_ID)[s.TARGET_SEGMENT]
         level = level.map(_targeting_level)
@@ -572,16 +580,21 @@ def strategy_position(signals: pd.DataFrame, threshold: float = 0.5) -> Strategy
     threshold = _check_rate("threshold", threshold, 0.0, 1.0, high_open=False)
     means = {}
     for axis in (INFORMATION, INDIVIDUALISATION):
-        values = signals.loc[signals[AXIS] == axis, VALUE]
+        values = signals.loc[signals[AXIS] == axis, VALUE].dropna()
         if values.empty:
-            raise CRMError(f"the strategy signals hold no signal of the {axis} axis")
+            raise CRMError(
+                f"the strategy signals hold no observed signal of the {axis} axis: "
+                "the data cannot place the client on it"
+            )
         means[axis] = float(values.mean())
     info, indiv = means[INFORMATION], means[INDIVIDUALISATION]
     quadrant = QUADRANTS[(info >= threshold, indiv >= threshold)]
 
     def describe(axis, words):
         part = signals[signals[AXIS] == axis]
-        listed = ", ".join(f"{r[SIGNAL]} {r[VALUE]:.2f}" for _, r in part.iterrows())
+        listed = ", ".join(
+            f"{r[SIGNAL]} {r[VALUE]:.2f}" for _, r in part.iterrows() if pd.notna(r[VALUE])
+        )
         word = words[0] if means[axis] >= threshold else words[1]
         return f"{axis} {means[axis]:.2f} ({word}; mean of {listed})"
 
@@ -1621,8 +1634,8 @@ def kpi_table(
 
 
 def _campaign_kpis(data, out: pd.DataFrame, periods) -> None:
-    if not data.has("campaigns") or s.COST not in data.tables["campaigns"].columns:
-        return
+    if missing_pieces(data, Need(columns={"campaigns": [s.COST, s.START_DATE]})):
+        return  # no acquisition cost column: absent, not 0
     campaigns = data.tables["campaigns"].dropna(subset=[s.COST, s.START_DATE])
     spend = campaigns.groupby(campaigns[s.START_DATE].dt.to_period(periods.freq))[s.COST].sum()
     spend = pd.Series(spend.reindex(periods).to_numpy(), index=out.index)
@@ -1630,13 +1643,13 @@ def _campaign_kpis(data, out: pd.DataFrame, periods) -> None:
 
 
 def _experience_kpis(data, out: pd.DataFrame, periods) -> None:
-    if data.has("surveys") and {s.NPS, s.DATE} <= set(data.tables["surveys"].columns):
+    if not missing_pieces(data, Need(columns={"surveys": [s.NPS, s.DATE]})):
         surveys = data.tables["surveys"].dropna(subset=[s.DATE])
         by = surveys[s.DATE].dt.to_period(periods.freq)
         out[s.NPS] = [
             qci.nps(surveys.loc[by == p, s.NPS]) if (by == p).any() else np.nan for p in periods
         ]
-    if data.has("tickets") and s.CSAT in data.tables["tickets"].columns:
+    if not missing_pieces(data, Need(columns={"tickets": [s.CSAT]})):
         tickets = data.tables["tickets"]
         by = tickets[s.OPENED_AT].dt.to_period(periods.freq)
         answers = [tickets.loc[by == p, s.CSAT].dropna() for p in periods]

@@ -56,6 +56,7 @@ from crmlib.checks import need_columns as _need
 from crmlib.checks import purchase_lines as _purchases
 from crmlib.errors import CRMError, DataError
 from crmlib.periods import PeriodCoverage, period_coverage
+from crmlib.requirements import Need, missing_pieces
 from crmlib.summary import customer_summary
 
 __all__ = [
@@ -1195,7 +1196,9 @@ def data_evidence(data, inactivity_days: int = 180) -> pd.DataFrame:
     * me3 satisfaction measured: NPS (surveys);
     * cx3 and cx4 experience: share of service contacts satisfied and CSAT
       answer rate (tickets);
-    * it2 data quality: share of input values rejected in validation;
+    * it2 data quality: share of input values rejected in validation.
+
+    A measure whose table or column is absent gives no row (absent is not 0).
     * pm3 process: median ticket resolution time in hours (tickets).
 
     Parameters
@@ -1226,7 +1229,10 @@ def data_evidence(data, inactivity_days: int = 180) -> pd.DataFrame:
     customers = data.tables.get("customers") if data.has("customers") else None
     monthly = new_customers(tx, customers, freq="M", as_of=data.as_of).sum(axis=1)
     add("cma1", "new customers per month (last 12 months)", monthly.tail(12).mean(), "customers")
-    if data.has("products") and s.PRODUCT_ID in tx.columns:
+    def holds(**columns) -> bool:  # the tables hold these columns, each with a value
+        return not missing_pieces(data, Need(columns=columns))
+
+    if holds(transactions=[s.PRODUCT_ID], products=[s.CATEGORY]):
         pen = penetration(tx, data.tables["products"], as_of=data.as_of)
         add("cma2", "cross-sell rate (2+ categories)", pen[CROSS_SELL_RATE], "share")
     add("cma3", "repeat rate", repeat_rate(tx, as_of=data.as_of), "share")
@@ -1236,9 +1242,9 @@ def data_evidence(data, inactivity_days: int = 180) -> pd.DataFrame:
         churn_rate(tx, inactivity_days, as_of=data.as_of),
         "share",
     )
-    if data.has("interactions") and s.KIND in data.tables["interactions"].columns:
+    if holds(interactions=[s.KIND, s.CAMPAIGN_ID]):
         inter = data.tables["interactions"]
-        campaigns = data.tables.get("campaigns")
+        campaigns = data.tables["campaigns"] if data.has("campaigns") else None
         responses = campaign_responses(tx, inter, campaigns)
         if len(responses):
             lift = campaign_lift(responses, campaigns)
@@ -1251,13 +1257,14 @@ def data_evidence(data, inactivity_days: int = 180) -> pd.DataFrame:
                     (lift[CI_LOW] > 0).mean(),
                     "share",
                 )
-    if data.has("surveys"):
+    if holds(surveys=[s.NPS]):
         add("me3", "NPS", nps(data.tables["surveys"][s.NPS]), "points")
-    if data.has("tickets"):
-        tickets = data.tables["tickets"]
-        csat = csat_table(tickets).iloc[0]
+    if holds(tickets=[s.CSAT]):
+        csat = csat_table(data.tables["tickets"]).iloc[0]
         add("cx4", "CSAT answer rate", csat["answer_rate"], "share")
         add("cx3", "CSAT share satisfied (4-5)", csat[SATISFIED], "share")
+    if holds(tickets=[s.CLOSED_AT]):
+        tickets = data.tables["tickets"]
         closed = tickets.dropna(subset=[s.CLOSED_AT])
         hours = (closed[s.CLOSED_AT] - closed[s.OPENED_AT]).dt.total_seconds() / 3600
         hours = hours[hours >= 0]

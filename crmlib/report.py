@@ -81,12 +81,19 @@ outputs. The file is one JSON object:
 - optional ``"recommendations"``: a list of
   ``{"text": "…", "value_at_stake": number or null}``, where the value at
   stake is what acting on it is worth, in the data's currency, over the
-  horizon the text states.
+  horizon the text states;
+- optional ``"not_assessed"``: the sections that stepped aside because the
+  data lack what they need, a list of ``{"section": "…", "missing": ["table"
+  or "table.column", …], "reason": "one sentence"}``
+  (:attr:`crmlib.requirements.Sections.not_assessed`). A headline figure of
+  such a section is ``null``, never 0.
 
 The summary lesson reads every results file with :func:`load_results`, ranks
-the recommendations with :func:`recommendations` and lists the figures with
-:func:`headline_figures`; a lesson without a finding or recommendations is
-shown with its figures only.
+the recommendations with :func:`recommendations`, lists the figures with
+:func:`headline_figures` and what could not be assessed with
+:func:`not_assessed`; a lesson without a finding or recommendations is
+shown with its figures only. ``manifest.json`` lists each lesson's
+``not_assessed`` too.
 """
 
 from __future__ import annotations
@@ -164,7 +171,9 @@ RECOMMENDATION = "recommendation"
 VALUE_AT_STAKE = "value_at_stake"
 MEASURE = "measure"
 VALUE = "value"
-RESERVED_RESULTS = ("finding", "recommendations")
+SECTION, MISSING, REASON = "section", "missing", "reason"
+NOT_ASSESSED = "not_assessed"  # = crmlib.requirements.NOT_ASSESSED
+RESERVED_RESULTS = ("finding", "recommendations", NOT_ASSESSED)
 
 OFFLINE_TEMPLATE = r"""{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
@@ -196,8 +205,9 @@ def record_results(lesson: str, results: dict) -> None:
     results : dict
         Headline figures (JSON-ready: numbers, strings, None, lists, dicts;
         numpy and pandas scalars are converted), plus the optional
-        ``finding`` (str) and ``recommendations`` (list of dicts with ``text``
-        and ``value_at_stake``). No personal data.
+        ``finding`` (str), ``recommendations`` (list of dicts with ``text``
+        and ``value_at_stake``) and ``not_assessed`` (list of dicts with
+        ``section``, ``missing`` and ``reason``). No personal data.
 
     Returns
     -------
@@ -207,7 +217,8 @@ def record_results(lesson: str, results: dict) -> None:
     Raises
     ------
     ValueError
-        ``finding`` or ``recommendations`` do not have the documented form.
+        ``finding``, ``recommendations`` or ``not_assessed`` do not have the
+        documented form.
     """
     _check_results(lesson, results)
     folder = os.environ.get(RESULTS_ENV)
@@ -225,6 +236,21 @@ def _check_results(lesson: str, results: dict) -> None:
     finding = results.get("finding")
     if finding is not None and not isinstance(finding, str):
         raise ValueError(f"{lesson}: 'finding' must be one sentence (a str)")
+    skipped = results.get(NOT_ASSESSED)
+    if skipped is not None:
+        if not isinstance(skipped, list):
+            raise ValueError(f"{lesson}: '{NOT_ASSESSED}' must be a list of dicts")
+        for i, entry in enumerate(skipped):
+            if (
+                not isinstance(entry, dict)
+                or not isinstance(entry.get(SECTION), str)
+                or not isinstance(entry.get(REASON), str)
+                or not isinstance(entry.get(MISSING), list)
+            ):
+                raise ValueError(
+                    f"{lesson}: '{NOT_ASSESSED}' entry {i + 1} needs a 'section' (str), "
+                    "'missing' (list) and 'reason' (str)"
+                )
     recs = results.get("recommendations")
     if recs is None:
         return
@@ -378,6 +404,34 @@ def headline_figures(results: dict[str, dict]) -> pd.DataFrame:
         and not (isinstance(value, float) and math.isnan(value))
     ]
     return pd.DataFrame(rows, columns=[LESSON, MEASURE, VALUE])
+
+
+def not_assessed(results: dict[str, dict]) -> pd.DataFrame:
+    """What each lesson could not assess, and why, one row per section.
+
+    Parameters
+    ----------
+    results : dict
+        What :func:`load_results` returns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``lesson``, ``section``, ``missing`` (the pieces, e.g.
+        ``campaigns.cost``, joined by ", ") and ``reason`` (one sentence), in
+        lesson order.
+    """
+    rows = [
+        {
+            LESSON: lesson,
+            SECTION: entry[SECTION],
+            MISSING: ", ".join(entry[MISSING]),
+            REASON: entry[REASON],
+        }
+        for lesson, lesson_results in results.items()
+        for entry in lesson_results.get("results", {}).get(NOT_ASSESSED) or []
+    ]
+    return pd.DataFrame(rows, columns=[LESSON, SECTION, MISSING, REASON])
 
 
 # --- lessons and parameters ----------------------------------------------------
@@ -1410,6 +1464,7 @@ def _manifest(client, complete, validated, parameters, declared, runs, named, da
     seeds = dict(KERNEL_ENV)
     for r in runs:
         entry = asdict(r)
+        entry[NOT_ASSESSED] = list((r.results or {}).get(NOT_ASSESSED) or [])
         nb = next((n for n in declared if n.name == r.notebook), None)
         if nb is not None:
             effective = _defaults(declared[nb])
@@ -1587,6 +1642,8 @@ def _index(client: str, manifest: dict, validated) -> str:
             f"<li>{esc(str(k))}: {esc(str(v))}</li>"
             for k, v in r["results"].items()
             if k not in RESERVED_RESULTS
+        ) + "".join(
+            f"<li>could not be assessed: {esc(e[REASON])}</li>" for e in r.get(NOT_ASSESSED, [])
         )
         rows.append(
             f"<tr><td>{link}</td><td class='{esc(r['status'])}'>{esc(r['status'])}</td>"

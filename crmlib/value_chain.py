@@ -889,7 +889,9 @@ def strategic_flags(
       whose service demands (returns, tickets, costly channels) eat more than
       their margin (the "cost magnets" of the whale curve's tail: Kaplan &
       Cooper 1998). NA without cost rates;
-    * ``loss_making``: profit < 0.
+    * ``loss_making``: profit < 0; NA when the data hold no cost at all (no
+      product cost, no cost rates: the "profit" would be revenue, and absent
+      costs are not zero costs).
 
     Benchmark customers, change inspirers and door openers need the
     consultant's judgement: no table records them.
@@ -919,7 +921,13 @@ def strategic_flags(
         out[COST_MAGNET] = magnet.astype("boolean")
     else:
         out[COST_MAGNET] = pd.array([pd.NA] * len(out), dtype="boolean")
-    out[LOSS_MAKING] = (profitability[PROFIT] < 0).astype("boolean")
+    no_cost = all(  # a frame of customer_profitability whose costs are all unknown
+        c in profitability and profitability[c].isna().all() for c in (PRODUCT_COST, COST_TO_SERVE)
+    )
+    if no_cost:
+        out[LOSS_MAKING] = pd.array([pd.NA] * len(out), dtype="boolean")
+    else:
+        out[LOSS_MAKING] = (profitability[PROFIT] < 0).astype("boolean")
     return out
 
 

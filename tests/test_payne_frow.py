@@ -213,16 +213,29 @@ def test_strategy_signals_by_hand():
     signals = pf.strategy_signals(data).set_index(pf.SIGNAL)[pf.VALUE]
     assert signals["customer_tables"] == 3 / 5  # customers, interactions, campaigns
     assert signals["identified_revenue"] == 40 / 70
-    assert signals["needs_known"] == 0.0  # no surveys
+    assert np.isnan(signals["needs_known"])  # no surveys: cannot be seen, not 0
     assert signals["contact_history"] == 3 / 5  # A-C; D's holdout was not a contact
     # two contacts of a mass campaign (0), one of a segment campaign (0.5)
     assert signals["targeted_offers"] == pytest.approx(0.5 / 3)
     assert signals["targeted_reach"] == 1 / 5  # C
     position = pf.strategy_position(pf.strategy_signals(data))
-    assert position.information == pytest.approx((0.6 + 4 / 7 + 0 + 0.6) / 4)
+    # the mean of the observed signals only: needs_known is not in it
+    assert position.information == pytest.approx((0.6 + 4 / 7 + 0.6) / 3)
     assert position.individualisation == pytest.approx((0.5 / 3 + 0.2) / 2)
-    assert position.quadrant == "product-based selling"
-    assert "information 0.44" in position.reasoning  # the score, shown with its signals
+    assert position.quadrant == "customer-based marketing"
+    assert "information 0.59" in position.reasoning  # the score, shown with its signals
+    assert "needs_known" not in position.reasoning
+
+
+def test_strategy_signals_absent_is_not_zero():
+    # transactions only: nothing shows how customer information is used or offers targeted
+    data = client("2024-12-31", transactions=PROFILE_TX)
+    signals = pf.strategy_signals(data).set_index(pf.SIGNAL)[pf.VALUE]
+    assert signals["customer_tables"] == 0.0  # a fact: none of the five tables is held
+    for unseen in ("identified_revenue", "needs_known", "contact_history", "targeted_offers"):
+        assert np.isnan(signals[unseen]), unseen
+    with pytest.raises(CRMError, match="no observed signal of the individualisation axis"):
+        pf.strategy_position(pf.strategy_signals(data))
 
 
 @pytest.mark.parametrize(
@@ -600,6 +613,15 @@ def test_kpi_table_by_hand():
     # Q2: A bought 2 of 4 categories, C 1 of 4; Q3: A 1, B 1
     assert k[pf.WALLET].tolist() == pytest.approx([0.25, 0.375, 0.25])
     assert pf.COST_TO_SERVE not in k  # no cost rates
+
+
+def test_kpi_table_leaves_out_kpis_whose_columns_are_absent():
+    data = _kpi_client()
+    data.tables["campaigns"] = data.tables["campaigns"].drop(columns=[s.START_DATE])
+    data.tables["surveys"] = data.tables["surveys"].drop(columns=[s.DATE])
+    k = pf.kpi_table(data, freq="Q")
+    assert pf.CAC not in k and s.NPS not in k  # absent, not 0 and not an error
+    assert k[pf.NEW].tolist() == [2, 1, 0]  # the rest as before
 
 
 def test_kpi_table_cost_to_serve_by_hand():

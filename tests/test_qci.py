@@ -512,6 +512,26 @@ def test_data_evidence_on_transactions_only(tmp_path):
     assert np.isnan(beside.set_index(qci.QUESTION).loc["cma1", s.REALITY])  # unanswered
 
 
+def test_data_evidence_leaves_out_measures_whose_columns_are_absent():
+    # tickets with only their keys and surveys without nps: no CSAT, NPS or resolution rows
+    tickets = pd.DataFrame(
+        {s.TICKET_ID: ["T1"], s.CUSTOMER_ID: ["A"], s.OPENED_AT: [D("2024-03-01")]}
+    )
+    surveys = pd.DataFrame({s.RESPONSE_ID: ["R1"], s.CUSTOMER_ID: ["A"]})
+    data = ClientData(
+        {"transactions": CHURN_TX, "tickets": tickets, "surveys": surveys},
+        pd.DataFrame(columns=list(s.REJECT_COLUMNS)),
+        {"transactions": TableReport("transactions", "t.csv", 8, 8, 0)},
+        as_of=D("2024-12-31"),
+    )
+    evidence = qci.data_evidence(data, inactivity_days=180)
+    assert set(evidence[qci.QUESTION]) == {"cma1", "cma3", "it2"}  # absent is not 0
+    with_csat = tickets.assign(**{s.CSAT: [5.0]})
+    data.tables["tickets"] = with_csat
+    assert {"cx3", "cx4"} <= set(qci.data_evidence(data)[qci.QUESTION])
+    assert "pm3" not in set(qci.data_evidence(data)[qci.QUESTION])  # no closed_at
+
+
 # --- charts ------------------------------------------------------------------------------
 
 

@@ -240,6 +240,24 @@ def test_strategic_flags_by_hand():
     assert vc.strategic_flags(p)[vc.HIGH_FUTURE_VALUE].isna().all()  # no CLV, no judgement
 
 
+def test_without_any_cost_no_customer_is_called_loss_making():
+    # customer_profitability on data without product cost or cost rates: profit = revenue
+    p = pd.DataFrame(
+        {
+            s.REVENUE: [100.0, -20.0],  # B only returned goods
+            vc.PRODUCT_COST: [np.nan, np.nan],
+            vc.COST_TO_SERVE: [np.nan, np.nan],
+            vc.ORDERS: [1, 0],
+            vc.PROFIT: [100.0, -20.0],
+        },
+        index=pd.Index(["A", "B"], name=s.CUSTOMER_ID),
+    )
+    assert vc.profit_basis(p) == "revenue"
+    assert vc.strategic_flags(p)[vc.LOSS_MAKING].isna().all()  # unknown, not False and not True
+    costed = p.assign(**{vc.PRODUCT_COST: [60.0, 0.0], vc.PROFIT: [40.0, -20.0]})
+    assert vc.strategic_flags(costed)[vc.LOSS_MAKING].tolist() == [False, True]
+
+
 # --- customer intimacy -----------------------------------------------------------------------
 
 KNOW = {
