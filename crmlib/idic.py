@@ -1716,7 +1716,9 @@ def next_best_offers(
             s.CUSTOMER_ID: best[s.CUSTOMER_ID].to_numpy(),
             "offer": ("cross-sell: " + best[CONSEQUENT].astype(str)).to_numpy(),
             KIND_OF_OFFER: "cross-sell",
-            EXPECTED_GAIN: (best[CONFIDENCE] * best[CONSEQUENT].map(line_margin)).to_numpy(),
+            EXPECTED_GAIN: (
+                best[CONFIDENCE] * best[CONSEQUENT].map(line_margin).astype(float)
+            ).to_numpy(),
             "cost": float(offer_cost),
             REASON: (
                 "bought "
@@ -1755,7 +1757,7 @@ def next_best_offers(
                     }
                 )
             )
-    offers = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    offers = pd.concat([p for p in parts if len(p)] or [cross], ignore_index=True)
     offers = offers[offers[EXPECTED_GAIN] >= offers["cost"]].copy()
     offers[NET_GAIN] = offers[EXPECTED_GAIN] - offers["cost"]
     offers = offers.sort_values([s.CUSTOMER_ID, NET_GAIN, "offer"], ascending=[True, False, True])

@@ -226,6 +226,13 @@ class LeftCensoring:
             "(new customers, acquisition cohorts) cannot be measured from this extract."
         )
 
+    def not_assessed(self, section: str) -> str:
+        """The sentence a section that measures acquisition says when it steps aside."""
+        return (
+            f"Not assessed: {section}, because the data start with customers already there, "
+            "so new customers cannot be told from those who bought before."
+        )
+
 
 def left_censoring(transactions: pd.DataFrame, freq: str = "M", as_of=None) -> LeftCensoring:
     """Detect a panel whose customers mostly appear in its first period (left-censored).

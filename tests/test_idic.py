@@ -530,6 +530,28 @@ def test_next_best_offers_by_hand():
     assert idic.next_best_offers(transactions, products, offer_cost=21.0).empty
 
 
+def test_next_best_offers_when_every_customer_already_bought_every_category():
+    # A panel of heavy buyers: nobody has a category left to be offered (no cross-sell
+    # candidate at all), which once failed on string ids ("Can only string multiply").
+    transactions, products = _baskets()
+    everything = pd.DataFrame(
+        [(c, cat) for c in ("c1", "c2") for cat in "ABC"], columns=[s.CUSTOMER_ID, "cat"]
+    )
+    transactions = pd.DataFrame(
+        {
+            s.ORDER_ID: [f"o{i}" for i in range(len(everything))],
+            s.CUSTOMER_ID: pd.array(everything[s.CUSTOMER_ID], dtype="string"),
+            s.ORDER_DATE: pd.Timestamp("2024-01-01"),
+            s.PRODUCT_ID: pd.array("p" + everything["cat"], dtype="string"),
+            s.REVENUE: 20.0,
+            s.COST: 10.0,
+        }
+    )
+    products = products.astype({s.PRODUCT_ID: "string", s.CATEGORY: "string"})
+    offers = idic.next_best_offers(transactions, products, offer_cost=1.0)
+    assert offers.empty
+
+
 def test_next_best_offers_with_segment_rules_and_budget():
     transactions, products = _baskets()
     segments = pd.DataFrame({idic.RFM_SEGMENT: ["at risk", "at risk"]}, index=["c4", "c1"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import nbformat
+import pandas as pd
 import papermill
 import pytest
 
@@ -99,3 +100,62 @@ def test_lesson_on_a_client_folder(lesson, tmp_path, monkeypatch, client_folder)
         company = synth.generate(n_customers=600, seed=11)
         buyers = company.tables["transactions"]
         assert results["customers"] == buyers.loc[buyers["revenue"] >= 0, "customer_id"].nunique()
+
+
+@pytest.fixture(scope="module")
+def panel_folder(tmp_path_factory):
+    """A household panel: every line given to one of 60 customers, all there from the start
+    (left-censored), each buying in every category (no cross-sell left to offer)."""
+    folder = tmp_path_factory.mktemp("panel")
+    company = synth.generate(n_customers=1500, seed=12)
+    households = 60
+    for name, table in company.tables.items():
+        if "customer_id" in table:
+            number = table["customer_id"].str[1:].astype("int64")
+            if name == "customers":
+                company.tables[name] = table[number <= households]
+            else:
+                table["customer_id"] = "C" + ((number - 1) % households + 1).map("{:07d}".format)
+    synth.write_folder(company, folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def one_year_folder(tmp_path_factory):
+    """A client extract of one year and a day (like a loyalty panel's yearly export)."""
+    folder = tmp_path_factory.mktemp("one_year")
+    company = synth.generate(n_customers=1500, seed=13)
+    lines = company.tables["transactions"]
+    end = lines["order_date"].max()
+    company.tables["transactions"] = lines[lines["order_date"] >= end - pd.Timedelta(days=365)]
+    synth.write_folder(company, folder)
+    return folder
+
+
+SOME_LESSONS = [p for p in LESSONS if p.stem in ("01_idic", "02_qci", "04_payne_frow")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lesson", SOME_LESSONS, ids=lambda p: p.stem)
+def test_lesson_on_a_left_censored_panel(lesson, tmp_path, monkeypatch, panel_folder):
+    results = _run(lesson, tmp_path, monkeypatch, data_path=str(panel_folder), as_of=None)
+    skipped = {entry["section"]: entry["reason"] for entry in results.get("not_assessed", [])}
+    acquisition = {
+        "02_qci": "cost per acquisition",
+        "04_payne_frow": "acquisition cost and CLV/CAC",
+    }.get(lesson.stem)
+    if acquisition:
+        assert "customers already there" in skipped[acquisition]
+    if lesson.stem == "04_payne_frow":  # the panel keeps every household: retention is 1
+        assert "bought again" in skipped["retention economics"]
+        assert results["retention_rate"] is None and results["customer_equity"] is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lesson", SOME_LESSONS, ids=lambda p: p.stem)
+def test_lesson_on_one_year_of_data(lesson, tmp_path, monkeypatch, one_year_folder):
+    results = _run(lesson, tmp_path, monkeypatch, data_path=str(one_year_folder), as_of=None)
+    skipped = {entry["section"]: entry["reason"] for entry in results.get("not_assessed", [])}
+    if lesson.stem == "04_payne_frow":
+        assert "less than two years" in skipped["retention economics"]
+        assert results["value_of_one_retention_point"] is None
