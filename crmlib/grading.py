@@ -1661,6 +1661,16 @@ def _csv_text(value) -> str:
     return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
 
 
+def released_assignment(gb: Gradebook, assignment: str):
+    """The gradebook's record of ``assignment``; a :class:`CRMError` when it was never released."""
+    try:
+        return gb.find_assignment(assignment)
+    except MissingEntry:
+        raise CRMError(
+            f"{assignment} has not been released: run crm exercises release {assignment}"
+        ) from None
+
+
 def _released_notebooks(course: Course, assignment: str) -> tuple[list[str], float, int]:
     """Notebook names, maximum score and number of code cells of a released assignment."""
     if not course.gradebook.is_file():
@@ -1668,12 +1678,7 @@ def _released_notebooks(course: Course, assignment: str) -> tuple[list[str], flo
             f"no gradebook yet: release the assignment first (crm exercises release {assignment})"
         )
     with Gradebook(course.db_url, course.course_id) as gb:
-        try:
-            record = gb.find_assignment(assignment)
-        except MissingEntry:
-            raise CRMError(
-                f"{assignment} has not been released: run crm exercises release {assignment}"
-            ) from None
+        record = released_assignment(gb, assignment)
         names = sorted(nb.name for nb in record.notebooks)
         max_score = float(record.max_score)
     code_cells = sum(

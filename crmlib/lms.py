@@ -599,18 +599,15 @@ def class_report(course, assignment: str, roster: list[RosterStudent] | None = N
         submission), then graded students absent from the roster
         (``in_roster`` False).
     """
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import Gradebook
+
+    from crmlib.grading import released_assignment
 
     if not course.gradebook.is_file():
         raise CRMError(f"no gradebook yet: release and grade {assignment} first")
     records = _read_records(submissions_record(course, assignment))
     with Gradebook(course.db_url, course.course_id) as gb:
-        try:
-            record = gb.find_assignment(assignment)
-        except MissingEntry:
-            raise CRMError(
-                f"{assignment} has not been released: run crm exercises release {assignment}"
-            ) from None
+        record = released_assignment(gb, assignment)
         several = len(record.notebooks) > 1
         order = _master_order(course, assignment)
         questions: dict[str, float] = {}
