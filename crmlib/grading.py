@@ -1019,6 +1019,10 @@ def _matplotlib_cache() -> Path | None:
     return cache if any(cache.glob("fontlist*.json")) else None
 
 
+#: The home folder of a sandboxed grading kernel (IPython shows paths under it as ``~/…``).
+SANDBOX_HOME = "/tmp"
+
+
 def sandbox_command(
     work: Path, runtime: Path, limits: Limits, hidden: tuple[Path, ...] = ()
 ) -> list[str]:
@@ -1065,7 +1069,7 @@ def sandbox_command(
     args += ["--chdir", str(work)]
     env = {
         "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": "/tmp",
+        "HOME": SANDBOX_HOME,
         "LANG": "C.UTF-8",
         "PYTHONHASHSEED": "0",
         "OMP_NUM_THREADS": "1",
@@ -1351,10 +1355,12 @@ def without_paths(text: str) -> str:
 def _frame_package(frame: str) -> str | None:
     """The package a traceback frame runs in, or None for the student's own cells."""
     plain = _ANSI.sub("", frame).lstrip()
-    match = re.match(r"File\s+(/\S+?)(?::\d+)?,? ", plain)
+    match = re.match(r"File\s+([~/]\S*?)(?::\d+)?,? ", plain)
     if not match:
         return None
     path = match.group(1)
+    if path.startswith("~"):  # IPython shortens paths under the kernel's home folder
+        path = SANDBOX_HOME + path[1:]
     if "site-packages/" in path:
         return path.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
     if Path(path).resolve().is_relative_to(REPO_ROOT):

@@ -728,3 +728,15 @@ def test_course_config_leaves_formgraders_own_pages_to_nbgrader():
     assert "extra_template_basedirs" not in config.HTMLExporter
     assert config.GenerateFeedback.exporter_class == "crmlib.grading.FeedbackExporter"
     assert config.Autograde.exporter_class == "crmlib.grading.CrmGradeOnly"
+
+
+def test_library_frames_are_hidden_also_when_ipython_shortens_their_path_to_home():
+    # In the sandbox HOME is SANDBOX_HOME: a repository or venv below it shows as "~/...".
+    frames = [
+        "Cell In[5], line 2, in acquired_per_month(transactions)",
+        "File ~/w/.venv/lib/python3.11/site-packages/pandas/core/frame.py:13788, in groupby()",
+        "File /usr/lib/python3.11/site-packages/pandas/core/groupby/grouper.py:925, in f()",
+        "KeyError: 'first_order_date'",
+    ]
+    kept = grading.CleanTracebacks._frames(frames)
+    assert kept == [frames[0], "... (2 frames inside pandas not shown)", frames[-1]]

@@ -408,15 +408,21 @@ def synth_reports(tmp_path_factory):
 
 
 def printed(notebook: Path) -> list[str]:
-    """What the executed notebook's cells printed (text only: streams and plain results)."""
+    """What each executed cell printed (text only: streams and plain results).
+
+    A cell's printed text is joined into one string: the kernel splits a stream into
+    outputs as its buffer flushes, which differs from run to run.
+    """
     nb = nbformat.read(notebook, as_version=4)
     out = []
     for cell in nb.cells:
+        text = ""
         for output in cell.get("outputs", []):
             if output.get("output_type") == "stream":
-                out.append(output["text"])
+                text += output["text"]
             elif "text/plain" in output.get("data", {}):
-                out.append(output["data"]["text/plain"])
+                text += output["data"]["text/plain"] + "\n"
+        out.append(text)
     return out
 
 
