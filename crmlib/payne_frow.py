@@ -1016,23 +1016,37 @@ def channel_paths(
     touches = interactions.dropna(subset=[s.CHANNEL])
     if s.KIND in touches.columns:
         touches = touches.loc[touches[s.KIND] != s.KIND_CAMPAIGN_HOLDOUT]
-    touches = touches[[s.CUSTOMER_ID, s.TIMESTAMP, s.CHANNEL]].rename(columns={s.CHANNEL: "_touch"})
-    pairs = orders[["_order", s.CUSTOMER_ID, s.ORDER_DATE]].merge(touches, on=s.CUSTOMER_ID)
-    day = pairs[s.TIMESTAMP].dt.normalize()
-    inside = (day <= pairs[s.ORDER_DATE]) & (
-        day >= pairs[s.ORDER_DATE] - pd.Timedelta(days=lookback_days)
-    )
-    pairs = pairs.loc[inside].sort_values(["_order", s.TIMESTAMP], kind="stable")
-    # one channel repeated in a row counts once
-    repeat = (pairs["_order"] == pairs["_order"].shift()) & (
-        pairs["_touch"] == pairs["_touch"].shift()
-    )
-    pairs = pairs.loc[~repeat]
-    steps = pairs.groupby("_order")["_touch"].agg(lambda c: list(c)[-max_touches:])
-    path_of = orders["_order"].map(steps)
+    touches = touches[[s.CUSTOMER_ID, s.TIMESTAMP, s.CHANNEL]]
+    # A customer's touches as runs of one channel in a row (a run counts once): the path of
+    # an order is the last max_touches runs that reach into its window. Found by binary
+    # search per order, not by pairing every order with every touch of its customer (which
+    # needs orders x touches rows: billions for a household panel).
+    customers = pd.Index(pd.unique(pd.concat([orders[s.CUSTOMER_ID], touches[s.CUSTOMER_ID]])))
+    who = customers.get_indexer(touches[s.CUSTOMER_ID]).astype(np.int64)
+    in_order = np.lexsort((touches[s.TIMESTAMP].to_numpy(), who))  # stable: ties keep file order
+    touches, who = touches.iloc[in_order], who[in_order]
+    day = touches[s.TIMESTAMP].dt.normalize().to_numpy("datetime64[D]").astype(np.int64)
+    channel = touches[s.CHANNEL].to_numpy(object)
+    new_run = np.ones(len(touches), dtype=bool)
+    new_run[1:] = (who[1:] != who[:-1]) | (channel[1:] != channel[:-1])
+    first = np.flatnonzero(new_run)
+    last = np.append(first[1:], len(touches)) - 1
+    span = np.int64(1 << 32)  # days of one customer never reach it
+    run_start, run_end = who[first] * span + day[first], who[first] * span + day[last]
+    run_channel = channel[first]
+    order_who = customers.get_indexer(orders[s.CUSTOMER_ID]).astype(np.int64)
+    order_day = orders[s.ORDER_DATE].to_numpy("datetime64[D]").astype(np.int64)
+    hi = np.searchsorted(run_start, order_who * span + order_day, side="right") - 1
+    lo = np.searchsorted(run_end, order_who * span + order_day - lookback_days, side="left")
+    # a run can straddle a window that holds none of its touches: count only windows with a touch
+    touch_key = who * span + day
+    inside = np.searchsorted(touch_key, order_who * span + order_day, side="right")
+    inside -= np.searchsorted(touch_key, order_who * span + order_day - lookback_days, "left")
+    count = np.where((hi >= lo) & (inside > 0), hi - lo + 1, 0)
+    take = np.minimum(count, max_touches)
+    path_of = [list(run_channel[h - n + 1 : h + 1]) for h, n in zip(hi, take, strict=True)]
     labels, lengths = [], []
     for steps_, channel in zip(path_of, orders[s.CHANNEL], strict=True):
-        steps_ = steps_ if isinstance(steps_, list) else []
         labels.append(" > ".join([*(steps_ or [NO_TOUCH]), f"[{channel} order]"]))
         lengths.append(len(steps_))
     frame = pd.DataFrame(

@@ -815,3 +815,44 @@ def test_equity_explorer_follows_the_retention_rate():
     expected = pf.customer_equity(economics.margin, 0.8, economics.discount_rate, 3)
     assert f"{expected:,.0f}" in answer.value
     assert math.isclose(slider.value, 0.8)
+
+
+def test_channel_paths_equal_a_plain_loop_over_each_orders_window():
+    # The paths are found by binary search over runs of one channel; a plain loop over each
+    # order's window (the definition in the docstring) must give the same counts.
+    rng = np.random.default_rng(7)
+    n, m = 300, 600
+    tx = pd.DataFrame(
+        {
+            s.ORDER_ID: [f"o{i}" for i in range(n)],
+            s.CUSTOMER_ID: [f"c{i}" for i in rng.integers(0, 12, n)],
+            s.ORDER_DATE: pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 90, n), "D"),
+            s.REVENUE: 10.0,
+            s.CHANNEL: rng.choice(["web", "store"], n),
+        }
+    )
+    touches = pd.DataFrame(
+        {
+            s.INTERACTION_ID: [f"i{i}" for i in range(m)],
+            s.CUSTOMER_ID: [f"c{i}" for i in rng.integers(0, 14, m)],
+            s.TIMESTAMP: pd.Timestamp("2023-12-15")
+            + pd.to_timedelta(rng.integers(0, 105 * 24 * 60, m), "min"),
+            s.CHANNEL: rng.choice(["email", "sms", "web"], m),
+            s.KIND: rng.choice([s.KIND_CAMPAIGN_HOLDOUT, "visit"], m, p=[0.2, 0.8]),
+        }
+    )
+    lookback, most = 20, 2
+    kept = touches[touches[s.KIND] != s.KIND_CAMPAIGN_HOLDOUT].sort_values(s.TIMESTAMP, kind="stable")
+    expected = {}
+    for order in tx.drop_duplicates(s.ORDER_ID).itertuples(index=False):
+        day = kept[s.TIMESTAMP].dt.normalize()
+        window = kept[
+            (kept[s.CUSTOMER_ID] == order.customer_id)
+            & (day <= order.order_date)
+            & (day >= order.order_date - pd.Timedelta(days=lookback))
+        ][s.CHANNEL].tolist()
+        steps = [c for i, c in enumerate(window) if i == 0 or c != window[i - 1]][-most:]
+        label = " > ".join([*(steps or [pf.NO_TOUCH]), f"[{order.channel} order]"])
+        expected[label] = expected.get(label, 0) + 1
+    paths = pf.channel_paths(tx, touches, lookback_days=lookback, max_touches=most, top=1000)
+    assert dict(zip(paths[pf.PATH], paths[pf.ORDERS], strict=True)) == expected
