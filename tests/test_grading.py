@@ -534,19 +534,24 @@ def test_formgrader_generate_feedback_after_crm_grade_shows_no_hidden_test(term)
     assert "assert counts.tolist() == [2, 1]" in text  # visible tests stay visible
 
 
-@needs_bwrap
-def test_nbgrader_generate_feedback_command_shows_no_hidden_test(term):
-    course, _ = term
-    page = feedback_page(course, "wrong")
-    page.unlink()
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "nbgrader"), "generate_feedback", "foundations"]
-        + ["--student", "wrong", "--force"],
+def nbgrader_command(course, command: str, student: str) -> subprocess.CompletedProcess:
+    """nbgrader's own command line on the foundations assignment, in the course's folder."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "nbgrader"), command, "foundations"]
+        + ["--student", student, "--force"],
         cwd=course.config_file.parent,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+@needs_bwrap
+def test_nbgrader_generate_feedback_command_shows_no_hidden_test(term):
+    course, _ = term
+    page = feedback_page(course, "wrong")
+    page.unlink()
+    done = nbgrader_command(course, "generate_feedback", "wrong")
     assert done.returncode == 0, done.stderr[-2000:]
     text = page_text(page)
     assert [line for line in hidden_lines(MASTER) if line in text] == []
@@ -563,14 +568,7 @@ def test_formgrader_autograde_refuses_and_points_to_crm_grade(term):
     assert autograded.read_bytes() == before  # crm grade's work is left as it was
     with Gradebook(course.db_url, course.course_id) as gb:
         assert gb.find_submission("foundations", "wrong").score == results["wrong"].score
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "nbgrader"), "autograde", "foundations"]
-        + ["--student", "wrong", "--force"],
-        cwd=course.config_file.parent,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = nbgrader_command(course, "autograde", "wrong")
     assert done.returncode != 0 and "crm grade" in done.stderr
     assert autograded.read_bytes() == before
 
