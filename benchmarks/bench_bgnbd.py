@@ -1,4 +1,4 @@
-"""BG/NBD fit: crmlib.clv.BetaGeo against lifetimes' BetaGeoFitter on the same customers.
+"""BG/NBD fit: crmlib.analytics.clv.BetaGeo against lifetimes' BetaGeoFitter on the same customers.
 
 Draws a customer summary from a BG/NBD model with the published CDNOW
 parameters (Fader, Hardie & Lee 2005), with ages and recencies in whole days
@@ -22,8 +22,8 @@ import warnings
 
 import numpy as np
 
-from crmlib import schema as s
-from crmlib.clv import BetaGeo
+from crmlib.analytics.clv import BetaGeo
+from crmlib.data import schema as s
 
 PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 SPEED_TARGET = 5.0
@@ -69,7 +69,7 @@ def main() -> int:
     difference = max(abs(ours.params_[k] - float(theirs.params_[k])) for k in PUBLISHED)
     ratio = theirs_seconds / ours_seconds
     print(
-        "crmlib.clv.BetaGeo  "
+        "crmlib.analytics.clv.BetaGeo  "
         + " ".join(f"{k}={v:.5f}" for k, v in ours.params_.items())
         + f"  {ours_seconds:.2f} s"
     )

@@ -45,7 +45,7 @@ import pandas as pd
 import psutil
 import pyarrow.parquet as pq
 
-from crmlib import schema as s
+from crmlib.data import schema as s
 from crmlib.synth import write_large_folder
 
 SEED = 20261122

@@ -33,7 +33,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from crmlib import datasets, privacy
+from crmlib.data import datasets, privacy
 from crmlib.report import run_report
 
 TARGET = 1.5

@@ -16,8 +16,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from crmlib import schema as s
-from crmlib.summary import customer_summary
+from crmlib.analytics.summary import customer_summary
+from crmlib.data import schema as s
 
 # The same columns as crmlib's summary, written as one plain query: the baseline.
 RAW_SQL = """

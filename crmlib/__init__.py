@@ -1,25 +1,16 @@
 """crm-workbook: the helper package every lesson imports.
 
-Four CRM models (IDIC, QCi, Buttle's CRM value chain, Payne & Frow) over
-shared layers: :mod:`crmlib.schema` (the column vocabulary), :mod:`crmlib.io`
-(client folders), :mod:`crmlib.summary` (one row per customer) and the model
-modules named after each model.
+Layers, each importing only those below it (the contracts in ``.importlinter``):
+
+- :mod:`crmlib.cli` — the ``crm`` command;
+- :mod:`crmlib.report`, :mod:`crmlib.grading`, :mod:`crmlib.pipeline` — reports, grading, jobs;
+- :mod:`crmlib.results` — what a lesson hands the report;
+- :mod:`crmlib.widgets`, :mod:`crmlib.plots` — explorers and charts;
+- :mod:`crmlib.models` — one package per CRM model (they never import each other);
+- :mod:`crmlib.analytics` — one definition per shared concept;
+- :mod:`crmlib.engines` — pandas, DuckDB and Spark for transaction-level steps;
+- :mod:`crmlib.synth`, :mod:`crmlib.data` — synthetic data; the data contract and loaders;
+- :mod:`crmlib.errors` — every user-facing error and warning.
 """
 
-import warnings
-
 __version__ = "0.1.0"
-
-# pandera imports pyspark.pandas whenever pyspark (the optional Spark engine) is
-# installed, and pyspark warns about pandas 3 at that import: the workbook does
-# not use pyspark.pandas, so the warning says nothing about its results.
-warnings.filterwarnings(
-    "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
-)
-
-
-def choose_model(profile):
-    """Recommend a CRM model for a client profile; see :func:`crmlib.foundations.choose_model`."""
-    from crmlib.foundations import choose_model as _choose
-
-    return _choose(profile)

@@ -1,6 +1,6 @@
 """Ablation over the data contract: the report completes whatever optional piece is absent.
 
-For every optional table and every optional column of :mod:`crmlib.schema`,
+For every optional table and every optional column of :mod:`crmlib.data.schema`,
 ``crm report`` on the bundled sample with that piece removed must complete,
 and its "could not be assessed" list (``manifest.json``, per lesson) must
 name the piece when a section needs it, and must not name it otherwise.
@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crmlib import schema as s
+from crmlib.data import schema as s
 from crmlib.report import NOT_ASSESSED, run_report
 
 SAMPLE = Path(__file__).resolve().parent.parent / "datasets" / "sample"

@@ -16,8 +16,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from crmlib import assessment as am  # noqa: E402
-from crmlib import schema as s  # noqa: E402
+from crmlib.analytics import assessment as am  # noqa: E402
+from crmlib.data import schema as s  # noqa: E402
 from crmlib.errors import CRMError, DataError  # noqa: E402
 from crmlib.plots.assessment import (  # noqa: E402
     plot_assessment_gaps,

@@ -1,4 +1,4 @@
-"""Tests of crmlib.clv: published CDNOW values, hand computations, planted ground truth.
+"""Tests of crmlib.analytics.clv: published CDNOW values, hand computations, planted ground truth.
 
 Published values: Fader, Hardie & Lee (2005), "Counting your customers the
 easy way", Marketing Science 24(2) (BG/NBD on the CDNOW sample, weeks), and
@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from crmlib import clv
-from crmlib import schema as s
-from crmlib.clv import BetaGeo, GammaGamma
-from crmlib.datasets import load_cdnow_summary, load_cdnow_transactions
+from crmlib.analytics import clv
+from crmlib.analytics.clv import BetaGeo, GammaGamma
+from crmlib.data import schema as s
+from crmlib.data.datasets import load_cdnow_summary, load_cdnow_transactions
 from crmlib.errors import CRMError, DataError
 from crmlib.plots import clv as clv_plots
 
@@ -280,7 +280,7 @@ def test_gamma_gamma_needs_repeat_buyers():
 
 
 def _cdnow_summary_from_transactions():
-    from crmlib.summary import customer_summary
+    from crmlib.analytics.summary import customer_summary
 
     return customer_summary(
         load_cdnow_transactions(), as_of=CDNOW_CALIBRATION_END, time_unit="W", engine="pandas"

@@ -1,4 +1,4 @@
-"""crmlib.costs: the activity-based cost-to-serve on a hand-computed example, its rate
+"""crmlib.analytics.costs: the activity-based cost-to-serve on a hand-computed example, its rate
 lookup and checks, and its agreement with the QCi aggregate on a synthetic company."""
 
 from __future__ import annotations
@@ -6,9 +6,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from crmlib import costs, qci, synth
-from crmlib import schema as s
+from crmlib import synth
+from crmlib.analytics import costs
+from crmlib.data import schema as s
 from crmlib.errors import CRMError, DataError
+from crmlib.models import qci
 
 SEED = 20240620  # the synthetic company of the agreement test
 AS_OF = "2024-01-31"

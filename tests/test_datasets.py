@@ -1,4 +1,4 @@
-"""crmlib.datasets: bundled data found from any folder, with its documented shape."""
+"""crmlib.data.datasets: bundled data found from any folder, with its documented shape."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 
 import pandas as pd
 
-from crmlib import datasets
-from crmlib import schema as s
+from crmlib.data import datasets
+from crmlib.data import schema as s
 
 
 def test_cdnow_transactions_sample_and_master():
@@ -31,7 +31,7 @@ def test_cdnow_summary_matches_its_sibling_file():
 
 
 def test_found_from_another_directory(tmp_path):
-    code = "from crmlib import datasets; print(len(datasets.load_cdnow_transactions()))"
+    code = "from crmlib.data import datasets; print(len(datasets.load_cdnow_transactions()))"
     env = {k: v for k, v in os.environ.items() if k != "CRM_DATASETS"}
     out = subprocess.run(
         [sys.executable, "-c", code],

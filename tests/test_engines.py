@@ -17,12 +17,14 @@ import pandas as pd
 import pytest
 from test_cli import crm  # the crm command in a subprocess, as users run it
 
-from crmlib import datasets, engines, idic, qci, synth
-from crmlib import schema as s
-from crmlib import value_chain as vc
+from crmlib import engines, synth
+from crmlib.analytics.summary import customer_summary
+from crmlib.data import datasets
+from crmlib.data import schema as s
+from crmlib.data.io import ClientData
 from crmlib.errors import CRMError, DataError
-from crmlib.io import ClientData
-from crmlib.summary import customer_summary
+from crmlib.models import idic, qci
+from crmlib.models import value_chain as vc
 
 SEED = 20261122
 SQL_ENGINES = ["duckdb", "spark"]

@@ -4,7 +4,7 @@ For each assignment folder (parametrized over the folders that hold a master):
 
 - the master is well formed: at least five questions, every code answer with a
   cell of visible tests and at least one of hidden tests, a written answer
-  graded by hand, data only through ``crmlib.datasets``, no hidden-test cell
+  graded by hand, data only through ``crmlib.data.datasets``, no hidden-test cell
   that changes what a later visible cell shows, a message on every hidden
   assert, and an answer key (the crmlib names answers must not use) that no
   cell of the master uses;
@@ -219,7 +219,7 @@ def test_master_has_five_questions_with_visible_and_hidden_tests(assignment):
         ]
         assert untested == [], "code answers without both visible and hidden tests"
         code = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "code")
-        assert "crmlib.datasets" in code
+        assert "crmlib.data.datasets" in code
         assert [word for word in FORBIDDEN_READS if word in code] == []
 
 

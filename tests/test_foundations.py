@@ -1,4 +1,4 @@
-"""crmlib.foundations: the model chooser and the first look at the data."""
+"""crmlib.models.foundations: the model chooser and the first look at the data."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import crmlib
 from crmlib import plots
-from crmlib import schema as s
+from crmlib.data import schema as s
 from crmlib.errors import CRMError
-from crmlib.foundations import (
+from crmlib.models import foundations
+from crmlib.models.foundations import (
     ClientProfile,
     customers_over_time,
     lorenz_curve,
@@ -71,7 +71,7 @@ def test_customers_over_time_counts_new_and_active():
     ],
 )
 def test_choose_model_follows_the_rule_of_thumb(profile, expected):
-    rec = crmlib.choose_model(profile)
+    rec = foundations.choose_model(profile)
     assert rec.model == expected
     assert rec.scores.index[0] == expected
     assert set(rec.reasons) == {"IDIC", "QCi", "CRM value chain", "Payne & Frow"}
@@ -79,11 +79,11 @@ def test_choose_model_follows_the_rule_of_thumb(profile, expected):
 
 
 def test_choose_model_reasons_quote_the_signal():
-    rec = crmlib.choose_model(ClientProfile(0.65, needs_complexity=2, channel_inconsistency=2))
+    rec = foundations.choose_model(ClientProfile(0.65, needs_complexity=2, channel_inconsistency=2))
     assert "65%" in rec.reasons["CRM value chain"]
     assert rec.scores["CRM value chain"] == pytest.approx((0.65 - 0.2) / 0.6)
     assert rec.scores["IDIC"] == pytest.approx(0.25)
-    assert crmlib.choose_model(ClientProfile(0.95)).scores["CRM value chain"] == 1.0  # clipped
+    assert foundations.choose_model(ClientProfile(0.95)).scores["CRM value chain"] == 1.0  # clipped
 
 
 @pytest.mark.parametrize(

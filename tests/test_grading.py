@@ -156,7 +156,7 @@ def test_foundations_master_has_five_questions_with_visible_and_hidden_tests():
     assert points == 3 + 3 + 4 + 3 + 3
     # data comes from the package, never from a path relative to the notebook
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    assert "crmlib.datasets" in code and "read_csv" not in code and "open(" not in code
+    assert "crmlib.data.datasets" in code and "read_csv" not in code and "open(" not in code
 
 
 @pytest.mark.slow
@@ -198,10 +198,10 @@ def test_release_refuses_a_master_whose_solution_fails_its_own_test(tmp_path):
     ("change", "message"),
     [
         (
-            "from crmlib.foundations import revenue_concentration as reference\n",
-            "'q1_hidden' calls crmlib.foundations.revenue_concentration, part of the answer key",
+            "from crmlib.models.foundations import revenue_concentration as reference\n",
+            "'q1_hidden' calls crmlib.models.foundations.revenue_concentration, part of the answer key",
         ),
-        ("", "crmlib.foundations.no_such_function, which crmlib does not define"),
+        ("", "crmlib.models.foundations.no_such_function, which crmlib does not define"),
     ],
 )
 def test_check_master_refuses_tests_that_call_the_answer_key_or_a_key_that_is_not_there(
@@ -216,7 +216,7 @@ def test_check_master_refuses_tests_that_call_the_answer_key_or_a_key_that_is_no
             "### BEGIN HIDDEN TESTS\n", "### BEGIN HIDDEN TESTS\n" + change
         )
     else:
-        nb.metadata["crm"]["answer_key"]["q2_answer"] = ["crmlib.foundations.no_such_function"]
+        nb.metadata["crm"]["answer_key"]["q2_answer"] = ["crmlib.models.foundations.no_such_function"]
     nbformat.write(nb, source / "foundations" / NOTEBOOK)
     course = grading.Course.load(write_config(tmp_path, source=source))
     with pytest.raises(CRMError, match=re.escape(message)):
@@ -593,7 +593,7 @@ def test_answers_that_wrap_the_answer_key_get_no_automatic_credit_and_a_reason(t
     assert grades["q2_visible"] + grades["q2_hidden"] == subs.POINTS["q2"]
     # the student reads why in the feedback, next to the answer
     text = page_text(feedback_page(course, "wrapped"))
-    assert "crmlib.idic.rfm_values" in text and "No automatic credit" in text
+    assert "crmlib.models.idic.rfm_values" in text and "No automatic credit" in text
 
 
 @needs_bwrap
@@ -612,36 +612,36 @@ def test_feedback_names_questions_and_shows_no_library_internals_or_paths(term):
 
 
 def test_answer_key_scan_finds_every_way_of_reaching_a_name():
-    forbidden = ["crmlib.idic.rfm_values", "crmlib.foundations.revenue_concentration"]
+    forbidden = ["crmlib.models.idic.rfm_values", "crmlib.models.foundations.revenue_concentration"]
     reached = {
-        "from crmlib.idic import rfm_values": True,
-        "from crmlib.idic import rfm_values as r": True,
-        "from crmlib.idic import *": True,
-        "from crmlib import idic\nidic.rfm_values(t)": True,
-        "from crmlib import idic as key\nx = key.rfm_values": True,
-        "import crmlib.idic\ncrmlib.idic.rfm_values(t)": True,
-        "import crmlib.foundations as f\nf.revenue_concentration(t)": True,
-        "import crmlib\ngetattr(crmlib.idic, 'rfm_values')": True,
-        "import importlib\nm = importlib.import_module('crmlib.idic')": True,
-        "from crmlib import idic\nidic.campaign_responses(i)": False,
-        "def rfm_values(t, as_of):\n    return t  # not crmlib.idic.rfm_values": False,
-        "from crmlib.datasets import load_sample": False,
+        "from crmlib.models.idic import rfm_values": True,
+        "from crmlib.models.idic import rfm_values as r": True,
+        "from crmlib.models.idic import *": True,
+        "from crmlib.models import idic\nidic.rfm_values(t)": True,
+        "from crmlib.models import idic as key\nx = key.rfm_values": True,
+        "import crmlib.models.idic\ncrmlib.models.idic.rfm_values(t)": True,
+        "import crmlib.models.foundations as f\nf.revenue_concentration(t)": True,
+        "import crmlib\ngetattr(crmlib.models.idic, 'rfm_values')": True,
+        "import importlib\nm = importlib.import_module('crmlib.models.idic')": True,
+        "from crmlib.models import idic\nidic.campaign_responses(i)": False,
+        "def rfm_values(t, as_of):\n    return t  # not crmlib.models.idic.rfm_values": False,
+        "from crmlib.data.datasets import load_sample": False,
     }
     found = {source: bool(grading.answer_key_references(source, forbidden)) for source in reached}
     assert found == reached
 
 
 def test_answer_key_scan_follows_a_name_to_every_module_that_exposes_it():
-    # crmlib.qci imports customer_summary from crmlib.summary; value_chain imports qci's nps
-    names = grading.answer_key_aliases(["crmlib.summary.customer_summary", "crmlib.qci.nps"])
-    assert {"crmlib.qci.customer_summary", "crmlib.value_chain.nps"} <= set(names)
-    source = "from crmlib.qci import customer_summary\nimport crmlib.value_chain as vc\nvc.nps(s)"
+    # crmlib.models.qci imports customer_summary from crmlib.analytics.summary; value_chain imports qci's nps
+    names = grading.answer_key_aliases(["crmlib.analytics.summary.customer_summary", "crmlib.models.qci.nps"])
+    assert {"crmlib.models.qci.customer_summary", "crmlib.models.value_chain.nps"} <= set(names)
+    source = "from crmlib.models.qci import customer_summary\nimport crmlib.models.value_chain as vc\nvc.nps(s)"
     assert grading.answer_key_references(source, names) == [
-        "crmlib.qci.customer_summary",
-        "crmlib.value_chain.nps",
+        "crmlib.models.qci.customer_summary",
+        "crmlib.models.value_chain.nps",
     ]
-    with pytest.raises(CRMError, match="crmlib.idic.no_such_function"):
-        grading.answer_key_aliases(["crmlib.idic.no_such_function"])
+    with pytest.raises(CRMError, match="crmlib.models.idic.no_such_function"):
+        grading.answer_key_aliases(["crmlib.models.idic.no_such_function"])
 
 
 def test_feedback_tracebacks_keep_the_students_frames_and_drop_the_library_and_paths():
@@ -651,7 +651,7 @@ def test_feedback_tracebacks_keep_the_students_frames_and_drop_the_library_and_p
         nbformat.v4.new_output(
             "error",
             ename="KeyError",
-            evalue=f"'first_order_date' (see {REPO}/crmlib/summary.py)",
+            evalue=f"'first_order_date' (see {REPO}/crmlib/analytics/summary.py)",
             traceback=[
                 "\x1b[0;31m----\x1b[0m\n\x1b[0;31mKeyError\x1b[0m  Traceback (most recent call last)",
                 "Cell \x1b[0;32mIn[8], line 8\x1b[0m\n\x1b[1;32m----> 8\x1b[0m counts = f(x)",
@@ -668,7 +668,7 @@ def test_feedback_tracebacks_keep_the_students_frames_and_drop_the_library_and_p
     assert "In[8], line 8" in shown and "KeyError" in shown
     assert "(2 frames inside pandas not shown)" in shown
     assert "frame.py" not in shown
-    assert "crmlib/summary.py" in shown and "numpy/x.py" in shown
+    assert "crmlib/analytics/summary.py" in shown and "numpy/x.py" in shown
     for path in (str(REPO), sys.prefix, "site-packages"):
         assert path not in shown
 
@@ -686,30 +686,30 @@ def test_answer_key_use_counts_against_the_question_whose_answer_uses_it():
         return made
 
     q3 = grading.AnswerKeyRule(
-        "nb", "q3_answer", (), ("crmlib.summary.customer_summary",), ("q3_tests",)
+        "nb", "q3_answer", (), ("crmlib.analytics.summary.customer_summary",), ("q3_tests",)
     )
     q4 = grading.AnswerKeyRule(
         "nb",
         "q4_answer",
         (),
-        ("crmlib.summary.customer_summary", "crmlib.idic.rfm_values"),
+        ("crmlib.analytics.summary.customer_summary", "crmlib.models.idic.rfm_values"),
         ("q4_tests",),
     )
-    setup = cell("from crmlib import idic", "setup", locked=True)  # the instructor's alias
+    setup = cell("from crmlib.models import idic", "setup", locked=True)  # the instructor's alias
     own_q3 = cell(
-        "import crmlib.summary as cs\ndef f(t):\n    return cs.customer_summary(t)",
+        "import crmlib.analytics.summary as cs\ndef f(t):\n    return cs.customer_summary(t)",
         "q3_answer",
         solution=True,
     )
     reuse = cell("def g(t):\n    return f(t)", "q4_answer", solution=True)
     key = cell("def g(t):\n    return idic.rfm_values(t)", "q4_answer", solution=True)
-    added = cell("from crmlib.summary import customer_summary")
+    added = cell("from crmlib.analytics.summary import customer_summary")
     uses = grading.answer_key_uses
     assert list(uses(nbformat.v4.new_notebook(cells=[setup, own_q3, reuse]), [q3, q4])) == [
         "q3_answer"
     ]
     assert uses(nbformat.v4.new_notebook(cells=[setup, key]), [q3, q4]) == {
-        "q4_answer": [("crmlib.idic.rfm_values", "'q4_answer'")]
+        "q4_answer": [("crmlib.models.idic.rfm_values", "'q4_answer'")]
     }
     assert list(uses(nbformat.v4.new_notebook(cells=[setup, added]), [q3, q4])) == [
         "q3_answer",

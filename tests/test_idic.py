@@ -1,4 +1,4 @@
-"""Tests of crmlib.idic, its charts and explorers.
+"""Tests of crmlib.models.idic, its charts and explorers.
 
 Against planted ground truth (a module-scoped synthetic company of
 crmlib.synth: duplicate records, needs segments, whales, channel
@@ -13,12 +13,14 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from crmlib import clv, idic, synth
-from crmlib import schema as s
+from crmlib import synth
+from crmlib.analytics import clv
+from crmlib.analytics.summary import customer_summary
+from crmlib.data import schema as s
+from crmlib.data.io import ClientData
 from crmlib.errors import CRMError, DataError
-from crmlib.io import ClientData
+from crmlib.models import idic
 from crmlib.plots import idic as idic_plots
-from crmlib.summary import customer_summary
 from crmlib.widgets import idic as idic_widgets
 
 SEED = 20240612  # the one seed of this file's synthetic company and random draws

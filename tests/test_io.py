@@ -1,4 +1,4 @@
-"""crmlib.io: reading client folders, every row accepted or rejected with its reason."""
+"""crmlib.data.io: reading client folders, every row accepted or rejected with its reason."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crmlib import schema as s
+from crmlib.data import schema as s
+from crmlib.data.io import MASK, load_folder
 from crmlib.errors import DataError
-from crmlib.io import MASK, load_folder
 
 HEADER = "order_id,customer_id,order_date,product_id,quantity,revenue,cost,channel\n"
 
@@ -255,7 +255,7 @@ def test_a_datetime_column_keeps_its_time_of_day(write, tmp_path):
 
 
 def test_same_day_orders_at_different_times_are_one_purchase_occasion(write, tmp_path):
-    from crmlib.summary import customer_summary
+    from crmlib.analytics.summary import customer_summary
 
     write(
         "transactions.csv",
@@ -325,7 +325,7 @@ def test_an_id_rounded_to_scientific_notation_is_rejected(write, tmp_path):
 
 
 def test_a_field_longer_than_the_limit_rejects_its_row_not_the_file(write, tmp_path):
-    from crmlib.io import MAX_FIELD_CHARS
+    from crmlib.data.io import MAX_FIELD_CHARS
 
     huge = "x" * (MAX_FIELD_CHARS + 1)
     write(
@@ -343,7 +343,7 @@ def test_a_field_longer_than_the_limit_rejects_its_row_not_the_file(write, tmp_p
 
 
 def test_a_field_just_under_the_limit_is_kept(write, tmp_path):
-    from crmlib.io import MAX_FIELD_CHARS
+    from crmlib.data.io import MAX_FIELD_CHARS
 
     long = "y" * MAX_FIELD_CHARS
     write("transactions.csv", f"customer_id,order_date,revenue,note\nC1,2024-01-05,5,{long}\n")
@@ -352,7 +352,7 @@ def test_a_field_just_under_the_limit_is_kept(write, tmp_path):
 
 
 def test_an_unclosed_quote_says_which_lines_it_swallowed(write, tmp_path):
-    from crmlib.io import MAX_FIELD_CHARS
+    from crmlib.data.io import MAX_FIELD_CHARS
 
     swallowed = "".join(f"{i},C{i},2024-01-05,5,fine\n" for i in range(MAX_FIELD_CHARS // 20))
     lines = 1 + MAX_FIELD_CHARS // 20  # the opening line and the swallowed ones

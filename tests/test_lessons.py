@@ -11,9 +11,9 @@ import papermill
 import pytest
 
 from crmlib import synth
-from crmlib.datasets import load_cdnow_transactions
-from crmlib.lessons import write_batch_notebook
+from crmlib.data.datasets import load_cdnow_transactions
 from crmlib.report import RESULTS_ENV, lessons
+from crmlib.report.lessons import write_batch_notebook
 
 LESSONS = lessons()
 

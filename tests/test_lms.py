@@ -1,4 +1,4 @@
-"""Tests of the instructor's term after autograding (crmlib.lms, crm grades, crm feedback).
+"""Tests of the instructor's term after autograding (crmlib.grading.lms, crm grades, crm feedback).
 
 Issue 21, problems 3-6: hand grading (roster names, the rubric beside the
 answer, hand scores in the grades), feedback returned to the class as an LMS
@@ -43,9 +43,10 @@ from test_grading import (  # noqa: E402
     write_config,
 )
 
-from crmlib import grading, lms  # noqa: E402
+from crmlib import grading  # noqa: E402
 from crmlib.cli import main  # noqa: E402
 from crmlib.errors import CRMError, DataError  # noqa: E402
+from crmlib.grading import lms
 
 ROSTER = (
     "student_id,first_name,last_name,email,lms_id,section\n"
@@ -68,7 +69,7 @@ def alembic_on_path(monkeypatch):
 # then show the rubric, so crm grade must not add it.
 RUBRIC_NOT_WITHHELD = """
 c.GenerateFeedback.preprocessors = [
-    p for p in c.GenerateFeedback.preprocessors if p != "crmlib.lms.WithholdRubric"
+    p for p in c.GenerateFeedback.preprocessors if p != "crmlib.grading.lms.WithholdRubric"
 ]
 """
 

@@ -1,4 +1,4 @@
-"""crmlib.payne_frow: each measure on a small hand-computed example, the retention
+"""crmlib.models.payne_frow: each measure on a small hand-computed example, the retention
 economics against Gupta & Lehmann's published margin multiples, and the data-quality
 audit against the planted defects of a synthetic company."""
 
@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from crmlib import assessment, synth
-from crmlib import payne_frow as pf
-from crmlib import schema as s
+from crmlib import synth
+from crmlib.analytics import assessment
+from crmlib.data import schema as s
+from crmlib.data.io import ClientData, TableReport, load_folder
 from crmlib.errors import CRMError, DataError
-from crmlib.io import ClientData, TableReport, load_folder
+from crmlib.models import payne_frow as pf
 from crmlib.plots import payne_frow as pf_plots
 from crmlib.widgets import payne_frow as pf_widgets
 
@@ -36,7 +37,7 @@ def tx(rows, columns=(s.ORDER_ID, s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE, s.CHAN
 
 
 def client(as_of, **tables) -> ClientData:
-    """A ClientData as crmlib.io builds it: source_row on every table, nothing rejected."""
+    """A ClientData as crmlib.data.io builds it: source_row on every table, nothing rejected."""
     frames = {}
     for name, table in tables.items():
         table = table.copy()
@@ -543,7 +544,7 @@ def test_audit_uniqueness_with_the_true_persons(company_data):
 @pytest.mark.slow
 def test_audit_finds_the_planted_duplicates_with_record_linkage(company_data):
     company, data = company_data
-    audit = pf.audit_data_quality(data)  # splink through crmlib.idic.find_duplicates
+    audit = pf.audit_data_quality(data)  # splink through crmlib.models.idic.find_duplicates
     assert audit.duplicate_method.startswith("splink")
     found = set(audit.rows("customers", pf.UNIQUENESS)[pf.KEY])
     planted = _duplicated_records(company)

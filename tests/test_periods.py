@@ -1,4 +1,4 @@
-"""crmlib.periods: partial periods and left-censored panels, on data made for the purpose."""
+"""crmlib.analytics.periods: partial periods and left-censored panels, on data made for the purpose."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crmlib import periods
-from crmlib import schema as s
+from crmlib.analytics import periods
+from crmlib.data import schema as s
 from crmlib.errors import CRMError
 
 P = pd.Period
@@ -148,7 +148,7 @@ def test_returns_do_not_make_a_customer():
 
 @pytest.mark.parametrize("name", ["sample", "cdnow"])
 def test_the_bundled_data_are_not_left_censored(name):
-    from crmlib import datasets
+    from crmlib.data import datasets
 
     data = datasets.load(name)
     result = periods.left_censoring(data.transactions, "M", as_of=data.as_of)
@@ -159,7 +159,7 @@ def test_the_bundled_data_are_not_left_censored(name):
 def test_customers_over_time_marks_the_opening_period():
     from matplotlib.figure import Figure
 
-    from crmlib.foundations import customers_over_time
+    from crmlib.models.foundations import customers_over_time
     from crmlib.plots import plot_customers_over_time
 
     counts = customers_over_time(panel(existing=200, new_per_month=10))

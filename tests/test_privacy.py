@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crmlib import privacy
+from crmlib.data import privacy
 from crmlib.errors import CRMError
 
 
@@ -157,7 +157,7 @@ def test_crm_key_makes_the_key_file_once_and_never_shows_it(tmp_path):
 
 
 def test_pseudonymise_ids_replaces_index_and_id_columns_only():
-    from crmlib.privacy import pseudonymise, pseudonymise_ids
+    from crmlib.data.privacy import pseudonymise, pseudonymise_ids
 
     key = b"k"
     frame = pd.DataFrame(

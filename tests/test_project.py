@@ -63,7 +63,7 @@ def test_lesson_skeleton(path):
 
 
 def test_data_dictionary_names_every_table_and_column():
-    from crmlib import schema as s
+    from crmlib.data import schema as s
 
     text = (ROOT / "datasets" / "README.md").read_text()
     for table in s.TABLES.values():
@@ -75,7 +75,7 @@ def test_data_dictionary_names_every_table_and_column():
 
 @pytest.mark.parametrize("path", TEACHING, ids=lambda p: p.name)
 def test_lesson_has_explorers_and_its_batch_form_drops_only_them(path):
-    from crmlib.lessons import EXPLORER_TAG, batch_notebook
+    from crmlib.report.lessons import EXPLORER_TAG, batch_notebook
 
     nb = nbformat.read(path, as_version=4)
     explorers = [c for c in nb.cells if EXPLORER_TAG in c.metadata.get("tags", [])]

@@ -1,4 +1,4 @@
-"""crmlib.qci: each measure on a small hand-computed example, the confidence
+"""crmlib.models.qci: each measure on a small hand-computed example, the confidence
 intervals against published values, and planted truth of a synthetic company."""
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ import pytest
 from matplotlib.figure import Figure
 from scipy.stats import norm
 
-from crmlib import assessment, qci, synth
-from crmlib import schema as s
+from crmlib import synth
+from crmlib.analytics import assessment
+from crmlib.data import schema as s
+from crmlib.data.io import ClientData, TableReport
 from crmlib.errors import CRMError, DataError
-from crmlib.io import ClientData, TableReport
+from crmlib.models import qci
 from crmlib.plots import qci as qci_plots
 
 SEED = 20240615  # the synthetic company of the planted-truth tests

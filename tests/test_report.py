@@ -19,8 +19,10 @@ import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from crmlib import datasets, privacy, report
-from crmlib import schema as s
+from crmlib import report
+from crmlib.analytics.summary import customer_summary
+from crmlib.data import datasets, privacy
+from crmlib.data import schema as s
 from crmlib.errors import CRMError
 from crmlib.report import (
     KERNEL_ENV,
@@ -41,7 +43,6 @@ from crmlib.report import (
     run_lesson,
     run_report,
 )
-from crmlib.summary import customer_summary
 
 CRM = Path(sys.executable).with_name("crm")
 TEST_KEY = "test-pseudonym-key"  # fixed: the tests recompute the pseudonyms the report shows
@@ -678,7 +679,8 @@ def test_sigterm_to_crm_report_cleans_up_like_ctrl_c(tmp_path):
 # --- validated once: the lessons get a snapshot, the report keeps none ------------------------
 
 FIGURES = """
-from crmlib import datasets, report, snapshot
+from crmlib.data import datasets, snapshot
+from crmlib import report
 data = datasets.load(data_path, as_of=as_of)
 tx = data.transactions
 figures = {

@@ -1,4 +1,4 @@
-"""crmlib.requirements: a section declares what it needs; absent data is said, not zero."""
+"""crmlib.analytics.requirements: a section declares what it needs; absent data is said, not zero."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from crmlib import report
-from crmlib import schema as s
-from crmlib.io import ClientData
-from crmlib.requirements import NOT_ASSESSED, Need, Sections, missing_pieces
+from crmlib.analytics.requirements import NOT_ASSESSED, Need, Sections, missing_pieces
+from crmlib.data import schema as s
+from crmlib.data.io import ClientData
 
 TX = pd.DataFrame(
     {

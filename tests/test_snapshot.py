@@ -1,4 +1,4 @@
-"""crmlib.snapshot: a validated folder written once and read back exactly, without validating."""
+"""crmlib.data.snapshot: a validated folder written once and read back exactly, without validating."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import shutil
 import pandas as pd
 import pytest
 
-from crmlib import datasets, engines, snapshot
-from crmlib import io as crm_io
-from crmlib import schema as s
+from crmlib import engines
+from crmlib.analytics.summary import customer_summary
+from crmlib.data import datasets, snapshot
+from crmlib.data import io as crm_io
+from crmlib.data import schema as s
+from crmlib.data.io import ClientData, TableReport
 from crmlib.errors import DataError
-from crmlib.io import ClientData, TableReport
-from crmlib.summary import customer_summary
 
 
 def assert_same_data(expected: ClientData, got: ClientData) -> None:

@@ -1,4 +1,4 @@
-"""crmlib.summary: the BTYD customer summary, checked against the published CDNOW file."""
+"""crmlib.analytics.summary: the BTYD customer summary, checked against the published CDNOW file."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crmlib import schema as s
-from crmlib.datasets import CDNOW_CALIBRATION_END, load_cdnow_summary, load_cdnow_transactions
+from crmlib.analytics.summary import customer_summary
+from crmlib.data import schema as s
+from crmlib.data.datasets import CDNOW_CALIBRATION_END, load_cdnow_summary, load_cdnow_transactions
 from crmlib.errors import CRMError, DataError
-from crmlib.summary import customer_summary
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ import pytest
 from scipy.special import hyp2f1
 
 from crmlib import synth
+from crmlib.data.schema import TABLES, pandera_schema
 from crmlib.errors import CRMError
-from crmlib.schema import TABLES, pandera_schema
 
 SEED = 20261122
 N = 5000

@@ -18,9 +18,9 @@ from click.testing import CliRunner
 
 from crmlib import synth
 from crmlib.cli import cli, main
+from crmlib.data.io import load_folder
+from crmlib.data.schema import TABLES
 from crmlib.errors import CRMError
-from crmlib.io import load_folder
-from crmlib.schema import TABLES
 
 SEED = 20261122
 N, CHUNK = 900, 300  # three chunks

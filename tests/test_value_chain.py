@@ -1,4 +1,4 @@
-"""crmlib.value_chain, its charts and explorer: hand-computed small examples for every
+"""crmlib.models.value_chain, its charts and explorer: hand-computed small examples for every
 rule, and the planted truth of a synthetic company (profit per record to the cent,
 whales and cost magnets recovered, the whale curve's shape)."""
 
@@ -9,11 +9,13 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from crmlib import assessment, datasets, synth
-from crmlib import schema as s
-from crmlib import value_chain as vc
+from crmlib import synth
+from crmlib.analytics import assessment
+from crmlib.data import datasets
+from crmlib.data import schema as s
+from crmlib.data.io import ClientData
 from crmlib.errors import CRMError, DataError
-from crmlib.io import ClientData
+from crmlib.models import value_chain as vc
 from crmlib.plots import value_chain as vc_plots
 from crmlib.widgets.value_chain import cost_rate_explorer
 

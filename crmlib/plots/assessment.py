@@ -1,7 +1,7 @@
 """Charts of an assessment: radar by area, intention-reality gaps, priority matrix.
 
-Each function draws an :class:`crmlib.assessment.AssessmentResult` (see
-:func:`crmlib.assessment.score` for how the scores, gaps and priorities are
+Each function draws an :class:`crmlib.analytics.assessment.AssessmentResult` (see
+:func:`crmlib.analytics.assessment.score` for how the scores, gaps and priorities are
 computed) and only draws: no figure is created when ``ax`` is given. When
 ``ax`` is None a new :class:`matplotlib.figure.Figure` (outside pyplot) is
 made; show it in a notebook with ``ax.figure``.
@@ -16,8 +16,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from crmlib import schema as s
-from crmlib.assessment import GAP, LABEL, NAME, RANK, VALUE, WEIGHT_SHARE, AssessmentResult
+from crmlib.analytics.assessment import (
+    GAP,
+    LABEL,
+    NAME,
+    RANK,
+    VALUE,
+    WEIGHT_SHARE,
+    AssessmentResult,
+)
+from crmlib.data import schema as s
 from crmlib.errors import CRMError
 from crmlib.plots.base import new_axes
 
@@ -64,7 +72,7 @@ def plot_assessment_radar(result: AssessmentResult, benchmark=None, ax: Axes | N
     Parameters
     ----------
     result : AssessmentResult
-        From :func:`crmlib.assessment.score`.
+        From :func:`crmlib.analytics.assessment.score`.
     benchmark : str, float or mapping, optional
         A benchmark id of the bank (e.g. ``"retail_average"`` for QCi's
         published CMAT average of retailers, drawn as a circle), a number, or
@@ -116,7 +124,7 @@ def plot_assessment_gaps(result: AssessmentResult, ax: Axes | None = None) -> Ax
     Parameters
     ----------
     result : AssessmentResult
-        From :func:`crmlib.assessment.score` on a bank scoring both dimensions.
+        From :func:`crmlib.analytics.assessment.score` on a bank scoring both dimensions.
     ax : matplotlib Axes, optional
 
     Returns
@@ -144,7 +152,7 @@ def plot_priority_matrix(result: AssessmentResult, ax: Axes | None = None) -> Ax
 
     Areas to the right (heavily weighted) and low down (low reality) come first:
     their priority is weight share x (scale max - reality) (see
-    :func:`crmlib.assessment.score`). The dashed lines mark an equal weight share
+    :func:`crmlib.analytics.assessment.score`). The dashed lines mark an equal weight share
     and the middle of the answer scale.
 
     Parameters

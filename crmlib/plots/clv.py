@@ -1,4 +1,4 @@
-"""Charts of the CLV models of :mod:`crmlib.clv`.
+"""Charts of the CLV models of :mod:`crmlib.analytics.clv`.
 
 Every function is ``plot_*(..., ax=None) -> Axes``: it draws only on ``ax``
 and creates a figure only when ``ax`` is None. The charts are the usual ones
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from crmlib import clv as _clv
+from crmlib.analytics import clv as _clv
 from crmlib.plots.base import new_axes
 
 
@@ -58,7 +58,7 @@ def plot_frequency_recency_matrix(
 
     Parameters
     ----------
-    model : crmlib.clv.BetaGeo
+    model : crmlib.analytics.clv.BetaGeo
         A fitted model.
     T : float
         Customer age (time since first purchase), in the model's time unit.
@@ -104,7 +104,7 @@ def plot_probability_alive_matrix(
 
     Parameters
     ----------
-    model : crmlib.clv.BetaGeo
+    model : crmlib.analytics.clv.BetaGeo
         A fitted model.
     T : float
         Customer age, in the model's time unit.
@@ -135,7 +135,7 @@ def plot_clv_distribution(clv: pd.Series, bins: int = 50, ax: Axes | None = None
     Parameters
     ----------
     clv : pandas.Series
-        E.g. from :func:`crmlib.clv.customer_lifetime_value`.
+        E.g. from :func:`crmlib.analytics.clv.customer_lifetime_value`.
     bins : int, default 50
     ax : matplotlib.axes.Axes, optional
 
@@ -165,8 +165,8 @@ def plot_calibration_holdout(metrics, ax: Axes | None = None) -> Axes:
 
     Parameters
     ----------
-    metrics : crmlib.clv.HoldoutMetrics or pandas.DataFrame
-        From :func:`crmlib.clv.holdout_metrics`, or its ``by_frequency`` table.
+    metrics : crmlib.analytics.clv.HoldoutMetrics or pandas.DataFrame
+        From :func:`crmlib.analytics.clv.holdout_metrics`, or its ``by_frequency`` table.
     ax : matplotlib.axes.Axes, optional
 
     Returns

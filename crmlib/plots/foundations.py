@@ -12,7 +12,7 @@ from crmlib.plots.base import new_axes
 def plot_lorenz_curve(curve: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Cumulative revenue share against cumulative customer share.
 
-    ``curve`` is :func:`crmlib.foundations.lorenz_curve`; the diagonal is an
+    ``curve`` is :func:`crmlib.models.foundations.lorenz_curve`; the diagonal is an
     even spread, and the 20 % mark shows the Pareto reading.
     """
     ax = new_axes(ax, figsize=(6, 4))
@@ -38,9 +38,9 @@ def plot_lorenz_curve(curve: pd.DataFrame, ax: Axes | None = None) -> Axes:
 def plot_customers_over_time(
     counts: pd.DataFrame, ax: Axes | None = None, already_customers: bool = False
 ) -> Axes:
-    """New and active customers per period (:func:`crmlib.foundations.customers_over_time`).
+    """New and active customers per period (:func:`crmlib.models.foundations.customers_over_time`).
 
-    With ``already_customers`` (left-censored data, :func:`crmlib.periods.left_censoring`)
+    With ``already_customers`` (left-censored data, :func:`crmlib.analytics.periods.left_censoring`)
     the first period's "new" bar is grey and hatched and labelled as customers
     already there when the data start.
     """

@@ -1,4 +1,4 @@
-"""Charts of the IDIC lesson (:mod:`crmlib.idic`).
+"""Charts of the IDIC lesson (:mod:`crmlib.models.idic`).
 
 Every function is ``plot_*(..., ax=None) -> Axes``: it draws only on ``ax`` and
 creates a figure (not tracked by pyplot) only when ``ax`` is None. For the
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from crmlib import idic
+from crmlib.models import idic
 from crmlib.plots.base import new_axes
 
 
@@ -46,7 +46,7 @@ def plot_rfm_heatmap(
     Parameters
     ----------
     rfm : pandas.DataFrame
-        From :func:`crmlib.idic.rfm_scores`.
+        From :func:`crmlib.models.idic.rfm_scores`.
     value : str, optional
         A column to average per cell (e.g. ``"monetary"``); default: count customers.
     bins : int, optional
@@ -85,7 +85,7 @@ def plot_value_needs_portfolio(
     Parameters
     ----------
     portfolio : pandas.DataFrame
-        From :func:`crmlib.idic.value_needs_portfolio`.
+        From :func:`crmlib.models.idic.value_needs_portfolio`.
     value : str, optional
         A column to sum per cell instead (e.g. ``"actual_value"``).
     ax : matplotlib.axes.Axes, optional
@@ -114,7 +114,7 @@ def plot_channel_response(rates: pd.DataFrame, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     rates : pandas.DataFrame
-        From :func:`crmlib.idic.response_rates` (``rate``, ``lower``, ``upper``,
+        From :func:`crmlib.models.idic.response_rates` (``rate``, ``lower``, ``upper``,
         ``contacts``), one bar per row.
     ax : matplotlib.axes.Axes, optional
 
@@ -156,7 +156,7 @@ def plot_propensity_history(history: pd.DataFrame, ax: Axes | None = None) -> Ax
     Parameters
     ----------
     history : pandas.DataFrame
-        From :meth:`crmlib.idic.ChannelPropensity.history`.
+        From :meth:`crmlib.models.idic.ChannelPropensity.history`.
     ax : matplotlib.axes.Axes, optional
 
     Returns

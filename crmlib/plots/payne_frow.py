@@ -1,4 +1,4 @@
-"""Charts of the Payne & Frow lesson (:mod:`crmlib.payne_frow`).
+"""Charts of the Payne & Frow lesson (:mod:`crmlib.models.payne_frow`).
 
 Every function is ``plot_*(..., ax=None) -> Axes``: it draws only on ``ax``
 and creates a :class:`matplotlib.figure.Figure` (outside pyplot) only when
@@ -13,10 +13,10 @@ from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.ticker import PercentFormatter
 
-from crmlib import payne_frow as pf
-from crmlib import schema as s
-from crmlib.assessment import NAME, AssessmentResult
+from crmlib.analytics.assessment import NAME, AssessmentResult
+from crmlib.data import schema as s
 from crmlib.errors import CRMError
+from crmlib.models import payne_frow as pf
 from crmlib.plots.base import new_axes
 
 __all__ = [
@@ -48,7 +48,7 @@ def plot_strategy_matrix(position: pf.StrategyPosition, ax: Axes | None = None) 
     customer information is used (both 0-1, cut at the position's
     threshold). The quadrant names are Payne & Frow's (2005); the placement
     of the two middle strategies is the workbook's reading
-    (:data:`crmlib.payne_frow.QUADRANTS`).
+    (:data:`crmlib.models.payne_frow.QUADRANTS`).
 
     Returns
     -------
@@ -103,7 +103,7 @@ def plot_segment_profile(profile: pd.DataFrame, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     profile : DataFrame
-        From :func:`crmlib.payne_frow.segment_profile`.
+        From :func:`crmlib.models.payne_frow.segment_profile`.
 
     Returns
     -------
@@ -160,7 +160,7 @@ def plot_equity_curve(
     """Customer equity against the retention rate, with the current rate marked.
 
     ``equity(r) = customers * margin * r / (1 + d - r)``
-    (:func:`crmlib.payne_frow.customer_equity`, Gupta & Lehmann 2003): the
+    (:func:`crmlib.models.payne_frow.customer_equity`, Gupta & Lehmann 2003): the
     curve steepens as retention rises, so each point is worth more.
 
     Returns
@@ -194,7 +194,7 @@ def plot_channel_mix(mix: pd.DataFrame, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     mix : DataFrame
-        From :func:`crmlib.payne_frow.channel_mix`.
+        From :func:`crmlib.models.payne_frow.channel_mix`.
     """
     shares = mix.drop(columns=[pf.ORDERS], errors="ignore")
     if shares.empty:
@@ -224,7 +224,7 @@ def plot_channel_paths(paths: pd.DataFrame, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     paths : DataFrame
-        From :func:`crmlib.payne_frow.channel_paths`.
+        From :func:`crmlib.models.payne_frow.channel_paths`.
     """
     _require(paths, (pf.PATH, pf.SHARE), "paths")
     if paths.empty:
@@ -247,7 +247,7 @@ def plot_experience_by_channel(
     Parameters
     ----------
     experience : DataFrame
-        From :func:`crmlib.payne_frow.experience_by_channel`.
+        From :func:`crmlib.models.payne_frow.experience_by_channel`.
     measure : {"mean_csat", "satisfied", "nps"}
     """
     if measure not in experience.columns:
@@ -282,7 +282,7 @@ def plot_data_quality(scores: pd.DataFrame, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     scores : DataFrame
-        :attr:`crmlib.payne_frow.DataQualityAudit.scores` (0-1; NaN = no check
+        :attr:`crmlib.models.payne_frow.DataQualityAudit.scores` (0-1; NaN = no check
         of that dimension applies, drawn grey).
     """
     if scores.empty:
@@ -311,7 +311,7 @@ def plot_kpi_trend(
     Parameters
     ----------
     kpis : DataFrame
-        From :func:`crmlib.payne_frow.kpi_table`.
+        From :func:`crmlib.models.payne_frow.kpi_table`.
     kpi : str
         A column of ``kpis``.
     target : float, optional
@@ -341,7 +341,7 @@ def plot_scorecard(card: pd.DataFrame, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     card : DataFrame
-        From :func:`crmlib.payne_frow.scorecard`.
+        From :func:`crmlib.models.payne_frow.scorecard`.
     """
     _require(card, (pf.LABEL, pf.VALUE, pf.TARGET, pf.STATUS, pf.DIRECTION), "scorecard")
     if card.empty:
@@ -376,10 +376,10 @@ def plot_readiness(result: AssessmentResult, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     result : AssessmentResult
-        The scored ``payne_frow_readiness`` bank (:func:`crmlib.assessment.score`).
+        The scored ``payne_frow_readiness`` bank (:func:`crmlib.analytics.assessment.score`).
     """
     if not isinstance(result, AssessmentResult):
-        raise CRMError("plot_readiness needs the AssessmentResult of crmlib.assessment.score")
+        raise CRMError("plot_readiness needs the AssessmentResult of crmlib.analytics.assessment.score")
     bank = result.bank
     areas = result.areas.iloc[::-1]  # first factor at the top
     ax = new_axes(ax, figsize=(8, 0.6 * len(areas) + 1.5))

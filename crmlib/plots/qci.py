@@ -1,4 +1,4 @@
-"""Charts of the QCi lesson's data measures (:mod:`crmlib.qci`).
+"""Charts of the QCi lesson's data measures (:mod:`crmlib.models.qci`).
 
 Every function is ``plot_*(..., ax=None) -> Axes``: it draws only on ``ax``
 and creates a :class:`matplotlib.figure.Figure` (outside pyplot) only when
@@ -15,9 +15,9 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
-from crmlib import qci
-from crmlib import schema as s
+from crmlib.data import schema as s
 from crmlib.errors import CRMError
+from crmlib.models import qci
 from crmlib.plots.base import new_axes
 
 __all__ = [
@@ -44,11 +44,11 @@ def plot_cohort_retention(
     Parameters
     ----------
     matrix : DataFrame
-        From :func:`crmlib.qci.cohort_retention` (shares); unobserved cells
+        From :func:`crmlib.models.qci.cohort_retention` (shares); unobserved cells
         (NaN) stay blank.
     ax : matplotlib Axes, optional
     already_customers : bool, default False
-        The data are left-censored (:func:`crmlib.periods.left_censoring`):
+        The data are left-censored (:func:`crmlib.analytics.periods.left_censoring`):
         the first cohort is labelled as the customers already there when the
         data start, not an acquisition cohort.
 
@@ -101,7 +101,7 @@ def plot_campaign_lift(lift_table: pd.DataFrame, ax: Axes | None = None) -> Axes
     Parameters
     ----------
     lift_table : DataFrame
-        From :func:`crmlib.qci.campaign_lift`. Campaigns are labelled by
+        From :func:`crmlib.models.qci.campaign_lift`. Campaigns are labelled by
         ``name`` when the table has it, else by campaign id.
     ax : matplotlib Axes, optional
 
@@ -152,7 +152,7 @@ def plot_nps_by_channel(nps_table: pd.DataFrame, ax: Axes | None = None) -> Axes
     Parameters
     ----------
     nps_table : DataFrame
-        From :func:`crmlib.qci.nps_table` or :func:`crmlib.qci.nps_by_service`.
+        From :func:`crmlib.models.qci.nps_table` or :func:`crmlib.models.qci.nps_by_service`.
     ax : matplotlib Axes, optional
 
     Returns
@@ -199,10 +199,10 @@ def plot_new_customers(
     Parameters
     ----------
     counts : DataFrame
-        From :func:`crmlib.qci.new_customers`.
+        From :func:`crmlib.models.qci.new_customers`.
     ax : matplotlib Axes, optional
     already_customers : bool, default False
-        The data are left-censored (:func:`crmlib.periods.left_censoring`):
+        The data are left-censored (:func:`crmlib.analytics.periods.left_censoring`):
         the first period is drawn as a grey, hatched bar labelled "already
         customers when the data start", cut at the height the later periods
         need, with its count written on it, so that it neither passes for

@@ -1,4 +1,4 @@
-"""Charts of the CRM value chain lesson (:mod:`crmlib.value_chain`).
+"""Charts of the CRM value chain lesson (:mod:`crmlib.models.value_chain`).
 
 Every function is ``plot_*(..., ax=None) -> Axes``: it draws only on ``ax``
 and creates a :class:`matplotlib.figure.Figure` (outside pyplot) only when
@@ -13,8 +13,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
-from crmlib import value_chain as vc
 from crmlib.errors import CRMError
+from crmlib.models import value_chain as vc
 from crmlib.plots.base import new_axes
 
 __all__ = [
@@ -24,9 +24,9 @@ __all__ = [
     "plot_whale_curve",
 ]
 
-#: One colour per quadrant of the profitability matrix, in :data:`crmlib.value_chain.QUADRANTS` order.
+#: One colour per quadrant of the profitability matrix, in :data:`crmlib.models.value_chain.QUADRANTS` order.
 QUADRANT_COLOURS = ("tab:purple", "tab:red", "tab:green", "tab:blue")
-#: One colour per lifecycle stage, in :data:`crmlib.value_chain.STAGES` order.
+#: One colour per lifecycle stage, in :data:`crmlib.models.value_chain.STAGES` order.
 STAGE_COLOURS = ("tab:cyan", "tab:olive", "tab:green", "tab:orange", "tab:gray")
 MAX_POINTS = 5000  # the profitability matrix draws at most this many customers (every n-th)
 
@@ -43,7 +43,7 @@ def plot_whale_curve(curve: pd.DataFrame, ax: Axes | None = None, label: str = "
     Parameters
     ----------
     curve : DataFrame
-        From :func:`crmlib.value_chain.whale_curve`.
+        From :func:`crmlib.models.value_chain.whale_curve`.
     ax : matplotlib Axes, optional
     label : str, default "profit"
         What the curve accumulates (e.g. "revenue" when costs are unknown).
@@ -89,8 +89,8 @@ def plot_profitability_matrix(matrix: vc.ProfitabilityMatrix, ax: Axes | None = 
 
     Parameters
     ----------
-    matrix : crmlib.value_chain.ProfitabilityMatrix
-        From :func:`crmlib.value_chain.profitability_matrix`.
+    matrix : crmlib.models.value_chain.ProfitabilityMatrix
+        From :func:`crmlib.models.value_chain.profitability_matrix`.
     ax : matplotlib Axes, optional
 
     Returns
@@ -149,7 +149,7 @@ def plot_migration_matrix(
     Parameters
     ----------
     matrix : DataFrame
-        From :func:`crmlib.value_chain.migration_matrix` (counts).
+        From :func:`crmlib.models.value_chain.migration_matrix` (counts).
     ax : matplotlib Axes, optional
     shares : bool, default True
         Colour by the share of each row (where that stage's customers went);
@@ -195,7 +195,7 @@ def plot_lifecycle_stages(counts: pd.DataFrame, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     counts : DataFrame
-        From :func:`crmlib.value_chain.stage_counts`.
+        From :func:`crmlib.models.value_chain.stage_counts`.
     ax : matplotlib Axes, optional
 
     Returns

@@ -1,8 +1,8 @@
 """An ipywidgets form for answering a question bank, saving every change at once.
 
-The form is a thin layer over :mod:`crmlib.assessment`: it reads the answer
-file with :func:`~crmlib.assessment.read_answers`, writes it with
-:func:`~crmlib.assessment.save_answers` (atomically) after every change, and
+The form is a thin layer over :mod:`crmlib.analytics.assessment`: it reads the answer
+file with :func:`~crmlib.analytics.assessment.read_answers`, writes it with
+:func:`~crmlib.analytics.assessment.save_answers` (atomically) after every change, and
 does no scoring of its own.
 """
 
@@ -16,8 +16,7 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
-from crmlib import schema as s
-from crmlib.assessment import (
+from crmlib.analytics.assessment import (
     ANSWER_COLUMNS,
     AREA,
     DESCRIPTION,
@@ -31,6 +30,7 @@ from crmlib.assessment import (
     read_answers,
     save_answers,
 )
+from crmlib.data import schema as s
 from crmlib.errors import CRMError
 
 __all__ = ["assessment_form"]
@@ -59,7 +59,7 @@ def assessment_form(bank, path, assessor: str) -> widgets.VBox:
     seen. A slider starts at the bottom of the scale and counts as answered
     once moved; a row's status says which dimensions are still unanswered.
     Each change (a slider released, the evidence box left) rewrites the answer
-    file with :func:`crmlib.assessment.save_answers`, keeping other
+    file with :func:`crmlib.analytics.assessment.save_answers`, keeping other
     assessors' rows. Building the form again on the same file shows what was
     saved.
 

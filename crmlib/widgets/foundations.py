@@ -1,4 +1,4 @@
-"""Explorers of the foundations lesson: thin layers over crmlib.foundations."""
+"""Explorers of the foundations lesson: thin layers over crmlib.models.foundations."""
 
 from __future__ import annotations
 
@@ -6,7 +6,12 @@ import ipywidgets as widgets
 import pandas as pd
 from IPython.display import Image, display
 
-from crmlib.foundations import ClientProfile, choose_model, lorenz_curve, revenue_concentration
+from crmlib.models.foundations import (
+    ClientProfile,
+    choose_model,
+    lorenz_curve,
+    revenue_concentration,
+)
 from crmlib.plots.base import figure_png
 from crmlib.plots.foundations import plot_lorenz_curve
 

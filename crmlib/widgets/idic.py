@@ -1,4 +1,4 @@
-"""Explorers of the IDIC lesson: thin layers over crmlib.idic and the plots."""
+"""Explorers of the IDIC lesson: thin layers over crmlib.models.idic and the plots."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import ipywidgets as widgets
 import pandas as pd
 from IPython.display import display
 
-from crmlib import idic
-from crmlib import schema as s
+from crmlib.data import schema as s
 from crmlib.errors import CRMError
+from crmlib.models import idic
 from crmlib.plots.clv import plot_clv_distribution
 from crmlib.plots.idic import plot_rfm_heatmap
 
@@ -27,7 +27,7 @@ def rfm_explorer(values: pd.DataFrame, bins: int = 5) -> widgets.VBox:
     Parameters
     ----------
     values : pandas.DataFrame
-        From :func:`crmlib.idic.rfm_values`.
+        From :func:`crmlib.models.idic.rfm_values`.
     bins : int, default 5
         Starting number of scores; the cut points start at the quantiles.
     """
@@ -68,7 +68,7 @@ def clv_explorer(model: idic.ValueModel, summary: pd.DataFrame) -> widgets.VBox:
 
     Parameters
     ----------
-    model : crmlib.idic.ValueModel
+    model : crmlib.models.idic.ValueModel
         Fitted on ``summary``.
     summary : pandas.DataFrame
         The customer summary the model was fitted on.

@@ -1,9 +1,9 @@
-"""Explorers of the Payne & Frow lesson: thin layers over :mod:`crmlib.payne_frow`.
+"""Explorers of the Payne & Frow lesson: thin layers over :mod:`crmlib.models.payne_frow`.
 
 * :func:`scorecard_explorer`: move the KPI targets, watch the red/amber/green
-  scorecard change (:func:`crmlib.payne_frow.scorecard`);
+  scorecard change (:func:`crmlib.models.payne_frow.scorecard`);
 * :func:`equity_explorer`: move the retention rate, watch customer equity and
-  the value of one more point of retention (:func:`crmlib.payne_frow.customer_equity`).
+  the value of one more point of retention (:func:`crmlib.models.payne_frow.customer_equity`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Image, display
 
-from crmlib import payne_frow as pf
+from crmlib.models import payne_frow as pf
 from crmlib.plots.base import figure_png
 from crmlib.plots.payne_frow import RAG_COLOURS, plot_equity_curve, plot_scorecard
 
@@ -54,7 +54,7 @@ def _card_html(card: pd.DataFrame) -> str:
 def scorecard_explorer(kpis: pd.DataFrame, targets: dict, tolerance: float = 0.10) -> widgets.VBox:
     """One box per KPI target and a slider for the amber band; the scorecard redraws.
 
-    A thin layer over :func:`crmlib.payne_frow.scorecard` and
+    A thin layer over :func:`crmlib.models.payne_frow.scorecard` and
     :func:`crmlib.plots.payne_frow.plot_scorecard`.
     """
     inputs = {kpi: _target_input(kpi, target) for kpi, target in targets.items()}
@@ -86,7 +86,7 @@ def scorecard_explorer(kpis: pd.DataFrame, targets: dict, tolerance: float = 0.1
 def equity_explorer(economics: pf.RetentionEconomics) -> widgets.VBox:
     """A slider for the retention rate: customer equity and the value of one more point.
 
-    Starts at the retention the data show (:func:`crmlib.payne_frow.retention_economics`)
+    Starts at the retention the data show (:func:`crmlib.models.payne_frow.retention_economics`)
     and keeps its margin, discount rate and customer base.
     """
     rate = widgets.FloatSlider(

@@ -1,4 +1,4 @@
-"""Explorers of the QCi lesson: thin layers over :mod:`crmlib.qci` and its charts."""
+"""Explorers of the QCi lesson: thin layers over :mod:`crmlib.models.qci` and its charts."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import ipywidgets as widgets
 import pandas as pd
 from IPython.display import Image, display
 
-from crmlib import qci
 from crmlib.errors import CRMError
+from crmlib.models import qci
 from crmlib.plots.base import figure_png
 from crmlib.plots.qci import plot_campaign_lift
 
@@ -21,8 +21,8 @@ def retention_explorer(
 ) -> widgets.VBox:
     """A slider for the inactivity rule: the churn rate it gives and how often it is wrong.
 
-    Moving the slider recomputes :func:`crmlib.qci.churn_rate` and
-    :func:`crmlib.qci.churn_rule_backtest` (the rule applied one rule-length
+    Moving the slider recomputes :func:`crmlib.models.qci.churn_rate` and
+    :func:`crmlib.models.qci.churn_rule_backtest` (the rule applied one rule-length
     in the past, then checked against what customers did next).
     """
     days = widgets.IntSlider(
@@ -64,7 +64,7 @@ def retention_explorer(
 def lift_explorer(responses: pd.DataFrame, campaigns: pd.DataFrame | None = None) -> widgets.VBox:
     """Choose the confidence level and the interval method; the lift chart redraws.
 
-    A thin layer over :func:`crmlib.qci.campaign_lift` and
+    A thin layer over :func:`crmlib.models.qci.campaign_lift` and
     :func:`crmlib.plots.qci.plot_campaign_lift`: compare the Newcombe and the
     Wald interval, and see which campaigns keep a lift above 0 as the level rises.
     """

@@ -1,6 +1,6 @@
 """Explorer of the value chain lesson: change a cost rate, watch the whale and the quadrants move.
 
-A thin layer over :mod:`crmlib.costs`, :mod:`crmlib.value_chain` and
+A thin layer over :mod:`crmlib.analytics.costs`, :mod:`crmlib.models.value_chain` and
 :mod:`crmlib.plots.value_chain`: the activity events are counted once, and
 each change of a unit cost re-prices them and redraws.
 """
@@ -14,10 +14,10 @@ import pandas as pd
 from IPython.display import Image, display
 from matplotlib.figure import Figure
 
-from crmlib import costs
-from crmlib import schema as s
-from crmlib import value_chain as vc
+from crmlib.analytics import costs
+from crmlib.data import schema as s
 from crmlib.errors import CRMError
+from crmlib.models import value_chain as vc
 from crmlib.plots.base import figure_png
 from crmlib.plots.value_chain import plot_profitability_matrix, plot_whale_curve
 
@@ -33,22 +33,22 @@ def cost_rate_explorer(
     """Choose a cost rate and change its unit cost: the whale curve and the quadrants redraw.
 
     The activity events (orders, deliveries, returns, tickets, contacts) are
-    counted once with :func:`crmlib.costs.activity_events`; each change
-    re-prices them (:func:`crmlib.costs.override_rates`), recomputes
-    :func:`crmlib.value_chain.customer_profitability` and redraws the whale
+    counted once with :func:`crmlib.analytics.costs.activity_events`; each change
+    re-prices them (:func:`crmlib.analytics.costs.override_rates`), recomputes
+    :func:`crmlib.models.value_chain.customer_profitability` and redraws the whale
     curve and the profitability matrix. The quadrant lines stay where the
     client's own rates put them, so that customers can be seen crossing them.
 
     Parameters
     ----------
-    data : crmlib.io.ClientData
+    data : crmlib.data.io.ClientData
         With transactions and cost rates.
     cost_rates : DataFrame, optional
         The starting rates; default the client's ``cost_rates`` table.
     price : Series, optional
-        Net price per customer (:func:`crmlib.value_chain.net_price`); computed when None.
+        Net price per customer (:func:`crmlib.models.value_chain.net_price`); computed when None.
     price_basis : str, optional
-        What ``price`` measures (:func:`crmlib.value_chain.net_price_basis`).
+        What ``price`` measures (:func:`crmlib.models.value_chain.net_price_basis`).
 
     Returns
     -------

@@ -205,14 +205,14 @@ EXPECTED = {
 # alias, a dotted import. Graded as they are, they earn every point.
 WRAPPED = {
     "q1_answer": """
-from crmlib.foundations import revenue_concentration as _share
+from crmlib.models.foundations import revenue_concentration as _share
 
 
 def revenue_concentration(transactions, top=0.2):
     return _share(transactions, top)
 """,
     "q3_answer": """
-from crmlib import summary as cs
+from crmlib.analytics import summary as cs
 
 
 def btyd_summary(transactions, end):
@@ -220,19 +220,19 @@ def btyd_summary(transactions, end):
     return weekly[["frequency", "recency", "T"]]
 """,
     "q4_answer": """
-import crmlib.idic
+import crmlib.models.idic
 
 
 def rfm_recency(transactions, end):
     lines = transactions.assign(revenue=transactions.get("revenue", 1.0))
-    return crmlib.idic.rfm_values(lines, as_of=end)["recency_days"] / 7
+    return crmlib.models.idic.rfm_values(lines, as_of=end)["recency_days"] / 7
 """,
 }
 # The names each wrapped answer reaches, as the reason must give them.
 WRAPPED_NAMES = {
-    "q1": "crmlib.foundations.revenue_concentration",
-    "q3": "crmlib.summary.customer_summary",
-    "q4": "crmlib.idic.rfm_values",
+    "q1": "crmlib.models.foundations.revenue_concentration",
+    "q3": "crmlib.analytics.summary.customer_summary",
+    "q4": "crmlib.models.idic.rfm_values",
 }
 
 # q2 fails inside pandas (a column that does not exist): its visible tests

@@ -1,7 +1,7 @@
 """Checks and window rules every model module applies to its input frames.
 
-Shared by :mod:`crmlib.qci`, :mod:`crmlib.payne_frow`, :mod:`crmlib.costs` and
-:mod:`crmlib.value_chain`, so that a missing column or a bad as-of date is
+Shared by :mod:`crmlib.models.qci`, :mod:`crmlib.models.payne_frow`, :mod:`crmlib.analytics.costs` and
+:mod:`crmlib.models.value_chain`, so that a missing column or a bad as-of date is
 reported the same way everywhere.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from crmlib import schema as s
+from crmlib.data import schema as s
 from crmlib.errors import CRMError, DataError
 
 
@@ -37,7 +37,7 @@ def as_of_date(transactions: pd.DataFrame, as_of) -> pd.Timestamp:
 def purchase_lines(transactions: pd.DataFrame, as_of=None) -> tuple[pd.DataFrame, pd.Timestamp]:
     """Purchase lines (revenue >= 0) up to ``as_of`` inclusive, and ``as_of``.
 
-    Returns are not purchases (see :mod:`crmlib.io`).
+    Returns are not purchases (see :mod:`crmlib.data.io`).
     """
     need_columns(transactions, "transactions", (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE))
     if transactions.empty:

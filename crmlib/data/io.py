@@ -1,6 +1,6 @@
 """Read a client folder into validated tables and a rejects report.
 
-A client folder holds one file per table of :mod:`crmlib.schema`, named after
+A client folder holds one file per table of :mod:`crmlib.data.schema`, named after
 the table (``transactions.csv``, ``customers.xlsx``, ``tickets.parquet`` …),
 and optionally a ``mapping.yml`` that renames a CRM export's headers to the
 workbook's and gives a date format, a decimal separator or a file name per
@@ -66,7 +66,7 @@ import pandas as pd
 import pandera.pandas as pa
 import yaml
 
-from crmlib import schema as s
+from crmlib.data import schema as s
 from crmlib.errors import DataError
 
 SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".parquet")
@@ -113,7 +113,7 @@ class ClientData:
     Attributes
     ----------
     tables : dict of str to DataFrame
-        The accepted rows of each table found, typed by :mod:`crmlib.schema`.
+        The accepted rows of each table found, typed by :mod:`crmlib.data.schema`.
     rejects : DataFrame
         One row per rejected value: table, file, row, column, value, reason.
     reports : dict of str to TableReport
@@ -121,7 +121,7 @@ class ClientData:
     warnings : list of str
         Rules that kept rows but want attention (unknown customers …).
     assessment_files : dict of str to Path
-        ``assessment_<bank>.csv`` files found, by bank, for :mod:`crmlib.assessment`.
+        ``assessment_<bank>.csv`` files found, by bank, for :mod:`crmlib.analytics.assessment`.
     """
 
     tables: dict[str, pd.DataFrame]

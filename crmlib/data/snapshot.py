@@ -1,10 +1,10 @@
 """A validated client folder written once and read back fast: what ``crm report`` hands the lessons.
 
-Validating a client folder (:func:`crmlib.io.load_folder`) reads every file as
+Validating a client folder (:func:`crmlib.data.io.load_folder`) reads every file as
 text, parses and checks every value: about 23 s for 1.5 M transaction lines on
 two cores. ``crm report`` does it once, writes the result here with
 :func:`write`, and passes the lessons this folder as their ``data_path``;
-:func:`crmlib.datasets.load` recognises it (:func:`is_snapshot`) and reads it
+:func:`crmlib.data.datasets.load` recognises it (:func:`is_snapshot`) and reads it
 back with :func:`load` in a fraction of a second, without validating again.
 
 A snapshot folder holds::
@@ -19,7 +19,7 @@ A snapshot folder holds::
 
 Parquet keeps every column's dtype (ids as strings, dates as datetimes,
 categories, nullable integers, booleans): :func:`load` returns a
-:class:`crmlib.io.ClientData` equal, table by table, to the one written.
+:class:`crmlib.data.io.ClientData` equal, table by table, to the one written.
 
 The folder holds the client's personal data: ``crm report`` writes it inside
 its private working folder and deletes it before the report is moved into
@@ -36,8 +36,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from crmlib.data.io import ClientData, TableReport
 from crmlib.errors import DataError
-from crmlib.io import ClientData, TableReport
 
 MARKER = "snapshot.json"
 REJECTS = "rejects.parquet"
@@ -69,8 +69,8 @@ def write(data: ClientData, folder, as_of=None) -> Path:
 
     Parameters
     ----------
-    data : crmlib.io.ClientData
-        What :func:`crmlib.datasets.load` returned.
+    data : crmlib.data.io.ClientData
+        What :func:`crmlib.data.datasets.load` returned.
     folder : str or Path
         The snapshot folder to create (it must not exist yet).
     as_of : date-like, optional
@@ -93,7 +93,7 @@ def write(data: ClientData, folder, as_of=None) -> Path:
     names = tuple(f.name for f in dataclasses.fields(ClientData))
     if names != _FIELDS:
         raise TypeError(
-            f"crmlib.snapshot stores the ClientData fields {_FIELDS}, not {names}: teach it the new ones"
+            f"crmlib.data.snapshot stores the ClientData fields {_FIELDS}, not {names}: teach it the new ones"
         )
     folder = Path(folder)
     folder.mkdir(mode=0o700)
@@ -140,7 +140,7 @@ def load(folder, as_of=None) -> ClientData:
 
     Returns
     -------
-    crmlib.io.ClientData
+    crmlib.data.io.ClientData
         Equal to the one written: same tables, dtypes, rejects, row counts,
         warnings, as-of date and files.
 

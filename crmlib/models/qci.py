@@ -2,7 +2,7 @@
 
 The QCi model (Woodcock, Starkey & Stone, *The Customer Management Scorecard:
 Managing CRM for Profit*, Kogan Page 2003, ch. 1) has eight areas; an
-interview-based assessment (CMAT) scores each, and :mod:`crmlib.assessment`
+interview-based assessment (CMAT) scores each, and :mod:`crmlib.analytics.assessment`
 implements that scoring. Three areas can also be *measured* from a client's
 records, and this module measures them, so that the interview's claims can be
 set beside the data (data quality and ticket resolution times also speak to
@@ -35,7 +35,7 @@ Customer experience
 and :func:`evidence_beside_scores` sets them beside the interview's scores.
 
 Conventions shared by every function: a *purchase* is a transaction line with
-non-negative revenue (a negative line is a return, as in :mod:`crmlib.io`);
+non-negative revenue (a negative line is a return, as in :mod:`crmlib.data.io`);
 ``as_of`` is the last day observed, inclusive (default: the last order date);
 lines after it are ignored.
 """
@@ -48,16 +48,16 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from crmlib import schema as s
-from crmlib.assessment import NAME as AREA_NAME
-from crmlib.assessment import TEXT as QUESTION_TEXT
-from crmlib.checks import as_of_date as _as_of
-from crmlib.checks import need_columns as _need
-from crmlib.checks import purchase_lines as _purchases
+from crmlib.analytics.assessment import NAME as AREA_NAME
+from crmlib.analytics.assessment import TEXT as QUESTION_TEXT
+from crmlib.analytics.periods import PeriodCoverage, period_coverage
+from crmlib.analytics.requirements import Need, missing_pieces
+from crmlib.analytics.summary import customer_summary
+from crmlib.data import schema as s
+from crmlib.data.checks import as_of_date as _as_of
+from crmlib.data.checks import need_columns as _need
+from crmlib.data.checks import purchase_lines as _purchases
 from crmlib.errors import CRMError, DataError
-from crmlib.periods import PeriodCoverage, period_coverage
-from crmlib.requirements import Need, missing_pieces
-from crmlib.summary import customer_summary
 
 __all__ = [
     "campaign_lift",
@@ -86,7 +86,7 @@ __all__ = [
     "wilson_interval",
 ]
 
-# --- vocabulary of the results (the inputs' columns come from crmlib.schema) --------
+# --- vocabulary of the results (the inputs' columns come from crmlib.data.schema) --------
 PERIOD = "period"
 COHORT = "cohort"
 COHORT_SIZE = "cohort_size"
@@ -192,7 +192,7 @@ def new_customers(
     as_of : date-like, optional
     complete_only : bool, default False
         Leave out a first or last period the data cover only in part
-        (:func:`crmlib.periods.period_coverage`: the data start after its first
+        (:func:`crmlib.analytics.periods.period_coverage`: the data start after its first
         day, or ``as_of`` falls before its last): a part-observed period
         understates its count.
 
@@ -392,7 +392,7 @@ def cohort_retention(
         For ``engine="spark"``: see :func:`crmlib.engines.spark_session`.
     complete_only : bool, default False
         Also leave out the cohorts of a first or last period the data cover
-        only in part (:func:`crmlib.periods.period_coverage`): a cohort whose
+        only in part (:func:`crmlib.analytics.periods.period_coverage`): a cohort whose
         period was only partly observed holds only the customers who came in
         the observed days, and one in a period that is not over has no
         retention to show. The unobserved cells are NaN either way.
@@ -508,7 +508,7 @@ def repeat_rate(transactions: pd.DataFrame, as_of=None) -> float:
 
     A repeat purchase is a purchase on a later day than the first (same-day
     purchases are one occasion), i.e. BTYD ``frequency > 0`` in
-    :func:`crmlib.summary.customer_summary` (Fader, Hardie & Lee 2005,
+    :func:`crmlib.analytics.summary.customer_summary` (Fader, Hardie & Lee 2005,
     *Marketing Science* 24(2)). All customers with a purchase by ``as_of``
     count, however recent: a young customer base has a lower repeat rate.
     """
@@ -629,7 +629,7 @@ def cost_to_serve(
     The unit cost is looked up in ``cost_rates`` by (activity, channel); a
     rate with an empty channel applies to the activity's channels without
     their own rate; an event without a rate costs 0. The rule lives in
-    :mod:`crmlib.costs` (:func:`crmlib.costs.cost_by_activity`), shared with the
+    :mod:`crmlib.analytics.costs` (:func:`crmlib.analytics.costs.cost_by_activity`), shared with the
     value chain's customer profitability.
 
     Returns
@@ -638,7 +638,7 @@ def cost_to_serve(
         One row per (activity, channel) with events: columns activity,
         channel, events, unit_cost, cost.
     """
-    from crmlib import costs  # the shared activity-based rule (also used by value_chain)
+    from crmlib.analytics import costs  # the shared activity-based rule (also used by value_chain)
 
     return costs.cost_by_activity(transactions, cost_rates, tickets, interactions, as_of=as_of)
 
@@ -1203,8 +1203,8 @@ def data_evidence(data, inactivity_days: int = 180) -> pd.DataFrame:
 
     Parameters
     ----------
-    data : crmlib.io.ClientData
-        A validated client folder (:func:`crmlib.datasets.load`).
+    data : crmlib.data.io.ClientData
+        A validated client folder (:func:`crmlib.data.datasets.load`).
     inactivity_days : int, default 180
 
     Returns
@@ -1283,7 +1283,7 @@ def evidence_beside_scores(evidence: pd.DataFrame, result) -> pd.DataFrame:
     ----------
     evidence : DataFrame
         From :func:`data_evidence`.
-    result : crmlib.assessment.AssessmentResult
+    result : crmlib.analytics.assessment.AssessmentResult
         The scored ``qci`` assessment.
 
     Returns

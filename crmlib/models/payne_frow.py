@@ -35,9 +35,9 @@ Performance assessment
     between what customers say and what they spend (:func:`value_after_survey`).
 Implementation
     The stage of each readiness factor and the action each gap calls for
-    (:func:`readiness_actions`; the scores come from :mod:`crmlib.assessment`).
+    (:func:`readiness_actions`; the scores come from :mod:`crmlib.analytics.assessment`).
 
-Conventions shared with :mod:`crmlib.qci`: a *purchase* is a transaction line
+Conventions shared with :mod:`crmlib.models.qci`: a *purchase* is a transaction line
 with non-negative revenue; an *order* is a distinct ``order_id`` among
 purchase lines (else the customer's purchase day and channel); ``as_of`` is
 the last day observed, inclusive (default: the last order date).
@@ -51,14 +51,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from crmlib import costs, qci
-from crmlib import schema as s
-from crmlib.assessment import ACTION, NAME, PRIORITY, RANK, STAGE, AssessmentResult
-from crmlib.checks import as_of_date as _as_of
-from crmlib.checks import need_columns as _need
-from crmlib.checks import purchase_lines as _purchases
+from crmlib.analytics import costs
+from crmlib.analytics.assessment import ACTION, NAME, PRIORITY, RANK, STAGE, AssessmentResult
+from crmlib.analytics.requirements import Need, missing_pieces
+from crmlib.data import schema as s
+from crmlib.data.checks import as_of_date as _as_of
+from crmlib.data.checks import need_columns as _need
+from crmlib.data.checks import purchase_lines as _purchases
 from crmlib.errors import CRMError, DataError
-from crmlib.requirements import Need, missing_pieces
+from crmlib.models import qci
 
 __all__ = [
     "DataQualityAudit",
@@ -90,7 +91,7 @@ __all__ = [
     "value_after_survey",
 ]
 
-# --- vocabulary of the results (the inputs' columns come from crmlib.schema) -------------
+# --- vocabulary of the results (the inputs' columns come from crmlib.data.schema) -------------
 SEGMENT = "segment"
 UNASSIGNED = "unassigned"
 NOT_SURVEYED = "not surveyed"
@@ -219,7 +220,7 @@ DATE_COLUMNS = {
     "surveys": s.DATE,
     "campaigns": s.START_DATE,
 }
-#: How crmlib.io words the rejection of a row dated after the as-of date.
+#: How crmlib.data.io words the rejection of a row dated after the as-of date.
 OUT_OF_WINDOW = "after the as-of date"
 #: Tables a live system adds to every day: their newest record says how fresh the
 #: extract is (timeliness). A campaigns table grows only when a campaign runs.
@@ -274,10 +275,10 @@ def default_segments(data) -> tuple[pd.Series, str]:
     """The segmentation the client's data allows, best first, and what it is.
 
     1. needs segments when surveys hold needs answers: each surveyed
-       customer's most important need (:func:`crmlib.value_chain.needs_segments`,
+       customer's most important need (:func:`crmlib.models.value_chain.needs_segments`,
        ``"mixed"`` on a tie); buyers without an answer are ``"not surveyed"``;
     2. else the customers table's ``acquisition_channel``;
-    3. else value tiers by net revenue to date (:func:`crmlib.idic.value_tiers`:
+    3. else value tiers by net revenue to date (:func:`crmlib.models.idic.value_tiers`:
        top 20 %, next 30 %, bottom 50 %).
 
     Returns
@@ -286,7 +287,7 @@ def default_segments(data) -> tuple[pd.Series, str]:
         The segment of every buying customer (index customer_id) and a
         sentence saying which segmentation was used.
     """
-    from crmlib import idic, value_chain
+    from crmlib.models import idic, value_chain
 
     bought, _ = _purchases(data.transactions, data.as_of)
     buyers = pd.Index(bought[s.CUSTOMER_ID].unique(), name=s.CUSTOMER_ID)
@@ -429,7 +430,7 @@ def strategy_signals(data) -> pd.DataFrame:
 
     Parameters
     ----------
-    data : crmlib.io.ClientData
+    data : crmlib.data.io.ClientData
 
     Returns
     -------
@@ -619,9 +620,9 @@ def customer_value_by_segment(
     Payne & Frow's value creation process asks what value the customer
     receives from the proposition (Payne & Frow 2005, *Journal of
     Marketing* 69(4)). From the client's records: the mean importance of
-    each stated need (1-5), the need rated highest, NPS (:func:`crmlib.qci.nps`,
+    each stated need (1-5), the need rated highest, NPS (:func:`crmlib.models.qci.nps`,
     Reichheld 2003) and, with tickets, the mean CSAT and the share satisfied
-    (:func:`crmlib.qci.csat_table`).
+    (:func:`crmlib.models.qci.csat_table`).
 
     Returns
     -------
@@ -663,9 +664,9 @@ def segment_value(
 
     The value the organisation receives per segment (Payne & Frow 2005:
     "customer segment lifetime value"), with each customer's CLV from
-    :func:`crmlib.clv.customer_lifetime_value` (Fader, Hardie & Lee 2005,
+    :func:`crmlib.analytics.clv.customer_lifetime_value` (Fader, Hardie & Lee 2005,
     *Journal of Marketing Research* 42(4)). With ``profitability`` (from
-    :func:`crmlib.value_chain.customer_profitability`: revenue - product cost
+    :func:`crmlib.models.value_chain.customer_profitability`: revenue - product cost
     - activity-based cost-to-serve, Kaplan & Cooper 1998) it adds the profit
     and cost-to-serve per customer to date.
 
@@ -687,7 +688,7 @@ def segment_value(
     total = out[CLV_TOTAL].sum()
     out[CLV_SHARE] = out[CLV_TOTAL] / total if total else np.nan
     if profitability is not None:
-        from crmlib import value_chain
+        from crmlib.models import value_chain
 
         _need(profitability, "profitability", (value_chain.PROFIT, value_chain.COST_TO_SERVE))
         known = profitability.reindex(clv.index)
@@ -704,7 +705,7 @@ def acquisition_cost(transactions: pd.DataFrame, campaigns: pd.DataFrame, as_of=
     month of the first campaign with a cost to ``as_of`` (campaigns starting
     later are left out): the average acquisition cost of Farris, Bendle,
     Pfeifer & Reibstein, *Marketing Metrics*, 2nd ed., Pearson 2010, ch. 5,
-    through :func:`crmlib.qci.cost_per_acquisition`. Every campaign counts,
+    through :func:`crmlib.models.qci.cost_per_acquisition`. Every campaign counts,
     also those meant to retain: the figure is an upper bound.
     """
     _need(campaigns, "campaigns", (s.COST, s.START_DATE))
@@ -833,7 +834,7 @@ def _activity_cost(
 ) -> float:
     """Activity-based cost-to-serve of what happened after day ``start`` up to day ``end``.
 
-    :func:`crmlib.costs.cost_by_activity` on the order lines given and the
+    :func:`crmlib.analytics.costs.cost_by_activity` on the order lines given and the
     tickets and interactions dated in the window (Kaplan & Cooper 1998, ch. 10).
     """
 
@@ -871,7 +872,7 @@ def retention_economics(
       bought in the earlier one (a period-to-period retention rate);
     * margin m = what the last period's active customers left per head:
       revenue - product cost (when the data have costs) - activity-based
-      cost-to-serve (when ``cost_rates`` are given, :mod:`crmlib.costs`,
+      cost-to-serve (when ``cost_rates`` are given, :mod:`crmlib.analytics.costs`,
       with the tickets and campaign contacts of the period); Gupta &
       Lehmann's m is revenue minus operating expenses per customer;
     * d = (1 + annual_discount_rate) ** (period_days / 365) - 1.
@@ -1119,9 +1120,9 @@ def experience_by_channel(
 ) -> pd.DataFrame:
     """The experience each channel gives: CSAT of its service contacts, NPS of its buyers.
 
-    * CSAT by the channel of the service ticket (:func:`crmlib.qci.csat_table`);
-    * NPS by the respondent's main purchase channel (:func:`crmlib.qci.nps_table`
-      with :func:`crmlib.qci.main_channel`).
+    * CSAT by the channel of the service ticket (:func:`crmlib.models.qci.csat_table`);
+    * NPS by the respondent's main purchase channel (:func:`crmlib.models.qci.nps_table`
+      with :func:`crmlib.models.qci.main_channel`).
 
     An integrated, consistent experience across channels is the aim of Payne
     & Frow's multichannel integration process (Payne & Frow 2005, *Journal
@@ -1349,16 +1350,16 @@ def audit_data_quality(
         Rows of the table with an empty value in a column of the data
         contract, except the columns of :data:`MAY_BE_EMPTY`; over accepted rows.
     uniqueness
-        Rows rejected on loading as exact copies or repeated keys (crmlib.io),
+        Rows rejected on loading as exact copies or repeated keys (crmlib.data.io),
         and, for customers, the records beyond the first of each person
         (``records - persons``): persons come from ``clusters`` (e.g.
-        :attr:`crmlib.idic.DuplicateFinder.clusters_`), else from
-        :func:`crmlib.idic.find_duplicates` when ``link_people`` (splink),
+        :attr:`crmlib.models.idic.DuplicateFinder.clusters_`), else from
+        :func:`crmlib.models.idic.find_duplicates` when ``link_people`` (splink),
         else only exact keys count. Over the rows read. Every record of a
         person with several is listed as a row behind the finding.
     validity
         Rows rejected on loading for any other reason (unparseable, out of
-        range, malformed e-mail ...: the rejects of :mod:`crmlib.io`); over the
+        range, malformed e-mail ...: the rejects of :mod:`crmlib.data.io`); over the
         rows read. Rows rejected only for being dated after the as-of date
         lie outside the window observed and count nowhere.
     consistency
@@ -1375,7 +1376,7 @@ def audit_data_quality(
 
     Parameters
     ----------
-    data : crmlib.io.ClientData
+    data : crmlib.data.io.ClientData
     clusters : DataFrame, optional
         Index customer_id with ``cluster_id``: the person of each record.
     link_people : bool, default True
@@ -1422,24 +1423,24 @@ def _persons(data, clusters, link_people: bool) -> tuple[pd.Series | None, str]:
     if not data.has("customers"):
         return None, "exact keys only (no customers table)"
     if clusters is not None:
-        from crmlib import idic
+        from crmlib.models import idic
 
         if not isinstance(clusters, pd.DataFrame) or idic.CLUSTER_ID not in clusters.columns:
             raise CRMError(
                 "clusters must be a DataFrame indexed by customer_id with a cluster_id column "
-                "(crmlib.idic.DuplicateFinder.clusters_)"
+                "(crmlib.models.idic.DuplicateFinder.clusters_)"
             )
         return clusters[idic.CLUSTER_ID], "the person clusters given"
     customers = data.tables["customers"]
     if link_people and {s.NAME, s.EMAIL, s.PHONE} & set(customers.columns):
-        from crmlib import idic
+        from crmlib.models import idic
 
         try:
             finder = idic.find_duplicates(customers)
         except CRMError as exc:
             return None, f"exact keys only (record linkage not possible: {exc})"
         return finder.clusters_[idic.CLUSTER_ID], (
-            "splink record linkage (crmlib.idic.find_duplicates)"
+            "splink record linkage (crmlib.models.idic.find_duplicates)"
         )
     return None, "exact keys only"
 
@@ -1568,7 +1569,7 @@ def kpi_table(
       active in p - 1 (NaN for the first period);
     * ``revenue``; ``margin`` = revenue - product cost (NaN without costs);
     * ``cost_to_serve_ratio``: activity-based cost-to-serve of p
-      (:func:`crmlib.costs.cost_by_activity` on the orders, returns, tickets
+      (:func:`crmlib.analytics.costs.cost_by_activity` on the orders, returns, tickets
       and campaign contacts of p) / net revenue of p (cost_rates);
     * ``margin_per_customer``: (revenue - product cost - cost-to-serve, each
       part the data have) / active customers;
@@ -1771,7 +1772,7 @@ def value_after_survey(
     """What customers did after answering the survey, by NPS class: the link to money.
 
     For each answer at least ``days`` before ``as_of``: whether the customer
-    bought again in the ``days`` after it (:func:`crmlib.qci.retention_after`)
+    bought again in the ``days`` after it (:func:`crmlib.models.qci.retention_after`)
     and the net revenue they brought in that time. Payne & Frow's
     performance assessment asks how customer measures drive shareholder
     results (Payne & Frow 2005); Reichheld (2003) claimed NPS predicts growth,
@@ -1824,7 +1825,7 @@ def readiness_actions(result: AssessmentResult) -> pd.DataFrame:
     Management* 22(1-2), 135-168: CRM readiness assessment, CRM change
     management, CRM project management and employee engagement. Scores,
     stages and actions come from the ``payne_frow_readiness`` bank through
-    :func:`crmlib.assessment.score`; the gap to ready is the lower bound of
+    :func:`crmlib.analytics.assessment.score`; the gap to ready is the lower bound of
     the bank's last stage minus the reality score (0 when reached).
 
     Returns
@@ -1834,7 +1835,7 @@ def readiness_actions(result: AssessmentResult) -> pd.DataFrame:
         gap_to_ready, action (``"keep it up"`` for a factor already ready).
     """
     if not isinstance(result, AssessmentResult):
-        raise CRMError("readiness_actions needs the AssessmentResult of crmlib.assessment.score")
+        raise CRMError("readiness_actions needs the AssessmentResult of crmlib.analytics.assessment.score")
     stages = result.bank.stages
     if not stages:
         raise CRMError(f"the '{result.bank.id}' bank has no stages, so there is no 'ready'")

@@ -48,8 +48,8 @@ with nbformat)::
     "metadata": {
       "crm": {
         "answer_key": {
-          "q2_answer": ["crmlib.idic.rfm_values", "crmlib.summary.customer_summary"],
-          "q4_answer": ["crmlib.idic.ChannelPropensity"]
+          "q2_answer": ["crmlib.models.idic.rfm_values", "crmlib.analytics.summary.customer_summary"],
+          "q4_answer": ["crmlib.models.idic.ChannelPropensity"]
         }
       }
     }
@@ -143,7 +143,7 @@ from traitlets.config import Config, PyFileConfigLoader
 
 from crmlib.errors import CRMError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO_ROOT / "nbgrader_config.py"
 
 STATUSES = ("graded", "timeout", "crashed", "missing", "error")
@@ -510,11 +510,11 @@ def declared_answer_key(nb) -> dict[str, list[str]]:
 def _crmlib_names() -> dict[str, str]:
     """Every module-level name of crmlib, and the crmlib name it is bound to.
 
-    Read from the source (no import): ``crmlib.qci.nps`` -> itself (defined
-    there), ``crmlib.value_chain.nps`` -> ``crmlib.qci.nps`` (imported from
+    Read from the source (no import): ``crmlib.models.qci.nps`` -> itself (defined
+    there), ``crmlib.models.value_chain.nps`` -> ``crmlib.models.qci.nps`` (imported from
     it). Names imported from outside crmlib map to themselves.
     """
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]
     bound: dict[str, str] = {}
     for path in sorted(package.rglob("*.py")):
         parts = path.relative_to(package.parent).with_suffix("").parts
@@ -556,7 +556,7 @@ def _crmlib_origin(name: str) -> str:
 def answer_key_aliases(names: list[str]) -> list[str]:
     """Every crmlib name bound to the same object as one of ``names``.
 
-    ``crmlib.summary.customer_summary`` is also ``crmlib.qci.customer_summary``
+    ``crmlib.analytics.summary.customer_summary`` is also ``crmlib.models.qci.customer_summary``
     (qci imports it): an answer that reaches it through either counts.
     CRMError for a name crmlib does not define.
     """
@@ -632,7 +632,7 @@ class _AnswerKeyScan(ast.NodeVisitor):
     def visit_Assign(self, node):
         self.generic_visit(node)
         path = self._resolve(node.value)
-        for target in node.targets:  # key = crmlib.idic: a module alias by assignment
+        for target in node.targets:  # key = crmlib.models.idic: a module alias by assignment
             if path and isinstance(target, ast.Name):
                 self.aliases[target.id] = path
 
@@ -665,7 +665,7 @@ def answer_key_references(
     source : str
         A cell's code.
     forbidden : list of str
-        Fully qualified names (``crmlib.idic.rfm_values``), e.g. from
+        Fully qualified names (``crmlib.models.idic.rfm_values``), e.g. from
         :func:`answer_key_aliases`.
     aliases : dict, optional
         Names earlier cells bound to crmlib paths; updated in place.
@@ -744,7 +744,7 @@ def answer_key_uses(nb, rules: list[AnswerKeyRule]) -> dict[str, list[tuple[str,
     """Where the student's code reaches a question's answer key.
 
     Every code cell is read in order (the instructor's too, for the aliases
-    they bind, as ``from crmlib import assessment`` in a setup cell); only
+    they bind, as ``from crmlib.analytics import assessment`` in a setup cell); only
     the cells the student wrote count. A name reached in a question's answer
     cell counts against that question when its key holds the name (so that a
     later answer may reuse an earlier one), and otherwise against every
@@ -876,7 +876,7 @@ def collect_zip(
 
     nbgrader's :class:`nbgrader.plugins.ExtractorPlugin` unpacks the archive
     (and archives inside it). Each notebook's path is then read as one of
-    the layouts of :func:`crmlib.lms.identify_entry`: Canvas's flat
+    the layouts of :func:`crmlib.grading.lms.identify_entry`: Canvas's flat
     ``<name>[_late]_<user id>_<file id>_<notebook>.ipynb``, Moodle's
     ``<Full Name>_<participant id>_assignsubmission_file_/<notebook>.ipynb``
     or ``<student>/<notebook>.ipynb``, unless the course configuration sets
@@ -885,9 +885,9 @@ def collect_zip(
     A notebook whose path fits no layout is a CRMError naming it.
 
     Students are named by the roster when one is given
-    (:func:`crmlib.lms.assign_students`), by their LMS number otherwise.
+    (:func:`crmlib.grading.lms.assign_students`), by their LMS number otherwise.
     Each student's folder gets nbgrader's ``timestamp.txt`` (the zip entry's
-    time, read as UTC), and ``dest`` gets :data:`crmlib.lms.SUBMISSIONS_FILE`,
+    time, read as UTC), and ``dest`` gets :data:`crmlib.grading.lms.SUBMISSIONS_FILE`,
     which records the LMS, its ids, the time and Canvas's late mark.
 
     Returns
@@ -895,7 +895,7 @@ def collect_zip(
     Path
         ``dest``, ready for :func:`find_submissions`.
     """
-    from crmlib import lms
+    from crmlib.grading import lms
 
     course = course or Course.load()
     zip_file, dest = Path(zip_file), Path(dest)
@@ -1003,7 +1003,7 @@ class Limits:
 def _python_dirs() -> list[Path]:
     """Folders the kernel needs: the Python installation, crmlib and the data sets."""
     import crmlib
-    from crmlib import datasets
+    from crmlib.data import datasets
 
     dirs = [Path(sys.base_prefix), Path(sys.prefix), Path(crmlib.__file__).parent]
     with contextlib.suppress(CRMError):
@@ -1455,14 +1455,14 @@ class NameQuestions(NbGraderPreprocessor):
 #: ``nbgrader generate_feedback`` and formgrader's "Generate Feedback" button
 #: (``nbgrader_config.py`` sets it; :func:`_scratch_config` enforces it).
 FEEDBACK_PREPROCESSORS = [
-    "crmlib.lms.WithholdRubric",  # the rubric crm grade puts beside hand-graded answers
+    "crmlib.grading.lms.WithholdRubric",  # the rubric crm grade puts beside hand-graded answers
     "nbgrader.preprocessors.GetGrades",
     "crmlib.grading.NameQuestions",
     "crmlib.grading.HideHiddenTests",
     "crmlib.grading.CleanTracebacks",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
-FEEDBACK_TEMPLATE_FILE = "crm_feedback.html.j2"  # in crmlib/templates/feedback/
+FEEDBACK_TEMPLATE_FILE = "crm_feedback.html.j2"  # in crmlib/grading/templates/feedback/
 
 
 def feedback_template_dirs() -> list[str]:
@@ -1478,7 +1478,7 @@ class FeedbackExporter(HTMLExporter):
 
     ``nbgrader_config.py`` makes it nbgrader's feedback exporter
     (``c.GenerateFeedback.exporter_class``). It renders
-    ``crmlib/templates/feedback/crm_feedback.html.j2``, which extends
+    ``crmlib/grading/templates/feedback/crm_feedback.html.j2``, which extends
     nbgrader's ``feedback`` template (the template name formgrader asks for)
     and shows the names :class:`NameQuestions` gives the cells. Set on this
     class alone, the template leaves formgrader's other pages alone.

@@ -10,7 +10,7 @@ Columns marked ``pii`` hold personal data: their values are masked in every
 message and never written to a report.
 
 The value checks are pandera schemas (:func:`pandera_schema`), run lazily by
-:mod:`crmlib.io` on already-parsed frames, so that every failing row is
+:mod:`crmlib.data.io` on already-parsed frames, so that every failing row is
 collected rather than only the first.
 """
 
@@ -29,7 +29,7 @@ QUANTITY = "quantity"
 REVENUE = "revenue"
 COST = "cost"
 CHANNEL = "channel"
-IS_RETURN = "is_return"  # derived by crmlib.io: revenue < 0
+IS_RETURN = "is_return"  # derived by crmlib.data.io: revenue < 0
 
 NAME = "name"
 EMAIL = "email"
@@ -91,7 +91,7 @@ KIND_WEB_VISIT = "web_visit"
 KIND_STORE_VISIT = "store_visit"
 KIND_SERVICE_CALL = "service_call"
 
-# --- customer summary (crmlib.summary) ----------------------------------------
+# --- customer summary (crmlib.analytics.summary) ----------------------------------------
 FREQUENCY = "frequency"
 RECENCY = "recency"
 T = "T"
@@ -114,10 +114,10 @@ SUMMARY_COLUMNS = (
 )
 
 # --- rejects report -----------------------------------------------------------
-SOURCE_ROW = "source_row"  # added by crmlib.io: the line of the input file (header = 1)
+SOURCE_ROW = "source_row"  # added by crmlib.data.io: the line of the input file (header = 1)
 REJECT_COLUMNS = ("table", "file", "row", "column", "value", "reason")
 
-# column kinds: how crmlib.io parses raw text into a typed column
+# column kinds: how crmlib.data.io parses raw text into a typed column
 ID, TEXT, DATE_KIND, DATETIME, FLOAT, INT = "id", "text", "date", "datetime", "float", "int"
 KINDS = (ID, TEXT, DATE_KIND, DATETIME, FLOAT, INT)
 
@@ -341,7 +341,7 @@ ASSESSMENT_PREFIX = "assessment_"  # assessment_qci.csv, assessment_value_chain.
 def pandera_schema(table: str | Table) -> pa.DataFrameSchema:
     """The pandera schema of a table, for frames already parsed by kind.
 
-    Parsing (text to dates and numbers) is done first by :mod:`crmlib.io`, so
+    Parsing (text to dates and numbers) is done first by :mod:`crmlib.data.io`, so
     that a value that cannot be parsed is reported once, with its reason,
     rather than once for coercion and again for every later check.
     """

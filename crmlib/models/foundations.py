@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from crmlib import schema as s
+from crmlib.data import schema as s
 from crmlib.errors import CRMError
 
 MODELS = pd.DataFrame(

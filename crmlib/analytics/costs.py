@@ -7,7 +7,7 @@ Performance*, Harvard Business School Press 1998, on activity-based
 customer profitability). Buttle & Maklan (*Customer Relationship Management: Concepts
 and Technologies*, Routledge, the chapter on customer portfolio analysis)
 use the same rule for customer profitability: revenue - product cost -
-cost-to-serve. The workbook's five activities (:data:`crmlib.schema.ACTIVITIES`)
+cost-to-serve. The workbook's five activities (:data:`crmlib.data.schema.ACTIVITIES`)
 and their drivers, one *event* per:
 
 ``order``
@@ -31,8 +31,8 @@ Cost of a customer = sum over their (activity, channel) pairs of
 channels without a rate of their own; an event with no rate at all costs 0.
 Events after ``as_of`` (inclusive, the whole day) are not counted.
 
-:mod:`crmlib.qci` prices the events of all customers together (efficiency,
-:func:`cost_by_activity`); :mod:`crmlib.value_chain` prices them per customer
+:mod:`crmlib.models.qci` prices the events of all customers together (efficiency,
+:func:`cost_by_activity`); :mod:`crmlib.models.value_chain` prices them per customer
 (profitability, :func:`cost_to_serve`). Both go through this module, so that
 the two lessons can never disagree about what a customer costs.
 :func:`events_sql` states the same rule in SQL for the DuckDB and Spark
@@ -45,9 +45,9 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from crmlib import schema as s
-from crmlib.checks import as_of_date as _as_of
-from crmlib.checks import need_columns
+from crmlib.data import schema as s
+from crmlib.data.checks import as_of_date as _as_of
+from crmlib.data.checks import need_columns
 from crmlib.errors import CRMError, DataError
 
 __all__ = [
@@ -360,7 +360,7 @@ def cost_by_activity(
     DataFrame
         One row per (activity, channel) with events: columns activity,
         channel, events, unit_cost, cost; activities in the order of
-        :data:`crmlib.schema.ACTIVITIES`, then by channel.
+        :data:`crmlib.data.schema.ACTIVITIES`, then by channel.
     """
     events = activity_events(transactions, tickets, interactions, as_of)
     totals = events.groupby([s.ACTIVITY, s.CHANNEL], sort=False)[EVENTS].sum().reset_index()

@@ -477,7 +477,7 @@ def rubric_withheld(course) -> bool:
     in ``c.GenerateFeedback.preprocessors``. Only then does crm grade add rubric cells.
     """
     listed = course.config.GenerateFeedback.get("preprocessors", [])
-    return any(p is WithholdRubric or p == "crmlib.lms.WithholdRubric" for p in listed)
+    return any(p is WithholdRubric or p == "crmlib.grading.lms.WithholdRubric" for p in listed)
 
 
 def add_rubric_cells(course, assignment: str, students: list[str]) -> int:
@@ -834,7 +834,7 @@ def generate_feedback(course, assignment: str) -> tuple[bool, str]:
     configured = [
         p
         for p in course.config.GenerateFeedback.get("preprocessors", [])
-        if p is not WithholdRubric and p != "crmlib.lms.WithholdRubric"
+        if p is not WithholdRubric and p != "crmlib.grading.lms.WithholdRubric"
     ]
     chosen = configured or [GetGrades, grading.HideHiddenTests, CSSHTMLHeaderPreprocessor]
     config.GenerateFeedback.preprocessors = [WithholdRubric, *chosen]

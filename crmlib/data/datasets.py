@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from crmlib import schema as s
+from crmlib.data import schema as s
 from crmlib.errors import DataError
 
 CDNOW_CALIBRATION_END = "1997-09-30"
@@ -29,7 +29,7 @@ NAMED = ("sample", "cdnow")  # data_path values that name a bundled data set
 def datasets_dir() -> Path:
     """The folder holding the bundled data sets."""
     env = os.environ.get("CRM_DATASETS")
-    path = Path(env) if env else Path(__file__).resolve().parent.parent / "datasets"
+    path = Path(env) if env else Path(__file__).resolve().parents[2] / "datasets"
     if not path.is_dir():
         raise DataError(
             f"the bundled data sets were not found in {path}: install the workbook from its "
@@ -48,7 +48,7 @@ def load_sample(as_of=None):
 
     Returns
     -------
-    crmlib.io.ClientData
+    crmlib.data.io.ClientData
         ``.tables`` holds every table of the data contract; ``.rejects`` is empty.
 
     Examples
@@ -57,7 +57,7 @@ def load_sample(as_of=None):
     >>> data.tables["transactions"].columns[:3].tolist()
     ['order_id', 'customer_id', 'order_date']
     """
-    from crmlib.io import load_folder
+    from crmlib.data.io import load_folder
 
     return load_folder(sample_path(), as_of=as_of)
 
@@ -142,19 +142,19 @@ def load(data_path=None, as_of=None):
     data_path : str, Path or None
         ``None`` or ``"sample"``: the bundled sample client folder;
         ``"cdnow"``: the CDNOW sample as a client folder holding transactions
-        only; a data snapshot written by ``crm report`` (:mod:`crmlib.snapshot`:
+        only; a data snapshot written by ``crm report`` (:mod:`crmlib.data.snapshot`:
         read back as validated, in a fraction of the time); anything else: a
-        client folder (see :func:`crmlib.io.load_folder`).
+        client folder (see :func:`crmlib.data.io.load_folder`).
     as_of : date-like, optional
         Passed to the loader: later orders are rejected. For a snapshot, the
         as-of date it was written with.
 
     Returns
     -------
-    crmlib.io.ClientData
+    crmlib.data.io.ClientData
     """
-    from crmlib import snapshot
-    from crmlib.io import ClientData, TableReport, load_folder
+    from crmlib.data import snapshot
+    from crmlib.data.io import ClientData, TableReport, load_folder
 
     if data_path is not None and snapshot.is_snapshot(data_path):
         return snapshot.load(data_path, as_of=as_of)

@@ -1,6 +1,6 @@
 """What a lesson section needs from the client data, and what could not be assessed.
 
-Only ``transactions`` is required by the data contract (:mod:`crmlib.schema`);
+Only ``transactions`` is required by the data contract (:mod:`crmlib.data.schema`);
 every other table and column is optional. A lesson section declares what it
 needs with a :class:`Need` and asks a :class:`Sections` whether the client's
 data hold it::
@@ -34,8 +34,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crmlib import assessment
-from crmlib import schema as s
+from crmlib.analytics import assessment
+from crmlib.data import schema as s
 
 #: The reserved key of a lesson's results that holds its :attr:`Sections.not_assessed`.
 NOT_ASSESSED = "not_assessed"
@@ -116,7 +116,7 @@ def missing_pieces(data, need: Need, answer_files: Mapping | None = None) -> lis
 
     Parameters
     ----------
-    data : crmlib.io.ClientData
+    data : crmlib.data.io.ClientData
     need : Need
     answer_files : mapping, optional
         Answer files by bank that override ``data.assessment_files`` (a
@@ -207,7 +207,7 @@ class Sections:
     ----------
     lesson : str
         The lesson's name without its number, e.g. ``"qci"``.
-    data : crmlib.io.ClientData
+    data : crmlib.data.io.ClientData
         The loaded client folder.
     answer_files : mapping of str to path, optional
         Answer files by question bank given as lesson parameters; they

@@ -146,9 +146,9 @@ def grade(
     Moodle: full name), and the roster's names, e-mails and LMS ids go into
     the gradebook. The autograded notebooks get the master's rubric below
     each answer graded by hand, for formgrader (when nbgrader_config.py
-    withholds it from nbgrader's own feedback: see crmlib.lms.rubric_withheld).
+    withholds it from nbgrader's own feedback: see crmlib.grading.lms.rubric_withheld).
     """
-    from crmlib import lms
+    from crmlib.grading import lms
 
     grading = _grading()
     course = grading.Course.load(config_file)
@@ -198,7 +198,7 @@ def grade(
     else:
         click.echo(
             "no rubric beside the hand-graded answers: nbgrader's own feedback would show it. "
-            "Add 'crmlib.lms.WithholdRubric' to c.GenerateFeedback.preprocessors in "
+            "Add 'crmlib.grading.lms.WithholdRubric' to c.GenerateFeedback.preprocessors in "
             f"{course.config_file.name}",
             err=True,
         )
@@ -247,7 +247,7 @@ def grades_command(assignment, fmt, roster_file, out, column, config_file):
     points still to grade by hand, and the late flag (Canvas's late mark, or
     a submission time after the assignment's due date).
     """
-    from crmlib import lms
+    from crmlib.grading import lms
 
     grading = _grading()
     course = grading.Course.load(config_file)
@@ -314,7 +314,7 @@ def feedback_command(assignment, zip_file, fmt, no_regenerate, config_file):
     The Canvas and Moodle layouts need the ids of each
     student's submission, which crm grade --zip recorded from the LMS download.
     """
-    from crmlib import lms
+    from crmlib.grading import lms
 
     grading = _grading()
     course = grading.Course.load(config_file)

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from crmlib import schema as s
-from crmlib.checks import as_of_date, purchase_lines
+from crmlib.data import schema as s
+from crmlib.data.checks import as_of_date, purchase_lines
 from crmlib.errors import CRMError
 
 __all__ = [
@@ -79,7 +79,7 @@ class PeriodCoverage:
     A period is *partial* when the data do not cover every one of its days:
     the first period when the data start after its first day, the last when
     the data (``as_of``) end before its last day. The rule is the one
-    :func:`crmlib.qci.cohort_retention` and :func:`crmlib.payne_frow.kpi_table`
+    :func:`crmlib.models.qci.cohort_retention` and :func:`crmlib.models.payne_frow.kpi_table`
     apply to the last period; an extract whose first day had no order can pass
     its real first day as ``start``.
 
@@ -127,7 +127,7 @@ class PeriodCoverage:
 
     def complete(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` without the rows of partial periods (index: a day within each period,
-        e.g. the period's first day, as :func:`crmlib.qci.new_customers` gives it)."""
+        e.g. the period's first day, as :func:`crmlib.models.qci.new_customers` gives it)."""
         if not self.partial or frame.empty:
             return frame
         keep = [not self.is_partial(day) for day in frame.index]

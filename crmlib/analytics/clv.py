@@ -1,6 +1,6 @@
 """Customer lifetime value: historical, BG/NBD, Gamma-Gamma and discounted CLV.
 
-The models take the customer summary of :func:`crmlib.summary.customer_summary`
+The models take the customer summary of :func:`crmlib.analytics.summary.customer_summary`
 (``frequency``, ``recency``, ``T``, ``monetary_value``; BTYD definitions, see
 that module) and follow the papers that introduced them:
 
@@ -38,10 +38,10 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from crmlib import schema as s
+from crmlib.data import schema as s
 from crmlib.errors import CRMError, DataError
 
-# Columns this module adds (not customer-summary columns, so not in crmlib.schema).
+# Columns this module adds (not customer-summary columns, so not in crmlib.data.schema).
 FREQUENCY_HOLDOUT = "frequency_holdout"
 DURATION_HOLDOUT = "duration_holdout"
 CLV = "clv"
@@ -82,14 +82,14 @@ def _summary_columns(summary, columns: tuple[str, ...], what: str) -> dict[str, 
     """The given summary columns as float arrays; DataError when missing or not numeric."""
     if not isinstance(summary, pd.DataFrame):
         raise DataError(
-            f"{what} needs a customer summary DataFrame (crmlib.summary.customer_summary), "
+            f"{what} needs a customer summary DataFrame (crmlib.analytics.summary.customer_summary), "
             f"not {type(summary).__name__}"
         )
     missing = [c for c in columns if c not in summary.columns]
     if missing:
         raise DataError(
             f"{what}: the summary has no column(s) {', '.join(map(repr, missing))}; build it with "
-            "crmlib.summary.customer_summary",
+            "crmlib.analytics.summary.customer_summary",
             column=missing[0],
         )
     out = {}
@@ -428,7 +428,7 @@ class BetaGeo:
 
     Examples
     --------
-    >>> from crmlib.datasets import load_cdnow_summary
+    >>> from crmlib.data.datasets import load_cdnow_summary
     >>> model = BetaGeo().fit(load_cdnow_summary())
     >>> {k: round(v, 3) for k, v in model.params_.items()}
     {'r': 0.243, 'alpha': 4.414, 'a': 0.793, 'b': 2.426}
@@ -457,7 +457,7 @@ class BetaGeo:
         summary : pandas.DataFrame
             One row per customer with ``frequency`` (repeat purchases),
             ``recency`` and ``T`` (same time unit), as made by
-            :func:`crmlib.summary.customer_summary`. Other columns are ignored.
+            :func:`crmlib.analytics.summary.customer_summary`. Other columns are ignored.
 
         Returns
         -------
@@ -767,7 +767,7 @@ class GammaGamma:
         ----------
         summary : pandas.DataFrame
             With ``frequency`` and ``monetary_value`` (mean of the repeat
-            purchases), as made by :func:`crmlib.summary.customer_summary`.
+            purchases), as made by :func:`crmlib.analytics.summary.customer_summary`.
 
         Returns
         -------
@@ -989,7 +989,7 @@ def historical_clv(summary: pd.DataFrame) -> pd.Series:
     ----------
     summary : pandas.DataFrame
         With ``margin`` and/or ``revenue`` (e.g. from
-        :func:`crmlib.summary.customer_summary`).
+        :func:`crmlib.analytics.summary.customer_summary`).
 
     Returns
     -------
@@ -1028,7 +1028,7 @@ def calibration_holdout_split(
 ) -> pd.DataFrame:
     """Customer summary of a calibration period plus the purchases of the holdout period.
 
-    The calibration summary is :func:`crmlib.summary.customer_summary` of the
+    The calibration summary is :func:`crmlib.analytics.summary.customer_summary` of the
     transactions up to ``calibration_end`` (inclusive, as-of that day); only
     customers who bought by then are kept. The holdout is the period after
     it up to ``observation_end`` (inclusive), as in the validation of Fader,
@@ -1051,7 +1051,7 @@ def calibration_holdout_split(
         days with a purchase, as in the summary) and ``duration_holdout``
         (its length in ``time_unit``).
     """
-    from crmlib.summary import TIME_UNITS, customer_summary
+    from crmlib.analytics.summary import TIME_UNITS, customer_summary
 
     if time_unit not in PERIODS_PER_MONTH:
         raise CRMError(f"time_unit must be 'D' (days) or 'W' (weeks), not {time_unit!r}")

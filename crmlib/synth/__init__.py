@@ -1,6 +1,6 @@
 """A seeded synthetic CRM company with known ground truth.
 
-:func:`generate` builds every table of the data contract (:data:`crmlib.schema.TABLES`,
+:func:`generate` builds every table of the data contract (:data:`crmlib.data.schema.TABLES`,
 except ``assessment``) for a fictional UK omnichannel retailer of home and
 lifestyle goods that sells through a webshop, stores and a phone service desk.
 Each modelling idea the workbook teaches is planted on purpose and recorded in
@@ -109,7 +109,7 @@ analysis). For one ``customer_id``:
 
 ``profit = revenue - product_cost - cost_to_serve``. ``truth.records`` holds
 the three parts and the profit per record; ``truth.persons`` the sums over a
-person's records. ``crmlib.value_chain.customer_profitability`` is to apply
+person's records. ``crmlib.models.value_chain.customer_profitability`` is to apply
 this same rule to client data, and is tested against this truth.
 
 Everything is drawn from one :class:`numpy.random.Generator` seeded with
@@ -158,8 +158,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from crmlib.errors import CRMError
-from crmlib.schema import (
+from crmlib.data.schema import (
     ACQUISITION_CHANNEL,
     ACTIVITY,
     CAMPAIGN_ID,
@@ -206,6 +205,7 @@ from crmlib.schema import (
     UNIT_COST_RATE,
     UNIT_PRICE,
 )
+from crmlib.errors import CRMError
 
 # --- truth column names (the ground truth's own vocabulary) -----------------
 PERSON_ID = "person_id"
@@ -254,7 +254,7 @@ _TICKET_CHANNEL_PROBS = np.array(
 #: Every channel an interaction may carry; ORDER_CHANNELS come first, in their order.
 ALL_CHANNELS = ("web", "store", "phone", "email", "sms", "post", "chat")
 
-from crmlib.schema import (  # noqa: E402  (the shared names, kept here for readers of truth)
+from crmlib.data.schema import (  # noqa: E402  (the shared names, kept here for readers of truth)
     ACT_CONTACT,
     ACT_DELIVERY,
     ACT_ORDER,
@@ -581,7 +581,7 @@ class SynthCompany:
     Attributes
     ----------
     tables : dict of str to pandas.DataFrame
-        One frame per table of :data:`crmlib.schema.TABLES` except
+        One frame per table of :data:`crmlib.data.schema.TABLES` except
         ``assessment``, with exactly that table's columns.
     truth : SynthTruth
         What was planted.
@@ -1126,7 +1126,7 @@ def _lines(rng, prod, per, orders, span) -> dict:
     seg = per["seg"][orders["person"][order]]
     product = _choice_rows(rng, _product_probs(prod), kind * len(SEGMENTS) + seg)
     # one line per product in an order: a second draw of the same product is dropped, so that
-    # no two lines are exact copies (crmlib.io rejects exact copies as duplicate lines)
+    # no two lines are exact copies (crmlib.data.io rejects exact copies as duplicate lines)
     pair = order.astype(np.int64) * len(prod["price"]) + product
     first = np.sort(np.unique(pair, return_index=True)[1])
     order, kind, seg, product = order[first], kind[first], seg[first], product[first]
@@ -1883,7 +1883,7 @@ def write_large_folder(
     -------
     dict of Path to int
         Each file written (``<table>.<fmt>``, in the order of
-        :data:`crmlib.schema.TABLES`) and its number of rows.
+        :data:`crmlib.data.schema.TABLES`) and its number of rows.
 
     Raises
     ------

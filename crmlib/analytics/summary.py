@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crmlib import schema as s
+from crmlib.data import schema as s
 from crmlib.errors import CRMError, DataError
 
 DUCKDB_THRESHOLD = 1_000_000
@@ -79,7 +79,7 @@ def customer_summary(
     -------
     pandas.DataFrame
         Indexed by customer_id (sorted), with the columns
-        :data:`crmlib.schema.SUMMARY_COLUMNS`. Customers without a purchase
+        :data:`crmlib.data.schema.SUMMARY_COLUMNS`. Customers without a purchase
         up to ``as_of`` (e.g. only returns) are not in it.
 
     References
@@ -201,7 +201,7 @@ def summary_query(eng, as_of=None, time_unit: str = "D") -> str:
     """The customer summary as one SQL query on an open engine (:class:`crmlib.engines.Engine`).
 
     Checks the transactions first (missing columns, unreadable values). The
-    query's columns are customer_id and :data:`crmlib.schema.SUMMARY_COLUMNS`,
+    query's columns are customer_id and :data:`crmlib.data.schema.SUMMARY_COLUMNS`,
     ordered by customer_id; :func:`customer_summary` runs it into pandas,
     ``crm aggregate`` writes it straight to Parquet.
     """

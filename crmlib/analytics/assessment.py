@@ -1,7 +1,7 @@
 """Questionnaire engine: YAML question banks → validated answers → scores, gaps, priorities.
 
 One engine serves the workbook's three question banks, shipped in
-``crmlib/assessments/``:
+``crmlib/analytics/banks/``:
 
 ``qci``
     QCi's customer management model, assessed CMAT-style: every practice is
@@ -29,7 +29,7 @@ with ``id``, ``name``, ``description``, ``weight`` (default 1), optional
 ``text``, ``evidence``, ``weight`` default 1, optional ``topic``).
 
 Answers live in ``assessment_<bank>.csv`` with the columns of
-:data:`crmlib.schema.TABLES` ``["assessment"]``: question_id, intention,
+:data:`crmlib.data.schema.TABLES` ``["assessment"]``: question_id, intention,
 reality, evidence, assessor, date. One row per question and assessor.
 
 The scoring rules (:func:`score`)
@@ -70,9 +70,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from crmlib import schema as s
+from crmlib.data import schema as s
+from crmlib.data.io import MISSING, decode_text, sniff_delimiter
 from crmlib.errors import CRMError, DataError
-from crmlib.io import MISSING, decode_text, sniff_delimiter
 
 __all__ = [
     "Answers",
@@ -87,12 +87,12 @@ __all__ = [
     "score",
 ]
 
-BANK_DIR = Path(__file__).parent / "assessments"
+BANK_DIR = Path(__file__).resolve().parent / "banks"
 TABLE = "assessment"  # the schema table the answer files follow
 DIMENSIONS = (s.INTENTION, s.REALITY)  # the dimensions a bank may score
 ANSWER_COLUMNS = s.TABLES[TABLE].names
 
-# columns of the bank and result tables (the answer file's columns come from crmlib.schema)
+# columns of the bank and result tables (the answer file's columns come from crmlib.data.schema)
 AREA = "area"
 NAME = "name"
 DESCRIPTION = "description"

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crmlib import schema as s
+from crmlib.data import schema as s
 from crmlib.errors import CRMError
 
 KEY_ENV = "CRM_PSEUDONYM_KEY"

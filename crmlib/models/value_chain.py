@@ -5,12 +5,12 @@ Management: Concepts and Technologies*, Routledge; built on Porter's
 value chain, Porter, *Competitive Advantage*, Free Press 1985) has five
 primary stages, each resting on five supporting conditions (leadership &
 culture, procurement, HR, IT / data, organisation design: the ``value_chain``
-question bank of :mod:`crmlib.assessment`, tied back to the stages by
+question bank of :mod:`crmlib.analytics.assessment`, tied back to the stages by
 :func:`conditions_by_stage`). What the data can show per stage:
 
 Customer portfolio analysis
     Which customers create value: :func:`customer_profitability` (revenue -
-    product cost - activity-based cost-to-serve, :mod:`crmlib.costs`), the
+    product cost - activity-based cost-to-serve, :mod:`crmlib.analytics.costs`), the
     whale curve and its figures (:func:`whale_curve`, :func:`whale_summary`,
     :func:`profit_gini`), ABC classes (:func:`abc_classes`), the profitability
     matrix of net price against cost-to-serve (:func:`net_price`,
@@ -35,7 +35,7 @@ Relationship management
     split of revenue (:func:`revenue_sources`).
 
 Conventions: a *purchase* is a transaction line with revenue >= 0 (a
-negative line is a return, as in :mod:`crmlib.io`); ``as_of`` is the last
+negative line is a return, as in :mod:`crmlib.data.io`); ``as_of`` is the last
 day observed, inclusive (default ``data.as_of``, else the last order date).
 """
 
@@ -47,11 +47,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from crmlib import costs
-from crmlib import schema as s
-from crmlib.checks import need_columns as _need
+from crmlib.analytics import costs
+from crmlib.data import schema as s
+from crmlib.data.checks import need_columns as _need
 from crmlib.errors import CRMError, DataError
-from crmlib.qci import nps  # Reichheld's Net Promoter Score, defined once in the workbook
+from crmlib.models.qci import nps  # Reichheld's Net Promoter Score, defined once in the workbook
 
 __all__ = [
     "ProfitabilityMatrix",
@@ -79,7 +79,7 @@ __all__ = [
     "whale_summary",
 ]
 
-# --- vocabulary of the results (the inputs' columns come from crmlib.schema) --------------
+# --- vocabulary of the results (the inputs' columns come from crmlib.data.schema) --------------
 PRODUCT_COST = "product_cost"
 COST_TO_SERVE = costs.COST_TO_SERVE
 PROFIT = "profit"
@@ -265,7 +265,7 @@ def customer_profitability(
       negative lines, so they are netted);
     * ``product_cost``: sum of ``transactions.cost`` (a line without a cost
       counts 0; NaN for every customer when the data have no cost at all);
-    * ``cost_to_serve``: :func:`crmlib.costs.cost_to_serve` with the
+    * ``cost_to_serve``: :func:`crmlib.analytics.costs.cost_to_serve` with the
       client's ``cost_rates`` (orders, deliveries, returns, tickets,
       campaign contacts; NaN for every customer without cost rates).
 
@@ -275,15 +275,15 @@ def customer_profitability(
 
     Parameters
     ----------
-    data : crmlib.io.ClientData or path
-        The client's tables (:func:`crmlib.datasets.load`); its ``as_of``.
+    data : crmlib.data.io.ClientData or path
+        The client's tables (:func:`crmlib.data.datasets.load`); its ``as_of``.
         With ``engine="duckdb"`` or ``"spark"`` also a client folder on disk,
         read without loading it (:mod:`crmlib.engines`).
     cost_rates : DataFrame, optional
         Unit costs by activity and channel; default the client's
-        ``cost_rates`` table (see :func:`crmlib.costs.override_rates` to try others).
+        ``cost_rates`` table (see :func:`crmlib.analytics.costs.override_rates` to try others).
     events : DataFrame, optional
-        Activity events already counted by :func:`crmlib.costs.activity_events`
+        Activity events already counted by :func:`crmlib.analytics.costs.activity_events`
         (to re-price them quickly with other rates; pandas engine only).
     engine : {"pandas", "duckdb", "spark"}
         Where the transaction-level sums run; every engine gives the same table.
@@ -693,7 +693,7 @@ def net_price_basis(data) -> str:
 
     Parameters
     ----------
-    data : crmlib.io.ClientData
+    data : crmlib.data.io.ClientData
 
     Returns
     -------
@@ -731,7 +731,7 @@ def net_price(data, basis: str | None = None) -> pd.Series:
 
     Parameters
     ----------
-    data : crmlib.io.ClientData
+    data : crmlib.data.io.ClientData
     basis : {"list", "unit", "order"}, optional
         Default :func:`net_price_basis`.
 
@@ -881,7 +881,7 @@ def strategic_flags(
     benchmark customers, those who inspire change, door openers, and those
     whose demands make them expensive to serve. Data can show three:
 
-    * ``high_future_value``: CLV (e.g. :func:`crmlib.clv.customer_lifetime_value`)
+    * ``high_future_value``: CLV (e.g. :func:`crmlib.analytics.clv.customer_lifetime_value`)
       among the top ``top`` share of customers with a CLV; NA without ``clv``;
     * ``high_volume``: revenue among the top ``top`` share;
     * ``cost_magnet``: cost-to-serve per order at least ``magnet_factor`` times
@@ -1079,12 +1079,12 @@ def partner_columns(data) -> list[tuple[str, str]]:
     """Columns that name a partner or supplier (carrier, courier, dealer, ...), by table.
 
     Client exports may carry columns beyond the data contract (kept by
-    :mod:`crmlib.io`); a column whose name contains one of
+    :mod:`crmlib.data.io`); a column whose name contains one of
     :data:`PARTNER_WORDS` is taken to name the partner that handled the row.
 
     Parameters
     ----------
-    data : crmlib.io.ClientData
+    data : crmlib.data.io.ClientData
 
     Returns
     -------
@@ -1122,7 +1122,7 @@ def partner_performance(
 
     Parameters
     ----------
-    data : crmlib.io.ClientData
+    data : crmlib.data.io.ClientData
     table, column : str
         Where the partner is named (from :func:`partner_columns`).
     profitability : DataFrame, optional
@@ -1180,13 +1180,13 @@ def needs_segments(surveys: pd.DataFrame, columns=s.NEEDS) -> pd.Series:
     segment is the need with the highest mean (``need_price`` gives
     ``"price"``), or ``"mixed"`` when two or more needs tie for the highest.
     A transparent rule for a first value proposition; a statistical
-    segmentation of the answers (k-means) is in :mod:`crmlib.idic`.
+    segmentation of the answers (k-means) is in :mod:`crmlib.models.idic`.
 
     Parameters
     ----------
     surveys : DataFrame
         customer_id and the needs answers.
-    columns : tuple of str, default :data:`crmlib.schema.NEEDS`
+    columns : tuple of str, default :data:`crmlib.data.schema.NEEDS`
 
     Returns
     -------
@@ -1245,7 +1245,7 @@ def value_proposition(
 
     Parameters
     ----------
-    data : crmlib.io.ClientData
+    data : crmlib.data.io.ClientData
     profitability : DataFrame
         From :func:`customer_profitability`.
     segments : Series
@@ -1596,7 +1596,7 @@ def conditions_by_stage(result) -> pd.DataFrame:
 
     Parameters
     ----------
-    result : crmlib.assessment.AssessmentResult
+    result : crmlib.analytics.assessment.AssessmentResult
         The scored ``value_chain`` assessment.
 
     Returns
@@ -1605,7 +1605,7 @@ def conditions_by_stage(result) -> pd.DataFrame:
         Index the primary stage id; columns name, conditions (names, weakest
         first), mean_reality, weakest_condition, weakest_reality.
     """
-    from crmlib.assessment import HOLDS_BACK, NAME
+    from crmlib.analytics.assessment import HOLDS_BACK, NAME
 
     stages = result.bank.primary_stages
     if not stages:

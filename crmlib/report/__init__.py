@@ -22,16 +22,16 @@ still fetch something from an outside address fails its lesson
 typed.
 
 **Explorers.** What runs is each lesson's batch form
-(:func:`crmlib.lessons.batch_notebook`): its ``explorer`` cells (ipywidgets)
+(:func:`crmlib.report.lessons.batch_notebook`): its ``explorer`` cells (ipywidgets)
 are left out, as a static page cannot use them, and executing widget cells
 headless can stall nbclient for the whole cell timeout (jupyter/nbclient
 issue 312; measured here: 600 s on a loaded machine). Failures still name
 the cell by its number in the lesson file.
 
 **Validated once.** The folder is validated once, by the run: the result
-is written as a data snapshot (:mod:`crmlib.snapshot`: Parquet per table and
+is written as a data snapshot (:mod:`crmlib.data.snapshot`: Parquet per table and
 a small manifest) in the work folder, and each lesson's ``data_path`` names
-the snapshot, which :func:`crmlib.datasets.load` reads back as validated in a
+the snapshot, which :func:`crmlib.data.datasets.load` reads back as validated in a
 fraction of the time. The snapshot holds personal data: it is deleted before
 the report moves into place, complete or not. ``snapshot=False``
 (``crm report --no-snapshot``) lets every lesson load the folder itself.
@@ -67,7 +67,7 @@ data, and waits for their results.
 **Privacy.** Parameters holding paths or secrets are replaced by
 placeholders in the executed notebooks (papermill metadata, the injected
 parameters cell and any output) and in the manifest; see
-:mod:`crmlib.privacy` for pseudonyms and small-cell suppression.
+:mod:`crmlib.data.privacy` for pseudonyms and small-cell suppression.
 
 Results files
 -------------
@@ -85,7 +85,7 @@ outputs. The file is one JSON object:
 - optional ``"not_assessed"``: the sections that stepped aside because the
   data lack what they need, a list of ``{"section": "…", "missing": ["table"
   or "table.column", …], "reason": "one sentence"}``
-  (:attr:`crmlib.requirements.Sections.not_assessed`). A headline figure of
+  (:attr:`crmlib.analytics.requirements.Sections.not_assessed`). A headline figure of
   such a section is ``null``, never 0.
 
 The summary lesson reads every results file with :func:`load_results`, ranks
@@ -123,11 +123,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from crmlib import engines, privacy
+from crmlib import engines
+from crmlib.data import privacy
 from crmlib.errors import CRMError
-from crmlib.lessons import EXPLORER_TAG, batch_notebook
+from crmlib.report.lessons import EXPLORER_TAG, batch_notebook
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 COMMON_PARAMETERS = ("data_path", "client_name", "as_of")
 ENGINE_PARAMETER, SPARK_PARAMETER = "engine", "spark_master"  # taken by the model lessons
 RESULTS_ENV = "CRM_RESULTS_DIR"
@@ -165,14 +166,14 @@ PACKAGES = (
     "jupyter_client",
     "ipykernel",
 )
-# report-level column names (not data-contract columns: see crmlib.schema for those)
+# report-level column names (not data-contract columns: see crmlib.data.schema for those)
 LESSON = "lesson"
 RECOMMENDATION = "recommendation"
 VALUE_AT_STAKE = "value_at_stake"
 MEASURE = "measure"
 VALUE = "value"
 SECTION, MISSING, REASON = "section", "missing", "reason"
-NOT_ASSESSED = "not_assessed"  # = crmlib.requirements.NOT_ASSESSED
+NOT_ASSESSED = "not_assessed"  # = crmlib.analytics.requirements.NOT_ASSESSED
 RESERVED_RESULTS = ("finding", "recommendations", NOT_ASSESSED)
 
 OFFLINE_TEMPLATE = r"""{%- extends 'lab/index.html.j2' -%}
@@ -840,7 +841,7 @@ def run_lesson(
 ) -> LessonRun:
     """Execute one lesson with papermill in ``workdir``; never raises for a lesson failure.
 
-    What runs is the lesson's batch form (:func:`crmlib.lessons.batch_notebook`:
+    What runs is the lesson's batch form (:func:`crmlib.report.lessons.batch_notebook`:
     without its ``explorer`` cells, which need a person at JupyterLab). The
     kernel starts in ``workdir`` without changing this process's working
     directory (papermill's ``cwd=`` would ``os.chdir``, which threads share),
@@ -1076,7 +1077,7 @@ def _scrub(nb, name: str, parameters: dict, hidden: dict[str, str]):
 
     The papermill metadata keeps only the notebook's name and redacted
     parameters; then every clear value in ``hidden`` (and every parameter
-    :func:`crmlib.privacy.redact_parameters` hides) is replaced in the whole
+    :func:`crmlib.data.privacy.redact_parameters` hides) is replaced in the whole
     notebook: the injected-parameters cell, outputs, tracebacks.
     """
     import nbformat
@@ -1212,7 +1213,7 @@ def run_report(
         in local mode in each lesson's kernel).
     snapshot : bool, default True
         Hand the lessons the validated data as a snapshot
-        (:mod:`crmlib.snapshot`), so that the folder is validated once. False:
+        (:mod:`crmlib.data.snapshot`), so that the folder is validated once. False:
         every lesson loads and validates the client folder itself (the way
         before the snapshot; slower, kept for comparison).
 
@@ -1270,7 +1271,7 @@ def _run_report(
     snapshot,
 ) -> ReportResult:
     """:func:`run_report`, while it holds the lock on ``out``."""
-    from crmlib import datasets
+    from crmlib.data import datasets
 
     run_start = time.perf_counter()
     engines.check_engine(engine)
@@ -1507,7 +1508,7 @@ def _manifest(client, complete, validated, parameters, declared, runs, named, da
 
 def _write_snapshot(validated, folder: Path, as_of) -> str | None:
     """Write the validated data for the lessons; None (and a logged warning) if it cannot be."""
-    from crmlib import snapshot
+    from crmlib.data import snapshot
 
     try:
         return str(snapshot.write(validated, folder, as_of=as_of))

@@ -20,7 +20,7 @@ Differentiate
     By value and by needs. :func:`rfm_values` and :func:`rfm_scores` (RFM
     quantile scores, Hughes, *Strategic Database Marketing*, 1994) with the
     named segments of :data:`RFM_SEGMENTS`; :class:`ValueModel` (CLV from
-    BG/NBD + Gamma-Gamma, :mod:`crmlib.clv`) and :func:`value_tiers`;
+    BG/NBD + Gamma-Gamma, :mod:`crmlib.analytics.clv`) and :func:`value_tiers`;
     :class:`NeedsSegmenter` (k-means on standardised survey needs, k by
     silhouette); :func:`value_needs_portfolio` (MVC, MGC, BZ).
 Interact
@@ -53,14 +53,14 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from crmlib import clv as _clv
-from crmlib import schema as s
+from crmlib.analytics import clv as _clv
+from crmlib.data import schema as s
 from crmlib.errors import CRMError, DataError
 
 if TYPE_CHECKING:
-    from crmlib.io import ClientData
+    from crmlib.data.io import ClientData
 
-# --- columns this module adds (not in crmlib.schema: derived, like crmlib.clv's) ---------
+# --- columns this module adds (not in crmlib.data.schema: derived, like crmlib.analytics.clv's) ---------
 CLUSTER_ID = "cluster_id"
 CLUSTER_SIZE = "cluster_size"
 MATCH_PROBABILITY = "match_probability"
@@ -116,7 +116,7 @@ _MAX_LISTED = 5
 
 
 def _rows(frame: pd.DataFrame, bad) -> str:
-    """'N row(s) (e.g. ...)' naming the file's lines when known (crmlib.io's source_row)."""
+    """'N row(s) (e.g. ...)' naming the file's lines when known (crmlib.data.io's source_row)."""
     bad = np.asarray(bad, dtype=bool)
     labels = list(frame[s.SOURCE_ROW][bad] if s.SOURCE_ROW in frame else frame.index[bad])
     shown = ", ".join(str(x) for x in labels[:_MAX_LISTED])
@@ -706,7 +706,7 @@ class MergedCustomers:
 
     Attributes
     ----------
-    data : crmlib.io.ClientData
+    data : crmlib.data.io.ClientData
         The client data with one customers row per person and every table's
         ``customer_id`` replaced by the person's golden id.
     golden : pandas.DataFrame
@@ -734,7 +734,7 @@ def merge_customers(data: ClientData, clusters: pd.DataFrame) -> MergedCustomers
 
     Parameters
     ----------
-    data : crmlib.io.ClientData
+    data : crmlib.data.io.ClientData
         With a ``customers`` table.
     clusters : pandas.DataFrame
         ``DuplicateFinder.clusters_``: ``cluster_id`` indexed by customer id.
@@ -816,14 +816,14 @@ def rfm_values(transactions: pd.DataFrame, as_of=None) -> pd.DataFrame:
       purchase days without order ids);
     - ``monetary``: net revenue (returns subtracted).
 
-    Built on :func:`crmlib.summary.customer_summary`.
+    Built on :func:`crmlib.analytics.summary.customer_summary`.
 
     Returns
     -------
     pandas.DataFrame
         Indexed by customer_id.
     """
-    from crmlib.summary import customer_summary
+    from crmlib.analytics.summary import customer_summary
 
     summary = customer_summary(transactions, as_of=as_of)
     end = pd.Timestamp(as_of) if as_of is not None else summary[s.LAST_PURCHASE].max()
@@ -953,9 +953,9 @@ def rfm_scores(values: pd.DataFrame, bins: int = 5, cuts: dict | None = None) ->
 class ValueModel:
     """Customer lifetime value from BG/NBD and Gamma-Gamma, with an explicit horizon and rate.
 
-    ``fit`` fits :class:`crmlib.clv.BetaGeo` on every customer of the
-    summary and :class:`crmlib.clv.GammaGamma` on the repeat buyers with
-    positive spend; :meth:`clv` is :func:`crmlib.clv.customer_lifetime_value`
+    ``fit`` fits :class:`crmlib.analytics.clv.BetaGeo` on every customer of the
+    summary and :class:`crmlib.analytics.clv.GammaGamma` on the repeat buyers with
+    positive spend; :meth:`clv` is :func:`crmlib.analytics.clv.customer_lifetime_value`
     with the monthly discount rate d = (1 + annual rate)**(1/12) - 1 and the
     summary's margin share (total margin / total revenue, 1 without costs).
 
@@ -987,7 +987,7 @@ class ValueModel:
         self.time_unit = time_unit
 
     def fit(self, summary: pd.DataFrame) -> ValueModel:
-        """Fit both models on a customer summary (:func:`crmlib.summary.customer_summary`)."""
+        """Fit both models on a customer summary (:func:`crmlib.analytics.summary.customer_summary`)."""
         self.beta_geo_ = _clv.BetaGeo().fit(summary)
         spenders = summary[(summary[s.FREQUENCY] > 0) & (summary[s.MONETARY_VALUE] > 0)]
         if len(spenders) < 3:
@@ -1058,7 +1058,7 @@ class NeedsSegmenter:
     Parameters
     ----------
     k_values : iterable of int, default range(2, 9)
-    columns : tuple of str, default :data:`crmlib.schema.NEEDS`
+    columns : tuple of str, default :data:`crmlib.data.schema.NEEDS`
     n_init : int, default 10
         k-means restarts.
     seed : int
@@ -1769,7 +1769,7 @@ def next_best_offers(
 
 def _margin_per_order(transactions: pd.DataFrame) -> pd.Series:
     """Mean margin (revenue - cost; revenue without costs) per order of each customer."""
-    from crmlib.summary import customer_summary
+    from crmlib.analytics.summary import customer_summary
 
     summary = customer_summary(transactions)
     value = summary[s.MARGIN].fillna(summary[s.REVENUE])

@@ -55,8 +55,8 @@ def cli(ctx, debug):
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of text.")
 def validate(path, as_of, rejects_file, as_json):
     """Check a client folder: tables found, rows accepted and rejected, and why."""
+    from crmlib.data.io import load_folder
     from crmlib.errors import DataError
-    from crmlib.io import load_folder
 
     try:
         data = load_folder(path, as_of=as_of)
@@ -94,8 +94,8 @@ def validate(path, as_of, rejects_file, as_json):
 
 def shape_notes(data, freq: str = "M") -> list[str]:
     """Sentences on the shape of the data the lessons will say too: partial
-    first or last months, and a left-censored panel (:mod:`crmlib.periods`)."""
-    from crmlib import periods
+    first or last months, and a left-censored panel (:mod:`crmlib.analytics.periods`)."""
+    from crmlib.analytics import periods
 
     tx = data.transactions
     notes = []
@@ -165,7 +165,7 @@ def report(
 
     import yaml
 
-    from crmlib.datasets import sample_path
+    from crmlib.data.datasets import sample_path
     from crmlib.report import run_report
 
     parsed = {}
@@ -249,7 +249,7 @@ def key():
     """
     import os
 
-    from crmlib import privacy
+    from crmlib.data import privacy
 
     if os.environ.get(privacy.KEY_ENV, "").strip():
         click.echo(f"pseudonym key: from the environment variable {privacy.KEY_ENV}")
@@ -349,7 +349,7 @@ def aggregate(data, out, engine, steps, as_of, memory_limit, spark_master):
     """
     import os
 
-    from crmlib import engines
+    from crmlib import pipeline
 
     if memory_limit:
         os.environ["CRM_DUCKDB_MEMORY"] = memory_limit
@@ -360,7 +360,7 @@ def aggregate(data, out, engine, steps, as_of, memory_limit, spark_master):
         click.echo(f"{step}: {rows:,} rows in {seconds:.1f} s", err=True)
 
     chosen = [x.strip() for x in steps.split(",") if x.strip()]
-    done = engines.aggregate(
+    done = pipeline.aggregate(
         data,
         out,
         engine=engine,
@@ -375,7 +375,7 @@ def aggregate(data, out, engine, steps, as_of, memory_limit, spark_master):
 
 def _register_optional() -> None:
     try:
-        from crmlib.cli_grading import exercises, feedback_command, grade, grades_command
+        from crmlib.cli.grading import exercises, feedback_command, grade, grades_command
     except ImportError:
         return
     cli.add_command(exercises)

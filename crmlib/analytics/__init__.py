@@ -1,0 +1,1 @@
+"""Shared analytics: one definition per concept, used by every model and lesson."""
