@@ -10,7 +10,6 @@ from crmlib import synth
 from crmlib.analytics import costs
 from crmlib.data import schema as s
 from crmlib.errors import CRMError, DataError
-from crmlib.models import qci
 
 SEED = 20240620  # the synthetic company of the agreement test
 AS_OF = "2024-01-31"
@@ -98,7 +97,7 @@ def test_the_aggregate_is_the_sum_over_customers():
     assert (row[costs.EVENTS], row[costs.UNIT_COST]) == (1, 1.0)
     # qci's efficiency measure delegates to the same rule
     pd.testing.assert_frame_equal(
-        qci.cost_to_serve(TX, RATES, TICKETS, INTERACTIONS, as_of=AS_OF), total
+        costs.cost_by_activity(TX, RATES, TICKETS, INTERACTIONS, as_of=AS_OF), total
     )
 
 
@@ -157,7 +156,7 @@ def test_per_customer_and_aggregate_agree_on_a_synthetic_company():
     t = company.tables
     args = (t["transactions"], t["cost_rates"], t["tickets"], t["interactions"])
     per_customer = costs.cost_to_serve(*args, as_of=company.as_of)
-    total = qci.cost_to_serve(*args, as_of=company.as_of)
+    total = costs.cost_by_activity(*args, as_of=company.as_of)
     truth = company.truth.records[synth.COST_TO_SERVE].sum()
     assert per_customer.sum() == pytest.approx(total[costs.ACTIVITY_COST].sum())
     assert per_customer.sum() == pytest.approx(truth)

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from scipy.stats import norm
 
 from crmlib import synth
-from crmlib.analytics import assessment
+from crmlib.analytics import acquisition, assessment, costs, experience, intervals
 from crmlib.data import schema as s
 from crmlib.data.io import ClientData, TableReport
 from crmlib.errors import CRMError, DataError
@@ -157,7 +157,7 @@ def test_new_customers_by_acquisition_channel():
     customers = pd.DataFrame(
         {s.CUSTOMER_ID: ["A", "B", "C"], s.ACQUISITION_CHANNEL: ["search", "social", "search"]}
     )
-    counts = qci.new_customers(ACQ_TX, customers, freq="M", as_of="2024-04-30")
+    counts = acquisition.new_customers(ACQ_TX, customers, freq="M", as_of="2024-04-30")
     assert list(counts.index) == [
         D("2024-01-01"),
         D("2024-02-01"),
@@ -166,11 +166,11 @@ def test_new_customers_by_acquisition_channel():
     ]
     assert counts["search"].tolist() == [1, 0, 1, 0]
     assert counts["social"].tolist() == [1, 0, 0, 0]
-    assert counts[qci.UNKNOWN].tolist() == [0, 0, 1, 0]  # D has no customers row
+    assert counts[experience.UNKNOWN].tolist() == [0, 0, 1, 0]  # D has no customers row
 
 
 def test_new_customers_by_first_order_channel_without_customers():
-    counts = qci.new_customers(ACQ_TX, freq="M")
+    counts = acquisition.new_customers(ACQ_TX, freq="M")
     assert counts.loc[D("2024-01-01")].to_dict() == {"web": 1, "store": 1, "phone": 0}
     assert counts.loc[D("2024-03-01")].to_dict() == {"web": 1, "store": 0, "phone": 1}
 
@@ -183,10 +183,10 @@ def test_cost_per_acquisition_by_hand():
             s.START_DATE: pd.to_datetime(["2024-01-15", "2024-02-01"]),
         }
     )
-    table = qci.cost_per_acquisition(ACQ_TX, campaigns, freq="M")
-    assert table.loc[D("2024-01-01"), qci.COST_PER_NEW_CUSTOMER] == 50.0  # 100 / A and B
-    assert np.isnan(table.loc[D("2024-02-01"), qci.COST_PER_NEW_CUSTOMER])  # nobody new
-    assert table.loc[D("2024-03-01"), qci.COST_PER_NEW_CUSTOMER] == 0.0  # C, D, no spend
+    table = acquisition.cost_per_acquisition(ACQ_TX, campaigns, freq="M")
+    assert table.loc[D("2024-01-01"), acquisition.COST_PER_NEW_CUSTOMER] == 50.0  # 100 / A and B
+    assert np.isnan(table.loc[D("2024-02-01"), acquisition.COST_PER_NEW_CUSTOMER])  # nobody new
+    assert table.loc[D("2024-03-01"), acquisition.COST_PER_NEW_CUSTOMER] == 0.0  # C, D, no spend
 
 
 def test_penetration_by_hand():
@@ -242,14 +242,14 @@ def test_cost_to_serve_by_hand():
         ],
         columns=[s.ACTIVITY, s.CHANNEL, s.UNIT_COST_RATE],
     )
-    costs = qci.cost_to_serve(data, rates, tickets, interactions).set_index([s.ACTIVITY, s.CHANNEL])
-    assert costs.loc[("order", "web"), qci.EVENTS] == 1  # two lines, one order
-    assert costs.loc[("delivery", "store"), qci.ACTIVITY_COST] == 0.0  # no rate
-    assert costs.loc[("ticket", "chat"), qci.ACTIVITY_COST] == 1.0  # the any-channel rate
-    assert costs.loc[("contact", "email"), qci.EVENTS] == 2  # the web visit is not a contact
+    table = costs.cost_by_activity(data, rates, tickets, interactions).set_index([s.ACTIVITY, s.CHANNEL])
+    assert table.loc[("order", "web"), costs.EVENTS] == 1  # two lines, one order
+    assert table.loc[("delivery", "store"), costs.ACTIVITY_COST] == 0.0  # no rate
+    assert table.loc[("ticket", "chat"), costs.ACTIVITY_COST] == 1.0  # the any-channel rate
+    assert table.loc[("contact", "email"), costs.EVENTS] == 2  # the web visit is not a contact
     # 2 + 4 + 5 + 0 + 3 + 10 + 1 + 2 x 0.5 = 26 on net revenue 10 + 20 + 30 - 10 = 50
-    assert costs[qci.ACTIVITY_COST].sum() == 26.0
-    assert qci.cost_to_serve_ratio(data, rates, tickets, interactions) == pytest.approx(26 / 50)
+    assert table[costs.ACTIVITY_COST].sum() == 26.0
+    assert costs.cost_to_serve_ratio(data, rates, tickets, interactions) == pytest.approx(26 / 50)
 
 
 # --- measuring the effect ------------------------------------------------------------------
@@ -263,36 +263,36 @@ def test_wilson_interval_matches_newcombe_1998():
         (0, 20): (0.0, 0.1611),
         (1, 29): (0.0061, 0.1718),
     }.items():
-        assert qci.wilson_interval(x, n) == pytest.approx(expected, abs=5e-5)
+        assert intervals.wilson_interval(x, n) == pytest.approx(expected, abs=5e-5)
 
 
 def test_difference_intervals_match_published_values():
     # Newcombe (1998), Statistics in Medicine 17, 873-890, table II: 56/70 - 48/80
-    d, lo, hi = qci.proportion_difference_ci(56, 70, 48, 80, method="wald")
+    d, lo, hi = intervals.proportion_difference_ci(56, 70, 48, 80, method="wald")
     assert (d, lo, hi) == pytest.approx((0.2, 0.0575, 0.3425), abs=5e-5)
-    assert qci.proportion_difference_ci(56, 70, 48, 80)[1:] == pytest.approx(
+    assert intervals.proportion_difference_ci(56, 70, 48, 80)[1:] == pytest.approx(
         (0.0524, 0.3339), abs=5e-5
     )
-    assert qci.proportion_difference_ci(9, 10, 3, 10)[1:] == pytest.approx(
+    assert intervals.proportion_difference_ci(9, 10, 3, 10)[1:] == pytest.approx(
         (0.1705, 0.8090), abs=5e-5
     )
     # Fagerland, Lydersen & Laake (2017), Statistical Analysis of Contingency
     # Tables, ch. 4: Perondi et al. (2004), 7/34 - 1/34
-    assert qci.proportion_difference_ci(7, 34, 1, 34, method="wald")[1:] == pytest.approx(
+    assert intervals.proportion_difference_ci(7, 34, 1, 34, method="wald")[1:] == pytest.approx(
         (0.0292, 0.3238), abs=5e-5
     )
-    assert qci.proportion_difference_ci(7, 34, 1, 34)[1:] == pytest.approx(
+    assert intervals.proportion_difference_ci(7, 34, 1, 34)[1:] == pytest.approx(
         (0.0189, 0.3404), abs=5e-5
     )
 
 
 def test_interval_arguments_are_checked():
     with pytest.raises(CRMError, match="successes"):
-        qci.proportion_difference_ci(5, 4, 1, 10)
+        intervals.proportion_difference_ci(5, 4, 1, 10)
     with pytest.raises(CRMError, match="level"):
-        qci.wilson_interval(1, 10, level=95)
+        intervals.wilson_interval(1, 10, level=95)
     with pytest.raises(CRMError, match="method"):
-        qci.proportion_difference_ci(1, 10, 1, 10, method="exact")
+        intervals.proportion_difference_ci(1, 10, 1, 10, method="exact")
 
 
 LIFT_TX = tx(
@@ -339,10 +339,10 @@ LIFT_CAMPAIGNS = pd.DataFrame(
 def test_campaign_responses_by_hand():
     r = qci.campaign_responses(LIFT_TX, LIFT_INTERACTIONS, LIFT_CAMPAIGNS)
     k1 = r[r[s.CAMPAIGN_ID] == "K1"].set_index(s.CUSTOMER_ID)
-    treated = k1[k1[qci.GROUP] == qci.TREATED]
+    treated = k1[k1[experience.GROUP] == qci.TREATED]
     assert sorted(treated.index) == ["t1", "t2", "t3", "t4", "x"]
     assert sorted(treated.index[treated[qci.RESPONDED]]) == ["t1", "t2"]
-    control = k1[k1[qci.GROUP] == qci.CONTROL]
+    control = k1[k1[experience.GROUP] == qci.CONTROL]
     assert control[qci.RESPONDED].to_dict() == {"h1": True, "h2": False}
     assert set(k1[qci.CONTROL_KIND]) == {qci.HOLDOUT}
     # K2 has no holdout and no campaigns row: 28 days from its first contact,
@@ -350,7 +350,7 @@ def test_campaign_responses_by_hand():
     k2 = r[r[s.CAMPAIGN_ID] == "K2"].set_index(s.CUSTOMER_ID)
     assert k2[qci.WINDOW_END].iloc[0] == D("2024-05-28")
     assert set(k2[qci.CONTROL_KIND]) == {qci.NOT_CONTACTED}
-    control = k2[k2[qci.GROUP] == qci.CONTROL]
+    control = k2[k2[experience.GROUP] == qci.CONTROL]
     assert sorted(control.index) == ["h1", "n1", "n2", "t1", "t2", "t3", "x"]
     assert sorted(control.index[control[qci.RESPONDED]]) == ["n1"]
 
@@ -361,12 +361,12 @@ def test_campaign_lift_by_hand():
     k1 = lift.loc["K1"]
     assert (k1[qci.RESPONDERS_TREATED], k1[qci.N_TREATED]) == (2, 5)
     assert (k1[qci.RESPONDERS_CONTROL], k1[qci.N_CONTROL]) == (1, 2)
-    assert k1[qci.LIFT] == pytest.approx(2 / 5 - 1 / 2)
-    expected = qci.proportion_difference_ci(2, 5, 1, 2)
-    assert (k1[qci.CI_LOW], k1[qci.CI_HIGH]) == pytest.approx(expected[1:])
+    assert k1[experience.LIFT] == pytest.approx(2 / 5 - 1 / 2)
+    expected = intervals.proportion_difference_ci(2, 5, 1, 2)
+    assert (k1[experience.CI_LOW], k1[experience.CI_HIGH]) == pytest.approx(expected[1:])
     assert k1[s.NAME] == "Spring" and np.isnan(k1[qci.COST_PER_INCREMENTAL])  # no gain, no price
     k2 = lift.loc["K2"]
-    assert k2[qci.LIFT] == pytest.approx(1 - 1 / 7)
+    assert k2[experience.LIFT] == pytest.approx(1 - 1 / 7)
     assert np.isnan(k2[s.COST])
 
 
@@ -375,21 +375,21 @@ def test_campaign_lift_by_hand():
 
 def test_nps_by_hand():
     scores = [10, 9, 8, 7, 6, 0, np.nan, 10]  # 3 promoters, 2 passives, 2 detractors of 7
-    assert qci.nps(scores) == pytest.approx(100 / 7)
-    assert qci.nps_class([9, 8, 7, 6]).tolist() == [
-        qci.PROMOTERS,
-        qci.PASSIVES,
-        qci.PASSIVES,
-        qci.DETRACTORS,
+    assert experience.nps(scores) == pytest.approx(100 / 7)
+    assert experience.nps_class([9, 8, 7, 6]).tolist() == [
+        experience.PROMOTERS,
+        experience.PASSIVES,
+        experience.PASSIVES,
+        experience.DETRACTORS,
     ]
     surveys = pd.DataFrame({s.CUSTOMER_ID: list("abcdefgh"), s.NPS: scores})
-    row = qci.nps_table(surveys).iloc[0]
+    row = experience.nps_table(surveys).iloc[0]
     se = 100 * math.sqrt((5 / 7 - (1 / 7) ** 2) / 7)  # (P + D - (P - D)^2) / n
     assert row[qci.N] == 7
-    assert row[qci.CI_LOW] == pytest.approx(100 / 7 - norm.ppf(0.975) * se)
-    assert row[qci.CI_HIGH] == pytest.approx(100 / 7 + norm.ppf(0.975) * se)
+    assert row[experience.CI_LOW] == pytest.approx(100 / 7 - norm.ppf(0.975) * se)
+    assert row[experience.CI_HIGH] == pytest.approx(100 / 7 + norm.ppf(0.975) * se)
     with pytest.raises(DataError, match="0 to 10"):
-        qci.nps([11])
+        experience.nps([11])
 
 
 def test_nps_by_group_and_main_channel():
@@ -403,20 +403,20 @@ def test_nps_by_group_and_main_channel():
         ],
         columns=(s.ORDER_ID, s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE, s.CHANNEL),
     )
-    channel = qci.main_channel(data)
+    channel = experience.main_channel(data)
     assert channel.to_dict() == {"a": "web", "b": "store"}
     surveys = pd.DataFrame({s.CUSTOMER_ID: ["a", "a", "b", "z"], s.NPS: [10, 0, 10, 10]})
-    table = qci.nps_table(surveys, by=channel)
-    assert table[s.NPS].to_dict() == {"web": 0.0, "store": 100.0, qci.UNKNOWN: 100.0}
+    table = experience.nps_table(surveys, by=channel)
+    assert table[s.NPS].to_dict() == {"web": 0.0, "store": 100.0, experience.UNKNOWN: 100.0}
 
 
 def test_csat_by_touchpoint():
     tickets = pd.DataFrame(
         {s.CATEGORY: ["delivery", "delivery", "billing", "billing"], s.CSAT: [5, 4, np.nan, 2]}
     )
-    table = qci.csat_table(tickets, by=s.CATEGORY)
-    assert table.loc["delivery", [qci.N, qci.MEAN_CSAT, qci.SATISFIED]].tolist() == [2, 4.5, 1.0]
-    assert table.loc["billing", [qci.N, "answer_rate", qci.SATISFIED]].tolist() == [1, 0.5, 0.0]
+    table = experience.csat_table(tickets, by=s.CATEGORY)
+    assert table.loc["delivery", [qci.N, experience.MEAN_CSAT, experience.SATISFIED]].tolist() == [2, 4.5, 1.0]
+    assert table.loc["billing", [qci.N, "answer_rate", experience.SATISFIED]].tolist() == [1, 0.5, 0.0]
 
 
 def test_nps_by_service_uses_only_tickets_before_the_survey():
@@ -435,11 +435,11 @@ def test_nps_by_service_uses_only_tickets_before_the_survey():
             s.CSAT: [5, 1, 2, 3],  # a's 1 came after the survey; b's mean is 2.5
         }
     )
-    table = qci.nps_by_service(surveys, tickets)
+    table = experience.nps_by_service(surveys, tickets)
     assert table[s.NPS].to_dict() == {
-        qci.SERVICE_GOOD: 100.0,
-        qci.SERVICE_POOR: -100.0,
-        qci.NO_TICKET: 0.0,
+        experience.SERVICE_GOOD: 100.0,
+        experience.SERVICE_POOR: -100.0,
+        experience.NO_TICKET: 0.0,
     }
 
 
@@ -448,7 +448,7 @@ def test_retention_after_an_event_by_hand():
         {
             s.CUSTOMER_ID: ["x", "y", "z", "w"],
             s.DATE: pd.to_datetime(["2024-01-01", "2024-01-01", "2024-11-15", "2024-02-01"]),
-            qci.NPS_CLASS: [qci.PROMOTERS, qci.DETRACTORS, qci.PROMOTERS, qci.DETRACTORS],
+            qci.NPS_CLASS: [experience.PROMOTERS, experience.DETRACTORS, experience.PROMOTERS, experience.DETRACTORS],
         }
     )
     data = tx(
@@ -460,9 +460,9 @@ def test_retention_after_an_event_by_hand():
             ("w", "2024-12-31", 5.0),
         ]
     )
-    table = qci.retention_after(events, data, by=qci.NPS_CLASS, date=s.DATE, inactivity_days=90)
-    assert table.loc[qci.PROMOTERS].tolist() == [1, 1.0]
-    assert table.loc[qci.DETRACTORS].tolist() == [2, 0.0]
+    table = experience.retention_after(events, data, by=qci.NPS_CLASS, date=s.DATE, inactivity_days=90)
+    assert table.loc[experience.PROMOTERS].tolist() == [1, 1.0]
+    assert table.loc[experience.DETRACTORS].tolist() == [2, 0.0]
 
 
 # --- user errors ----------------------------------------------------------------------------
@@ -548,9 +548,9 @@ def test_charts_draw_on_the_given_axes_only():
     # one error bar per campaign, its ends at the interval
     segments = [c for c in ax2.collections if len(c.get_segments())]
     ends = sorted(x for c in segments for seg in c.get_segments() for x in (seg[0][0], seg[1][0]))
-    assert ends == pytest.approx(sorted(100 * lift[[qci.CI_LOW, qci.CI_HIGH]].to_numpy().ravel()))
+    assert ends == pytest.approx(sorted(100 * lift[[experience.CI_LOW, experience.CI_HIGH]].to_numpy().ravel()))
     own = qci_plots.plot_nps_by_channel(
-        qci.nps_table(pd.DataFrame({s.CUSTOMER_ID: ["a", "b", "c"], s.NPS: [10, 10, 0]}))
+        experience.nps_table(pd.DataFrame({s.CUSTOMER_ID: ["a", "b", "c"], s.NPS: [10, 10, 0]}))
     )
     assert own.figure is not figure
     assert own.patches[0].get_height() == pytest.approx(100 / 3)
@@ -622,7 +622,7 @@ def test_campaign_lift_recovers_the_planted_lift(company):
     # Rule: the planted lift lies inside the measured 95 % interval for at least
     # 6 of the 8 campaigns. With calibrated intervals about 7.6 of 8 would; 5 or
     # fewer happens with probability below 0.6 %.
-    inside = (lift[qci.CI_LOW] <= truth["lift"]) & (truth["lift"] <= lift[qci.CI_HIGH])
+    inside = (lift[experience.CI_LOW] <= truth["lift"]) & (truth["lift"] <= lift[experience.CI_HIGH])
     assert inside.sum() >= 6
     # a response counted per customer id can only miss the orders a person placed
     # on a second record: at most what the CRM marked "responded", and close to it
@@ -645,21 +645,21 @@ def test_nps_matches_the_planted_model(company):
     sd = model["noise_sd"]
     # answer = round(mean + N(0, sd)): a promoter when >= 8.5, a detractor when < 6.5
     expected = 100 * np.mean(norm.sf((8.5 - mean) / sd) - norm.cdf((6.5 - mean) / sd))
-    row = qci.nps_table(company.tables["surveys"]).iloc[0]
-    se = (row[qci.CI_HIGH] - row[s.NPS]) / norm.ppf(0.975)
+    row = experience.nps_table(company.tables["surveys"]).iloc[0]
+    se = (row[experience.CI_HIGH] - row[s.NPS]) / norm.ppf(0.975)
     assert abs(row[s.NPS] - expected) < 3 * se
 
 
 def test_nps_is_lower_after_bad_service(company):
     persons = company.truth.persons
     answered = persons.loc[persons[s.NPS].notna()]
-    bad = qci.nps(answered.loc[answered[synth.SERVICE_SCORE] < 3, s.NPS])
-    good = qci.nps(answered.loc[answered[synth.SERVICE_SCORE] >= 4, s.NPS])
+    bad = experience.nps(answered.loc[answered[synth.SERVICE_SCORE] < 3, s.NPS])
+    good = experience.nps(answered.loc[answered[synth.SERVICE_SCORE] >= 4, s.NPS])
     assert good - bad > 50
     # measured from the tickets a client holds, without the truth
-    table = qci.nps_by_service(company.tables["surveys"], company.tables["tickets"])[s.NPS]
-    assert table[qci.SERVICE_GOOD] > table[qci.NO_TICKET] > table[qci.SERVICE_FAIR]
-    assert table[qci.SERVICE_GOOD] - max(table[qci.SERVICE_FAIR], table[qci.SERVICE_POOR]) > 40
+    table = experience.nps_by_service(company.tables["surveys"], company.tables["tickets"])[s.NPS]
+    assert table[experience.SERVICE_GOOD] > table[experience.NO_TICKET] > table[experience.SERVICE_FAIR]
+    assert table[experience.SERVICE_GOOD] - max(table[experience.SERVICE_FAIR], table[experience.SERVICE_POOR]) > 40
 
 
 def test_retention_explorer_follows_its_slider():
@@ -690,10 +690,10 @@ PARTIAL_TX = tx(
 
 
 def test_new_customers_leave_out_partial_periods_on_request():
-    every = qci.new_customers(PARTIAL_TX, freq="M").sum(axis=1)
+    every = acquisition.new_customers(PARTIAL_TX, freq="M").sum(axis=1)
     assert every.index[0] == D("2016-12-01") and every.index[-1] == D("2018-01-01")
     assert every[D("2018-01-01")] == 1  # E, on the one day of January 2018
-    complete = qci.new_customers(PARTIAL_TX, freq="M", complete_only=True).sum(axis=1)
+    complete = acquisition.new_customers(PARTIAL_TX, freq="M", complete_only=True).sum(axis=1)
     assert complete.index[0] == D("2017-01-01") and complete.index[-1] == D("2017-12-01")
     assert complete[D("2017-01-01")] == 1 and complete[D("2017-12-01")] == 1  # C; D
     assert complete.sum() == 2 and len(complete) == 12

@@ -446,3 +446,26 @@ def rates_sql(cost_rates: pd.DataFrame) -> str:
         for a, c, u in rates[[s.ACTIVITY, s.CHANNEL, s.UNIT_COST_RATE]].itertuples(index=False)
     )
     return f"SELECT * FROM (VALUES {rows}) AS r(activity, channel, unit_cost)"
+
+
+def cost_to_serve_ratio(
+    transactions: pd.DataFrame,
+    cost_rates: pd.DataFrame,
+    tickets: pd.DataFrame | None = None,
+    interactions: pd.DataFrame | None = None,
+    as_of=None,
+) -> float:
+    """Cost-to-serve per unit of net revenue: sum of :func:`cost_by_activity` / net revenue.
+
+    Efficiency is the "E" of REAP (Woodcock, Starkey & Stone 2003, ch. 1):
+    what it costs to serve the revenue the customers bring. Net revenue is
+    the sum of ``revenue`` up to ``as_of``, returns included (negative).
+    """
+    when = _as_of(transactions, as_of)
+    revenue = float(transactions.loc[transactions[s.ORDER_DATE] <= when, s.REVENUE].sum())
+    if revenue <= 0:
+        raise DataError(
+            "transactions: net revenue is not positive, so cost per revenue is undefined"
+        )
+    costs = cost_by_activity(transactions, cost_rates, tickets, interactions, as_of=when)
+    return float(costs[ACTIVITY_COST].sum() / revenue)

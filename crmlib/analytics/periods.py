@@ -127,7 +127,7 @@ class PeriodCoverage:
 
     def complete(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` without the rows of partial periods (index: a day within each period,
-        e.g. the period's first day, as :func:`crmlib.models.qci.new_customers` gives it)."""
+        e.g. the period's first day, as :func:`crmlib.analytics.acquisition.new_customers` gives it)."""
         if not self.partial or frame.empty:
             return frame
         keep = [not self.is_partial(day) for day in frame.index]

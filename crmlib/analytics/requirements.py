@@ -8,7 +8,7 @@ data hold it::
     sections = requirements.Sections("qci", data)
     ...
     if sections.check("Cost per acquisition", Need(columns={"campaigns": [s.COST, s.START_DATE]})):
-        display(qci.cost_per_acquisition(...))
+        display(acquisition.cost_per_acquisition(...))
 
 When the data hold it, :meth:`Sections.check` returns True and prints
 nothing. When they do not, it prints one sentence naming the section and the

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from crmlib.analytics import costs
+from crmlib.analytics import acquisition, costs, experience
 from crmlib.analytics.assessment import ACTION, NAME, PRIORITY, RANK, STAGE, AssessmentResult
 from crmlib.analytics.requirements import Need, missing_pieces
 from crmlib.data import schema as s
@@ -147,8 +147,8 @@ NEW = "new_customers"
 RETENTION = "retention_rate"
 MARGIN_PER_CUSTOMER = "margin_per_customer"
 CAC = "acquisition_cost"
-MEAN_CSAT = qci.MEAN_CSAT
-SATISFIED = qci.SATISFIED
+MEAN_CSAT = experience.MEAN_CSAT
+SATISFIED = experience.SATISFIED
 COST_TO_SERVE = "cost_to_serve_ratio"
 WALLET = "share_of_wallet_proxy"
 KPI = "kpi"
@@ -159,7 +159,7 @@ CHANGE = "change"
 STATUS = "status"
 DIRECTION = "direction"
 GREEN, AMBER, RED, NO_DATA = "green", "amber", "red", "no data"
-RETAINED = qci.RETAINED
+RETAINED = experience.RETAINED
 REVENUE_AFTER = "revenue_after"
 GAP_TO_READY = "gap_to_ready"
 
@@ -620,9 +620,9 @@ def customer_value_by_segment(
     Payne & Frow's value creation process asks what value the customer
     receives from the proposition (Payne & Frow 2005, *Journal of
     Marketing* 69(4)). From the client's records: the mean importance of
-    each stated need (1-5), the need rated highest, NPS (:func:`crmlib.models.qci.nps`,
+    each stated need (1-5), the need rated highest, NPS (:func:`crmlib.analytics.experience.nps`,
     Reichheld 2003) and, with tickets, the mean CSAT and the share satisfied
-    (:func:`crmlib.models.qci.csat_table`).
+    (:func:`crmlib.analytics.experience.csat_table`).
 
     Returns
     -------
@@ -646,10 +646,10 @@ def customer_value_by_segment(
             dtype="object",
         )
     if s.NPS in surveys.columns and surveys[s.NPS].notna().any():
-        out[s.NPS] = qci.nps_table(frame, by=SEGMENT)[s.NPS]
+        out[s.NPS] = experience.nps_table(frame, by=SEGMENT)[s.NPS]
     if tickets is not None and len(tickets) and s.CSAT in tickets.columns:
         rated = tickets.assign(**{SEGMENT: _labels(tickets[s.CUSTOMER_ID], segment_of, UNASSIGNED)})
-        csat = qci.csat_table(rated, by=SEGMENT)
+        csat = experience.csat_table(rated, by=SEGMENT)
         out[CSAT_ANSWERS] = csat[qci.N].reindex(out.index)
         out[MEAN_CSAT] = csat[MEAN_CSAT].reindex(out.index)
         out[SATISFIED] = csat[SATISFIED].reindex(out.index)
@@ -705,21 +705,21 @@ def acquisition_cost(transactions: pd.DataFrame, campaigns: pd.DataFrame, as_of=
     month of the first campaign with a cost to ``as_of`` (campaigns starting
     later are left out): the average acquisition cost of Farris, Bendle,
     Pfeifer & Reibstein, *Marketing Metrics*, 2nd ed., Pearson 2010, ch. 5,
-    through :func:`crmlib.models.qci.cost_per_acquisition`. Every campaign counts,
+    through :func:`crmlib.analytics.acquisition.cost_per_acquisition`. Every campaign counts,
     also those meant to retain: the figure is an upper bound.
     """
     _need(campaigns, "campaigns", (s.COST, s.START_DATE))
     when = _as_of(transactions, as_of)
     started = campaigns.loc[campaigns[s.START_DATE] <= when]
-    table = qci.cost_per_acquisition(transactions, started, freq="M", as_of=when)
-    spent = table[qci.CAMPAIGN_COST] > 0
+    table = acquisition.cost_per_acquisition(transactions, started, freq="M", as_of=when)
+    spent = table[acquisition.CAMPAIGN_COST] > 0
     if not spent.any():
         raise DataError("campaigns: no campaign with a cost started by the as-of date")
     window = table.loc[table.index >= table.index[int(np.argmax(spent.to_numpy()))]]
-    new = int(window[qci.NEW_CUSTOMERS].sum())
+    new = int(window[acquisition.NEW_CUSTOMERS].sum())
     if new == 0:
         raise DataError("transactions: no new customer since the first campaign")
-    return float(window[qci.CAMPAIGN_COST].sum() / new)
+    return float(window[acquisition.CAMPAIGN_COST].sum() / new)
 
 
 def clv_to_cac(clv, cac: float):
@@ -1120,9 +1120,9 @@ def experience_by_channel(
 ) -> pd.DataFrame:
     """The experience each channel gives: CSAT of its service contacts, NPS of its buyers.
 
-    * CSAT by the channel of the service ticket (:func:`crmlib.models.qci.csat_table`);
-    * NPS by the respondent's main purchase channel (:func:`crmlib.models.qci.nps_table`
-      with :func:`crmlib.models.qci.main_channel`).
+    * CSAT by the channel of the service ticket (:func:`crmlib.analytics.experience.csat_table`);
+    * NPS by the respondent's main purchase channel (:func:`crmlib.analytics.experience.nps_table`
+      with :func:`crmlib.analytics.experience.main_channel`).
 
     An integrated, consistent experience across channels is the aim of Payne
     & Frow's multichannel integration process (Payne & Frow 2005, *Journal
@@ -1138,7 +1138,7 @@ def experience_by_channel(
     """
     parts = []
     if tickets is not None and len(tickets) and {s.CSAT, s.CHANNEL} <= set(tickets.columns):
-        csat = qci.csat_table(tickets, by=s.CHANNEL)
+        csat = experience.csat_table(tickets, by=s.CHANNEL)
         parts.append(csat[[qci.N, MEAN_CSAT, SATISFIED]].rename(columns={qci.N: CSAT_ANSWERS}))
     if (
         surveys is not None
@@ -1147,7 +1147,7 @@ def experience_by_channel(
         and s.CHANNEL in transactions.columns
         and transactions[s.CHANNEL].notna().any()
     ):
-        table = qci.nps_table(surveys, by=qci.main_channel(transactions))
+        table = experience.nps_table(surveys, by=experience.main_channel(transactions))
         parts.append(table[[qci.N, s.NPS]].rename(columns={qci.N: NPS_ANSWERS}))
     if not parts:
         raise DataError(
@@ -1155,7 +1155,7 @@ def experience_by_channel(
             "available: the experience by channel cannot be measured"
         )
     out = pd.concat(parts, axis=1)
-    out = out.drop(index=[qci.UNKNOWN], errors="ignore")
+    out = out.drop(index=[experience.UNKNOWN], errors="ignore")
     out.index.name = s.CHANNEL
     return out
 
@@ -1662,14 +1662,14 @@ def _experience_kpis(data, out: pd.DataFrame, periods) -> None:
         surveys = data.tables["surveys"].dropna(subset=[s.DATE])
         by = surveys[s.DATE].dt.to_period(periods.freq)
         out[s.NPS] = [
-            qci.nps(surveys.loc[by == p, s.NPS]) if (by == p).any() else np.nan for p in periods
+            experience.nps(surveys.loc[by == p, s.NPS]) if (by == p).any() else np.nan for p in periods
         ]
     if not missing_pieces(data, Need(columns={"tickets": [s.CSAT]})):
         tickets = data.tables["tickets"]
         by = tickets[s.OPENED_AT].dt.to_period(periods.freq)
         answers = [tickets.loc[by == p, s.CSAT].dropna() for p in periods]
         out[MEAN_CSAT] = [a.mean() if len(a) else np.nan for a in answers]
-        out[SATISFIED] = [(a >= qci.SATISFIED_MIN).mean() if len(a) else np.nan for a in answers]
+        out[SATISFIED] = [(a >= experience.SATISFIED_MIN).mean() if len(a) else np.nan for a in answers]
 
 
 def _wallet_kpis(data, out: pd.DataFrame, periods, bought, period) -> None:
@@ -1772,7 +1772,7 @@ def value_after_survey(
     """What customers did after answering the survey, by NPS class: the link to money.
 
     For each answer at least ``days`` before ``as_of``: whether the customer
-    bought again in the ``days`` after it (:func:`crmlib.models.qci.retention_after`)
+    bought again in the ``days`` after it (:func:`crmlib.analytics.experience.retention_after`)
     and the net revenue they brought in that time. Payne & Frow's
     performance assessment asks how customer measures drive shareholder
     results (Payne & Frow 2005); Reichheld (2003) claimed NPS predicts growth,
@@ -1789,9 +1789,9 @@ def value_after_survey(
     _need(surveys, "surveys", (s.RESPONSE_ID, s.CUSTOMER_ID, s.DATE, s.NPS))
     when = _as_of(transactions, as_of)
     events = surveys.dropna(subset=[s.NPS, s.DATE]).assign(
-        **{qci.NPS_CLASS: lambda f: qci.nps_class(f[s.NPS])}
+        **{qci.NPS_CLASS: lambda f: experience.nps_class(f[s.NPS])}
     )
-    retained = qci.retention_after(
+    retained = experience.retention_after(
         events, transactions, by=qci.NPS_CLASS, date=s.DATE, inactivity_days=days, as_of=when
     )
     judged = events.loc[events[s.DATE].dt.normalize() + pd.Timedelta(days=days) <= when]
@@ -1808,7 +1808,7 @@ def value_after_survey(
     mean = per_answer.groupby(judged[qci.NPS_CLASS].to_numpy()).mean()
     out = retained.copy()
     out[REVENUE_AFTER] = mean.reindex(out.index)
-    order = [c for c in (qci.PROMOTERS, qci.PASSIVES, qci.DETRACTORS) if c in out.index]
+    order = [c for c in (experience.PROMOTERS, experience.PASSIVES, experience.DETRACTORS) if c in out.index]
     return out.loc[order]
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
+from crmlib.analytics import experience
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
 from crmlib.models import qci
@@ -111,7 +112,7 @@ def plot_campaign_lift(lift_table: pd.DataFrame, ax: Axes | None = None) -> Axes
         One point with an error bar per campaign, in percentage points; green
         when the interval lies above 0.
     """
-    _require(lift_table, (qci.LIFT, qci.CI_LOW, qci.CI_HIGH), "the lift table")
+    _require(lift_table, (experience.LIFT, experience.CI_LOW, experience.CI_HIGH), "the lift table")
     if lift_table.empty:
         raise CRMError(
             "the lift table is empty: no campaign had both a treated and a control group"
@@ -120,9 +121,9 @@ def plot_campaign_lift(lift_table: pd.DataFrame, ax: Axes | None = None) -> Axes
     table = lift_table.iloc[::-1]  # first campaign at the top
     labels = table[s.NAME] if s.NAME in table.columns else table.index.to_series()
     y = np.arange(len(table))
-    lift = table[qci.LIFT].to_numpy() * 100
-    low = table[qci.CI_LOW].to_numpy() * 100
-    high = table[qci.CI_HIGH].to_numpy() * 100
+    lift = table[experience.LIFT].to_numpy() * 100
+    low = table[experience.CI_LOW].to_numpy() * 100
+    high = table[experience.CI_HIGH].to_numpy() * 100
     above = low > 0
     for mask, colour, label in (
         (above, "tab:green", "interval above 0"),
@@ -152,7 +153,7 @@ def plot_nps_by_channel(nps_table: pd.DataFrame, ax: Axes | None = None) -> Axes
     Parameters
     ----------
     nps_table : DataFrame
-        From :func:`crmlib.models.qci.nps_table` or :func:`crmlib.models.qci.nps_by_service`.
+        From :func:`crmlib.analytics.experience.nps_table` or :func:`crmlib.analytics.experience.nps_by_service`.
     ax : matplotlib Axes, optional
 
     Returns
@@ -160,7 +161,7 @@ def plot_nps_by_channel(nps_table: pd.DataFrame, ax: Axes | None = None) -> Axes
     matplotlib.axes.Axes
         One bar per group, labelled with its number of answers.
     """
-    _require(nps_table, (s.NPS, qci.CI_LOW, qci.CI_HIGH, qci.N), "the NPS table")
+    _require(nps_table, (s.NPS, experience.CI_LOW, experience.CI_HIGH, qci.N), "the NPS table")
     if nps_table.empty:
         raise CRMError("the NPS table is empty: there are no answers to draw")
     ax = new_axes(ax, figsize=(7, 4))
@@ -171,7 +172,7 @@ def plot_nps_by_channel(nps_table: pd.DataFrame, ax: Axes | None = None) -> Axes
         x,
         score,
         color=colours,
-        yerr=[score - nps_table[qci.CI_LOW].to_numpy(), nps_table[qci.CI_HIGH].to_numpy() - score],
+        yerr=[score - nps_table[experience.CI_LOW].to_numpy(), nps_table[experience.CI_HIGH].to_numpy() - score],
         capsize=4,
     )
     for xi, v, n in zip(x, score, nps_table[qci.N], strict=True):
@@ -199,7 +200,7 @@ def plot_new_customers(
     Parameters
     ----------
     counts : DataFrame
-        From :func:`crmlib.models.qci.new_customers`.
+        From :func:`crmlib.analytics.acquisition.new_customers`.
     ax : matplotlib Axes, optional
     already_customers : bool, default False
         The data are left-censored (:func:`crmlib.analytics.periods.left_censoring`):

@@ -8,6 +8,7 @@ import ipywidgets as widgets
 import pandas as pd
 from IPython.display import Image, display
 
+from crmlib.analytics import experience, intervals
 from crmlib.errors import CRMError
 from crmlib.models import qci
 from crmlib.plots.base import figure_png
@@ -77,13 +78,13 @@ def lift_explorer(responses: pd.DataFrame, campaigns: pd.DataFrame | None = None
         readout_format=".0%",
         continuous_update=False,
     )
-    method = widgets.ToggleButtons(options=list(qci.METHODS), value="newcombe")
+    method = widgets.ToggleButtons(options=list(intervals.METHODS), value="newcombe")
     answer = widgets.HTML()
     chart = widgets.Output()
 
     def update(_=None):
         table = qci.campaign_lift(responses, campaigns, level=level.value, method=method.value)
-        above = int((table[qci.CI_LOW] > 0).sum())
+        above = int((table[experience.CI_LOW] > 0).sum())
         answer.value = (
             f"<p>{above} of {len(table)} campaigns have a lift whose {level.value:.0%} "
             f"{method.value} interval lies above 0.</p>"

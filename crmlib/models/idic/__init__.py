@@ -1,0 +1,233 @@
+"""IDIC: Identify, Differentiate, Interact, Customize.
+
+The four tasks of Peppers & Rogers' one-to-one relationship model (Don
+Peppers & Martha Rogers, *Managing Customer Relationships: A Strategic
+Framework*, Wiley, 2nd ed. 2011, ch. 4-5 for Identify and Differentiate; the
+later chapters for Interact and Customize), each as tested code the lesson
+``notebooks/01_idic.ipynb`` calls after showing its formula once.
+
+Identify
+    :func:`find_duplicates` (a :class:`DuplicateFinder`) links the records of
+    one person across source systems with splink's Fellegi-Sunter model
+    (Fellegi & Sunter 1969, "A theory for record linkage", *JASA* 64(328)):
+    blocking rules choose the candidate pairs, u probabilities are estimated
+    from random pairs, m probabilities by expectation maximisation, and pairs
+    above a match probability are clustered (connected components).
+    :func:`merge_customers` turns the clusters into one golden record per
+    person and applies the id map to every table. :func:`pairwise_link_quality`
+    scores clusters against a known truth.
+Differentiate
+    By value and by needs. :func:`rfm_values` and :func:`rfm_scores` (RFM
+    quantile scores, Hughes, *Strategic Database Marketing*, 1994) with the
+    named segments of :data:`RFM_SEGMENTS`; :class:`ValueModel` (CLV from
+    BG/NBD + Gamma-Gamma, :mod:`crmlib.analytics.clv`) and :func:`value_tiers`;
+    :class:`NeedsSegmenter` (k-means on standardised survey needs, k by
+    silhouette); :func:`value_needs_portfolio` (MVC, MGC, BZ).
+Interact
+    :func:`campaign_responses`, :func:`response_rates` and :func:`engagement`
+    describe the interactions table; :class:`ChannelPropensity` learns each
+    customer's propensity per channel with a Beta-Binomial update from a
+    population prior (Gelman et al., *Bayesian Data Analysis*, 3rd ed. 2013,
+    sec. 2.4 and 5.3), one interaction at a time (:meth:`ChannelPropensity.history`).
+Customize
+    :func:`category_associations` (support, confidence, lift of "customers who
+    bought A also bought B": Agrawal, Imielinski & Swami 1993; Brin et al.
+    1997) and :func:`next_best_offers`, which adds segment rules and keeps an
+    offer only when its expected value gain covers its cost.
+
+Personal data (names, e-mails, phones) is used to match records and is never
+put into a message, a returned table of pairs or a chart; :func:`mask` hides
+it for the few masked examples a lesson may show.
+"""
+
+from crmlib.analytics.linkage import (
+    CLUSTER_ID,
+    CLUSTER_SIZE,
+    CUSTOMER_ID_L,
+    CUSTOMER_ID_R,
+    DETERMINISTIC_RECALL,
+    M_START,
+    MATCH_PROBABILITY,
+    MATCH_WEIGHT,
+    RECORDS,
+    SOURCE_SYSTEMS,
+    DuplicateFinder,
+    MergedCustomers,
+    find_duplicates,
+    mask,
+    merge_customers,
+    normalise_email,
+    normalise_phone,
+    pairwise_link_quality,
+)
+from crmlib.models.idic._common import (
+    ACTUAL_VALUE,
+    ALPHA,
+    ANTECEDENT,
+    BETA,
+    BZ,
+    CONFIDENCE,
+    CONSEQUENT,
+    CONTACT_KIND,
+    CONTACTS,
+    CUSTOMERS_A,
+    CUSTOMERS_AB,
+    CUSTOMERS_B,
+    EXPECTED_GAIN,
+    F_SCORE,
+    HISTORICAL_VALUE,
+    KIND_OF_OFFER,
+    LIFT,
+    LOWER,
+    M_SCORE,
+    MEAN,
+    MGC,
+    MONETARY,
+    MVC,
+    NEEDS_SEGMENT,
+    NET_GAIN,
+    NO_SURVEY,
+    OTHER,
+    POTENTIAL_VALUE,
+    R_SCORE,
+    RANK,
+    RATE,
+    REASON,
+    RECENCY_DAYS,
+    RESPONDED,
+    RESPONSES,
+    RFM_CELL,
+    RFM_SEGMENT,
+    SEED,
+    STEP,
+    SUCCESS,
+    SUCCESSES,
+    SUPPORT,
+    TRIALS,
+    UNREALISED_VALUE,
+    UPPER,
+    VALUE_CLASS,
+    VALUE_CLASSES,
+    VALUE_TIER,
+)
+from crmlib.models.idic.customize import (
+    SEGMENT_OFFERS,
+    category_associations,
+    next_best_offers,
+)
+from crmlib.models.idic.interact import (
+    DEFAULT_PRIOR_STRENGTH,
+    ChannelPropensity,
+    campaign_responses,
+    engagement,
+    fit_beta_prior,
+    order_channel_choices,
+    response_rates,
+)
+from crmlib.models.idic.needs import (
+    NeedsSegmenter,
+)
+from crmlib.models.idic.portfolio import (
+    value_needs_portfolio,
+)
+from crmlib.models.idic.rfm import (
+    RFM_SEGMENTS,
+    quantile_cuts,
+    rfm_scores,
+    rfm_segment,
+    rfm_values,
+    score,
+)
+from crmlib.models.idic.value import (
+    ValueModel,
+    value_tiers,
+)
+
+__all__ = [
+    "ACTUAL_VALUE",
+    "ALPHA",
+    "ANTECEDENT",
+    "BETA",
+    "BZ",
+    "CLUSTER_ID",
+    "CLUSTER_SIZE",
+    "CONFIDENCE",
+    "CONSEQUENT",
+    "CONTACTS",
+    "CONTACT_KIND",
+    "CUSTOMERS_A",
+    "CUSTOMERS_AB",
+    "CUSTOMERS_B",
+    "CUSTOMER_ID_L",
+    "CUSTOMER_ID_R",
+    "ChannelPropensity",
+    "DEFAULT_PRIOR_STRENGTH",
+    "DETERMINISTIC_RECALL",
+    "DuplicateFinder",
+    "EXPECTED_GAIN",
+    "F_SCORE",
+    "HISTORICAL_VALUE",
+    "KIND_OF_OFFER",
+    "LIFT",
+    "LOWER",
+    "MATCH_PROBABILITY",
+    "MATCH_WEIGHT",
+    "MEAN",
+    "MGC",
+    "MONETARY",
+    "MVC",
+    "M_SCORE",
+    "M_START",
+    "MergedCustomers",
+    "NEEDS_SEGMENT",
+    "NET_GAIN",
+    "NO_SURVEY",
+    "NeedsSegmenter",
+    "OTHER",
+    "POTENTIAL_VALUE",
+    "RANK",
+    "RATE",
+    "REASON",
+    "RECENCY_DAYS",
+    "RECORDS",
+    "RESPONDED",
+    "RESPONSES",
+    "RFM_CELL",
+    "RFM_SEGMENT",
+    "RFM_SEGMENTS",
+    "R_SCORE",
+    "SEED",
+    "SEGMENT_OFFERS",
+    "SOURCE_SYSTEMS",
+    "STEP",
+    "SUCCESS",
+    "SUCCESSES",
+    "SUPPORT",
+    "TRIALS",
+    "UNREALISED_VALUE",
+    "UPPER",
+    "VALUE_CLASS",
+    "VALUE_CLASSES",
+    "VALUE_TIER",
+    "ValueModel",
+    "campaign_responses",
+    "category_associations",
+    "engagement",
+    "find_duplicates",
+    "fit_beta_prior",
+    "mask",
+    "merge_customers",
+    "next_best_offers",
+    "normalise_email",
+    "normalise_phone",
+    "order_channel_choices",
+    "pairwise_link_quality",
+    "quantile_cuts",
+    "response_rates",
+    "rfm_scores",
+    "rfm_segment",
+    "rfm_values",
+    "score",
+    "value_needs_portfolio",
+    "value_tiers",
+]

@@ -1,0 +1,272 @@
+"""Retention: part of :mod:`crmlib.models.qci`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from crmlib.analytics.acquisition import PERIOD, _periods
+from crmlib.analytics.experience import _check_days
+from crmlib.analytics.periods import PeriodCoverage
+from crmlib.analytics.summary import customer_summary
+from crmlib.data import schema as s
+from crmlib.data.checks import as_of_date as _as_of
+from crmlib.data.checks import purchase_lines as _purchases
+from crmlib.errors import CRMError, DataError
+from crmlib.models.qci._common import (
+    CHURNED,
+    COHORT,
+    DAYS_INACTIVE,
+    JUDGED,
+)
+
+# --- retention ------------------------------------------------------------------------------
+
+
+def cohort_retention(
+    transactions: pd.DataFrame,
+    freq: str = "M",
+    as_of=None,
+    counts: bool = False,
+    engine: str = "pandas",
+    spark_master: str | None = None,
+    complete_only: bool = False,
+) -> pd.DataFrame:
+    """The cohort retention matrix: share of each first-purchase cohort active k periods later.
+
+    A customer's cohort is the period of their first purchase; they are
+    *active* in a period when they buy in it. Cell (cohort c, column k) =
+    customers of c with a purchase in period c + k / customers of c, so column
+    0 is 1 by definition. A cell is NaN when period c + k is not over by
+    ``as_of`` (its last day is after ``as_of``): a part-observed period would
+    understate retention. In a non-contractual business a cohort's activity
+    falls steeply and then flattens, because the customers most likely to
+    leave leave first (Fader & Hardie 2010, "Customer-base valuation in a
+    contractual setting: the perils of ignoring heterogeneity", *Marketing
+    Science* 29(1)).
+
+    Parameters
+    ----------
+    transactions : DataFrame or path
+        Order lines; with ``engine="duckdb"`` or ``"spark"`` also a client
+        folder or transactions file on disk (:mod:`crmlib.engines`).
+    freq : str, default "M"
+        The period: "M" month, "Q" quarter, "W" week (weeks start on Monday).
+    as_of : date-like, optional
+    counts : bool, default False
+        Return the numbers of active customers instead of shares.
+    engine : {"pandas", "duckdb", "spark"}
+        Where the customers are counted; every engine gives the same matrix.
+    spark_master : str, optional
+        For ``engine="spark"``: see :func:`crmlib.engines.spark_session`.
+    complete_only : bool, default False
+        Also leave out the cohorts of a first or last period the data cover
+        only in part (:func:`crmlib.analytics.periods.period_coverage`): a cohort whose
+        period was only partly observed holds only the customers who came in
+        the observed days, and one in a period that is not over has no
+        retention to show. The unobserved cells are NaN either way.
+
+    Returns
+    -------
+    DataFrame
+        Index ``cohort`` (first day of the cohort's period), columns
+        0, 1, 2, ... (periods since the first purchase). The cohort sizes are
+        column 0 of ``counts=True``.
+    """
+    from crmlib.engines import check_engine
+
+    if check_engine(engine) == "pandas":
+        bought, when = _purchases(transactions, as_of)
+        period = _periods(bought[s.ORDER_DATE], freq)
+        ordinal = pd.Series(period.array.asi8, index=bought.index)
+        cust = bought[s.CUSTOMER_ID]
+        first = ordinal.groupby(cust).transform("min")
+        active = pd.DataFrame({COHORT: first.to_numpy(), "age": (ordinal - first).to_numpy()})
+        active[s.CUSTOMER_ID] = cust.to_numpy()
+        cells = active.drop_duplicates().groupby([COHORT, "age"]).size()
+        freq_obj, hi = period.dt.freq, int(ordinal.max())
+        start = transactions[s.ORDER_DATE].min()
+    else:
+        cells, when, freq_obj, hi, start = _cohort_cells_sql(
+            transactions, freq, as_of, engine, spark_master
+        )
+    # a cell is observed when its period (cohort + age) has ended by as_of
+    current = pd.Period(when, freq=freq_obj)
+    last_complete = current.ordinal if current.end_time.normalize() <= when else current.ordinal - 1
+    matrix = cells.unstack("age", fill_value=0)
+    lo = int(matrix.index.min())
+    cohorts = np.arange(lo, hi + 1)
+    ages = np.arange(max(hi, last_complete) - lo + 1)
+    matrix = matrix.reindex(index=cohorts, columns=ages, fill_value=0).astype(float)
+    if not counts:
+        matrix = matrix.div(matrix[0].where(matrix[0] > 0), axis=0)
+    observed = (cohorts[:, None] + ages[None, :]) <= last_complete
+    observed[:, 0] = True
+    matrix = matrix.where(observed)
+    matrix = matrix.loc[matrix[0].notna() & (matrix[0] > 0)]
+    matrix.index = pd.PeriodIndex.from_ordinals(matrix.index, freq=freq_obj).to_timestamp()
+    matrix.index.name = COHORT
+    matrix.columns.name = PERIOD
+    if complete_only:
+        matrix = PeriodCoverage.from_dates(start, when, freq).complete(matrix)
+    return matrix.dropna(axis=1, how="all")
+
+
+#: Periods the SQL engines count cohorts by: pandas frequency -> date_trunc unit.
+SQL_PERIODS = {"M": "month", "Q": "quarter", "W": "week", "Y": "year", "D": "day"}
+
+_COHORT_SQL = """
+WITH bought AS (
+    SELECT {cid} AS cid, date_trunc('{unit}', CAST({date} AS DATE)) AS period
+    FROM transactions
+    WHERE {revenue} >= 0 AND CAST({date} AS DATE) <= {as_of}
+),
+firsts AS (SELECT cid, MIN(period) AS cohort FROM bought GROUP BY cid)
+SELECT CAST(firsts.cohort AS DATE) AS cohort, CAST(bought.period AS DATE) AS period,
+       COUNT(DISTINCT bought.cid) AS customers
+FROM bought JOIN firsts ON bought.cid = firsts.cid
+GROUP BY firsts.cohort, bought.period
+"""
+
+
+def _cohort_cells_sql(source, freq, as_of, engine, spark_master):
+    """Active customers per (cohort, age) counted by DuckDB or Spark (:mod:`crmlib.engines`).
+
+    Returns the cells (Series indexed by cohort ordinal and age), as-of
+    date, the pandas frequency, the ordinal of the last purchase period and
+    the first order date, as the pandas branch of :func:`cohort_retention`
+    computes them.
+    """
+    from crmlib.engines import Engine, as_of_sql
+
+    if freq not in SQL_PERIODS:
+        raise CRMError(
+            f"freq must be one of {', '.join(SQL_PERIODS)} with engine={engine!r}, not {freq!r}"
+        )
+    with Engine(engine, source, spark_master=spark_master) as eng:
+        needed = (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE)
+        eng.need("transactions", needed, "for cohort retention")
+        eng.check_rows("transactions", needed)
+        if as_of is None:
+            as_of = eng.last_order_date()
+        when = _as_of(None, as_of)
+        start = eng.sql(f"SELECT MIN(CAST({s.ORDER_DATE} AS DATE)) AS start FROM transactions")
+        cells = eng.sql(
+            _COHORT_SQL.format(
+                cid=s.CUSTOMER_ID,
+                date=s.ORDER_DATE,
+                revenue=s.REVENUE,
+                unit=SQL_PERIODS[freq],
+                as_of=as_of_sql(when),
+            )
+        )
+    if cells.empty:
+        raise DataError(f"transactions: no purchase on or before {when:%Y-%m-%d}")
+    cohort = _periods(pd.to_datetime(cells[COHORT]), freq)
+    period = _periods(pd.to_datetime(cells[PERIOD]), freq)
+    ordinals = pd.DataFrame(
+        {COHORT: cohort.array.asi8, "age": period.array.asi8 - cohort.array.asi8}
+    )
+    series = pd.Series(cells["customers"].to_numpy(), index=pd.MultiIndex.from_frame(ordinals))
+    first_day = pd.Timestamp(start["start"].iloc[0])
+    return series.sort_index(), when, cohort.dt.freq, int(period.array.asi8.max()), first_day
+
+
+def repeat_rate(transactions: pd.DataFrame, as_of=None) -> float:
+    """Share of customers with at least one repeat purchase.
+
+    A repeat purchase is a purchase on a later day than the first (same-day
+    purchases are one occasion), i.e. BTYD ``frequency > 0`` in
+    :func:`crmlib.analytics.summary.customer_summary` (Fader, Hardie & Lee 2005,
+    *Marketing Science* 24(2)). All customers with a purchase by ``as_of``
+    count, however recent: a young customer base has a lower repeat rate.
+    """
+    bought, when = _purchases(transactions, as_of)
+    summary = customer_summary(bought, as_of=when, engine="pandas")
+    return float((summary[s.FREQUENCY] > 0).mean())
+
+
+def churn_status(
+    transactions: pd.DataFrame, inactivity_days: int = 180, as_of=None
+) -> pd.DataFrame:
+    """Each customer's state under an explicit inactivity rule.
+
+    The rule (the "hiatus heuristic" of Wübben & von Wangenheim 2008,
+    "Instant customer base analysis: managerial heuristics often get it
+    right", *Journal of Marketing* 72(3), 82-93): a customer has churned at
+    ``as_of`` when their last purchase lies more than ``inactivity_days``
+    before it. Only customers whose first purchase lies more than
+    ``inactivity_days`` before ``as_of`` can be judged; younger customers
+    cannot have churned under the rule yet.
+
+    Returns
+    -------
+    DataFrame
+        Index customer_id; columns first_purchase, last_purchase,
+        days_inactive (as_of - last purchase, in days), judged, churned.
+    """
+    days = _check_days(inactivity_days)
+    bought, when = _purchases(transactions, as_of)
+    dates = bought.groupby(s.CUSTOMER_ID)[s.ORDER_DATE]
+    out = pd.DataFrame({s.FIRST_PURCHASE: dates.min(), s.LAST_PURCHASE: dates.max()})
+    out[DAYS_INACTIVE] = (when - out[s.LAST_PURCHASE]).dt.days
+    out[JUDGED] = (when - out[s.FIRST_PURCHASE]).dt.days > days
+    out[CHURNED] = out[DAYS_INACTIVE] > days
+    return out
+
+
+def churn_rate(transactions: pd.DataFrame, inactivity_days: int = 180, as_of=None) -> float:
+    """Share of churned customers among those the inactivity rule can judge.
+
+    ``churn rate = churned / judged`` with the rule of :func:`churn_status`;
+    NaN when no customer can be judged yet.
+    """
+    status = churn_status(transactions, inactivity_days, as_of)
+    judged = status[JUDGED]
+    return float(status.loc[judged, CHURNED].mean()) if judged.any() else float("nan")
+
+
+def churn_rule_backtest(
+    transactions: pd.DataFrame, inactivity_days: int = 180, as_of=None, horizon_days: int = 180
+) -> pd.Series:
+    """How often the inactivity rule is wrong: apply it in the past and look at what followed.
+
+    The rule is applied at ``cutoff = as_of - horizon_days`` with only the
+    purchases up to the cutoff; the purchases of the next ``horizon_days``
+    then show its errors: a customer it called churned who bought again came
+    back (a false alarm), and a customer it called active who did not buy
+    stayed silent. Wübben & von Wangenheim (2008, *Journal of Marketing*
+    72(3)) judge the hiatus heuristic the same way, on a holdout period.
+
+    Returns
+    -------
+    Series
+        cutoff (date), judged, churn_rate (at the cutoff), came_back (share of
+        the churned who bought within the horizon), active_silent (share of
+        the judged active who did not).
+    """
+    days = _check_days(inactivity_days)
+    horizon = _check_days(horizon_days)
+    bought, when = _purchases(transactions, as_of)
+    cutoff = when - pd.Timedelta(days=horizon)
+    if bought[s.ORDER_DATE].min() > cutoff:
+        raise CRMError(
+            f"the data start after the back-test cutoff {cutoff:%Y-%m-%d}: shorten horizon_days"
+        )
+    status = churn_status(bought, days, as_of=cutoff)
+    later = bought.loc[bought[s.ORDER_DATE] > cutoff, s.CUSTOMER_ID].unique()
+    judged = status.loc[status[JUDGED]]
+    bought_again = judged.index.isin(later)
+    churned = judged[CHURNED].to_numpy()
+    return pd.Series(
+        {
+            "cutoff": cutoff,
+            JUDGED: int(len(judged)),
+            "churn_rate": float(churned.mean()) if len(judged) else np.nan,
+            "came_back": float(bought_again[churned].mean()) if churned.any() else np.nan,
+            "active_silent": float((~bought_again[~churned]).mean())
+            if (~churned).any()
+            else np.nan,
+        },
+        dtype=object,
+    )
