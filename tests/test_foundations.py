@@ -6,7 +6,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -14,12 +13,7 @@ from crmlib import plots
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
 from crmlib.models import foundations
-from crmlib.models.foundations import (
-    ClientProfile,
-    customers_over_time,
-    lorenz_curve,
-    revenue_concentration,
-)
+from crmlib.models.foundations import ClientProfile, customers_over_time
 
 
 def _tx(revenue_by_customer: dict[str, list[float]], dates=None):
@@ -28,26 +22,6 @@ def _tx(revenue_by_customer: dict[str, list[float]], dates=None):
         for i, v in enumerate(values):
             rows.append((cid, pd.Timestamp("2024-01-01") + pd.Timedelta(days=31 * i), v))
     return pd.DataFrame(rows, columns=[s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE])
-
-
-def test_revenue_concentration_hand_example():
-    # 10 customers: one brings 910, nine bring 10 each: total 1000
-    tx = _tx({"w": [900, 10], **{f"c{i}": [10] for i in range(9)}})
-    assert revenue_concentration(tx, top=0.1) == pytest.approx(0.91)
-    # top 20 % = 2 customers = 910 + 10
-    assert revenue_concentration(tx, top=0.2) == pytest.approx(0.92)
-    assert revenue_concentration(tx, top=1.0) == pytest.approx(1.0)
-    even = _tx({f"c{i}": [10] for i in range(10)})
-    assert revenue_concentration(even, 0.2) == pytest.approx(0.2)
-
-
-def test_lorenz_curve_and_its_plot():
-    tx = _tx({"a": [60], "b": [30], "c": [10]})
-    curve = lorenz_curve(tx)
-    np.testing.assert_allclose(curve["revenue_share"], [0, 0.6, 0.9, 1.0])
-    ax = plots.plot_lorenz_curve(curve)
-    line = ax.get_lines()[0]
-    np.testing.assert_allclose(line.get_ydata(), [0, 0.6, 0.9, 1.0])
 
 
 def test_customers_over_time_counts_new_and_active():

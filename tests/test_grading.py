@@ -612,7 +612,7 @@ def test_feedback_names_questions_and_shows_no_library_internals_or_paths(term):
 
 
 def test_answer_key_scan_finds_every_way_of_reaching_a_name():
-    forbidden = ["crmlib.models.idic.rfm_values", "crmlib.models.foundations.revenue_concentration"]
+    forbidden = ["crmlib.models.idic.rfm_values", "crmlib.analytics.concentration.revenue_concentration"]
     reached = {
         "from crmlib.models.idic import rfm_values": True,
         "from crmlib.models.idic import rfm_values as r": True,

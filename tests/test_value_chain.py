@@ -10,7 +10,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from crmlib import synth
-from crmlib.analytics import assessment
+from crmlib.analytics import assessment, concentration
 from crmlib.data import datasets
 from crmlib.data import schema as s
 from crmlib.data.io import ClientData
@@ -154,30 +154,30 @@ PROFITS = pd.Series({"a": 30.0, "b": 50.0, "c": -40.0, "d": 20.0, "e": -10.0})  
 
 
 def test_whale_curve_by_hand():
-    curve = vc.whale_curve(PROFITS)
+    curve = concentration.concentration_curve(PROFITS)
     # ranked 50, 30, 20, -10, -40: cumulative 50, 80, 100, 90, 50 of a total of 50
-    assert curve[vc.PROFIT_SHARE].tolist() == pytest.approx([0, 1.0, 1.6, 2.0, 1.8, 1.0])
-    assert curve[vc.CUSTOMER_SHARE].tolist() == pytest.approx([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    assert curve[concentration.VALUE_SHARE].tolist() == pytest.approx([0, 1.0, 1.6, 2.0, 1.8, 1.0])
+    assert curve[concentration.CUSTOMER_SHARE].tolist() == pytest.approx([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     assert curve[s.CUSTOMER_ID].tolist()[1:] == ["b", "a", "d", "e", "c"]
-    summary = vc.whale_summary(PROFITS, top=0.2)
-    assert summary[vc.TOP_SHARE] == pytest.approx(1.0)  # the top customer earns all of it
-    assert summary[vc.PEAK_SHARE] == pytest.approx(2.0)
-    assert summary[vc.PEAK_AT] == pytest.approx(0.6)
-    assert summary[vc.LOSS_MAKING_SHARE] == pytest.approx(0.4)
-    assert summary[vc.LOSSES_SHARE] == pytest.approx(1.0)  # the tail loses 50 = the total
+    summary = concentration.whale_summary(PROFITS, top=0.2)
+    assert summary[concentration.TOP_SHARE] == pytest.approx(1.0)  # the top customer earns all of it
+    assert summary[concentration.PEAK_SHARE] == pytest.approx(2.0)
+    assert summary[concentration.PEAK_AT] == pytest.approx(0.6)
+    assert summary[concentration.LOSS_MAKING_SHARE] == pytest.approx(0.4)
+    assert summary[concentration.LOSSES_SHARE] == pytest.approx(1.0)  # the tail loses 50 = the total
     with pytest.raises(CRMError, match="positive total"):
-        vc.whale_curve(-PROFITS)
+        concentration.concentration_curve(-PROFITS)
 
 
 def test_profit_gini_by_hand():
     # sorted -40, -10, 20, 30, 50; weights 2i - n - 1 = -4, -2, 0, 2, 4:
     # 160 + 20 + 0 + 60 + 200 = 440, over n sum|x| = 5 x 150
-    assert vc.profit_gini(PROFITS) == pytest.approx(440 / 750)
+    assert concentration.profit_gini(PROFITS) == pytest.approx(440 / 750)
     x = PROFITS.to_numpy()
     mean_difference = np.abs(x[:, None] - x[None, :]).sum()
-    assert vc.profit_gini(PROFITS) == pytest.approx(mean_difference / (2 * 25 * np.abs(x).mean()))
-    assert vc.profit_gini([0, 0, 0, 1]) == pytest.approx(0.75)  # Gini's (n - 1) / n
-    assert vc.profit_gini([5, 5, 5]) == 0.0
+    assert concentration.profit_gini(PROFITS) == pytest.approx(mean_difference / (2 * 25 * np.abs(x).mean()))
+    assert concentration.profit_gini([0, 0, 0, 1]) == pytest.approx(0.75)  # Gini's (n - 1) / n
+    assert concentration.profit_gini([5, 5, 5]) == 0.0
 
 
 def test_abc_classes_by_hand():
@@ -520,11 +520,11 @@ def test_conditions_tied_to_the_stages_they_hold_back():
 def test_charts_draw_on_the_given_axes():
     figure = Figure()
     axes = figure.subplots(2, 2)
-    curve = vc.whale_curve(PROFITS)
+    curve = concentration.concentration_curve(PROFITS)
     ax = vc_plots.plot_whale_curve(curve, ax=axes[0, 0])
     assert ax is axes[0, 0]
     assert ax.lines[0].get_ydata().tolist() == pytest.approx(
-        (curve[vc.PROFIT_SHARE] * 100).tolist()
+        (curve[concentration.VALUE_SHARE] * 100).tolist()
     )
 
     matrix = vc.profitability_matrix(MATRIX_CUSTOMERS, PRICES, price_split=0.8, cost_split=10)
@@ -619,14 +619,14 @@ def test_planted_cost_magnets_are_flagged(company, profitability):
 
 
 def test_the_synthetic_whale_curve(profitability):
-    summary = vc.whale_summary(profitability[vc.PROFIT], top=0.2)
-    assert summary[vc.TOP_SHARE] >= 1.5  # the top 20 % earn at least 150 % (Kaplan & Cooper)
-    assert summary[vc.PEAK_SHARE] > summary[vc.TOP_SHARE]
+    summary = concentration.whale_summary(profitability[vc.PROFIT], top=0.2)
+    assert summary[concentration.TOP_SHARE] >= 1.5  # the top 20 % earn at least 150 % (Kaplan & Cooper)
+    assert summary[concentration.PEAK_SHARE] > summary[concentration.TOP_SHARE]
     assert (
-        0.3 < summary[vc.LOSS_MAKING_SHARE] < 0.8
+        0.3 < summary[concentration.LOSS_MAKING_SHARE] < 0.8
     )  # a long tail: small web orders that do not cover delivery, cost magnets
     classes = vc.abc_classes(profitability[vc.PROFIT])
-    assert (classes == vc.CLASS_D).mean() == pytest.approx(summary[vc.LOSS_MAKING_SHARE])
+    assert (classes == vc.CLASS_D).mean() == pytest.approx(summary[concentration.LOSS_MAKING_SHARE])
 
 
 def test_cdnow_is_portfolio_analysis_on_revenue_only():
@@ -636,7 +636,7 @@ def test_cdnow_is_portfolio_analysis_on_revenue_only():
     assert len(p) == 2357
     assert p[vc.PROFIT].sum() == pytest.approx(data.transactions[s.REVENUE].sum())
     assert vc.strategic_flags(p)[vc.COST_MAGNET].isna().all()
-    assert vc.whale_summary(p[vc.PROFIT])[vc.LOSS_MAKING_SHARE] == 0.0
+    assert concentration.whale_summary(p[vc.PROFIT])[concentration.LOSS_MAKING_SHARE] == 0.0
 
 
 def test_bad_input_is_a_user_error():

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from crmlib.analytics.concentration import revenue_concentration
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
 
@@ -164,38 +165,6 @@ def choose_model(profile: ClientProfile) -> Recommendation:
     }
     ranked = pd.Series(scores).sort_values(ascending=False, kind="stable")
     return Recommendation(ranked.index[0], ranked, {m: reasons[m] for m in ranked.index})
-
-
-def revenue_concentration(transactions: pd.DataFrame, top: float = 0.2) -> float:
-    """Share of net revenue brought by the top ``top`` share of customers.
-
-    Customers are ranked by their net revenue; the top ``ceil(top × n)``
-    customers' revenue is divided by the total. This is one point of the
-    Lorenz curve of :func:`lorenz_curve` (the "80/20" of Pareto's rule).
-    """
-    if not 0 < top <= 1:
-        raise CRMError("top must be a share in (0, 1]")
-    per_customer = transactions.groupby(s.CUSTOMER_ID)[s.REVENUE].sum().sort_values(ascending=False)
-    total = per_customer.sum()
-    if total <= 0:
-        raise CRMError("total revenue is not positive: revenue concentration is undefined")
-    k = int(np.ceil(top * len(per_customer)))
-    return float(per_customer.iloc[:k].sum() / total)
-
-
-def lorenz_curve(transactions: pd.DataFrame) -> pd.DataFrame:
-    """Cumulative share of revenue against cumulative share of customers,
-    customers ranked from the largest revenue down (a concentration curve)."""
-    per_customer = transactions.groupby(s.CUSTOMER_ID)[s.REVENUE].sum().sort_values(ascending=False)
-    n = len(per_customer)
-    return pd.DataFrame(
-        {
-            "customers_share": np.arange(0, n + 1) / n,
-            "revenue_share": np.concatenate(
-                [[0.0], per_customer.cumsum().to_numpy() / per_customer.sum()]
-            ),
-        }
-    )
 
 
 def customers_over_time(transactions: pd.DataFrame, freq: str = "M") -> pd.DataFrame:

@@ -6,19 +6,21 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
+from crmlib.analytics import concentration
 from crmlib.plots.base import new_axes
 
 
 def plot_lorenz_curve(curve: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Cumulative revenue share against cumulative customer share.
 
-    ``curve`` is :func:`crmlib.models.foundations.lorenz_curve`; the diagonal is an
+    ``curve`` is :func:`crmlib.analytics.concentration.revenue_curve`; the diagonal is an
     even spread, and the 20 % mark shows the Pareto reading.
     """
     ax = new_axes(ax, figsize=(6, 4))
-    ax.plot(curve["customers_share"], curve["revenue_share"], label="customers, largest first")
+    x, y = curve[concentration.CUSTOMER_SHARE], curve[concentration.VALUE_SHARE]
+    ax.plot(x, y, label="customers, largest first")
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="even spread")
-    top20 = float(curve.loc[curve["customers_share"] >= 0.2, "revenue_share"].iloc[0])
+    top20 = float(y.iloc[concentration.top_count(len(curve) - 1, 0.2)])
     ax.axvline(0.2, color="tab:red", linewidth=0.8)
     ax.annotate(
         f"top 20 %: {top20:.0%} of revenue",

@@ -13,6 +13,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
+from crmlib.analytics import concentration
 from crmlib.errors import CRMError
 from crmlib.models import value_chain as vc
 from crmlib.plots.base import new_axes
@@ -43,7 +44,7 @@ def plot_whale_curve(curve: pd.DataFrame, ax: Axes | None = None, label: str = "
     Parameters
     ----------
     curve : DataFrame
-        From :func:`crmlib.models.value_chain.whale_curve`.
+        From :func:`crmlib.analytics.concentration.concentration_curve`.
     ax : matplotlib Axes, optional
     label : str, default "profit"
         What the curve accumulates (e.g. "revenue" when costs are unknown).
@@ -54,12 +55,12 @@ def plot_whale_curve(curve: pd.DataFrame, ax: Axes | None = None, label: str = "
         The curve (first line) in percent, the 100 % line, the peak marked and
         annotated, and the loss-making tail shaded.
     """
-    _require(curve, (vc.CUSTOMER_SHARE, vc.PROFIT_SHARE), "the whale curve")
+    _require(curve, (concentration.CUSTOMER_SHARE, concentration.VALUE_SHARE), "the whale curve")
     if len(curve) < 2:
         raise CRMError("the whale curve is empty: there are no customers to draw")
     ax = new_axes(ax, figsize=(7, 4.5))
-    x = curve[vc.CUSTOMER_SHARE].to_numpy() * 100
-    y = curve[vc.PROFIT_SHARE].to_numpy() * 100
+    x = curve[concentration.CUSTOMER_SHARE].to_numpy() * 100
+    y = curve[concentration.VALUE_SHARE].to_numpy() * 100
     ax.plot(x, y, color="tab:blue", linewidth=2, label=f"cumulative {label}")
     ax.axhline(100, color="0.4", linestyle="--", linewidth=0.8, label=f"100 % of total {label}")
     peak = int(np.argmax(y))

@@ -6,12 +6,8 @@ import ipywidgets as widgets
 import pandas as pd
 from IPython.display import Image, display
 
-from crmlib.models.foundations import (
-    ClientProfile,
-    choose_model,
-    lorenz_curve,
-    revenue_concentration,
-)
+from crmlib.analytics.concentration import revenue_concentration, revenue_curve
+from crmlib.models.foundations import ClientProfile, choose_model
 from crmlib.plots.base import figure_png
 from crmlib.plots.foundations import plot_lorenz_curve
 
@@ -23,7 +19,7 @@ def concentration_explorer(transactions: pd.DataFrame) -> widgets.VBox:
     )
     answer = widgets.HTML()
     plot = widgets.Output()
-    curve = lorenz_curve(transactions)
+    curve = revenue_curve(transactions)
 
     def update(_=None):
         share = revenue_concentration(transactions, top=top.value)

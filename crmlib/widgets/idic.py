@@ -8,6 +8,7 @@ import ipywidgets as widgets
 import pandas as pd
 from IPython.display import display
 
+from crmlib.analytics.concentration import top_mask
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
 from crmlib.models import idic
@@ -89,7 +90,7 @@ def clv_explorer(model: idic.ValueModel, summary: pd.DataFrame) -> widgets.VBox:
 
     def update(_=None):
         values = model.clv(summary, horizon_months=horizon.value, annual_discount_rate=rate.value)
-        top = values.sort_values(ascending=False).head(max(1, len(values) // 5)).sum()
+        top = values[top_mask(values, 0.2)].sum()
         answer.value = (
             f"Total CLV <b>{values.sum():,.0f}</b> over {horizon.value} months at "
             f"{rate.value:.0%} a year; the top 20 % of customers hold "

@@ -14,7 +14,7 @@ import pandas as pd
 from IPython.display import Image, display
 from matplotlib.figure import Figure
 
-from crmlib.analytics import costs
+from crmlib.analytics import concentration, costs
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
 from crmlib.models import value_chain as vc
@@ -101,7 +101,7 @@ def cost_rate_explorer(
     def update() -> None:
         new_rates = costs.override_rates(base, changed)
         profit = vc.customer_profitability(data, new_rates, events=events)
-        whale = vc.whale_summary(profit[vc.PROFIT])
+        whale = concentration.whale_summary(profit[vc.PROFIT])
         matrix = vc.profitability_matrix(
             profit, price, reference.price_split, reference.cost_split, price_basis=basis
         )
@@ -113,8 +113,8 @@ def cost_rate_explorer(
         summary.value = (
             f"<p>Rates changed: {html.escape(edits) or 'none'}.</p>"
             f"<p>Total profit <b>{whale[vc.TOTAL]:,.0f}</b>; the top 20 % of customers earn "
-            f"<b>{whale[vc.TOP_SHARE]:.0%}</b> of it; the curve peaks at "
-            f"<b>{whale[vc.PEAK_SHARE]:.0%}</b>; <b>{whale[vc.LOSS_MAKING_SHARE]:.0%}</b> of "
+            f"<b>{whale[concentration.TOP_SHARE]:.0%}</b> of it; the curve peaks at "
+            f"<b>{whale[concentration.PEAK_SHARE]:.0%}</b>; <b>{whale[concentration.LOSS_MAKING_SHARE]:.0%}</b> of "
             f"customers lose money.</p><p>Quadrants: "
             + ", ".join(f"{html.escape(q)} {n:,}" for q, n in counts.items())
             + "</p>"
@@ -123,7 +123,7 @@ def cost_rate_explorer(
         figure = Figure(figsize=(12, 4.5))
         figure.subplots_adjust(left=0.06, right=0.8, bottom=0.12, top=0.92, wspace=0.22)
         left, right = figure.subplots(1, 2)
-        plot_whale_curve(vc.whale_curve(profit[vc.PROFIT]), ax=left, label=vc.profit_basis(profit))
+        plot_whale_curve(concentration.concentration_curve(profit[vc.PROFIT]), ax=left, label=vc.profit_basis(profit))
         plot_profitability_matrix(matrix, ax=right)
         with chart:
             chart.clear_output(wait=True)

@@ -230,7 +230,7 @@ def rfm_recency(transactions, end):
 }
 # The names each wrapped answer reaches, as the reason must give them.
 WRAPPED_NAMES = {
-    "q1": "crmlib.models.foundations.revenue_concentration",
+    "q1": "crmlib.analytics.concentration.revenue_concentration",
     "q3": "crmlib.analytics.summary.customer_summary",
     "q4": "crmlib.models.idic.rfm_values",
 }

@@ -60,6 +60,10 @@ from crmlib.analytics.linkage import (
     normalise_phone,
     pairwise_link_quality,
 )
+from crmlib.analytics.segments import (
+    VALUE_TIER,
+    value_tiers,
+)
 from crmlib.models.idic._common import (
     ACTUAL_VALUE,
     ALPHA,
@@ -108,7 +112,6 @@ from crmlib.models.idic._common import (
     UPPER,
     VALUE_CLASS,
     VALUE_CLASSES,
-    VALUE_TIER,
 )
 from crmlib.models.idic.customize import (
     SEGMENT_OFFERS,
@@ -140,7 +143,6 @@ from crmlib.models.idic.rfm import (
 )
 from crmlib.models.idic.value import (
     ValueModel,
-    value_tiers,
 )
 
 __all__ = [

@@ -13,7 +13,10 @@ from crmlib.errors import DataError
 
 if TYPE_CHECKING:
     pass
-from crmlib.models.idic._common import NEEDS_SEGMENT, SEED
+from crmlib.models.idic._common import (
+    NEEDS_SEGMENT,
+    SEED,
+)
 
 # =========================================================================================
 # Differentiate: needs

@@ -10,6 +10,7 @@ from crmlib.errors import CRMError
 
 if TYPE_CHECKING:
     pass
+from crmlib.analytics.concentration import top_count
 from crmlib.models.idic._common import (
     ACTUAL_VALUE,
     BZ,
@@ -90,9 +91,9 @@ def value_needs_portfolio(
     below_zero = out[HISTORICAL_VALUE] < 0
     value_class[below_zero] = BZ
     rank_actual = out[ACTUAL_VALUE].rank(ascending=False, method="first")
-    value_class[(rank_actual <= mvc_share * n) & ~below_zero] = MVC
+    value_class[(rank_actual <= top_count(n, mvc_share)) & ~below_zero] = MVC
     rest = value_class == OTHER
     rank_gap = out.loc[rest, UNREALISED_VALUE].rank(ascending=False, method="first")
-    value_class[rank_gap.index[rank_gap <= mgc_share * n]] = MGC
+    value_class[rank_gap.index[rank_gap <= top_count(n, mgc_share)]] = MGC
     out[VALUE_CLASS] = pd.Categorical(value_class, categories=VALUE_CLASSES)
     return out

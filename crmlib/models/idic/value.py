@@ -13,7 +13,6 @@ from crmlib.errors import CRMError, DataError
 
 if TYPE_CHECKING:
     pass
-from crmlib.models.idic._common import VALUE_TIER
 
 # =========================================================================================
 # Differentiate: value
@@ -92,20 +91,3 @@ class ValueModel:
         )
 
 
-def value_tiers(values: pd.Series, top: float = 0.2, middle: float = 0.3) -> pd.Series:
-    """Tiers by rank of value: the top ``top`` share, the next ``middle``, the rest.
-
-    Ranks are taken largest first; ties are broken by the order of the
-    index. Labels read e.g. "top 20 %", "next 30 %", "bottom 50 %".
-    """
-    if not (0 < top < 1 and 0 <= middle < 1 and top + middle <= 1):
-        raise CRMError(f"top and middle are shares with top + middle <= 1, not {top}, {middle}")
-    values = pd.Series(values, dtype=float)
-    share = values.rank(ascending=False, method="first") / len(values)
-    labels = (
-        f"top {top:.0%}".replace("%", " %"),
-        f"next {middle:.0%}".replace("%", " %"),
-        f"bottom {1 - top - middle:.0%}".replace("%", " %"),
-    )
-    tier = np.where(share <= top, labels[0], np.where(share <= top + middle, labels[1], labels[2]))
-    return pd.Series(pd.Categorical(tier, categories=labels), index=values.index, name=VALUE_TIER)

@@ -40,13 +40,35 @@ non-negative revenue (a negative line is a return, as in :mod:`crmlib.data.io`);
 lines after it are ignored.
 """
 
+from crmlib.analytics.acquisition import (
+    cost_per_acquisition,
+    new_customers,
+)
+from crmlib.analytics.costs import (
+    cost_to_serve,
+    cost_to_serve_ratio,
+)
+from crmlib.analytics.experience import (
+    NPS_CLASS,
+    csat_table,
+    main_channel,
+    nps,
+    nps_by_service,
+    nps_class,
+    nps_table,
+    retention_after,
+)
+from crmlib.analytics.intervals import (
+    proportion_difference_ci,
+    wilson_interval,
+)
 from crmlib.models.qci._common import (
-    ACTIVITY_COST,
     ACT_CONTACT,
     ACT_DELIVERY,
     ACT_ORDER,
     ACT_RETURN,
     ACT_TICKET,
+    ACTIVITY_COST,
     AREA,
     CATEGORIES_PER_CUSTOMER,
     CHURNED,
@@ -65,11 +87,10 @@ from crmlib.models.qci._common import (
     KIND_CONTACT,
     KIND_HOLDOUT,
     MEASURE,
-    NOT_CONTACTED,
-    NPS_CLASS,
     N_CATEGORIES,
     N_CONTROL,
     N_TREATED,
+    NOT_CONTACTED,
     QUESTION,
     RATE_CONTROL,
     RATE_TREATED,
@@ -105,27 +126,6 @@ from crmlib.models.qci.retention import (
     churn_status,
     cohort_retention,
     repeat_rate,
-)
-from crmlib.analytics.acquisition import (
-    cost_per_acquisition,
-    new_customers,
-)
-from crmlib.analytics.costs import (
-    cost_to_serve,
-    cost_to_serve_ratio,
-)
-from crmlib.analytics.experience import (
-    csat_table,
-    main_channel,
-    nps,
-    nps_by_service,
-    nps_class,
-    nps_table,
-    retention_after,
-)
-from crmlib.analytics.intervals import (
-    proportion_difference_ci,
-    wilson_interval,
 )
 
 __all__ = [

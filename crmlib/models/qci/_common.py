@@ -36,15 +36,11 @@ RATE_TREATED, RATE_CONTROL = "rate_treated", "rate_control"
 INCREMENTAL = "incremental_responders"
 COST_PER_INCREMENTAL = "cost_per_incremental"
 
-NPS_CLASS = "nps_class"
 
 AREA, MEASURE, VALUE, UNIT = "area", "measure", "value", "unit"
 QUESTION = s.QUESTION_ID
 
 
-
 # --- shared helpers --------------------------------------------------------------
-
-
 
 

@@ -1,0 +1,321 @@
+"""Customer profitability: revenue less product cost and activity-based cost-to-serve, per customer.
+
+One definition for every lesson and the pipeline (the value chain's customer portfolio
+analysis, Payne & Frow's value creation, ``crm aggregate``): Buttle & Maklan, *Customer
+Relationship Management*, 4th ed., Routledge, ch. 5 (customer portfolio analysis) with the
+activity-based cost-to-serve of :mod:`crmlib.analytics.costs` (Kaplan & Cooper 1998).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from crmlib.analytics import costs
+from crmlib.data import schema as s
+from crmlib.data.checks import need_columns
+from crmlib.errors import CRMError
+
+_PROFIT_SQL = """
+WITH {events},
+rates AS ({rates}),
+priced AS (
+    SELECT e.cid, SUM(e.n * COALESCE(x.unit_cost, g.unit_cost, 0.0)) AS serve
+    FROM events e
+    LEFT JOIN rates x ON x.activity = e.activity AND x.channel = e.ch
+    LEFT JOIN (SELECT * FROM rates WHERE channel = '') g ON g.activity = e.activity
+    WHERE e.cid IS NOT NULL
+    GROUP BY e.cid
+),
+sums AS (
+    SELECT {cid} AS cid, SUM({revenue}) AS revenue, SUM({cost}) AS product_cost
+    FROM transactions WHERE {window}
+    GROUP BY {cid}
+),
+buys AS (
+    SELECT cid, COUNT(DISTINCT okey) AS orders, SUM(qty) AS units
+    FROM (
+        SELECT {cid} AS cid, {okey} AS okey, {qty} AS qty
+        FROM transactions WHERE {window} AND {revenue} >= 0
+    ) b
+    GROUP BY cid
+),
+ids AS (
+    {ids}
+),
+parts AS (
+    SELECT ids.cid,
+           COALESCE(sums.revenue, 0.0) AS revenue,
+           CASE WHEN {has_cost} THEN COALESCE(sums.product_cost, 0.0) END AS product_cost,
+           CASE WHEN {has_rates} THEN COALESCE(priced.serve, 0.0) END AS serve,
+           CAST(COALESCE(buys.orders, 0) AS BIGINT) AS orders,
+           CASE WHEN {has_qty} THEN COALESCE(buys.units, 0.0) END AS units
+    FROM ids
+    LEFT JOIN sums ON sums.cid = ids.cid
+    LEFT JOIN priced ON priced.cid = ids.cid
+    LEFT JOIN buys ON buys.cid = ids.cid
+)
+SELECT cid AS {cid},
+       CAST(revenue AS DOUBLE) AS {revenue},
+       CAST(product_cost AS DOUBLE) AS {product_cost},
+       CAST(serve AS DOUBLE) AS {cost_to_serve},
+       CAST(revenue - COALESCE(product_cost, 0.0) - COALESCE(serve, 0.0) AS DOUBLE) AS {profit},
+       orders AS {orders},
+       CAST(units AS DOUBLE) AS {units}
+FROM parts
+ORDER BY cid
+"""
+
+_NO_RATES = pd.DataFrame({s.ACTIVITY: [], s.CHANNEL: [], s.UNIT_COST_RATE: []})
+
+# --- names this module defines ---------------------------------------------
+PRODUCT_COST = "product_cost"
+COST_TO_SERVE = costs.COST_TO_SERVE
+PROFIT = "profit"
+ORDERS = s.ORDERS
+UNITS = "units"
+PROFITABILITY_COLUMNS = (s.REVENUE, PRODUCT_COST, COST_TO_SERVE, PROFIT, ORDERS, UNITS)
+
+
+def _table(data, name: str) -> pd.DataFrame | None:
+    """A table of the client data, or None when absent or empty."""
+    return data.tables[name] if data.has(name) else None
+
+
+def _as_of(data, transactions: pd.DataFrame) -> pd.Timestamp:
+    when = getattr(data, "as_of", None)
+    if when is None:
+        when = transactions[s.ORDER_DATE].max()
+    return pd.Timestamp(when).normalize()
+
+
+def _timestamp(value, what: str) -> pd.Timestamp:
+    try:
+        return pd.Timestamp(value).normalize()
+    except (ValueError, TypeError):
+        raise CRMError(f"{what} must be a date (YYYY-MM-DD), not {value!r}") from None
+
+
+def _observed(transactions: pd.DataFrame, when: pd.Timestamp) -> pd.DataFrame:
+    need_columns(transactions, "transactions", (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE))
+    return transactions.loc[transactions[s.ORDER_DATE] <= when]
+
+
+def _order_key(lines: pd.DataFrame) -> list[str]:
+    if s.ORDER_ID in lines.columns and lines[s.ORDER_ID].notna().all():
+        return [s.CUSTOMER_ID, s.ORDER_ID]
+    return [s.CUSTOMER_ID, s.ORDER_DATE]
+
+
+def customer_profitability(
+    data,
+    cost_rates=None,
+    events: pd.DataFrame | None = None,
+    engine: str = "pandas",
+    as_of=None,
+    spark_master: str | None = None,
+) -> pd.DataFrame:
+    """Profit of each customer: revenue - product cost - activity-based cost-to-serve.
+
+    Customer profitability as in Buttle & Maklan (*Customer Relationship
+    Management*, Routledge, on customer portfolio analysis) and Kaplan &
+    Cooper (*Cost & Effect*, 1998)::
+
+        profit = revenue - product_cost - cost_to_serve
+
+    * ``revenue``: sum of ``transactions.revenue`` up to ``as_of`` (returns are
+      negative lines, so they are netted);
+    * ``product_cost``: sum of ``transactions.cost`` (a line without a cost
+      counts 0; NaN for every customer when the data have no cost at all);
+    * ``cost_to_serve``: :func:`crmlib.analytics.costs.cost_to_serve` with the
+      client's ``cost_rates`` (orders, deliveries, returns, tickets,
+      campaign contacts; NaN for every customer without cost rates).
+
+    Unknown parts count 0 in ``profit``: without cost data the "profit" is
+    revenue, without cost rates it is the gross margin; :func:`profit_basis`
+    says which.
+
+    Parameters
+    ----------
+    data : crmlib.data.io.ClientData or path
+        The client's tables (:func:`crmlib.data.datasets.load`); its ``as_of``.
+        With ``engine="duckdb"`` or ``"spark"`` also a client folder on disk,
+        read without loading it (:mod:`crmlib.engines`).
+    cost_rates : DataFrame, optional
+        Unit costs by activity and channel; default the client's
+        ``cost_rates`` table (see :func:`crmlib.analytics.costs.override_rates` to try others).
+    events : DataFrame, optional
+        Activity events already counted by :func:`crmlib.analytics.costs.activity_events`
+        (to re-price them quickly with other rates; pandas engine only).
+    engine : {"pandas", "duckdb", "spark"}
+        Where the transaction-level sums run; every engine gives the same table.
+    as_of : date-like, optional
+        Last day counted; default ``data.as_of``, else the last order date.
+    spark_master : str, optional
+        For ``engine="spark"``: see :func:`crmlib.engines.spark_session`.
+
+    Returns
+    -------
+    DataFrame
+        Index customer_id: every customer of the customers table and every
+        customer with a transaction or an activity event; columns revenue,
+        product_cost, cost_to_serve, profit, orders (distinct purchase orders:
+        ``order_id``, else purchase days) and units (quantity bought; NaN
+        without quantities).
+    """
+    from crmlib.engines import check_engine
+
+    if check_engine(engine) != "pandas":
+        if events is not None:
+            raise CRMError("events= re-prices counted events in memory: use engine='pandas'")
+        return _profitability_sql(data, cost_rates, engine, as_of, spark_master)
+    if not hasattr(data, "tables"):
+        raise CRMError(
+            "engine='pandas' needs the loaded client data; a folder path needs "
+            "engine='duckdb' or 'spark'"
+        )
+    tx = data.transactions
+    when = _as_of(data, tx) if as_of is None else _timestamp(as_of, "as_of")
+    lines = _observed(tx, when)
+    ids = [lines[s.CUSTOMER_ID]]
+    customers = _table(data, "customers")
+    if customers is not None:
+        ids.append(customers[s.CUSTOMER_ID])
+    rates = cost_rates if cost_rates is not None else _table(data, "cost_rates")
+    if rates is not None:
+        if events is None:
+            events = costs.activity_events(
+                lines, _table(data, "tickets"), _table(data, "interactions"), as_of=when
+            )
+        ids.append(events[s.CUSTOMER_ID].dropna())
+    index = pd.Index(pd.concat(ids).astype(str).unique(), name=s.CUSTOMER_ID).sort_values()
+    by_customer = lines.groupby(s.CUSTOMER_ID)
+    out = pd.DataFrame(index=index)
+    out[s.REVENUE] = by_customer[s.REVENUE].sum().reindex(index, fill_value=0.0).astype(float)
+    if s.COST in lines.columns and lines[s.COST].notna().any():
+        cost = by_customer[s.COST].sum().reindex(index, fill_value=0.0)
+        out[PRODUCT_COST] = cost.astype(float)
+    else:
+        out[PRODUCT_COST] = np.nan
+    if rates is not None:
+        serve = costs.cost_to_serve(lines, rates, events=events)
+        serve.index = serve.index.astype(str)
+        out[COST_TO_SERVE] = serve.reindex(index, fill_value=0.0).astype(float)
+    else:
+        out[COST_TO_SERVE] = np.nan
+    out[PROFIT] = out[s.REVENUE] - out[PRODUCT_COST].fillna(0.0) - out[COST_TO_SERVE].fillna(0.0)
+    buys = lines.loc[lines[s.REVENUE] >= 0]
+    orders = buys.drop_duplicates(_order_key(buys)).groupby(s.CUSTOMER_ID).size()
+    out[ORDERS] = orders.reindex(index, fill_value=0).astype(int)
+    if s.QUANTITY in buys.columns and buys[s.QUANTITY].notna().any():
+        units = buys.groupby(s.CUSTOMER_ID)[s.QUANTITY].sum()
+        out[UNITS] = units.reindex(index, fill_value=0.0).astype(float)
+    else:
+        out[UNITS] = np.nan
+    return out
+
+
+def profitability_query(eng, source=None, cost_rates=None, as_of=None) -> str:
+    """:func:`customer_profitability` as one SQL query on an open engine.
+
+    Checks the tables first (missing columns, unreadable values). The query's
+    columns are customer_id and :data:`PROFITABILITY_COLUMNS`, ordered by
+    customer_id, with the same NULLs (no cost, no rates, no quantities) as the
+    pandas rule. ``source`` gives the default ``as_of`` (a ClientData's);
+    otherwise the last order date.
+    """
+    from crmlib.engines import as_of_sql
+
+    needed = (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE)
+    eng.need("transactions", needed, "for customer profitability")
+    eng.check_rows("transactions", [*needed, s.COST, s.QUANTITY])
+    when = as_of if as_of is not None else getattr(source, "as_of", None)
+    if when is None:
+        when = eng.last_order_date()
+    when = _timestamp(when, "as_of")
+    day = as_of_sql(when)
+    window = f"CAST({s.ORDER_DATE} AS DATE) <= {day}"
+    bought = f"{window} AND {s.REVENUE} >= 0"
+    has_cost = eng.has("transactions", s.COST) and bool(
+        eng.scalar(f"SELECT COUNT({s.COST}) FROM transactions WHERE {window}")
+    )
+    has_qty = eng.has("transactions", s.QUANTITY) and bool(
+        eng.scalar(f"SELECT COUNT({s.QUANTITY}) FROM transactions WHERE {bought}")
+    )
+    by_order_id = eng.has("transactions", s.ORDER_ID) and bool(
+        eng.scalar(f"SELECT COUNT(*) = COUNT({s.ORDER_ID}) FROM transactions WHERE {bought}")
+    )
+    rates = cost_rates
+    if rates is None and eng.has("cost_rates", s.ACTIVITY):
+        rates = eng.sql("SELECT * FROM cost_rates")
+    if rates is not None and rates.empty:
+        rates = None
+    for table, stamp in (("tickets", s.OPENED_AT), ("interactions", s.TIMESTAMP)):
+        if eng.has(table):
+            eng.check_rows(table, [s.CUSTOMER_ID, stamp])
+    ids = ["SELECT cid FROM sums"]
+    if eng.has("customers", s.CUSTOMER_ID):
+        ids.append(f"SELECT {s.CUSTOMER_ID} AS cid FROM customers")
+    if rates is not None:
+        ids.append("SELECT cid FROM events WHERE cid IS NOT NULL")
+    return _PROFIT_SQL.format(
+        events=costs.events_sql(eng, day, by_order_id),
+        rates=costs.rates_sql(rates if rates is not None else _NO_RATES),
+        cid=s.CUSTOMER_ID,
+        revenue=s.REVENUE,
+        cost=s.COST if has_cost else "CAST(NULL AS DOUBLE)",
+        qty=s.QUANTITY if has_qty else "CAST(NULL AS DOUBLE)",
+        okey=s.ORDER_ID if by_order_id else f"CAST(CAST({s.ORDER_DATE} AS DATE) AS VARCHAR)",
+        window=window,
+        ids=" UNION ".join(ids),
+        has_cost=str(has_cost).upper(),
+        has_rates=str(rates is not None).upper(),
+        has_qty=str(has_qty).upper(),
+        product_cost=PRODUCT_COST,
+        cost_to_serve=COST_TO_SERVE,
+        profit=PROFIT,
+        orders=ORDERS,
+        units=UNITS,
+    )
+
+
+def _profitability_sql(source, cost_rates, engine, as_of, spark_master) -> pd.DataFrame:
+    """:func:`customer_profitability` in SQL, on DuckDB or Spark (:mod:`crmlib.engines`)."""
+    from crmlib.engines import Engine
+
+    with Engine(engine, source, spark_master=spark_master) as eng:
+        out = eng.sql(profitability_query(eng, source, cost_rates, as_of))
+    out[s.CUSTOMER_ID] = out[s.CUSTOMER_ID].astype(str)
+    out = out.set_index(s.CUSTOMER_ID)
+    if not out.index.is_monotonic_increasing:
+        out = out.sort_index()
+    for col in (s.REVENUE, PRODUCT_COST, COST_TO_SERVE, PROFIT, UNITS):
+        out[col] = out[col].astype(float)
+    out[ORDERS] = out[ORDERS].astype(int)
+    return out[list(PROFITABILITY_COLUMNS)]
+
+
+def profit_basis(profitability: pd.DataFrame) -> str:
+    """What the ``profit`` column of :func:`customer_profitability` measures.
+
+    Parameters
+    ----------
+    profitability : DataFrame
+        From :func:`customer_profitability`.
+
+    Returns
+    -------
+    str
+        ``"profit"`` (revenue - product cost - cost-to-serve), ``"gross margin"``
+        (no cost rates), ``"revenue less cost-to-serve"`` (no product cost) or
+        ``"revenue"`` (neither).
+    """
+    has_cost = profitability[PRODUCT_COST].notna().any()
+    has_serve = profitability[COST_TO_SERVE].notna().any()
+    if has_cost and has_serve:
+        return "profit"
+    if has_cost:
+        return "gross margin"
+    if has_serve:
+        return "revenue less cost-to-serve"
+    return "revenue"

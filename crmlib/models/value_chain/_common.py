@@ -1,0 +1,124 @@
+"""Common: part of :mod:`crmlib.models.value_chain`."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from crmlib.data import schema as s
+
+# --- vocabulary of the results (the inputs' columns come from crmlib.data.schema) --------------
+
+RANK = "rank"
+CUSTOMER_SHARE = "customer_share"
+CUSTOMERS = "customers"
+TOTAL = "total"
+
+VALUE_CLASS = "value_class"
+CLASS_A, CLASS_B, CLASS_C, CLASS_D = "A", "B", "C", "D"
+VALUE_CLASSES = (CLASS_A, CLASS_B, CLASS_C, CLASS_D)
+
+NET_PRICE = "net_price"
+PRICE_LIST, PRICE_UNIT, PRICE_ORDER = "list", "unit", "order"
+PRICE_BASES = {
+    PRICE_LIST: "net revenue / list value (quantity x products.unit_price) of the purchases",
+    PRICE_UNIT: "net revenue per unit bought",
+    PRICE_ORDER: "net revenue per order",
+}
+COST_PER_ORDER = "cost_per_order"
+QUADRANT = "quadrant"
+#: Shapiro, Rangan, Moriarty & Ross (1987): (high price?, high cost?) -> quadrant.
+CARRIAGE_TRADE, AGGRESSIVE, PASSIVE, BARGAIN_BASEMENT = (
+    "carriage trade",
+    "aggressive",
+    "passive",
+    "bargain basement",
+)
+QUADRANTS = (CARRIAGE_TRADE, AGGRESSIVE, PASSIVE, BARGAIN_BASEMENT)
+PROFIT_PER_CUSTOMER = "profit_per_customer"
+SHARE = "share"
+
+HIGH_FUTURE_VALUE = "high_future_value"
+HIGH_VOLUME = "high_volume"
+COST_MAGNET = "cost_magnet"
+LOSS_MAKING = "loss_making"
+
+PROFILE_COMPLETENESS = "profile_completeness"
+TOUCHPOINTS = "touchpoints"
+SURVEYED = "surveyed"
+VALUE_GROUP = "value_group"
+THIN = "thin_knowledge"
+COMPLETE_PROFILE = "complete_profile"
+#: Columns of ``customers`` that describe a customer (everything but the key).
+PROFILE_FIELDS = tuple(c for c in s.TABLES["customers"].names if c != s.CUSTOMER_ID)
+
+#: Words that mark a partner or supplier column in a client's export.
+PARTNER_WORDS = (
+    "partner",
+    "supplier",
+    "carrier",
+    "courier",
+    "vendor",
+    "distributor",
+    "dealer",
+    "reseller",
+    "agent",
+    "logistics",
+    "fulfil",
+    "installer",
+    "franchise",
+)
+PARTNER = "partner"
+LINES = "lines"
+RETURN_RATE = "return_rate"
+TICKETS_PER_CUSTOMER = "tickets_per_customer"
+MEAN_CSAT = "mean_csat"
+RESOLUTION_HOURS = "median_resolution_hours"
+
+NOT_SURVEYED = "no survey answer"
+REVENUE_PER_CUSTOMER = "revenue_per_customer"
+COST_TO_SERVE_PER_CUSTOMER = "cost_to_serve_per_customer"
+TOP_CATEGORIES = "top_categories"
+CHANNEL_MIX = "channel_mix"
+SUPPRESSED = "suppressed"
+MIN_CELL = 5  # a segment of fewer customers is suppressed (small-cell rule)
+
+STAGE = "stage"
+NEW, WON_BACK, ACTIVE, AT_RISK, LAPSED = "new", "won back", "active", "at risk", "lapsed"
+STAGES = (NEW, WON_BACK, ACTIVE, AT_RISK, LAPSED)
+NOT_YET = "not yet a customer"
+PERIOD_END = "period_end"
+FROM_STAGE, TO_STAGE = "from", "to"
+
+ACQUISITION, RETENTION, DEVELOPMENT, WON_BACK_REVENUE = (
+    "acquisition",
+    "retention",
+    "development",
+    "won_back",
+)
+
+CONDITIONS = "conditions"
+REALITY_MEAN = "mean_reality"
+WEAKEST = "weakest_condition"
+WEAKEST_REALITY = "weakest_reality"
+
+
+# --- shared helpers -------------------------------------------------------------------
+
+
+
+
+
+
+
+
+def _last_day(transactions: pd.DataFrame) -> pd.Timestamp:
+    """The last order date (the default as-of date)."""
+    return pd.Timestamp(transactions[s.ORDER_DATE].max()).normalize()
+
+
+
+
+
+
+def _pct(value: float) -> str:
+    return f"{value:.0%}".replace("%", " %")
