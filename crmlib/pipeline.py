@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from crmlib.analytics import linkage, profitability
 from crmlib.analytics.summary import customer_summary, summary_query
 from crmlib.data import datasets
 from crmlib.data import schema as s
 from crmlib.engines import Engine, check_engine
 from crmlib.errors import CRMError, DataError
-from crmlib.models import idic, qci, value_chain
+from crmlib.models import qci
 
 STEPS = ("summary", "profitability", "cohorts", "duplicates")
 STEP_FILES = {
@@ -41,9 +42,9 @@ def aggregate(
 
     What ``crm aggregate`` does: the customer summary
     (:func:`crmlib.analytics.summary.customer_summary`, in weeks), customer profitability
-    (:func:`crmlib.models.value_chain.customer_profitability`), the monthly cohort
+    (:func:`crmlib.analytics.profitability.customer_profitability`), the monthly cohort
     counts (:func:`crmlib.models.qci.cohort_retention` with ``counts=True``) and,
-    when asked, duplicate clusters (:func:`crmlib.models.idic.find_duplicates`),
+    when asked, duplicate clusters (:func:`crmlib.analytics.linkage.find_duplicates`),
     each written to ``out`` (:data:`STEP_FILES`). The outputs hold ids and
     figures only, no personal data. DuckDB and Spark write the per-customer
     tables from the engine straight to Parquet (Spark: a folder of part
@@ -94,9 +95,9 @@ def aggregate(
                 summary = customer_summary(data.transactions, as_of=as_of, time_unit="W", **run)
                 rows = _to_parquet(summary, path)
             elif step == "profitability" and eng is not None:
-                rows = eng.write(value_chain.profitability_query(eng, None, None, as_of), path)
+                rows = eng.write(profitability.profitability_query(eng, None, None, as_of), path)
             elif step == "profitability":
-                rows = _to_parquet(value_chain.customer_profitability(data, as_of=as_of), path)
+                rows = _to_parquet(profitability.customer_profitability(data, as_of=as_of), path)
             elif step == "cohorts":  # one row per cohort: small whatever the engine
                 tx = data.transactions if engine == "pandas" else data
                 cohorts = qci.cohort_retention(tx, freq="M", as_of=as_of, counts=True, **run)
@@ -104,7 +105,7 @@ def aggregate(
                 rows = len(cohorts)
             else:
                 customers = _customers_for_linkage(data, engine)
-                rows = _to_parquet(idic.find_duplicates(customers, **run).clusters_, path)
+                rows = _to_parquet(linkage.find_duplicates(customers, **run).clusters_, path)
             done[step] = {"file": path.name, "rows": rows, "seconds": time.perf_counter() - start}
             if progress:
                 progress(step, done[step]["seconds"], rows)

@@ -18,13 +18,14 @@ import pytest
 from test_cli import crm  # the crm command in a subprocess, as users run it
 
 from crmlib import engines, synth
+from crmlib.analytics import linkage
+from crmlib.analytics import profitability as prof
 from crmlib.analytics.summary import customer_summary
 from crmlib.data import datasets
 from crmlib.data import schema as s
 from crmlib.data.io import ClientData
 from crmlib.errors import CRMError, DataError
-from crmlib.models import idic, qci
-from crmlib.models import value_chain as vc
+from crmlib.models import qci
 
 SEED = 20261122
 SQL_ENGINES = ["duckdb", "spark"]
@@ -97,11 +98,11 @@ def test_profitability_is_the_same_on_every_engine_and_equals_the_planted_profit
     engine, client, company
 ):
     _needs(engine)
-    expected = vc.customer_profitability(client)
-    got = vc.customer_profitability(client, engine=engine)
+    expected = prof.customer_profitability(client)
+    got = prof.customer_profitability(client, engine=engine)
     _same(expected, got)
-    truth = company.truth.records.set_index(s.CUSTOMER_ID)[vc.PROFIT]
-    assert (got[vc.PROFIT] - truth.reindex(got.index)).abs().max() < 1e-6
+    truth = company.truth.records.set_index(s.CUSTOMER_ID)[prof.PROFIT]
+    assert (got[prof.PROFIT] - truth.reindex(got.index)).abs().max() < 1e-6
 
 
 @pytest.mark.parametrize("engine", SQL_ENGINES)
@@ -110,9 +111,9 @@ def test_profitability_without_rates_or_costs_is_the_same(engine, client):
     tables = {k: v for k, v in client.tables.items() if k != "cost_rates"}
     tables["transactions"] = tables["transactions"].drop(columns=[s.COST, s.QUANTITY])
     bare = ClientData(tables, pd.DataFrame(), {}, as_of=client.as_of)
-    expected = vc.customer_profitability(bare)
-    assert expected[vc.COST_TO_SERVE].isna().all() and expected[vc.UNITS].isna().all()
-    _same(expected, vc.customer_profitability(bare, engine=engine))
+    expected = prof.customer_profitability(bare)
+    assert expected[prof.COST_TO_SERVE].isna().all() and expected[prof.UNITS].isna().all()
+    _same(expected, prof.customer_profitability(bare, engine=engine))
 
 
 @pytest.mark.parametrize("engine", SQL_ENGINES)
@@ -147,8 +148,8 @@ def test_a_folder_on_disk_gives_what_the_same_tables_give_in_memory(
         customer_summary(folder, as_of=as_of, engine=engine),
     )
     _same(
-        vc.customer_profitability(client),
-        vc.customer_profitability(folder, engine=engine, as_of=as_of),
+        prof.customer_profitability(client),
+        prof.customer_profitability(folder, engine=engine, as_of=as_of),
     )
     _same(
         qci.cohort_retention(client.transactions, as_of=as_of),
@@ -180,7 +181,7 @@ def test_unreadable_values_are_counted_not_silently_dropped(tmp_path, company):
     text.loc[5, s.CUSTOMER_ID] = ""
     text.to_csv(tmp_path / "transactions.csv", index=False)
     with pytest.raises(DataError) as caught:
-        vc.customer_profitability(tmp_path, engine="duckdb")
+        prof.customer_profitability(tmp_path, engine="duckdb")
     message = str(caught.value)
     assert "transactions.csv" in message and "crm validate" in message
     assert caught.value.column in (s.CUSTOMER_ID, s.ORDER_DATE)
@@ -213,7 +214,7 @@ def test_a_folder_without_transactions_is_refused(tmp_path):
 
 def test_an_unknown_engine_is_refused(client):
     with pytest.raises(CRMError, match="engine must be one of"):
-        vc.customer_profitability(client, engine="polars")
+        prof.customer_profitability(client, engine="polars")
     with pytest.raises(CRMError, match="engine must be one of"):
         qci.cohort_retention(client.transactions, engine="sqlite")
 
@@ -226,10 +227,10 @@ def test_duplicate_detection_is_the_same_on_spark_and_finds_the_planted_pairs():
     _needs("spark")
     small = synth.generate(n_customers=300, seed=SEED, duplicate_rate=0.1)
     customers = small.tables["customers"]
-    on_duckdb = idic.find_duplicates(customers, engine="duckdb")
-    on_spark = idic.find_duplicates(customers, engine="spark")
+    on_duckdb = linkage.find_duplicates(customers, engine="duckdb")
+    on_spark = linkage.find_duplicates(customers, engine="spark")
     # the same persons, record for record
-    cluster = [idic.CLUSTER_ID, idic.CLUSTER_SIZE]
+    cluster = [linkage.CLUSTER_ID, linkage.CLUSTER_SIZE]
     pd.testing.assert_frame_equal(on_duckdb.clusters_[cluster], on_spark.clusters_[cluster])
     # the same model, up to the backends' Jaro-Winkler functions (DuckDB's own and
     # splink's Java one differ on a few name pairs, which moves u of the fuzzy name
@@ -238,16 +239,16 @@ def test_duplicate_detection_is_the_same_on_spark_and_finds_the_planted_pairs():
     assert len(params) == len(on_duckdb.parameters_)
     for p in ("m", "u"):
         assert ((params[f"{p}_x"] - params[f"{p}_y"]).abs() <= 0.05 * params[f"{p}_x"]).all()
-    key = [idic.CUSTOMER_ID_L, idic.CUSTOMER_ID_R]
+    key = [linkage.CUSTOMER_ID_L, linkage.CUSTOMER_ID_R]
     linked = [
-        f.pairs_.loc[f.pairs_[idic.MATCH_PROBABILITY] >= f.threshold, key]
+        f.pairs_.loc[f.pairs_[linkage.MATCH_PROBABILITY] >= f.threshold, key]
         .sort_values(key)
         .reset_index(drop=True)
         for f in (on_duckdb, on_spark)
     ]
     pd.testing.assert_frame_equal(*linked)
     truth = small.truth.records.set_index(s.CUSTOMER_ID)[synth.PERSON_ID]
-    quality = idic.pairwise_link_quality(on_spark.clusters_[idic.CLUSTER_ID], truth)
+    quality = linkage.pairwise_link_quality(on_spark.clusters_[linkage.CLUSTER_ID], truth)
     assert quality["true_pairs"] >= 20 and quality["f1"] >= 0.95
 
 
@@ -272,7 +273,7 @@ def test_crm_aggregate_writes_one_row_per_customer(engine, parquet_folder, clien
     _same(summary, _per_customer(out / "customer_summary.parquet"))
     assert f"summary: {len(summary):,} rows" in result.stdout
     profit = _per_customer(out / "customer_profitability.parquet")
-    _same(vc.customer_profitability(data), profit)
+    _same(prof.customer_profitability(data), profit)
     cohorts = pd.read_csv(out / "cohort_counts.csv", index_col=0)
     expected = qci.cohort_retention(data.transactions, counts=True)
     assert cohorts.iloc[:, 0].tolist() == expected[0].tolist()  # cohort sizes

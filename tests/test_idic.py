@@ -14,7 +14,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from crmlib import synth
-from crmlib.analytics import clv
+from crmlib.analytics import clv, linkage, segments
 from crmlib.analytics.summary import customer_summary
 from crmlib.data import schema as s
 from crmlib.data.io import ClientData
@@ -69,17 +69,17 @@ def _client(tables, as_of=None) -> ClientData:
 
 @pytest.fixture(scope="module")
 def finder(company):
-    return idic.find_duplicates(company.tables["customers"], threshold=0.9)
+    return linkage.find_duplicates(company.tables["customers"], threshold=0.9)
 
 
 def test_find_duplicates_recovers_the_planted_duplicates(finder, company, person_of):
-    quality = idic.pairwise_link_quality(finder.clusters_[idic.CLUSTER_ID], person_of)
+    quality = linkage.pairwise_link_quality(finder.clusters_[linkage.CLUSTER_ID], person_of)
     assert quality["true_pairs"] > 150  # enough planted pairs for the F1 to mean something
     assert quality["f1"] >= 0.98, quality
     assert quality["precision"] >= 0.98 and quality["recall"] >= 0.97, quality
     # every linked pair reported carries its probability, above the threshold
-    linked = finder.clusters_[finder.clusters_[idic.CLUSTER_SIZE] > 1]
-    assert (linked[idic.MATCH_PROBABILITY] >= 0.9).all()
+    linked = finder.clusters_[finder.clusters_[linkage.CLUSTER_SIZE] > 1]
+    assert (linked[linkage.MATCH_PROBABILITY] >= 0.9).all()
     assert finder.clusters_.index.is_unique and len(finder.clusters_) == len(person_of)
 
 
@@ -108,9 +108,9 @@ def test_pair_weights_add_up_to_the_match_probability(finder):
     parts = finder.pairs_.filter(like="mw_")
     assert list(parts.columns) == ["mw_email", "mw_phone", "mw_first_name", "mw_surname", "mw_city"]
     weight = np.log2(prior / (1 - prior)) + parts.sum(axis=1)
-    np.testing.assert_allclose(weight, finder.pairs_[idic.MATCH_WEIGHT], atol=1e-6)
+    np.testing.assert_allclose(weight, finder.pairs_[linkage.MATCH_WEIGHT], atol=1e-6)
     np.testing.assert_allclose(
-        1 / (1 + 2.0**-weight), finder.pairs_[idic.MATCH_PROBABILITY], atol=1e-9
+        1 / (1 + 2.0**-weight), finder.pairs_[linkage.MATCH_PROBABILITY], atol=1e-9
     )
     # every comparison's weight is the log Bayes factor of one of its trained levels (or 0)
     levels = finder.parameters_.assign(w=np.log2(finder.parameters_["bayes_factor"]))
@@ -122,13 +122,13 @@ def test_pair_weights_add_up_to_the_match_probability(finder):
 
 def test_normalise_phone_makes_every_planted_format_one_number():
     written = [f.format(a="7946", b="0018") for f in synth.PHONE_FORMATS]
-    assert idic.normalise_phone(pd.Series(written)).tolist() == ["2079460018"] * len(written)
-    other = idic.normalise_phone(pd.Series(["+33 1 23 45 67 89", "12", None]))
+    assert linkage.normalise_phone(pd.Series(written)).tolist() == ["2079460018"] * len(written)
+    other = linkage.normalise_phone(pd.Series(["+33 1 23 45 67 89", "12", None]))
     assert other.iloc[0] == "33123456789" and other.iloc[1:].isna().all()
 
 
 def test_normalise_email_ignores_case_and_blanks():
-    out = idic.normalise_email(pd.Series([" Ann.Lee@Example.COM ", "", None]))
+    out = linkage.normalise_email(pd.Series([" Ann.Lee@Example.COM ", "", None]))
     assert out.iloc[0] == "ann.lee@example.com" and out.iloc[1:].isna().all()
 
 
@@ -136,7 +136,7 @@ def test_pairwise_link_quality_by_hand():
     # truth: {a, b, c} one person, {d} alone; predicted: {a, b}, {c, d}
     truth = pd.Series(["p", "p", "p", "q"], index=list("abcd"))
     predicted = pd.Series([1, 1, 2, 2], index=list("abcd"))
-    q = idic.pairwise_link_quality(predicted, truth)
+    q = linkage.pairwise_link_quality(predicted, truth)
     # true pairs ab ac bc (3); predicted ab cd (2); correct ab (1)
     assert (q["true_pairs"], q["predicted_pairs"], q["correct_pairs"]) == (3, 2, 1)
     assert q["precision"] == pytest.approx(0.5) and q["recall"] == pytest.approx(1 / 3)
@@ -152,8 +152,8 @@ def test_find_duplicates_links_an_obvious_pair_in_a_tiny_table():
             s.PHONE: ["020 7946 0001", "+44 20 7946 0001", None, "020 7946 0003", None, None],
         }
     )
-    found = idic.find_duplicates(customers)
-    clusters = found.clusters_[idic.CLUSTER_ID]
+    found = linkage.find_duplicates(customers)
+    clusters = found.clusters_[linkage.CLUSTER_ID]
     assert clusters["1"] == clusters["2"] == "1"
     assert clusters.drop(["1", "2"]).is_unique
 
@@ -161,10 +161,10 @@ def test_find_duplicates_links_an_obvious_pair_in_a_tiny_table():
 def test_find_duplicates_errors_name_the_column_not_the_person():
     customers = pd.DataFrame({s.CUSTOMER_ID: ["1", "1"], s.NAME: ["Ann Lee", "Bob Stone"]})
     with pytest.raises(DataError, match="customer_id repeats") as info:
-        idic.find_duplicates(customers)
+        linkage.find_duplicates(customers)
     assert "Ann" not in str(info.value) and "Bob" not in str(info.value)
     with pytest.raises(DataError, match="at least one of the columns"):
-        idic.find_duplicates(pd.DataFrame({s.CUSTOMER_ID: ["1"], s.CITY: ["Leeds"]}))
+        linkage.find_duplicates(pd.DataFrame({s.CUSTOMER_ID: ["1"], s.CITY: ["Leeds"]}))
 
 
 def test_merge_customers_builds_golden_records_and_relabels_every_table():
@@ -186,17 +186,17 @@ def test_merge_customers_builds_golden_records_and_relabels_every_table():
     )
     surveys = pd.DataFrame({s.RESPONSE_ID: ["S1"], s.CUSTOMER_ID: ["C2"]})
     clusters = pd.DataFrame(
-        {idic.CLUSTER_ID: ["C1", "C1", "C3"]}, index=pd.Index(["C1", "C2", "C3"])
+        {linkage.CLUSTER_ID: ["C1", "C1", "C3"]}, index=pd.Index(["C1", "C2", "C3"])
     )
     data = _client({"customers": customers, "transactions": transactions, "surveys": surveys})
-    merged = idic.merge_customers(data, clusters)
+    merged = linkage.merge_customers(data, clusters)
     golden = merged.golden.set_index(s.CUSTOMER_ID)
     # the oldest record (C1, 2023) survives; its missing e-mail comes from C2
     assert golden.index.tolist() == ["C1", "C3"]
     assert golden.loc["C1", s.NAME] == "Anne Lee"
     assert golden.loc["C1", s.EMAIL] == "ann@x.org"
-    assert golden.loc["C1", idic.RECORDS] == 2
-    assert golden.loc["C1", idic.SOURCE_SYSTEMS] == "store+webshop"
+    assert golden.loc["C1", linkage.RECORDS] == 2
+    assert golden.loc["C1", linkage.SOURCE_SYSTEMS] == "store+webshop"
     assert merged.id_map.to_dict() == {"C2": "C1", "C1": "C1", "C3": "C3"}
     tx = merged.data.transactions
     assert tx[s.CUSTOMER_ID].tolist() == ["C1", "C1", "C3", "C9"]  # unknown C9 kept
@@ -205,7 +205,7 @@ def test_merge_customers_builds_golden_records_and_relabels_every_table():
 
 
 def test_mask_hides_all_but_a_hint():
-    masked = idic.mask(pd.Series(["Ann Lee", "ann.lee@example.com", "+44 20 7946 0018"]))
+    masked = linkage.mask(pd.Series(["Ann Lee", "ann.lee@example.com", "+44 20 7946 0018"]))
     assert masked.tolist() == ["A** L**", "a******@example.com", "**********18"]
 
 
@@ -318,11 +318,11 @@ def test_planted_whales_are_in_the_top_value_tier(value, persons):
     alive = persons[synth.ALIVE_AT_END].reindex(summary.index).fillna(False).astype(bool)
     assert whale.sum() >= 30
     # measure 1: recall of whales in the top 20 % by historical value (margin to date)
-    top_history = idic.value_tiers(clv.historical_clv(summary)) == "top 20 %"
+    top_history = segments.value_tiers(clv.historical_clv(summary)) == "top 20 %"
     assert (top_history & whale).sum() / whale.sum() >= 0.85
     # measure 2: whales still alive are in the top 20 % by 12-month CLV (whales who have
     # dropped out have no future value, so CLV rightly ranks them low)
-    top_clv = idic.value_tiers(clv_values) == "top 20 %"
+    top_clv = segments.value_tiers(clv_values) == "top 20 %"
     assert (top_clv & whale & alive).sum() / (whale & alive).sum() >= 0.75
 
 
@@ -339,7 +339,7 @@ def test_value_model_discounts_with_the_monthly_rate_and_grows_with_the_horizon(
 
 
 def test_value_tiers_split_by_rank():
-    tiers = idic.value_tiers(pd.Series(range(10), index=list("abcdefghij")), top=0.2, middle=0.3)
+    tiers = segments.value_tiers(pd.Series(range(10), index=list("abcdefghij")), top=0.2, middle=0.3)
     assert tiers[["j", "i"]].tolist() == ["top 20 %"] * 2
     assert tiers[["h", "g", "f"]].tolist() == ["next 30 %"] * 3
     assert (tiers[list("abcde")] == "bottom 50 %").all()

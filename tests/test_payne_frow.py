@@ -271,8 +271,10 @@ def test_default_segments_fall_back_to_value_tiers():
     data = client("2024-12-31", transactions=PROFILE_TX)
     segment, how = pf.default_segments(data)
     assert "value tiers" in how
-    # four buyers by net revenue: A 250, C 80, B 30, D 10; A ranks at 25 %, past the top 20 %
-    assert segment.to_dict() == {"A": "next 30 %", "B": "bottom 50 %", "C": "next 30 %"} | {
+    # four buyers by net revenue: A 250, C 80, B 30, D 10; the top 20 % of 4 customers is
+    # ceil(0.8) = 1 customer (A), the top 50 % ceil(2.0) = 2 (A and C): the workbook's one
+    # top-k rule (crmlib.analytics.concentration.top_count)
+    assert segment.to_dict() == {"A": "top 20 %", "B": "bottom 50 %", "C": "next 30 %"} | {
         "D": "bottom 50 %"
     }
 
@@ -544,7 +546,7 @@ def test_audit_uniqueness_with_the_true_persons(company_data):
 @pytest.mark.slow
 def test_audit_finds_the_planted_duplicates_with_record_linkage(company_data):
     company, data = company_data
-    audit = pf.audit_data_quality(data)  # splink through crmlib.models.idic.find_duplicates
+    audit = pf.audit_data_quality(data)  # splink through crmlib.analytics.linkage.find_duplicates
     assert audit.duplicate_method.startswith("splink")
     found = set(audit.rows("customers", pf.UNIQUENESS)[pf.KEY])
     planted = _duplicated_records(company)

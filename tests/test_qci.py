@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from scipy.stats import norm
 
 from crmlib import synth
-from crmlib.analytics import acquisition, assessment, costs, experience, intervals
+from crmlib.analytics import acquisition, assessment, costs, experience, intervals, orders
 from crmlib.data import schema as s
 from crmlib.data.io import ClientData, TableReport
 from crmlib.errors import CRMError, DataError
@@ -385,7 +385,7 @@ def test_nps_by_hand():
     surveys = pd.DataFrame({s.CUSTOMER_ID: list("abcdefgh"), s.NPS: scores})
     row = experience.nps_table(surveys).iloc[0]
     se = 100 * math.sqrt((5 / 7 - (1 / 7) ** 2) / 7)  # (P + D - (P - D)^2) / n
-    assert row[qci.N] == 7
+    assert row[experience.N] == 7
     assert row[experience.CI_LOW] == pytest.approx(100 / 7 - norm.ppf(0.975) * se)
     assert row[experience.CI_HIGH] == pytest.approx(100 / 7 + norm.ppf(0.975) * se)
     with pytest.raises(DataError, match="0 to 10"):
@@ -403,7 +403,7 @@ def test_nps_by_group_and_main_channel():
         ],
         columns=(s.ORDER_ID, s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE, s.CHANNEL),
     )
-    channel = experience.main_channel(data)
+    channel = orders.main_channel(data)
     assert channel.to_dict() == {"a": "web", "b": "store"}
     surveys = pd.DataFrame({s.CUSTOMER_ID: ["a", "a", "b", "z"], s.NPS: [10, 0, 10, 10]})
     table = experience.nps_table(surveys, by=channel)
@@ -415,8 +415,8 @@ def test_csat_by_touchpoint():
         {s.CATEGORY: ["delivery", "delivery", "billing", "billing"], s.CSAT: [5, 4, np.nan, 2]}
     )
     table = experience.csat_table(tickets, by=s.CATEGORY)
-    assert table.loc["delivery", [qci.N, experience.MEAN_CSAT, experience.SATISFIED]].tolist() == [2, 4.5, 1.0]
-    assert table.loc["billing", [qci.N, "answer_rate", experience.SATISFIED]].tolist() == [1, 0.5, 0.0]
+    assert table.loc["delivery", [experience.N, experience.MEAN_CSAT, experience.SATISFIED]].tolist() == [2, 4.5, 1.0]
+    assert table.loc["billing", [experience.N, "answer_rate", experience.SATISFIED]].tolist() == [1, 0.5, 0.0]
 
 
 def test_nps_by_service_uses_only_tickets_before_the_survey():
@@ -448,7 +448,7 @@ def test_retention_after_an_event_by_hand():
         {
             s.CUSTOMER_ID: ["x", "y", "z", "w"],
             s.DATE: pd.to_datetime(["2024-01-01", "2024-01-01", "2024-11-15", "2024-02-01"]),
-            qci.NPS_CLASS: [experience.PROMOTERS, experience.DETRACTORS, experience.PROMOTERS, experience.DETRACTORS],
+            experience.NPS_CLASS: [experience.PROMOTERS, experience.DETRACTORS, experience.PROMOTERS, experience.DETRACTORS],
         }
     )
     data = tx(
@@ -460,7 +460,7 @@ def test_retention_after_an_event_by_hand():
             ("w", "2024-12-31", 5.0),
         ]
     )
-    table = experience.retention_after(events, data, by=qci.NPS_CLASS, date=s.DATE, inactivity_days=90)
+    table = experience.retention_after(events, data, by=experience.NPS_CLASS, date=s.DATE, inactivity_days=90)
     assert table.loc[experience.PROMOTERS].tolist() == [1, 1.0]
     assert table.loc[experience.DETRACTORS].tolist() == [2, 0.0]
 

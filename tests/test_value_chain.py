@@ -10,7 +10,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from crmlib import synth
-from crmlib.analytics import assessment, concentration
+from crmlib.analytics import assessment, concentration, segments
+from crmlib.analytics import profitability as prof
 from crmlib.data import datasets
 from crmlib.data import schema as s
 from crmlib.data.io import ClientData
@@ -108,7 +109,7 @@ HAND = {
 
 
 def test_customer_profitability_by_hand():
-    p = vc.customer_profitability(_client(HAND, "2024-03-31"))
+    p = prof.customer_profitability(_client(HAND, "2024-03-31"))
     assert list(p.index) == ["A", "B", "C", "D"]
     expected = {
         "A": (28.0, 38.0, 14.0, -24.0, 2, 4.0),
@@ -116,22 +117,22 @@ def test_customer_profitability_by_hand():
         "C": (0.0, 0.0, 0.5, -0.5, 0, 0.0),
         "D": (0.0, 0.0, 0.0, 0.0, 0, 0.0),
     }
-    columns = [s.REVENUE, vc.PRODUCT_COST, vc.COST_TO_SERVE, vc.PROFIT, vc.ORDERS, vc.UNITS]
+    columns = [s.REVENUE, prof.PRODUCT_COST, prof.COST_TO_SERVE, prof.PROFIT, prof.ORDERS, prof.UNITS]
     for customer, row in expected.items():
         assert tuple(p.loc[customer, columns]) == pytest.approx(row), customer
-    assert vc.profit_basis(p) == "profit"
+    assert prof.profit_basis(p) == "profit"
 
 
 def test_profit_basis_says_what_is_missing():
     no_rates = {k: v for k, v in HAND.items() if k != "cost_rates"}
-    p = vc.customer_profitability(_client(no_rates, "2024-03-31"))
-    assert vc.profit_basis(p) == "gross margin"
-    assert p[vc.COST_TO_SERVE].isna().all()
-    assert p.loc["A", vc.PROFIT] == pytest.approx(28.0 - 38.0)
+    p = prof.customer_profitability(_client(no_rates, "2024-03-31"))
+    assert prof.profit_basis(p) == "gross margin"
+    assert p[prof.COST_TO_SERVE].isna().all()
+    assert p.loc["A", prof.PROFIT] == pytest.approx(28.0 - 38.0)
     revenue_only = {"transactions": HAND["transactions"].drop(columns=s.COST)}
-    p = vc.customer_profitability(_client(revenue_only, "2024-03-31"))
-    assert vc.profit_basis(p) == "revenue"
-    assert (p[vc.PROFIT] == p[s.REVENUE]).all()
+    p = prof.customer_profitability(_client(revenue_only, "2024-03-31"))
+    assert prof.profit_basis(p) == "revenue"
+    assert (p[prof.PROFIT] == p[s.REVENUE]).all()
     with pytest.raises(CRMError, match="no cost rates"):
         vc.profitability_matrix(p, vc.net_price(_client(revenue_only, "2024-03-31")))
 
@@ -195,9 +196,9 @@ def test_abc_classes_by_hand():
 MATRIX_CUSTOMERS = pd.DataFrame(
     {
         s.REVENUE: [100.0, 80.0, 120.0, 60.0],
-        vc.COST_TO_SERVE: [40.0, 40.0, 10.0, 10.0],
-        vc.ORDERS: [2, 2, 2, 2],
-        vc.PROFIT: [5.0, -20.0, 40.0, 10.0],
+        prof.COST_TO_SERVE: [40.0, 40.0, 10.0, 10.0],
+        prof.ORDERS: [2, 2, 2, 2],
+        prof.PROFIT: [5.0, -20.0, 40.0, 10.0],
     },
     index=pd.Index(["W", "X", "Y", "Z"], name=s.CUSTOMER_ID),
 )
@@ -218,7 +219,7 @@ def test_profitability_matrix_by_hand():
     assert (default.price_split, default.cost_split) == (0.825, 12.5)
     assert default.customers[vc.QUADRANT].tolist() == table[vc.QUADRANT].tolist()
     summary = matrix.summary()
-    assert summary.loc[vc.AGGRESSIVE, vc.PROFIT] == -20.0
+    assert summary.loc[vc.AGGRESSIVE, prof.PROFIT] == -20.0
     assert summary[vc.SHARE].sum() == pytest.approx(1.0)
 
 
@@ -226,9 +227,9 @@ def test_strategic_flags_by_hand():
     p = pd.DataFrame(
         {
             s.REVENUE: [100.0, 90.0, 10.0, 20.0, 30.0, 40.0],
-            vc.COST_TO_SERVE: [5.0, 5.0, 5.0, 5.0, 12.0, 12.0],
-            vc.ORDERS: [1, 1, 1, 1, 1, 1],
-            vc.PROFIT: [10.0, 5.0, -1.0, 3.0, -4.0, 2.0],
+            prof.COST_TO_SERVE: [5.0, 5.0, 5.0, 5.0, 12.0, 12.0],
+            prof.ORDERS: [1, 1, 1, 1, 1, 1],
+            prof.PROFIT: [10.0, 5.0, -1.0, 3.0, -4.0, 2.0],
         },
         index=pd.Index(list("uvwxyz"), name=s.CUSTOMER_ID),
     )
@@ -247,16 +248,16 @@ def test_without_any_cost_no_customer_is_called_loss_making():
     p = pd.DataFrame(
         {
             s.REVENUE: [100.0, -20.0],  # B only returned goods
-            vc.PRODUCT_COST: [np.nan, np.nan],
-            vc.COST_TO_SERVE: [np.nan, np.nan],
-            vc.ORDERS: [1, 0],
-            vc.PROFIT: [100.0, -20.0],
+            prof.PRODUCT_COST: [np.nan, np.nan],
+            prof.COST_TO_SERVE: [np.nan, np.nan],
+            prof.ORDERS: [1, 0],
+            prof.PROFIT: [100.0, -20.0],
         },
         index=pd.Index(["A", "B"], name=s.CUSTOMER_ID),
     )
-    assert vc.profit_basis(p) == "revenue"
+    assert prof.profit_basis(p) == "revenue"
     assert vc.strategic_flags(p)[vc.LOSS_MAKING].isna().all()  # unknown, not False and not True
-    costed = p.assign(**{vc.PRODUCT_COST: [60.0, 0.0], vc.PROFIT: [40.0, -20.0]})
+    costed = p.assign(**{prof.PRODUCT_COST: [60.0, 0.0], prof.PROFIT: [40.0, -20.0]})
     assert vc.strategic_flags(costed)[vc.LOSS_MAKING].tolist() == [False, True]
 
 
@@ -315,7 +316,7 @@ def test_partners_found_and_measured():
     tickets = pd.DataFrame({s.CUSTOMER_ID: ["A", "A", "B"], s.CSAT: [2.0, 3.0, 5.0]})
     data = _client({"transactions": tx, "tickets": tickets})
     assert vc.partner_columns(data) == [("transactions", "carrier")]
-    profit = pd.DataFrame({vc.PROFIT: [12.0, 30.0]}, index=pd.Index(["A", "B"]))
+    profit = pd.DataFrame({prof.PROFIT: [12.0, 30.0]}, index=pd.Index(["A", "B"]))
     table = vc.partner_performance(data, "transactions", "carrier", profit)
     assert table.loc["DHL", vc.RETURN_RATE] == pytest.approx(0.5)  # one of two purchases
     assert table.loc["UPS", vc.RETURN_RATE] == 0.0
@@ -339,7 +340,7 @@ def test_needs_segments_by_hand():
         ],
         columns=[s.CUSTOMER_ID, *s.NEEDS],
     )
-    assert vc.needs_segments(surveys).to_dict() == {"X": "price", "Y": vc.MIXED, "Z": "quality"}
+    assert segments.needs_segments(surveys).to_dict() == {"X": "price", "Y": segments.MIXED, "Z": "quality"}
 
 
 def test_value_proposition_suppresses_small_cells():
@@ -364,8 +365,8 @@ def test_value_proposition_suppresses_small_cells():
     )
     surveys.loc[6:, list(s.NEEDS)] = [1, 1, 5, 1]  # c6 and c7 value quality
     data = _client({"transactions": tx, "products": HAND["products"], "surveys": surveys})
-    profit = vc.customer_profitability(data)
-    table = vc.value_proposition(data, profit, vc.needs_segments(surveys))
+    profit = prof.customer_profitability(data)
+    table = vc.value_proposition(data, profit, segments.needs_segments(surveys))
     price = table.loc["price"]
     assert price[vc.CUSTOMERS] == 6 and not price[vc.SUPPRESSED]
     assert price[vc.REVENUE_PER_CUSTOMER] == pytest.approx(40.0)
@@ -559,7 +560,7 @@ def company():
 
 @pytest.fixture(scope="module")
 def profitability(company):
-    return vc.customer_profitability(_client(company.tables, company.as_of))
+    return prof.customer_profitability(_client(company.tables, company.as_of))
 
 
 def test_cost_rate_explorer_moves_profit_by_the_rate_change():
@@ -583,7 +584,7 @@ def test_cost_rate_explorer_moves_profit_by_the_rate_change():
 def test_profit_equals_the_planted_truth_per_record(company, profitability):
     truth = company.truth.records.set_index(s.CUSTOMER_ID)
     assert set(profitability.index) == set(truth.index)  # every record, bought or not
-    for column in (s.REVENUE, vc.PRODUCT_COST, vc.COST_TO_SERVE, vc.PROFIT):
+    for column in (s.REVENUE, prof.PRODUCT_COST, prof.COST_TO_SERVE, prof.PROFIT):
         gap = (profitability[column] - truth[column].reindex(profitability.index)).abs()
         assert gap.max() < 0.005, column  # to the cent
 
@@ -597,7 +598,7 @@ def test_planted_whales_are_among_the_most_profitable(company, profitability):
     whale = _planted(company, synth.IS_WHALE, profitability.index)
     top = vc.strategic_flags(profitability, top=0.2)[vc.HIGH_VOLUME].to_numpy(dtype=bool)
     top_profit = (
-        profitability[vc.PROFIT].rank(ascending=False, method="first") <= 0.2 * len(whale)
+        profitability[prof.PROFIT].rank(ascending=False, method="first") <= 0.2 * len(whale)
     ).to_numpy()
     recall = (top_profit & whale).sum() / whale.sum()
     precision = (top_profit & whale).sum() / top_profit.sum()
@@ -614,38 +615,38 @@ def test_planted_cost_magnets_are_flagged(company, profitability):
     precision = (flagged & magnet).sum() / flagged.sum()
     assert recall >= 0.65  # measured 0.76-0.80 over five seeds
     assert precision >= 0.55  # from a base rate of about 4 %
-    bottom = (profitability[vc.PROFIT].rank(method="first") <= 0.1 * len(magnet)).to_numpy()
+    bottom = (profitability[prof.PROFIT].rank(method="first") <= 0.1 * len(magnet)).to_numpy()
     assert (bottom & magnet).sum() / bottom.sum() >= 4 * magnet.mean()  # crowding the tail
 
 
 def test_the_synthetic_whale_curve(profitability):
-    summary = concentration.whale_summary(profitability[vc.PROFIT], top=0.2)
+    summary = concentration.whale_summary(profitability[prof.PROFIT], top=0.2)
     assert summary[concentration.TOP_SHARE] >= 1.5  # the top 20 % earn at least 150 % (Kaplan & Cooper)
     assert summary[concentration.PEAK_SHARE] > summary[concentration.TOP_SHARE]
     assert (
         0.3 < summary[concentration.LOSS_MAKING_SHARE] < 0.8
     )  # a long tail: small web orders that do not cover delivery, cost magnets
-    classes = vc.abc_classes(profitability[vc.PROFIT])
+    classes = vc.abc_classes(profitability[prof.PROFIT])
     assert (classes == vc.CLASS_D).mean() == pytest.approx(summary[concentration.LOSS_MAKING_SHARE])
 
 
 def test_cdnow_is_portfolio_analysis_on_revenue_only():
     data = datasets.load("cdnow")
-    p = vc.customer_profitability(data)
-    assert vc.profit_basis(p) == "revenue"
+    p = prof.customer_profitability(data)
+    assert prof.profit_basis(p) == "revenue"
     assert len(p) == 2357
-    assert p[vc.PROFIT].sum() == pytest.approx(data.transactions[s.REVENUE].sum())
+    assert p[prof.PROFIT].sum() == pytest.approx(data.transactions[s.REVENUE].sum())
     assert vc.strategic_flags(p)[vc.COST_MAGNET].isna().all()
-    assert concentration.whale_summary(p[vc.PROFIT])[concentration.LOSS_MAKING_SHARE] == 0.0
+    assert concentration.whale_summary(p[prof.PROFIT])[concentration.LOSS_MAKING_SHARE] == 0.0
 
 
 def test_bad_input_is_a_user_error():
     with pytest.raises(DataError, match="revenue"):
-        vc.customer_profitability(
+        prof.customer_profitability(
             _client({"transactions": HAND["transactions"].drop(columns=s.REVENUE)})
         )
     with pytest.raises(DataError, match="need_price.* are missing"):
-        vc.needs_segments(pd.DataFrame({s.CUSTOMER_ID: ["a"]}))
+        segments.needs_segments(pd.DataFrame({s.CUSTOMER_ID: ["a"]}))
     with pytest.raises(CRMError, match="months"):
         vc.revenue_sources(LIFE, months=0)
     with pytest.raises(CRMError, match="freq"):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 
 from crmlib.analytics.experience import ALL_CHANNELS, UNKNOWN
+from crmlib.analytics.orders import purchase_lines as _purchases
 from crmlib.analytics.periods import period_coverage
 from crmlib.data import schema as s
 from crmlib.data.checks import need_columns as _need
-from crmlib.data.checks import purchase_lines as _purchases
 from crmlib.errors import CRMError
 
 # --- acquisition ----------------------------------------------------------------------

@@ -45,6 +45,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from crmlib.analytics.orders import one_line_per_order, order_key_sql
 from crmlib.data import schema as s
 from crmlib.data.checks import as_of_date as _as_of
 from crmlib.data.checks import need_columns
@@ -147,14 +148,8 @@ def activity_events(
     when = _as_of(transactions, as_of)
     tx = transactions.loc[transactions[s.ORDER_DATE] <= when]
     buys = tx.loc[tx[s.REVENUE] >= 0]
-    if s.ORDER_ID in buys.columns and buys[s.ORDER_ID].notna().all():
-        order_key = [s.CUSTOMER_ID, s.ORDER_ID]
-    else:
-        order_key = [s.CUSTOMER_ID, s.ORDER_DATE]
-    # an order's channel: the first in alphabetical order of its lines' channels
-    # (one channel in practice; the rule only keeps the count independent of line order)
-    buys = buys.assign(**{s.CHANNEL: _text(buys, s.CHANNEL)})
-    orders = buys.sort_values(s.CHANNEL, kind="stable").drop_duplicates(order_key)
+    # one event per order (crmlib.analytics.orders), in the order's channel
+    orders = one_line_per_order(buys.assign(**{s.CHANNEL: _text(buys, s.CHANNEL)}))
     returns = tx.loc[tx[s.REVENUE] < 0]
     parts = [
         _count(s.ACT_ORDER, _customers(orders), orders[s.CHANNEL]),
@@ -371,7 +366,7 @@ def cost_by_activity(
     return activity_costs(totals, cost_rates)
 
 
-def events_sql(eng, as_of_literal: str, by_order_id: bool) -> str:
+def events_sql(eng, as_of_literal: str) -> str:
     """The rule of :func:`activity_events` as SQL common table expressions.
 
     Parameters
@@ -380,8 +375,6 @@ def events_sql(eng, as_of_literal: str, by_order_id: bool) -> str:
         The engine whose views (``transactions``, ``tickets``, ``interactions``) are read.
     as_of_literal : str
         The last day counted, as a SQL date literal.
-    by_order_id : bool
-        Count orders by ``order_id`` (True) or by purchase day.
 
     Returns
     -------
@@ -392,7 +385,7 @@ def events_sql(eng, as_of_literal: str, by_order_id: bool) -> str:
     """
     oid = s.ORDER_ID if eng.has("transactions", s.ORDER_ID) else "CAST(NULL AS VARCHAR)"
     channel = f"COALESCE({s.CHANNEL}, '')"
-    okey = "oid" if by_order_id else "CAST(day AS VARCHAR)"
+    okey = order_key_sql(eng.has("transactions", s.ORDER_ID), "oid", "day")
     next_day = f"({as_of_literal} + INTERVAL 1 DAY)"
     parts = [
         f"SELECT cid, '{s.ACT_ORDER}' AS activity, ch, COUNT(*) AS n FROM orders GROUP BY cid, ch",

@@ -16,9 +16,9 @@ import pandas as pd
 from crmlib.analytics.intervals import (
     z_value,
 )
+from crmlib.analytics.orders import purchase_lines as _purchases
 from crmlib.data import schema as s
 from crmlib.data.checks import need_columns as _need
-from crmlib.data.checks import purchase_lines as _purchases
 from crmlib.errors import CRMError, DataError
 
 # --- names this module defines ------------------------------------------------------------
@@ -102,7 +102,7 @@ def nps_table(surveys: pd.DataFrame, by=None, level: float = 0.95) -> pd.DataFra
         With customer_id and nps.
     by : None, str or Series
         None: one row for everyone; a column of ``surveys``; or a Series
-        mapping customer_id to a group (e.g. :func:`main_channel`).
+        mapping customer_id to a group (e.g. :func:`crmlib.analytics.orders.main_channel`).
     level : float, default 0.95
 
     Returns
@@ -138,21 +138,6 @@ def nps_table(surveys: pd.DataFrame, by=None, level: float = 0.95) -> pd.DataFra
     columns = [GROUP, N, PROMOTERS, PASSIVES, DETRACTORS, s.NPS, CI_LOW, CI_HIGH]
     table = pd.DataFrame(rows, columns=columns).set_index(GROUP)
     return table.sort_values(N, ascending=False, kind="stable")
-
-
-def main_channel(transactions: pd.DataFrame) -> pd.Series:
-    """Each customer's main purchase channel: the channel of most of their orders.
-
-    Orders are distinct ``order_id`` (else purchase days); ties go to the
-    channel first in name order.
-    """
-    _need(transactions, "transactions", (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE, s.CHANNEL))
-    bought, _ = _purchases(transactions)
-    key = [s.ORDER_ID] if s.ORDER_ID in bought.columns else [s.CUSTOMER_ID, s.ORDER_DATE]
-    orders = bought.drop_duplicates(key).dropna(subset=[s.CHANNEL])
-    counts = orders.groupby([s.CUSTOMER_ID, s.CHANNEL]).size().rename(N).reset_index()
-    counts = counts.sort_values([s.CUSTOMER_ID, N, s.CHANNEL], ascending=[True, False, True])
-    return counts.drop_duplicates(s.CUSTOMER_ID).set_index(s.CUSTOMER_ID)[s.CHANNEL]
 
 
 def csat_table(tickets: pd.DataFrame, by: str | None = None) -> pd.DataFrame:

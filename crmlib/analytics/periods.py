@@ -25,8 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from crmlib.analytics.orders import purchase_lines
 from crmlib.data import schema as s
-from crmlib.data.checks import as_of_date, purchase_lines
+from crmlib.data.checks import as_of_date
 from crmlib.errors import CRMError
 
 __all__ = [

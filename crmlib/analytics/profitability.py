@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.analytics import costs
+from crmlib.analytics.orders import order_counts, order_key_sql
 from crmlib.data import schema as s
 from crmlib.data.checks import need_columns
 from crmlib.errors import CRMError
@@ -99,12 +100,6 @@ def _timestamp(value, what: str) -> pd.Timestamp:
 def _observed(transactions: pd.DataFrame, when: pd.Timestamp) -> pd.DataFrame:
     need_columns(transactions, "transactions", (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE))
     return transactions.loc[transactions[s.ORDER_DATE] <= when]
-
-
-def _order_key(lines: pd.DataFrame) -> list[str]:
-    if s.ORDER_ID in lines.columns and lines[s.ORDER_ID].notna().all():
-        return [s.CUSTOMER_ID, s.ORDER_ID]
-    return [s.CUSTOMER_ID, s.ORDER_DATE]
 
 
 def customer_profitability(
@@ -205,8 +200,7 @@ def customer_profitability(
         out[COST_TO_SERVE] = np.nan
     out[PROFIT] = out[s.REVENUE] - out[PRODUCT_COST].fillna(0.0) - out[COST_TO_SERVE].fillna(0.0)
     buys = lines.loc[lines[s.REVENUE] >= 0]
-    orders = buys.drop_duplicates(_order_key(buys)).groupby(s.CUSTOMER_ID).size()
-    out[ORDERS] = orders.reindex(index, fill_value=0).astype(int)
+    out[ORDERS] = order_counts(buys).reindex(index, fill_value=0).astype(int)
     if s.QUANTITY in buys.columns and buys[s.QUANTITY].notna().any():
         units = buys.groupby(s.CUSTOMER_ID)[s.QUANTITY].sum()
         out[UNITS] = units.reindex(index, fill_value=0.0).astype(float)
@@ -242,9 +236,6 @@ def profitability_query(eng, source=None, cost_rates=None, as_of=None) -> str:
     has_qty = eng.has("transactions", s.QUANTITY) and bool(
         eng.scalar(f"SELECT COUNT({s.QUANTITY}) FROM transactions WHERE {bought}")
     )
-    by_order_id = eng.has("transactions", s.ORDER_ID) and bool(
-        eng.scalar(f"SELECT COUNT(*) = COUNT({s.ORDER_ID}) FROM transactions WHERE {bought}")
-    )
     rates = cost_rates
     if rates is None and eng.has("cost_rates", s.ACTIVITY):
         rates = eng.sql("SELECT * FROM cost_rates")
@@ -259,13 +250,13 @@ def profitability_query(eng, source=None, cost_rates=None, as_of=None) -> str:
     if rates is not None:
         ids.append("SELECT cid FROM events WHERE cid IS NOT NULL")
     return _PROFIT_SQL.format(
-        events=costs.events_sql(eng, day, by_order_id),
+        events=costs.events_sql(eng, day),
         rates=costs.rates_sql(rates if rates is not None else _NO_RATES),
         cid=s.CUSTOMER_ID,
         revenue=s.REVENUE,
         cost=s.COST if has_cost else "CAST(NULL AS DOUBLE)",
         qty=s.QUANTITY if has_qty else "CAST(NULL AS DOUBLE)",
-        okey=s.ORDER_ID if by_order_id else f"CAST(CAST({s.ORDER_DATE} AS DATE) AS VARCHAR)",
+        okey=order_key_sql(eng.has("transactions", s.ORDER_ID)),
         window=window,
         ids=" UNION ".join(ids),
         has_cost=str(has_cost).upper(),

@@ -13,8 +13,8 @@ published:
 - ``monetary_value`` = mean value of the repeat occasions (0 without one);
 
 ``recency`` and ``T`` are measured in days (``time_unit="D"``) or weeks
-(``"W"``, days / 7). Totals: ``orders`` (distinct order ids, or occasions
-when the data has none), ``revenue`` (net of returns) and ``margin``
+(``"W"``, days / 7). Totals: ``orders`` (:mod:`crmlib.analytics.orders`: distinct order ids,
+a line without one counting as its customer's order of that day), ``revenue`` (net of returns) and ``margin``
 (revenue − cost, missing when cost is unknown). ``orders`` counts purchases only.
 
 The engines of :mod:`crmlib.engines` give identical results: ``"pandas"``,
@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crmlib.analytics.orders import order_counts, order_key_sql
 from crmlib.data import schema as s
 from crmlib.errors import CRMError, DataError
 
@@ -112,7 +113,6 @@ def _summary_pandas(tx: pd.DataFrame, as_of, time_unit: str) -> pd.DataFrame:
     tx = tx.loc[window]
     dates = dates[window]
     has_cost = s.COST in tx and tx[s.COST].notna().any()
-    has_order = s.ORDER_ID in tx and tx[s.ORDER_ID].notna().any()
 
     purchase = (tx[rev] >= 0).to_numpy()
     daily = (
@@ -146,11 +146,7 @@ def _summary_pandas(tx: pd.DataFrame, as_of, time_unit: str) -> pd.DataFrame:
     out[s.FIRST_PURCHASE] = first.astype("datetime64[ns]")
     out[s.LAST_PURCHASE] = last.astype("datetime64[ns]")
     totals = tx.groupby(cid, sort=True)
-    if has_order:
-        orders = tx.loc[purchase].groupby(cid, sort=True)[s.ORDER_ID].nunique()
-        out[s.ORDERS] = orders.reindex(out.index).astype(float)
-    else:
-        out[s.ORDERS] = occasions.astype(float)
+    out[s.ORDERS] = order_counts(tx.loc[purchase]).reindex(out.index).astype(float)
     out[s.REVENUE] = totals[rev].sum().reindex(out.index)
     if has_cost:
         cost = totals[s.COST].sum(min_count=1).reindex(out.index)
@@ -164,7 +160,7 @@ def _summary_pandas(tx: pd.DataFrame, as_of, time_unit: str) -> pd.DataFrame:
 _SQL = """
 WITH tx AS (
     SELECT {cid} AS cid, CAST({date} AS DATE) AS day, {rev} AS rev,
-           {cost} AS cost, {order} AS oid
+           {cost} AS cost, {okey} AS okey
     FROM {source}
     WHERE CAST({date} AS DATE) <= {as_of}
 ),
@@ -178,7 +174,7 @@ per AS (
 ),
 totals AS (
     SELECT cid, SUM(rev) AS revenue, SUM(cost) AS cost,
-           COUNT(DISTINCT oid) FILTER (WHERE rev >= 0) AS orders
+           COUNT(DISTINCT okey) FILTER (WHERE rev >= 0) AS orders
     FROM tx GROUP BY cid
 )
 SELECT per.cid AS {cid},
@@ -189,7 +185,7 @@ SELECT per.cid AS {cid},
            AS {monetary},
        CAST(first AS TIMESTAMP) AS {first_purchase},
        CAST(last AS TIMESTAMP) AS {last_purchase},
-       CAST({orders_expr} AS DOUBLE) AS {orders},
+       CAST(totals.orders AS DOUBLE) AS {orders},
        totals.revenue AS {revenue},
        totals.revenue - totals.cost AS {margin}
 FROM per JOIN totals USING (cid)
@@ -219,7 +215,7 @@ def summary_query(eng, as_of=None, time_unit: str = "D") -> str:
         date=s.ORDER_DATE,
         rev=s.REVENUE,
         cost=s.COST if eng.has("transactions", s.COST) else "CAST(NULL AS DOUBLE)",
-        order=s.ORDER_ID if eng.has("transactions", s.ORDER_ID) else "CAST(NULL AS VARCHAR)",
+        okey=order_key_sql(eng.has("transactions", s.ORDER_ID)),
         source="transactions",
         as_of=as_of_sql(as_of),
         unit=TIME_UNITS[time_unit],
@@ -229,7 +225,6 @@ def summary_query(eng, as_of=None, time_unit: str = "D") -> str:
         monetary=s.MONETARY_VALUE,
         first_purchase=s.FIRST_PURCHASE,
         last_purchase=s.LAST_PURCHASE,
-        orders_expr="CASE WHEN totals.orders > 0 THEN totals.orders ELSE occasions END",
         orders=s.ORDERS,
         revenue=s.REVENUE,
         margin=s.MARGIN,

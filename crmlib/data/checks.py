@@ -62,17 +62,3 @@ def as_of_date(transactions: pd.DataFrame, as_of) -> pd.Timestamp:
         raise CRMError(f"as_of must be a date (YYYY-MM-DD), not {as_of!r}") from None
 
 
-def purchase_lines(transactions: pd.DataFrame, as_of=None) -> tuple[pd.DataFrame, pd.Timestamp]:
-    """Purchase lines (revenue >= 0) up to ``as_of`` inclusive, and ``as_of``.
-
-    Returns are not purchases (see :mod:`crmlib.data.io`).
-    """
-    need_columns(transactions, "transactions", (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE))
-    if transactions.empty:
-        raise DataError("transactions: there are no order lines to measure")
-    when = as_of_date(transactions, as_of)
-    keep = (transactions[s.REVENUE] >= 0) & (transactions[s.ORDER_DATE] <= when)
-    bought = transactions.loc[keep]
-    if bought.empty:
-        raise DataError(f"transactions: no purchase on or before {when:%Y-%m-%d}")
-    return bought, when

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from crmlib.data import schema as s
 from crmlib.models import idic
 from crmlib.plots.base import new_axes
 
@@ -165,7 +166,7 @@ def plot_propensity_history(history: pd.DataFrame, ax: Axes | None = None) -> Ax
         One line (and shaded interval) per channel; step 0 is the population prior.
     """
     ax = new_axes(ax, figsize=(7, 4))
-    for channel, part in history.groupby(idic.s.CHANNEL, sort=True):
+    for channel, part in history.groupby(s.CHANNEL, sort=True):
         line = ax.plot(part[idic.STEP], part[idic.MEAN], marker="o", label=str(channel))[0]
         ax.fill_between(
             part[idic.STEP], part[idic.LOWER], part[idic.UPPER], color=line.get_color(), alpha=0.12

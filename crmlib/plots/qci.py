@@ -18,7 +18,6 @@ from matplotlib.ticker import PercentFormatter
 from crmlib.analytics import experience
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
-from crmlib.models import qci
 from crmlib.plots.base import new_axes
 
 __all__ = [
@@ -161,7 +160,7 @@ def plot_nps_by_channel(nps_table: pd.DataFrame, ax: Axes | None = None) -> Axes
     matplotlib.axes.Axes
         One bar per group, labelled with its number of answers.
     """
-    _require(nps_table, (s.NPS, experience.CI_LOW, experience.CI_HIGH, qci.N), "the NPS table")
+    _require(nps_table, (s.NPS, experience.CI_LOW, experience.CI_HIGH, experience.N), "the NPS table")
     if nps_table.empty:
         raise CRMError("the NPS table is empty: there are no answers to draw")
     ax = new_axes(ax, figsize=(7, 4))
@@ -175,7 +174,7 @@ def plot_nps_by_channel(nps_table: pd.DataFrame, ax: Axes | None = None) -> Axes
         yerr=[score - nps_table[experience.CI_LOW].to_numpy(), nps_table[experience.CI_HIGH].to_numpy() - score],
         capsize=4,
     )
-    for xi, v, n in zip(x, score, nps_table[qci.N], strict=True):
+    for xi, v, n in zip(x, score, nps_table[experience.N], strict=True):
         ax.annotate(
             f"n={n}",
             (xi, 0),

@@ -14,7 +14,7 @@ import pandas as pd
 from IPython.display import Image, display
 from matplotlib.figure import Figure
 
-from crmlib.analytics import concentration, costs
+from crmlib.analytics import concentration, costs, profitability
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
 from crmlib.models import value_chain as vc
@@ -35,7 +35,7 @@ def cost_rate_explorer(
     The activity events (orders, deliveries, returns, tickets, contacts) are
     counted once with :func:`crmlib.analytics.costs.activity_events`; each change
     re-prices them (:func:`crmlib.analytics.costs.override_rates`), recomputes
-    :func:`crmlib.models.value_chain.customer_profitability` and redraws the whale
+    :func:`crmlib.analytics.profitability.customer_profitability` and redraws the whale
     curve and the profitability matrix. The quadrant lines stay where the
     client's own rates put them, so that customers can be seen crossing them.
 
@@ -76,7 +76,7 @@ def cost_rate_explorer(
     )
     basis = price_basis or vc.net_price_basis(data)
     price = price if price is not None else vc.net_price(data, basis)
-    start = vc.customer_profitability(data, base, events=events)
+    start = profitability.customer_profitability(data, base, events=events)
     reference = vc.profitability_matrix(start, price, price_basis=basis)
 
     keys = [costs.rate_key(a, c) for a, c in zip(base[s.ACTIVITY], base[s.CHANNEL], strict=True)]
@@ -100,8 +100,8 @@ def cost_rate_explorer(
 
     def update() -> None:
         new_rates = costs.override_rates(base, changed)
-        profit = vc.customer_profitability(data, new_rates, events=events)
-        whale = concentration.whale_summary(profit[vc.PROFIT])
+        profit = profitability.customer_profitability(data, new_rates, events=events)
+        whale = concentration.whale_summary(profit[profitability.PROFIT])
         matrix = vc.profitability_matrix(
             profit, price, reference.price_split, reference.cost_split, price_basis=basis
         )
@@ -123,7 +123,7 @@ def cost_rate_explorer(
         figure = Figure(figsize=(12, 4.5))
         figure.subplots_adjust(left=0.06, right=0.8, bottom=0.12, top=0.92, wspace=0.22)
         left, right = figure.subplots(1, 2)
-        plot_whale_curve(concentration.concentration_curve(profit[vc.PROFIT]), ax=left, label=vc.profit_basis(profit))
+        plot_whale_curve(concentration.concentration_curve(profit[profitability.PROFIT]), ax=left, label=profitability.profit_basis(profit))
         plot_profitability_matrix(matrix, ax=right)
         with chart:
             chart.clear_output(wait=True)

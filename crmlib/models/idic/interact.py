@@ -17,6 +17,7 @@ from crmlib.errors import CRMError, DataError
 
 if TYPE_CHECKING:
     pass
+from crmlib.analytics.orders import order_table
 from crmlib.models.idic._common import (
     ALPHA,
     BETA,
@@ -130,13 +131,7 @@ def order_channel_choices(transactions: pd.DataFrame) -> pd.DataFrame:
         customer_id, timestamp (the order date), channel, success.
     """
     need_columns(transactions, "transactions", (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE, s.CHANNEL), purpose="for order_channel_choices")  # fmt: skip
-    lines = transactions[(transactions[s.REVENUE] >= 0) & transactions[s.CHANNEL].notna()]
-    key = (
-        [s.ORDER_ID]
-        if s.ORDER_ID in lines and lines[s.ORDER_ID].notna().all()
-        else [s.CUSTOMER_ID, s.ORDER_DATE, s.CHANNEL]
-    )
-    orders = lines.drop_duplicates(key)[[s.CUSTOMER_ID, s.ORDER_DATE, s.CHANNEL]]
+    orders = order_table(transactions).dropna(subset=[s.CHANNEL])  # crmlib.analytics.orders
     channels = sorted(orders[s.CHANNEL].astype("str").unique())
     chosen = orders[s.CHANNEL].astype("str").to_numpy()
     n = len(orders)

@@ -8,7 +8,6 @@ import pandas as pd
 
 from crmlib.analytics import experience
 from crmlib.data import schema as s
-from crmlib.data.checks import purchase_lines as _purchases
 from crmlib.errors import CRMError
 
 # --- vocabulary of the results (the inputs' columns come from crmlib.data.schema) -------------
@@ -150,18 +149,6 @@ CUSTOMER_TABLES = ("transactions", "interactions", "tickets", "surveys")
 
 
 # --- shared helpers ------------------------------------------------------------------------
-
-
-def _orders(transactions: pd.DataFrame, as_of=None) -> pd.DataFrame:
-    """One row per order: customer_id, order_date and channel (when known), by date."""
-    bought, _ = _purchases(transactions, as_of)
-    if s.ORDER_ID in bought.columns and bought[s.ORDER_ID].notna().all():
-        key = [s.ORDER_ID]
-    else:
-        key = [s.CUSTOMER_ID, s.ORDER_DATE] + ([s.CHANNEL] if s.CHANNEL in bought.columns else [])
-    columns = [s.CUSTOMER_ID, s.ORDER_DATE] + ([s.CHANNEL] if s.CHANNEL in bought.columns else [])
-    orders = bought.drop_duplicates(key)[columns]
-    return orders.sort_values([s.CUSTOMER_ID, s.ORDER_DATE], kind="stable", ignore_index=True)
 
 
 def _labels(customer_ids: pd.Series, segment_of: pd.Series | None, missing: str) -> pd.Series:

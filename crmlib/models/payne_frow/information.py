@@ -175,8 +175,8 @@ def audit_data_quality(
         Rows rejected on loading as exact copies or repeated keys (crmlib.data.io),
         and, for customers, the records beyond the first of each person
         (``records - persons``): persons come from ``clusters`` (e.g.
-        :attr:`crmlib.models.linkage.DuplicateFinder.clusters_`), else from
-        :func:`crmlib.models.linkage.find_duplicates` when ``link_people`` (splink),
+        :attr:`crmlib.analytics.linkage.DuplicateFinder.clusters_`), else from
+        :func:`crmlib.analytics.linkage.find_duplicates` when ``link_people`` (splink),
         else only exact keys count. Over the rows read. Every record of a
         person with several is listed as a row behind the finding.
     validity
@@ -249,7 +249,7 @@ def _persons(data, clusters, link_people: bool) -> tuple[pd.Series | None, str]:
         if not isinstance(clusters, pd.DataFrame) or linkage.CLUSTER_ID not in clusters.columns:
             raise CRMError(
                 "clusters must be a DataFrame indexed by customer_id with a cluster_id column "
-                "(crmlib.models.linkage.DuplicateFinder.clusters_)"
+                "(crmlib.analytics.linkage.DuplicateFinder.clusters_)"
             )
         return clusters[linkage.CLUSTER_ID], "the person clusters given"
     customers = data.tables["customers"]
@@ -260,7 +260,7 @@ def _persons(data, clusters, link_people: bool) -> tuple[pd.Series | None, str]:
         except CRMError as exc:
             return None, f"exact keys only (record linkage not possible: {exc})"
         return finder.clusters_[linkage.CLUSTER_ID], (
-            "splink record linkage (crmlib.models.linkage.find_duplicates)"
+            "splink record linkage (crmlib.analytics.linkage.find_duplicates)"
         )
     return None, "exact keys only"
 

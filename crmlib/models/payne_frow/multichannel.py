@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crmlib.analytics import experience
+from crmlib.analytics import experience, orders
+from crmlib.analytics.orders import order_table
 from crmlib.data import schema as s
 from crmlib.data.checks import need_columns as _need
 from crmlib.errors import CRMError, DataError
@@ -30,7 +31,6 @@ from crmlib.models.payne_frow._common import (
     UNASSIGNED,
     VALUE,
     _labels,
-    _orders,
 )
 
 # =========================================================================================
@@ -65,7 +65,7 @@ def channel_mix(
         ``orders`` column with the number of orders.
     """
     _need_channel(transactions)
-    orders = _orders(transactions, as_of).dropna(subset=[s.CHANNEL])
+    orders = order_table(transactions, as_of).dropna(subset=[s.CHANNEL])
     segment = _labels(orders[s.CUSTOMER_ID], segment_of, UNASSIGNED)
     counts = pd.crosstab(segment.rename(SEGMENT), orders[s.CHANNEL].rename(s.CHANNEL))
     counts = counts[counts.sum().sort_values(ascending=False, kind="stable").index]
@@ -106,7 +106,7 @@ def channel_paths(
     for name, value in (("lookback_days", lookback_days), ("max_touches", max_touches)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise CRMError(f"{name} must be a whole number of at least 1, not {value!r}")
-    orders = _orders(transactions, as_of).dropna(subset=[s.CHANNEL])
+    orders = order_table(transactions, as_of).dropna(subset=[s.CHANNEL])
     orders = orders.rename_axis("_order").reset_index()
     touches = interactions.dropna(subset=[s.CHANNEL])
     if s.KIND in touches.columns:
@@ -170,7 +170,7 @@ def channel_switching(transactions: pd.DataFrame, as_of=None) -> pd.DataFrame:
         Index from_channel, columns to_channel; row shares.
     """
     _need_channel(transactions)
-    orders = _orders(transactions, as_of).dropna(subset=[s.CHANNEL])
+    orders = order_table(transactions, as_of).dropna(subset=[s.CHANNEL])
     same = orders[s.CUSTOMER_ID] == orders[s.CUSTOMER_ID].shift(-1)
     pairs = pd.DataFrame(
         {
@@ -192,7 +192,7 @@ def switching_summary(transactions: pd.DataFrame, as_of=None) -> pd.Series:
     * ``repeat_customers``: customers with two or more orders.
     """
     _need_channel(transactions)
-    orders = _orders(transactions, as_of).dropna(subset=[s.CHANNEL])
+    orders = order_table(transactions, as_of).dropna(subset=[s.CHANNEL])
     same = orders[s.CUSTOMER_ID] == orders[s.CUSTOMER_ID].shift(-1)
     switched = orders[s.CHANNEL] != orders[s.CHANNEL].shift(-1)
     n_orders = orders.groupby(s.CUSTOMER_ID).size()
@@ -216,7 +216,7 @@ def experience_by_channel(
 
     * CSAT by the channel of the service ticket (:func:`crmlib.analytics.experience.csat_table`);
     * NPS by the respondent's main purchase channel (:func:`crmlib.analytics.experience.nps_table`
-      with :func:`crmlib.analytics.experience.main_channel`).
+      with :func:`crmlib.analytics.orders.main_channel`).
 
     An integrated, consistent experience across channels is the aim of Payne
     & Frow's multichannel integration process (Payne & Frow 2005, *Journal
@@ -241,7 +241,7 @@ def experience_by_channel(
         and s.CHANNEL in transactions.columns
         and transactions[s.CHANNEL].notna().any()
     ):
-        table = experience.nps_table(surveys, by=experience.main_channel(transactions))
+        table = experience.nps_table(surveys, by=orders.main_channel(transactions))
         parts.append(table[[experience.N, s.NPS]].rename(columns={experience.N: NPS_ANSWERS}))
     if not parts:
         raise DataError(

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 
 from crmlib.analytics import experience
+from crmlib.analytics.orders import purchase_lines as _purchases
 from crmlib.analytics.requirements import Need, missing_pieces
 from crmlib.data import schema as s
 from crmlib.data.checks import as_of_date as _as_of
 from crmlib.data.checks import need_columns as _need
-from crmlib.data.checks import purchase_lines as _purchases
 from crmlib.errors import CRMError, DataError
 from crmlib.models.payne_frow._common import (
     ACTIVE,

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 
 from crmlib.analytics import segments
+from crmlib.analytics.orders import purchase_lines as _purchases
 from crmlib.data import schema as s
 from crmlib.data.checks import need_columns as _need
-from crmlib.data.checks import purchase_lines as _purchases
 from crmlib.errors import CRMError
 from crmlib.models.payne_frow._common import (
     AXIS,

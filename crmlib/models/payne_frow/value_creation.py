@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 
 from crmlib.analytics import acquisition, costs, experience
+from crmlib.analytics import profitability as prof
+from crmlib.analytics.orders import purchase_lines as _purchases
 from crmlib.data import schema as s
 from crmlib.data.checks import as_of_date as _as_of
 from crmlib.data.checks import need_columns as _need
-from crmlib.data.checks import purchase_lines as _purchases
 from crmlib.errors import CRMError, DataError
 from crmlib.models.payne_frow._common import (
     CLV_MEAN,
@@ -91,7 +92,7 @@ def segment_value(
     "customer segment lifetime value"), with each customer's CLV from
     :func:`crmlib.analytics.clv.customer_lifetime_value` (Fader, Hardie & Lee 2005,
     *Journal of Marketing Research* 42(4)). With ``profitability`` (from
-    :func:`crmlib.models.profitability.customer_profitability`: revenue - product cost
+    :func:`crmlib.analytics.profitability.customer_profitability`: revenue - product cost
     - activity-based cost-to-serve, Kaplan & Cooper 1998) it adds the profit
     and cost-to-serve per customer to date.
 
@@ -113,11 +114,10 @@ def segment_value(
     total = out[CLV_TOTAL].sum()
     out[CLV_SHARE] = out[CLV_TOTAL] / total if total else np.nan
     if profitability is not None:
-
-        _need(profitability, "profitability", (profitability.PROFIT, profitability.COST_TO_SERVE))
+        _need(profitability, "profitability", (prof.PROFIT, prof.COST_TO_SERVE))
         known = profitability.reindex(clv.index)
-        out[PROFIT_PER_CUSTOMER] = known[profitability.PROFIT].groupby(segment).mean()
-        out[COST_TO_SERVE_PER_CUSTOMER] = known[profitability.COST_TO_SERVE].groupby(segment).mean()
+        out[PROFIT_PER_CUSTOMER] = known[prof.PROFIT].groupby(segment).mean()
+        out[COST_TO_SERVE_PER_CUSTOMER] = known[prof.COST_TO_SERVE].groupby(segment).mean()
     out.index.name = SEGMENT
     return out.sort_values(CLV_TOTAL, ascending=False, kind="stable")
 

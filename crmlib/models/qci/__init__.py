@@ -51,7 +51,6 @@ from crmlib.analytics.costs import (
 from crmlib.analytics.experience import (
     NPS_CLASS,
     csat_table,
-    main_channel,
     nps,
     nps_by_service,
     nps_class,
@@ -61,6 +60,9 @@ from crmlib.analytics.experience import (
 from crmlib.analytics.intervals import (
     proportion_difference_ci,
     wilson_interval,
+)
+from crmlib.analytics.orders import (
+    main_channel,
 )
 from crmlib.models.qci._common import (
     ACT_CONTACT,

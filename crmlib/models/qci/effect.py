@@ -7,9 +7,9 @@ import pandas as pd
 
 from crmlib.analytics.experience import CI_HIGH, CI_LOW, GROUP, LIFT, _check_days
 from crmlib.analytics.intervals import proportion_difference_ci
+from crmlib.analytics.orders import purchase_lines as _purchases
 from crmlib.data import schema as s
 from crmlib.data.checks import need_columns as _need
-from crmlib.data.checks import purchase_lines as _purchases
 from crmlib.models.qci._common import (
     CONTROL,
     CONTROL_KIND,

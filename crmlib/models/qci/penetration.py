@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from crmlib.analytics.orders import purchase_lines as _purchases
 from crmlib.data import schema as s
 from crmlib.data.checks import need_columns as _need
-from crmlib.data.checks import purchase_lines as _purchases
 from crmlib.errors import DataError
 from crmlib.models.qci._common import (
     CATEGORIES_PER_CUSTOMER,

@@ -7,11 +7,11 @@ import pandas as pd
 
 from crmlib.analytics.acquisition import PERIOD, _periods
 from crmlib.analytics.experience import _check_days
+from crmlib.analytics.orders import purchase_lines as _purchases
 from crmlib.analytics.periods import PeriodCoverage
 from crmlib.analytics.summary import customer_summary
 from crmlib.data import schema as s
 from crmlib.data.checks import as_of_date as _as_of
-from crmlib.data.checks import purchase_lines as _purchases
 from crmlib.errors import CRMError, DataError
 from crmlib.models.qci._common import (
     CHURNED,

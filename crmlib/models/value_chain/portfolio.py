@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.analytics.concentration import _values, top_mask
+from crmlib.analytics.orders import order_counts
 from crmlib.analytics.profitability import (
     COST_TO_SERVE,
     ORDERS,
@@ -15,7 +16,6 @@ from crmlib.analytics.profitability import (
     PROFIT,
     _as_of,
     _observed,
-    _order_key,
     _table,
 )
 from crmlib.data import schema as s
@@ -170,8 +170,7 @@ def net_price(data, basis: str | None = None) -> pd.Series:
         sums = buys.loc[buys[s.QUANTITY] > 0].groupby(s.CUSTOMER_ID)[[s.REVENUE, s.QUANTITY]].sum()
         value = sums[s.REVENUE] / sums[s.QUANTITY]
     else:
-        orders = buys.drop_duplicates(_order_key(buys)).groupby(s.CUSTOMER_ID).size()
-        value = buys.groupby(s.CUSTOMER_ID)[s.REVENUE].sum() / orders
+        value = buys.groupby(s.CUSTOMER_ID)[s.REVENUE].sum() / order_counts(buys)
     value.index = value.index.astype(str)
     return value.rename(NET_PRICE).sort_index()
 

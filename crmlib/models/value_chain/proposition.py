@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 
 from crmlib.analytics.experience import nps
+from crmlib.analytics.orders import one_line_per_order
 from crmlib.analytics.profitability import (
     COST_TO_SERVE,
     PROFIT,
     _as_of,
     _observed,
-    _order_key,
     _table,
 )
 from crmlib.analytics.segments import SEGMENT
@@ -116,7 +116,7 @@ def value_proposition(
             lines.dropna(subset=[s.CATEGORY]), s.CATEGORY, s.REVENUE, top_categories
         )
     if s.CHANNEL in buys.columns:
-        orders = buys.drop_duplicates(_order_key(buys)).dropna(subset=[s.CHANNEL])
+        orders = one_line_per_order(buys).dropna(subset=[s.CHANNEL])
         out[CHANNEL_MIX] = _mix(orders.assign(_one=1), s.CHANNEL, "_one", 3)
     surveys = _table(data, "surveys")
     if surveys is not None:
