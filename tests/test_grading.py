@@ -328,7 +328,7 @@ def test_regrading_gives_the_same_result_and_a_resubmission_replaces_the_score(
 
 
 def test_grading_refuses_without_bubblewrap_unless_unsafe(tmp_path, monkeypatch):
-    monkeypatch.setattr(grading.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     assert grading.sandbox_problem() == "bubblewrap (bwrap) is not installed"
     course = grading.Course.load(write_config(tmp_path))
     submission = grading.Submission("alice", tmp_path)
@@ -724,8 +724,8 @@ def test_course_config_leaves_formgraders_own_pages_to_nbgrader():
     config = grading.Course.load().config
     assert "template_file" not in config.HTMLExporter
     assert "extra_template_basedirs" not in config.HTMLExporter
-    assert config.GenerateFeedback.exporter_class == "crmlib.grading.FeedbackExporter"
-    assert config.Autograde.exporter_class == "crmlib.grading.CrmGradeOnly"
+    assert config.GenerateFeedback.exporter_class == "crmlib.grading.feedback.FeedbackExporter"
+    assert config.Autograde.exporter_class == "crmlib.grading.feedback.CrmGradeOnly"
 
 
 def test_library_frames_are_hidden_also_when_ipython_shortens_their_path_to_home():
