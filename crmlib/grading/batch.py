@@ -392,7 +392,7 @@ def grade(
     assignment : str
         A released assignment.
     submissions : list of Submission
-        From :func:`find_submissions` (student ids must be unique).
+        From :func:`~crmlib.grading.submissions.find_submissions` (student ids must be unique).
     course : Course, optional
         Default: the repository's course.
     jobs : int, optional

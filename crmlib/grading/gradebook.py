@@ -91,7 +91,7 @@ def class_report(course, assignment: str, roster: list[RosterStudent] | None = N
     assignment : str
     roster : list of RosterStudent, optional
         The class. Without it, the gradebook's students (with the names,
-        e-mails and LMS ids that :func:`apply_roster` stored).
+        e-mails and LMS ids that :func:`~crmlib.grading.roster.apply_roster` stored).
 
     Returns
     -------

@@ -66,7 +66,7 @@ class _Run:
     ids start; ``first_person`` counts the persons of earlier chunks and,
     with the one ``phone_offset``, keeps phone numbers unique per person;
     ``email_seen`` (e-mail username -> persons using it so far) keeps e-mail
-    addresses unique per person. See :func:`write_large_folder`.
+    addresses unique per person. See :func:`~crmlib.synth.stream.write_large_folder`.
     """
 
     width: dict[str, int]

@@ -379,7 +379,7 @@ def _signup_times(rng, per, rec, orders, tick, inter, span) -> np.ndarray:
 
 
 def _profit(rec, orders, lines, ledger, tick, inter) -> dict:
-    """Revenue, product cost, cost-to-serve and profit per record (the module's rule)."""
+    """Revenue, product cost, cost-to-serve and profit per record (the rule of :mod:`crmlib.synth.truth`)."""
     rate = {(a, c): u for a, c, u in COST_RATES}
 
     def rates(activity, labels):
@@ -443,7 +443,7 @@ def generate(
     -----
     The purchase process is the BG/NBD story (Fader, Hardie & Lee 2005,
     *Marketing Science* 24(2)); profit follows the activity-based cost-to-serve
-    rule in the module docstring (Kaplan & Cooper 1998).
+    rule of :mod:`crmlib.synth.truth` (Kaplan & Cooper 1998).
     """
     t_start, t_end = _check_args(n_customers, seed, start, end, duplicate_rate)
     rng = np.random.default_rng(seed)
@@ -470,7 +470,7 @@ def _simulate(rng, prod, n, span, start64, duplicate_rate, run=None) -> dict:
     """``n`` persons and everything they do in the window, as arrays (and the customers table).
 
     The steps of :func:`generate`, in the order they draw from ``rng``; ``run``
-    numbers the ids of a chunk of a large folder (see :func:`write_large_folder`).
+    numbers the ids of a chunk of a large folder (see :func:`~crmlib.synth.stream.write_large_folder`).
     """
     per = _persons(rng, n, span)
     nat = _purchases(rng, per, span)

@@ -109,7 +109,7 @@ class _ParquetSink:
 
 
 class _CsvSink:
-    """Appends frames to one CSV file, header once, formatted as :func:`write_folder` does."""
+    """Appends frames to one CSV file, header once, formatted as :func:`~crmlib.synth.writers.write_folder` does."""
 
     def __init__(self, path: Path, table: str):
         self.columns = list(TABLES[table].names)
@@ -144,8 +144,8 @@ def write_large_folder(
     The persons are simulated in chunks of at most ``chunk_customers`` and
     each chunk's rows are appended to one file per table, so that peak memory
     depends on the chunk size, not on ``n_customers``. The folder has the
-    same files and columns as :func:`write_folder` writes; see the module
-    docstring ("Large folders") for how the chunks relate to :func:`generate`.
+    same files and columns as :func:`~crmlib.synth.writers.write_folder` writes; see the module
+    docstring ("Large folders") for how the chunks relate to :func:`~crmlib.synth.simulate.generate`.
 
     Parameters
     ----------
@@ -189,11 +189,12 @@ def write_large_folder(
 
     Notes
     -----
-    Each chunk is simulated by the same steps as :func:`generate` (the BG/NBD
-    purchases of Fader, Hardie & Lee 2005, *Marketing Science* 24(2); the
-    planted campaigns, service and defects of the module docstring). A
-    campaign's ``cost`` is :data:`CAMPAIGN_FIXED_COST` once plus the contact
-    unit cost times the contacts of all chunks.
+    Each chunk is simulated by the same steps as
+    :func:`~crmlib.synth.simulate.generate` (the BG/NBD purchases of Fader,
+    Hardie & Lee 2005, *Marketing Science* 24(2); the planted campaigns,
+    service and defects of :mod:`crmlib.synth.parameters`). A campaign's
+    ``cost`` is :data:`~crmlib.synth.parameters.CAMPAIGN_FIXED_COST` once plus
+    the contact unit cost times the contacts of all chunks.
     """
     t_start, t_end = _check_args(n_customers, seed, start, end, duplicate_rate)
     _check_fmt(fmt)

@@ -135,7 +135,7 @@ class SynthTruth:
         ``is_primary``, ``source_system``, ``name_variant`` (original, swap,
         drop, replace, or same when a swap changed nothing), ``email_variant``
         (original, same, case, domain, missing), ``phone_format`` (index into
-        :data:`PHONE_FORMATS`), ``city_changed``, ``n_orders``, ``revenue``,
+        :data:`~crmlib.synth.parameters.PHONE_FORMATS`), ``city_changed``, ``n_orders``, ``revenue``,
         ``product_cost``, ``cost_to_serve``, ``profit`` (the rule, per record).
     bgnbd_params : dict
         The true ``r``, ``alpha``, ``a``, ``b`` and their ``time_unit``

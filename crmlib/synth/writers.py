@@ -50,7 +50,7 @@ def write_folder(company: SynthCompany, out_dir, fmt: str = "csv") -> list[Path]
     Parameters
     ----------
     company : SynthCompany
-        From :func:`generate`.
+        From :func:`~crmlib.synth.simulate.generate`.
     out_dir : str or Path
         Folder to write into (created if missing).
     fmt : {"csv", "parquet"}
@@ -83,7 +83,7 @@ def write_truth(company: SynthCompany, out_dir, fmt: str = "csv") -> list[Path]:
     Parameters
     ----------
     company : SynthCompany
-        From :func:`generate`.
+        From :func:`~crmlib.synth.simulate.generate`.
     out_dir : str or Path
         Folder for the truth (created if missing).
     fmt : {"csv", "parquet"}
