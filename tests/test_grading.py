@@ -141,6 +141,20 @@ def test_repository_config_keeps_masters_in_exercises_and_the_rest_in_var():
     assert "foundations" in course.assignments()
 
 
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("c.Execute.timeout = = 3", "nbgrader_config.py, line 2 could not be read: SyntaxError"),
+        ("c.Execute.timeout = undefined", "could not be read: NameError: name 'undefined'"),
+    ],
+)
+def test_a_broken_course_config_is_a_user_error_naming_the_file(tmp_path, line, message):
+    path = tmp_path / "nbgrader_config.py"
+    path.write_text(f"c = get_config()\n{line}\n", encoding="utf-8")
+    with pytest.raises(CRMError, match=re.escape(message)):
+        grading.Course.load(path)
+
+
 def test_foundations_master_has_five_questions_with_visible_and_hidden_tests():
     nb = nbformat.read(MASTER, as_version=4)
     kinds, points = [], 0

@@ -75,7 +75,15 @@ class Course:
                 f"the nbgrader configuration {path.name} was not found in {path.parent}: "
                 "run crm from a checkout of the workbook's repository"
             )
-        config = PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
+        try:
+            config = PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
+        except Exception as exc:  # the file is Python: any error of its code can surface
+            line = getattr(exc, "lineno", None)
+            where = f", line {line}" if line else ""
+            raise CRMError(
+                f"the nbgrader configuration {path.name}{where} could not be read: "
+                f"{type(exc).__name__}: {getattr(exc, 'msg', None) or exc}"
+            ) from None
         cd = config.CourseDirectory
         root = Path(cd.get("root", str(path.parent))).resolve()
         source = Path(cd.get("source_directory", "source"))
