@@ -21,7 +21,7 @@ makes them safe for this course:
 
 from pathlib import Path
 
-from crmlib.grading import FEEDBACK_PREPROCESSORS
+from crmlib.grading.feedback import FEEDBACK_PREPROCESSORS
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 
@@ -44,10 +44,10 @@ c.Execute.timeout = 30
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Feedback without hidden tests, whoever generates it (see crmlib.grading).
+# Feedback without hidden tests, whoever generates it (see crmlib.grading.feedback).
 c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS
-c.GenerateFeedback.exporter_class = "crmlib.grading.FeedbackExporter"
+c.GenerateFeedback.exporter_class = "crmlib.grading.feedback.FeedbackExporter"
 
 # Autograding only through crm grade's sandbox: nbgrader's Autograde (the
 # command and formgrader's button) gets an exporter that refuses to start.
-c.Autograde.exporter_class = "crmlib.grading.CrmGradeOnly"
+c.Autograde.exporter_class = "crmlib.grading.feedback.CrmGradeOnly"

@@ -141,6 +141,20 @@ def test_repository_config_keeps_masters_in_exercises_and_the_rest_in_var():
     assert "foundations" in course.assignments()
 
 
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("c.Execute.timeout = = 3", "nbgrader_config.py, line 2 could not be read: SyntaxError"),
+        ("c.Execute.timeout = undefined", "could not be read: NameError: name 'undefined'"),
+    ],
+)
+def test_a_broken_course_config_is_a_user_error_naming_the_file(tmp_path, line, message):
+    path = tmp_path / "nbgrader_config.py"
+    path.write_text(f"c = get_config()\n{line}\n", encoding="utf-8")
+    with pytest.raises(CRMError, match=re.escape(message)):
+        grading.Course.load(path)
+
+
 def test_foundations_master_has_five_questions_with_visible_and_hidden_tests():
     nb = nbformat.read(MASTER, as_version=4)
     kinds, points = [], 0
@@ -328,7 +342,7 @@ def test_regrading_gives_the_same_result_and_a_resubmission_replaces_the_score(
 
 
 def test_grading_refuses_without_bubblewrap_unless_unsafe(tmp_path, monkeypatch):
-    monkeypatch.setattr(grading.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     assert grading.sandbox_problem() == "bubblewrap (bwrap) is not installed"
     course = grading.Course.load(write_config(tmp_path))
     submission = grading.Submission("alice", tmp_path)
@@ -724,8 +738,8 @@ def test_course_config_leaves_formgraders_own_pages_to_nbgrader():
     config = grading.Course.load().config
     assert "template_file" not in config.HTMLExporter
     assert "extra_template_basedirs" not in config.HTMLExporter
-    assert config.GenerateFeedback.exporter_class == "crmlib.grading.FeedbackExporter"
-    assert config.Autograde.exporter_class == "crmlib.grading.CrmGradeOnly"
+    assert config.GenerateFeedback.exporter_class == "crmlib.grading.feedback.FeedbackExporter"
+    assert config.Autograde.exporter_class == "crmlib.grading.feedback.CrmGradeOnly"
 
 
 def test_library_frames_are_hidden_also_when_ipython_shortens_their_path_to_home():

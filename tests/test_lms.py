@@ -1,4 +1,4 @@
-"""Tests of the instructor's term after autograding (crmlib.grading.lms, crm grades, crm feedback).
+"""Tests of the instructor's term after grading (roster, rubric, gradebook, feedback_return; crm grades, crm feedback).
 
 Issue 21, problems 3-6: hand grading (roster names, the rubric beside the
 answer, hand scores in the grades), feedback returned to the class as an LMS
@@ -46,7 +46,7 @@ from test_grading import (  # noqa: E402
 from crmlib import grading  # noqa: E402
 from crmlib.cli import main  # noqa: E402
 from crmlib.errors import CRMError, DataError  # noqa: E402
-from crmlib.grading import lms
+from crmlib.grading.course import run_converter  # noqa: E402
 
 ROSTER = (
     "student_id,first_name,last_name,email,lms_id,section\n"
@@ -69,7 +69,7 @@ def alembic_on_path(monkeypatch):
 # then show the rubric, so crm grade must not add it.
 RUBRIC_NOT_WITHHELD = """
 c.GenerateFeedback.preprocessors = [
-    p for p in c.GenerateFeedback.preprocessors if p != "crmlib.grading.lms.WithholdRubric"
+    p for p in c.GenerateFeedback.preprocessors if p != "crmlib.grading.rubric.WithholdRubric"
 ]
 """
 
@@ -146,7 +146,7 @@ def read_csv(path: Path) -> list[list[str]]:
 
 
 def test_roster_is_read_with_its_documented_columns(tmp_path):
-    roster = lms.read_roster(write_roster(tmp_path))
+    roster = grading.read_roster(write_roster(tmp_path))
     assert [s.student_id for s in roster] == ["s-alice", "s-bob", "s-carol", "s-dave"]
     alice = roster[0]
     assert (alice.first_name, alice.last_name, alice.email, alice.lms_id, alice.section) == (
@@ -179,7 +179,7 @@ def test_roster_problems_name_file_row_column_and_reason_without_personal_data(
     tmp_path, text, message
 ):
     with pytest.raises(DataError) as caught:
-        lms.read_roster(write_roster(tmp_path, text))
+        grading.read_roster(write_roster(tmp_path, text))
     assert "roster.csv" in str(caught.value) and message in str(caught.value)
     for personal in ("Eve", "Epsilon", "eve-at-example", "eve@example.org"):
         assert personal not in str(caught.value)
@@ -202,7 +202,7 @@ def test_roster_names_the_students_in_the_gradebook_that_formgrader_shows(
     with Gradebook(course.db_url, course.course_id) as gb:  # before: formgrader's "None, None"
         alice = gb.find_student("s-alice")
         assert (alice.last_name, alice.first_name) == (None, None)
-    lms.apply_roster(course, lms.read_roster(write_roster(tmp_path)))
+    grading.apply_roster(course, grading.read_roster(write_roster(tmp_path)))
     with Gradebook(course.db_url, course.course_id) as gb:
         alice = gb.find_student("s-alice")
         assert (alice.last_name, alice.first_name, alice.email, alice.lms_user_id) == (
@@ -245,16 +245,16 @@ def test_the_grader_sees_the_masters_model_answer_below_the_students_answer(tmp_
     nbformat.write(nb, autograded)
     assert MODEL_ANSWER not in formgrader_page(autograded)  # before: no rubric in sight
 
-    assert lms.add_rubric_cells(course, "foundations", ["s-alice"]) == 1
-    assert lms.add_rubric_cells(course, "foundations", ["s-alice"]) == 1  # replaced, not added
+    assert grading.add_rubric_cells(course, "foundations", ["s-alice"]) == 1
+    assert grading.add_rubric_cells(course, "foundations", ["s-alice"]) == 1  # replaced, not added
     page = formgrader_page(autograded)
     answer = page.index("Student's answer")
     assert page.index(subs.WRITTEN_ANSWER[:40]) > answer
-    assert page.index(lms.RUBRIC_TITLE) > page.index(subs.WRITTEN_ANSWER[:40])
-    assert page.index(MODEL_ANSWER) > page.index(lms.RUBRIC_TITLE)
-    assert page.count(lms.RUBRIC_TITLE) == 1
+    assert page.index(grading.RUBRIC_TITLE) > page.index(subs.WRITTEN_ANSWER[:40])
+    assert page.index(MODEL_ANSWER) > page.index(grading.RUBRIC_TITLE)
+    assert page.count(grading.RUBRIC_TITLE) == 1
     # feedback never gets it
-    kept, _ = lms.WithholdRubric().preprocess(nbformat.read(autograded, as_version=4), {})
+    kept, _ = grading.WithholdRubric().preprocess(nbformat.read(autograded, as_version=4), {})
     assert MODEL_ANSWER not in str(kept) and len(kept.cells) == len(nb.cells)
 
 
@@ -262,8 +262,8 @@ def test_crm_grade_adds_the_rubric_only_when_nbgrader_feedback_withholds_it(tmp_
     (tmp_path / "plain").mkdir()
     (tmp_path / "lms").mkdir()
     plain = write_config_without_withholding(tmp_path / "plain")
-    assert not lms.rubric_withheld(grading.Course.load(plain))
-    assert lms.rubric_withheld(grading.Course.load(write_config(tmp_path / "lms")))
+    assert not grading.rubric_withheld(grading.Course.load(plain))
+    assert grading.rubric_withheld(grading.Course.load(write_config(tmp_path / "lms")))
 
 
 # --- 3 and 5. grades from the gradebook, hand scores included, in the LMS layouts ---------------
@@ -271,11 +271,11 @@ def test_crm_grade_adds_the_rubric_only_when_nbgrader_feedback_withholds_it(tmp_
 
 def test_grades_reflect_a_hand_score_once_given(tmp_path, alembic_on_path):
     course = small_course(tmp_path)
-    _, before = lms.class_report(course, "foundations")
+    _, before = grading.class_report(course, "foundations")
     alice = next(g for g in before if g.student.student_id == "s-alice")
     assert (alice.score, alice.pending, alice.status) == (3, 3, "hand grading pending")
     set_hand_score(course, "s-alice", 2)
-    questions, after = lms.class_report(course, "foundations")
+    questions, after = grading.class_report(course, "foundations")
     alice = next(g for g in after if g.student.student_id == "s-alice")
     assert (alice.score, alice.pending, alice.status) == (5, 0, "graded")
     assert questions == {"q1": 3, "q5": 3}
@@ -287,9 +287,9 @@ def test_canvas_gradebook_csv_has_every_roster_student_and_canvas_columns(
 ):
     course = small_course(tmp_path)
     set_hand_score(course, "s-alice", 2)
-    roster = lms.read_roster(write_roster(tmp_path))
-    questions, rows = lms.class_report(course, "foundations", roster)
-    out = lms.write_grades(questions, rows, tmp_path / "canvas.csv", "canvas", "foundations")
+    roster = grading.read_roster(write_roster(tmp_path))
+    questions, rows = grading.class_report(course, "foundations", roster)
+    out = grading.write_grades(questions, rows, tmp_path / "canvas.csv", "canvas", "foundations")
     table = read_csv(out)
     assert table[0] == [
         "Student", "ID", "SIS User ID", "SIS Login ID", "Section", "foundations",
@@ -306,16 +306,16 @@ def test_canvas_gradebook_csv_has_every_roster_student_and_canvas_columns(
 
 def test_moodle_worksheet_and_plain_csv_layouts(tmp_path, alembic_on_path):
     course = small_course(tmp_path, duedate=None)
-    record = lms.submissions_record(course, "foundations")
+    record = grading.submissions_record(course, "foundations")
     record.parent.mkdir(parents=True)
     record.write_text(
-        ",".join(lms.SUBMISSION_COLUMNS) + "\ns-alice,moodle,,1234567,2026-11-30 09:00:00,\n",
+        ",".join(grading.SUBMISSION_COLUMNS) + "\ns-alice,moodle,,1234567,2026-11-30 09:00:00,\n",
         encoding="utf-8",
     )
-    roster = lms.read_roster(write_roster(tmp_path))
-    questions, rows = lms.class_report(course, "foundations", roster)
+    roster = grading.read_roster(write_roster(tmp_path))
+    questions, rows = grading.class_report(course, "foundations", roster)
     moodle = read_csv(
-        lms.write_grades(questions, rows, tmp_path / "m.csv", "moodle", "foundations")
+        grading.write_grades(questions, rows, tmp_path / "m.csv", "moodle", "foundations")
     )
     assert moodle[0][:9] == [
         "Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade",
@@ -324,7 +324,7 @@ def test_moodle_worksheet_and_plain_csv_layouts(tmp_path, alembic_on_path):
     assert moodle[1][:6] == ["Participant 1234567", "Alice Alpha", "alice@example.org",
                              "Submitted for grading - Not graded", "3", "6"]  # fmt: skip
     assert moodle[3][3:5] == ["No submission", ""]  # carol
-    plain = read_csv(lms.write_grades(questions, rows, tmp_path / "g.csv", "csv", "foundations"))
+    plain = read_csv(grading.write_grades(questions, rows, tmp_path / "g.csv", "csv", "foundations"))
     assert plain[0] == [
         "student_id", "last_name", "first_name", "email", "lms_id", "status", "score",
         "max_score", "q1", "q5", "pending_hand_points", "late", "submitted_at",
@@ -355,7 +355,7 @@ def test_moodle_worksheet_and_plain_csv_layouts(tmp_path, alembic_on_path):
     ],
 )
 def test_lms_file_layouts_are_recognised(path, expected):
-    entry = lms.identify_entry(path)
+    entry = grading.identify_entry(path)
     got = (
         None if entry is None else (entry.lms, entry.key, entry.notebook, entry.late, entry.file_id)
     )
@@ -373,14 +373,14 @@ def test_a_canvas_download_is_read_per_student_not_as_one_student_called_canvas(
             "bobbeta_late_102_9002_notes.txt": (b"not a notebook", late),
         },
     )
-    roster = lms.read_roster(write_roster(tmp_path))
+    roster = grading.read_roster(write_roster(tmp_path))
     dest = grading.collect_zip(archive, tmp_path / "collected", course, roster=roster)
     found = grading.find_submissions(dest, "foundations")
     assert [s.student for s in found] == ["s-alice", "s-bob"]  # before: one student, "canvas"
     bob = nbformat.read(dest / "s-bob" / NOTEBOOK, as_version=4)
     assert bob.metadata["crm"] == "bob"
     assert (dest / "s-bob" / "timestamp.txt").read_text().startswith("2026-12-02 08:00:00")
-    record = {row["student"]: row for row in csv.DictReader(open(dest / lms.SUBMISSIONS_FILE))}
+    record = {row["student"]: row for row in csv.DictReader(open(dest / grading.SUBMISSIONS_FILE))}
     assert (record["s-alice"]["late"], record["s-bob"]["late"]) == ("no", "yes")
     assert (record["s-bob"]["lms_user_id"], record["s-bob"]["lms_file_id"]) == ("102", "9002")
     # without a roster the students are Canvas's user ids, never a name
@@ -404,7 +404,7 @@ def test_a_moodle_download_gives_roster_ids_not_folder_names(tmp_path):
             ),  # group mode
         },
     )
-    roster = lms.read_roster(write_roster(tmp_path))
+    roster = grading.read_roster(write_roster(tmp_path))
     dest = grading.collect_zip(archive, tmp_path / "collected", course, roster=roster)
     assert [s.student for s in grading.find_submissions(dest, "foundations")] == [
         "s-alice",
@@ -437,9 +437,9 @@ def test_an_unknown_layout_or_student_is_an_error_naming_the_file(tmp_path, caps
 
 
 def fake_feedback(course, records: str, pages: dict[str, str]) -> None:
-    record = lms.submissions_record(course, "foundations")
+    record = grading.submissions_record(course, "foundations")
     record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(",".join(lms.SUBMISSION_COLUMNS) + "\n" + records, encoding="utf-8")
+    record.write_text(",".join(grading.SUBMISSION_COLUMNS) + "\n" + records, encoding="utf-8")
     for student, text in pages.items():
         page = course.folder("feedback") / student / "foundations" / "foundations.html"
         page.parent.mkdir(parents=True, exist_ok=True)
@@ -454,7 +454,7 @@ def test_feedback_zip_is_laid_out_for_canvas_and_moodle_bulk_upload(tmp_path):
         "s-bob,moodle,,7654321,2026-11-30 09:00:00,\n",
         {"s-alice": "alice's feedback", "s-bob": "bob's feedback", "s-carol": "carol's"},
     )
-    canvas = lms.package_feedback(course, "foundations", tmp_path / "c.zip", "canvas")
+    canvas = grading.package_feedback(course, "foundations", tmp_path / "c.zip", "canvas")
     with zipfile.ZipFile(canvas.path) as archive:
         assert archive.namelist() == ["feedback_101_9001_foundations.html"]
         assert "alice's feedback" in archive.read(archive.namelist()[0]).decode()
@@ -462,10 +462,10 @@ def test_feedback_zip_is_laid_out_for_canvas_and_moodle_bulk_upload(tmp_path):
         "s-bob": "no Canvas submission recorded",
         "s-carol": "no Canvas submission recorded",
     }
-    moodle = lms.package_feedback(course, "foundations", tmp_path / "m.zip", "moodle")
+    moodle = grading.package_feedback(course, "foundations", tmp_path / "m.zip", "moodle")
     with zipfile.ZipFile(moodle.path) as archive:
         assert archive.namelist() == ["feedback_7654321_assignfeedback_file/foundations.html"]
-    folders = lms.package_feedback(course, "foundations", tmp_path / "f.zip")
+    folders = grading.package_feedback(course, "foundations", tmp_path / "f.zip")
     with zipfile.ZipFile(folders.path) as archive:
         assert sorted(archive.namelist()) == [
             "s-alice/foundations.html",
@@ -479,14 +479,14 @@ def test_feedback_zip_is_laid_out_for_canvas_and_moodle_bulk_upload(tmp_path):
     [
         "### BEGIN HIDDEN TESTS",
         hidden_lines(MASTER)[0],
-        f"<b>{lms.RUBRIC_TITLE}</b>",
+        f"<b>{grading.RUBRIC_TITLE}</b>",
     ],
 )
 def test_feedback_with_hidden_tests_or_the_rubric_is_never_packed(tmp_path, capsys, leak):
     config = write_config(tmp_path)
     course = grading.Course.load(config)
     fake_feedback(course, "", {"s-alice": "fine", "s-bob": f"<pre>{leak}</pre>"})
-    package = lms.package_feedback(course, "foundations", tmp_path / "f.zip")
+    package = grading.package_feedback(course, "foundations", tmp_path / "f.zip")
     assert list(package.unsafe) == ["s-bob"] and package.students == ["s-alice"]
     with zipfile.ZipFile(package.path) as archive:
         assert archive.namelist() == ["s-alice/foundations.html"]
@@ -496,7 +496,7 @@ def test_feedback_with_hidden_tests_or_the_rubric_is_never_packed(tmp_path, caps
     assert "1 student(s) left out of g.zip" in err and "s-bob: foundations.html" in err
     fake_feedback(course, "", {"s-alice": f"<pre>{leak}</pre>"})
     with pytest.raises(CRMError, match="no feedback of foundations is safe to send"):
-        lms.package_feedback(course, "foundations", tmp_path / "h.zip")
+        grading.package_feedback(course, "foundations", tmp_path / "h.zip")
     assert not (tmp_path / "h.zip").exists()
 
 
@@ -544,7 +544,7 @@ def test_release_grade_hand_grade_then_canvas_grades_and_feedback(tmp_path, caps
     cells = nbformat.read(autograded, as_version=4).cells
     ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in cells]
     rubric = cells[ids.index("q5_written") + 1]
-    assert lms.RUBRIC_TITLE in rubric.source and MODEL_ANSWER in rubric.source
+    assert grading.RUBRIC_TITLE in rubric.source and MODEL_ANSWER in rubric.source
     with Gradebook(course.db_url, course.course_id) as gb:
         alice = gb.find_student("s-alice")
         assert (alice.first_name, alice.last_name, alice.lms_user_id) == ("Alice", "Alpha", "101")
@@ -593,7 +593,7 @@ def test_release_grade_hand_grade_then_canvas_grades_and_feedback(tmp_path, caps
             text = page_text(scratch)
             assert grading.HIDDEN_BEGIN not in raw and grading.HIDDEN_END not in raw
             assert [line for line in secret if line in text] == [], name
-            assert lms.RUBRIC_TITLE not in text and MODEL_ANSWER not in text
+            assert grading.RUBRIC_TITLE not in text and MODEL_ANSWER not in text
         alice = packed.read("feedback_101_9001_foundations.html").decode("utf-8")
     assert "15.0 / 16.0" in page_text_of(alice)  # the hand score reached the student
 
@@ -603,10 +603,10 @@ def test_release_grade_hand_grade_then_canvas_grades_and_feedback(tmp_path, caps
     coursedir.assignment_id = "foundations"
     app = GenerateFeedback(coursedir=coursedir, config=settings)
     app.force = True
-    assert grading._run_converter(app)[0]
+    assert run_converter(app)[0]
     pages = sorted(course.folder("feedback").glob("*/foundations/foundations.html"))
     assert len(pages) == 3
-    assert [p.parent.parent.name for p in pages if lms.RUBRIC_TITLE in p.read_text()] == []
+    assert [p.parent.parent.name for p in pages if grading.RUBRIC_TITLE in p.read_text()] == []
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from crmlib.cli import cli, main
 from crmlib.data.io import load_folder
 from crmlib.data.schema import TABLES
 from crmlib.errors import CRMError
+from crmlib.synth import stream
 
 SEED = 20261122
 N, CHUNK = 900, 300  # three chunks
@@ -237,7 +238,7 @@ def test_csv_folder_holds_the_same_rows_as_the_parquet_one(large, tables, tmp_pa
 
 @pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt()])
 def test_a_failed_or_interrupted_write_leaves_no_folder(tmp_path, monkeypatch, error):
-    real = synth._person_tables
+    real = stream._person_tables  # what write_large_folder calls per chunk
     calls = []
 
     def fail_on_second_chunk(*args, **kwargs):
@@ -246,7 +247,7 @@ def test_a_failed_or_interrupted_write_leaves_no_folder(tmp_path, monkeypatch, e
             raise error
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(synth, "_person_tables", fail_on_second_chunk)
+    monkeypatch.setattr(stream, "_person_tables", fail_on_second_chunk)
     out = tmp_path / "client"
     with pytest.raises(type(error)):
         synth.write_large_folder(N, out, seed=SEED, chunk_customers=CHUNK)

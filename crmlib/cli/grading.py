@@ -146,16 +146,14 @@ def grade(
     Moodle: full name), and the roster's names, e-mails and LMS ids go into
     the gradebook. The autograded notebooks get the master's rubric below
     each answer graded by hand, for formgrader (when nbgrader_config.py
-    withholds it from nbgrader's own feedback: see crmlib.grading.lms.rubric_withheld).
+    withholds it from nbgrader's own feedback: see crmlib.grading.rubric.rubric_withheld).
     """
-    from crmlib.grading import lms
-
     grading = _grading()
     course = grading.Course.load(config_file)
     course.masters(assignment)  # an unknown assignment fails before anything else
     if submissions_dir is None and zip_file is None:
         raise CRMError("give the submissions: --submissions DIR or --zip FILE")
-    roster = lms.read_roster(roster_file) if roster_file else None
+    roster = grading.read_roster(roster_file) if roster_file else None
     with tempfile.TemporaryDirectory(prefix="crm-submissions-") as scratch:
         if zip_file is not None:
             target = submissions_dir or Path(scratch)
@@ -190,15 +188,15 @@ def grade(
             on_result=progress,
         )
         graded = [r.student for r in results if r.status not in ("missing", "error")]
-        lms.record_submissions(course, assignment, submissions_dir, graded)
+        grading.record_submissions(course, assignment, submissions_dir, graded)
     if roster is not None:
-        lms.apply_roster(course, roster)
-    if lms.rubric_withheld(course):
-        lms.add_rubric_cells(course, assignment, graded)
+        grading.apply_roster(course, roster)
+    if grading.rubric_withheld(course):
+        grading.add_rubric_cells(course, assignment, graded)
     else:
         click.echo(
             "no rubric beside the hand-graded answers: nbgrader's own feedback would show it. "
-            "Add 'crmlib.grading.lms.WithholdRubric' to c.GenerateFeedback.preprocessors in "
+            "Add 'crmlib.grading.rubric.WithholdRubric' to c.GenerateFeedback.preprocessors in "
             f"{course.config_file.name}",
             err=True,
         )
@@ -247,16 +245,14 @@ def grades_command(assignment, fmt, roster_file, out, column, config_file):
     points still to grade by hand, and the late flag (Canvas's late mark, or
     a submission time after the assignment's due date).
     """
-    from crmlib.grading import lms
-
     grading = _grading()
     course = grading.Course.load(config_file)
     course.masters(assignment)
-    roster = lms.read_roster(roster_file) if roster_file else None
+    roster = grading.read_roster(roster_file) if roster_file else None
     if roster is not None:
-        lms.apply_roster(course, roster)
-    questions, rows = lms.class_report(course, assignment, roster)
-    lms.write_grades(questions, rows, out, fmt=fmt, assignment=assignment, column=column)
+        grading.apply_roster(course, roster)
+    questions, rows = grading.class_report(course, assignment, roster)
+    grading.write_grades(questions, rows, out, fmt=fmt, assignment=assignment, column=column)
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.status] = counts.get(row.status, 0) + 1
@@ -314,16 +310,16 @@ def feedback_command(assignment, zip_file, fmt, no_regenerate, config_file):
     The Canvas and Moodle layouts need the ids of each
     student's submission, which crm grade --zip recorded from the LMS download.
     """
-    from crmlib.grading import lms
-
     grading = _grading()
     course = grading.Course.load(config_file)
     course.masters(assignment)
     if not no_regenerate:
-        ok, log = lms.generate_feedback(course, assignment)
+        ok, log = grading.generate_feedback(course, assignment)
         if not ok:
-            raise CRMError(f"nbgrader could not write the feedback: {grading._last_error(log)}")
-    package = lms.package_feedback(course, assignment, zip_file, fmt=fmt)
+            from crmlib.grading.course import last_error
+
+            raise CRMError(f"nbgrader could not write the feedback: {last_error(log)}")
+    package = grading.package_feedback(course, assignment, zip_file, fmt=fmt)
     click.echo(
         f"{package.files} feedback file(s) of {len(package.students)} student(s) in {package.path}"
     )
