@@ -16,7 +16,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from crmlib.analytics import clv
-from crmlib.analytics.clv import BetaGeo, GammaGamma
+from crmlib.analytics.clv import BetaGeo, CLVPipeline, GammaGamma
 from crmlib.analytics.clv.beta_geo import _bgnbd_loglik, _BGNBDData
 from crmlib.analytics.clv.gamma_gamma import _gamma_gamma_loglik
 from crmlib.data import schema as s
@@ -330,7 +330,7 @@ def _cdnow_with_money(cdnow):
 
 
 def test_fit_returns_self(cdnow):
-    for model in (BetaGeo(), GammaGamma()):
+    for model in (BetaGeo(), GammaGamma(), CLVPipeline()):
         assert model.fit(_cdnow_with_money(cdnow)) is model
 
 
@@ -343,6 +343,8 @@ def test_fit_returns_self(cdnow):
         lambda: BetaGeo().simulate(10, 5.0, seed=SEED),
         lambda: GammaGamma().summary_,
         lambda: GammaGamma().expected_spend(2, 20.0),
+        lambda: CLVPipeline().summary_,
+        lambda: CLVPipeline().clv(_summary(**{s.MONETARY_VALUE: [0.0, 5.0, 5.0]})),
     ],
 )
 def test_an_unfitted_model_raises_not_fitted_error(call):
@@ -353,6 +355,47 @@ def test_an_unfitted_model_raises_not_fitted_error(call):
 
 def test_an_unfitted_model_has_no_summary():
     assert not hasattr(BetaGeo(), "summary_")
+    assert not hasattr(CLVPipeline(), "summary_")
+
+
+# --- the CLV pipeline -------------------------------------------------------------------------
+
+
+def test_clv_pipeline_is_the_two_models_the_margin_share_and_the_monthly_rate(cdnow):
+    summary = _cdnow_with_money(cdnow)
+    pipeline = CLVPipeline(horizon_months=6, annual_discount_rate=0.10).fit(summary)
+    assert pipeline.margin_share_ == pytest.approx(0.25, rel=1e-12)
+    assert pipeline.monthly_discount_rate_ == pytest.approx(1.10 ** (1 / 12) - 1, rel=1e-12)
+    assert {k: round(v, 3) for k, v in pipeline.beta_geo_.params_.items()} == PUBLISHED_BG
+    # Gamma-Gamma on the repeat buyers with positive spend: the published CDNOW fit
+    assert round(pipeline.gamma_gamma_.params_["p"], 2) == 6.25
+    # by hand, month by month, from the two fitted models
+    d = 1.10 ** (1 / 12) - 1
+    row = summary.iloc[10]
+    x, tx, T, m = row[s.FREQUENCY], row[s.RECENCY], row[s.T], row[s.MONETARY_VALUE]
+    cumulative = [pipeline.beta_geo_.expected_purchases(k * 30 / 7, x, tx, T) for k in range(0, 7)]
+    spend = pipeline.gamma_gamma_.expected_spend(x, m)
+    by_hand = sum(
+        0.25 * spend * (cumulative[k] - cumulative[k - 1]) / (1 + d) ** k for k in range(1, 7)
+    )
+    assert pipeline.clv(summary).iloc[10] == pytest.approx(by_hand, rel=1e-10)
+    table = pipeline.summary_
+    assert table.index.names == [clv.MODEL, clv.PARAMETER]
+    assert table.loc["BG/NBD", clv.STANDARD_ERROR].to_dict() == pytest.approx(
+        LIFETIMES_BG_SE, abs=1e-3
+    )
+    assert list(table.loc["Gamma-Gamma"].index) == ["p", "q", "v"]
+
+
+def test_clv_pipeline_without_margin_is_clv_of_revenue(cdnow):
+    assert CLVPipeline().fit(cdnow).margin_share_ == 1.0
+
+
+@pytest.mark.filterwarnings("ignore::crmlib.errors.ConvergenceWarning")  # 3 customers
+def test_clv_pipeline_needs_repeat_buyers_with_spend():
+    summary = _summary(**{s.MONETARY_VALUE: [0.0, 5.0, 0.0], s.REVENUE: [1.0, 2.0, 3.0]})
+    with pytest.raises(DataError, match="only 1 customer"):
+        CLVPipeline().fit(summary)
 
 
 # --- bad input ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 - :mod:`~crmlib.analytics.clv.gamma_gamma`: Gamma-Gamma spend (Fader, Hardie & Lee 2005b).
 - :mod:`~crmlib.analytics.clv.value`: discounted CLV, discount rates, value to date.
 - :mod:`~crmlib.analytics.clv.holdout`: calibration/holdout split and metrics.
+- :mod:`~crmlib.analytics.clv.pipeline`: the one CLV pipeline the lessons use.
 
 The models take the customer summary of :func:`crmlib.analytics.summary.customer_summary`
 (``frequency``, ``recency``, ``T``, ``monetary_value``; BTYD definitions).
@@ -31,6 +32,7 @@ from crmlib.analytics.clv.holdout import (
     calibration_holdout_split,
     holdout_metrics,
 )
+from crmlib.analytics.clv.pipeline import MODEL, CLVPipeline, margin_share
 from crmlib.analytics.clv.value import (
     CLV,
     HISTORICAL_CLV,
@@ -49,12 +51,14 @@ __all__ = [
     "FREQUENCY_HOLDOUT",
     "HISTORICAL_CLV",
     "LOWER_95",
+    "MODEL",
     "PARAMETER",
     "PERIODS_PER_MONTH",
     "PREDICTED",
     "STANDARD_ERROR",
     "UPPER_95",
     "BetaGeo",
+    "CLVPipeline",
     "Estimator",
     "GammaGamma",
     "HoldoutMetrics",
@@ -63,4 +67,5 @@ __all__ = [
     "customer_lifetime_value",
     "historical_clv",
     "holdout_metrics",
+    "margin_share",
 ]
