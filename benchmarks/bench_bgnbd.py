@@ -4,8 +4,11 @@ Draws a customer summary from a BG/NBD model with the published CDNOW
 parameters (Fader, Hardie & Lee 2005), with ages and recencies in whole days
 expressed in weeks, as a real summary has them, then fits both libraries with
 their default settings on the same rows in this one run and prints both
-times, the speed ratio (target: crmlib at least 5x faster) and the largest
-absolute difference between the two sets of parameters (target: <= 1e-3).
+times, the speed ratio (target: crmlib at least 5x faster), the largest
+absolute difference between the two sets of parameters (target: <= 1e-3) and
+between their standard errors (crmlib's ``summary_`` against lifetimes'
+``standard_errors_``, both from the Hessian at the optimum; target: <= 1 % of
+lifetimes'). crmlib's time includes its standard errors.
 
 lifetimes is not a dependency of crmlib; see benchmarks/README.md for the
 separate environment this script runs in.
@@ -22,12 +25,13 @@ import warnings
 
 import numpy as np
 
-from crmlib.analytics.clv import BetaGeo
+from crmlib.analytics.clv import STANDARD_ERROR, BetaGeo
 from crmlib.data import schema as s
 
 PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 SPEED_TARGET = 5.0
 PARAMETER_TARGET = 1e-3
+SE_TARGET = 0.01  # relative
 
 
 def simulated_summary(customers: int, seed: int):
@@ -67,6 +71,9 @@ def main() -> int:
     theirs_seconds = time.perf_counter() - start
 
     difference = max(abs(ours.params_[k] - float(theirs.params_[k])) for k in PUBLISHED)
+    our_se = ours.summary_[STANDARD_ERROR]
+    their_se = {k: float(theirs.standard_errors_[k]) for k in PUBLISHED}
+    se_difference = max(abs(our_se[k] / their_se[k] - 1.0) for k in PUBLISHED)
     ratio = theirs_seconds / ours_seconds
     print(
         "crmlib.analytics.clv.BetaGeo  "
@@ -78,9 +85,13 @@ def main() -> int:
         + " ".join(f"{k}={float(theirs.params_[k]):.5f}" for k in PUBLISHED)
         + f"  {theirs_seconds:.2f} s"
     )
+    print("standard errors, crmlib    " + " ".join(f"{k}={our_se[k]:.5f}" for k in PUBLISHED))
+    print("standard errors, lifetimes " + " ".join(f"{k}={their_se[k]:.5f}" for k in PUBLISHED))
     print(f"speed ratio (lifetimes / crmlib): {ratio:.1f}x (target >= {SPEED_TARGET:g}x)")
     print(f"max abs parameter difference: {difference:.2e} (target <= {PARAMETER_TARGET:g})")
-    return 0 if ratio >= SPEED_TARGET and difference <= PARAMETER_TARGET else 1
+    print(f"max relative standard error difference: {se_difference:.2e} (target <= {SE_TARGET:g})")
+    met = ratio >= SPEED_TARGET and difference <= PARAMETER_TARGET and se_difference <= SE_TARGET
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

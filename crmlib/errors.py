@@ -19,3 +19,22 @@ class DataError(CRMError):
         super().__init__(message)
         self.file = file
         self.column = column
+
+
+class NotFittedError(CRMError, AttributeError):
+    """An estimator was asked for a prediction or a fitted value before ``fit``.
+
+    Also an :class:`AttributeError`, so that ``hasattr(model, "summary_")`` is
+    False on an unfitted model, as for any fitted attribute.
+    """
+
+
+# --- warnings --------------------------------------------------------------------------------
+
+
+class ConvergenceWarning(UserWarning):
+    """The likelihood maximisation stopped before converging."""
+
+
+class CorrelationWarning(UserWarning):
+    """Spend and purchase frequency are correlated, against the Gamma-Gamma assumption."""

@@ -308,7 +308,7 @@ def test_needs_ari_close_to_the_oracle(needs, by_person, persons):
 @pytest.fixture(scope="module")
 def value(company, by_person):
     summary = customer_summary(by_person["transactions"], as_of=company.as_of, time_unit="W")
-    model = idic.ValueModel(horizon_months=12, annual_discount_rate=0.10).fit(summary)
+    model = clv.CLVPipeline(horizon_months=12, annual_discount_rate=0.10).fit(summary)
     return summary, model, model.clv(summary)
 
 

@@ -1,4 +1,4 @@
-"""Explorers of the IDIC lesson: thin layers over crmlib.models.idic and the plots."""
+"""Explorers of the IDIC lesson: thin layers over crmlib.models.idic, the CLV pipeline and the plots."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import ipywidgets as widgets
 import pandas as pd
 from IPython.display import display
 
+from crmlib.analytics.clv import CLVPipeline
 from crmlib.analytics.concentration import top_mask
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
@@ -64,12 +65,12 @@ def rfm_explorer(values: pd.DataFrame, bins: int = 5) -> widgets.VBox:
     return widgets.VBox([count, *boxes.values(), message, output])
 
 
-def clv_explorer(model: idic.ValueModel, summary: pd.DataFrame) -> widgets.VBox:
+def clv_explorer(model: CLVPipeline, summary: pd.DataFrame) -> widgets.VBox:
     """Move the CLV horizon and the annual discount rate; see the CLV distribution change.
 
     Parameters
     ----------
-    model : crmlib.models.idic.ValueModel
+    model : crmlib.analytics.clv.CLVPipeline
         Fitted on ``summary``.
     summary : pandas.DataFrame
         The customer summary the model was fitted on.

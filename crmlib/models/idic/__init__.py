@@ -7,7 +7,8 @@ later chapters for Interact and Customize), each as tested code the lesson
 ``notebooks/01_idic.ipynb`` calls after showing its formula once.
 
 Identify
-    :func:`find_duplicates` (a :class:`DuplicateFinder`) links the records of
+    The workbook's record linkage, :mod:`crmlib.analytics.linkage` (also used by Payne &
+    Frow's information management): :func:`find_duplicates` (a :class:`DuplicateFinder`) links the records of
     one person across source systems with splink's Fellegi-Sunter model
     (Fellegi & Sunter 1969, "A theory for record linkage", *JASA* 64(328)):
     blocking rules choose the candidate pairs, u probabilities are estimated
@@ -19,8 +20,8 @@ Identify
 Differentiate
     By value and by needs. :func:`rfm_values` and :func:`rfm_scores` (RFM
     quantile scores, Hughes, *Strategic Database Marketing*, 1994) with the
-    named segments of :data:`RFM_SEGMENTS`; :class:`ValueModel` (CLV from
-    BG/NBD + Gamma-Gamma, :mod:`crmlib.analytics.clv`) and :func:`value_tiers`;
+    named segments of :data:`RFM_SEGMENTS`; :class:`crmlib.analytics.clv.CLVPipeline` (CLV from
+    BG/NBD + Gamma-Gamma) and :func:`crmlib.analytics.segments.value_tiers`;
     :class:`NeedsSegmenter` (k-means on standardised survey needs, k by
     silhouette); :func:`value_needs_portfolio` (MVC, MGC, BZ).
 Interact
@@ -141,9 +142,6 @@ from crmlib.models.idic.rfm import (
     rfm_values,
     score,
 )
-from crmlib.models.idic.value import (
-    ValueModel,
-)
 
 __all__ = [
     "ACTUAL_VALUE",
@@ -211,7 +209,6 @@ __all__ = [
     "VALUE_CLASS",
     "VALUE_CLASSES",
     "VALUE_TIER",
-    "ValueModel",
     "campaign_responses",
     "category_associations",
     "engagement",

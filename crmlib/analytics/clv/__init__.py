@@ -1,0 +1,71 @@
+"""Customer lifetime value: one model per module over one estimator base.
+
+- :mod:`~crmlib.analytics.clv.base`: the estimator base (``fit`` returns self,
+  fitted values end in ``_``, ``summary_`` with standard errors).
+- :mod:`~crmlib.analytics.clv.beta_geo`: BG/NBD purchases (Fader, Hardie & Lee 2005a).
+- :mod:`~crmlib.analytics.clv.gamma_gamma`: Gamma-Gamma spend (Fader, Hardie & Lee 2005b).
+- :mod:`~crmlib.analytics.clv.value`: discounted CLV, discount rates, value to date.
+- :mod:`~crmlib.analytics.clv.holdout`: calibration/holdout split and metrics.
+- :mod:`~crmlib.analytics.clv.pipeline`: the one CLV pipeline the lessons use.
+
+The models take the customer summary of :func:`crmlib.analytics.summary.customer_summary`
+(``frequency``, ``recency``, ``T``, ``monetary_value``; BTYD definitions).
+"""
+
+from crmlib.analytics.clv.base import (
+    ESTIMATE,
+    LOWER_95,
+    PARAMETER,
+    STANDARD_ERROR,
+    UPPER_95,
+    Estimator,
+)
+from crmlib.analytics.clv.beta_geo import BetaGeo
+from crmlib.analytics.clv.gamma_gamma import GammaGamma
+from crmlib.analytics.clv.holdout import (
+    ACTUAL,
+    CUSTOMERS,
+    DURATION_HOLDOUT,
+    FREQUENCY_HOLDOUT,
+    PREDICTED,
+    HoldoutMetrics,
+    calibration_holdout_split,
+    holdout_metrics,
+)
+from crmlib.analytics.clv.pipeline import MODEL, CLVPipeline, margin_share
+from crmlib.analytics.clv.value import (
+    CLV,
+    HISTORICAL_CLV,
+    PERIODS_PER_MONTH,
+    annual_to_monthly_rate,
+    customer_lifetime_value,
+    historical_clv,
+)
+
+__all__ = [
+    "ACTUAL",
+    "CLV",
+    "CUSTOMERS",
+    "DURATION_HOLDOUT",
+    "ESTIMATE",
+    "FREQUENCY_HOLDOUT",
+    "HISTORICAL_CLV",
+    "LOWER_95",
+    "MODEL",
+    "PARAMETER",
+    "PERIODS_PER_MONTH",
+    "PREDICTED",
+    "STANDARD_ERROR",
+    "UPPER_95",
+    "BetaGeo",
+    "CLVPipeline",
+    "Estimator",
+    "GammaGamma",
+    "HoldoutMetrics",
+    "annual_to_monthly_rate",
+    "calibration_holdout_split",
+    "customer_lifetime_value",
+    "historical_clv",
+    "holdout_metrics",
+    "margin_share",
+]
