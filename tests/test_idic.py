@@ -237,10 +237,10 @@ def _tiny_transactions() -> pd.DataFrame:
 def test_rfm_values_and_quintile_scores_by_hand():
     values = idic.rfm_values(_tiny_transactions(), as_of="2024-01-31")
     assert values[idic.RECENCY_DAYS].tolist() == [1, 11, 31, 91, 214]
-    assert values[s.FREQUENCY].tolist() == [5, 4, 3, 2, 1]
+    assert values[s.ORDERS].tolist() == [5, 4, 3, 2, 1]
     assert values[idic.MONETARY].tolist() == [500, 400, 300, 200, 100]
     # quintile cuts of 1..5 (linear interpolation): 1.8, 2.6, 3.4, 4.2
-    np.testing.assert_allclose(idic.quantile_cuts(values[s.FREQUENCY], 5), [1.8, 2.6, 3.4, 4.2])
+    np.testing.assert_allclose(idic.quantile_cuts(values[s.ORDERS], 5), [1.8, 2.6, 3.4, 4.2])
     rfm = idic.rfm_scores(values)
     assert rfm[idic.R_SCORE].tolist() == [5, 4, 3, 2, 1]
     assert rfm[idic.F_SCORE].tolist() == [5, 4, 3, 2, 1]
@@ -256,7 +256,7 @@ def test_rfm_values_and_quintile_scores_by_hand():
 
 def test_rfm_scores_with_given_cut_points_and_ties():
     values = idic.rfm_values(_tiny_transactions(), as_of="2024-01-31")
-    cuts = {idic.RECENCY_DAYS: [30, 90], s.FREQUENCY: [1, 3], idic.MONETARY: [250, 250]}
+    cuts = {idic.RECENCY_DAYS: [30, 90], s.ORDERS: [1, 3], idic.MONETARY: [250, 250]}
     rfm = idic.rfm_scores(values, bins=3, cuts=cuts)
     # recency 1, 11 <= 30 -> 3; 31 in (30, 90] -> 2; 91, 214 > 90 -> 1
     assert rfm[idic.R_SCORE].tolist() == [3, 3, 2, 1, 1]
@@ -265,9 +265,9 @@ def test_rfm_scores_with_given_cut_points_and_ties():
     # a repeated cut leaves score 2 empty: 100, 200 -> 1; the rest -> 3
     assert rfm[idic.M_SCORE].tolist() == [3, 3, 3, 1, 1]
     with pytest.raises(CRMError, match="ascending"):
-        idic.rfm_scores(values, bins=3, cuts={s.FREQUENCY: [3, 1]})
+        idic.rfm_scores(values, bins=3, cuts={s.ORDERS: [3, 1]})
     with pytest.raises(CRMError, match="needs 4 cut points"):
-        idic.rfm_scores(values, cuts={s.FREQUENCY: [1, 2]})
+        idic.rfm_scores(values, cuts={s.ORDERS: [1, 2]})
 
 
 def test_rfm_segment_rules_cover_the_grid_once():

@@ -54,8 +54,8 @@ def rfm_values(transactions: pd.DataFrame, as_of=None) -> pd.DataFrame:
     - ``recency_days``: days from the last purchase to ``as_of`` (RFM
       recency: time *since* the last purchase; not BTYD recency, which is
       last - first purchase);
-    - ``frequency``: number of orders (distinct order ids among purchases;
-      purchase days without order ids);
+    - ``orders``: number of orders (:mod:`crmlib.analytics.orders`), the F of RFM (named
+      ``orders`` because ``frequency`` is the BTYD count of repeat purchase occasions);
     - ``monetary``: net revenue (returns subtracted).
 
     Built on :func:`crmlib.analytics.summary.customer_summary`.
@@ -72,7 +72,7 @@ def rfm_values(transactions: pd.DataFrame, as_of=None) -> pd.DataFrame:
     return pd.DataFrame(
         {
             RECENCY_DAYS: (end.normalize() - summary[s.LAST_PURCHASE]).dt.days.astype(float),
-            s.FREQUENCY: summary[s.ORDERS].astype(float),
+            s.ORDERS: summary[s.ORDERS].astype(float),
             MONETARY: summary[s.REVENUE].astype(float),
         },
         index=summary.index,
@@ -143,7 +143,7 @@ def rfm_scores(values: pd.DataFrame, bins: int = 5, cuts: dict | None = None) ->
         Quantile bins (5: quintiles) where ``cuts`` does not give cut points.
     cuts : dict, optional
         Ascending cut points per measure, e.g. ``{"recency_days": [30, 90, 180,
-        365], "frequency": [1, 2, 4, 8], "monetary": [...]}``; a measure left
+        365], "orders": [1, 2, 4, 8], "monetary": [...]}``; a measure left
         out is cut at its quantiles. Each list must have ``bins - 1`` points.
 
     Returns
@@ -158,16 +158,16 @@ def rfm_scores(values: pd.DataFrame, bins: int = 5, cuts: dict | None = None) ->
     Hughes, A. M. (1994). Strategic Database Marketing. Probus (RFM quintile
     scoring).
     """
-    need_columns(values, "RFM values", (RECENCY_DAYS, s.FREQUENCY, MONETARY), purpose="for rfm_scores")
+    need_columns(values, "RFM values", (RECENCY_DAYS, s.ORDERS, MONETARY), purpose="for rfm_scores")
     cuts = dict(cuts or {})
-    unknown = set(cuts) - {RECENCY_DAYS, s.FREQUENCY, MONETARY}
+    unknown = set(cuts) - {RECENCY_DAYS, s.ORDERS, MONETARY}
     if unknown:
         raise CRMError(
             f"rfm_scores: unknown measure(s) {', '.join(sorted(unknown))} in cuts; "
-            f"use {RECENCY_DAYS}, {s.FREQUENCY}, {MONETARY}"
+            f"use {RECENCY_DAYS}, {s.ORDERS}, {MONETARY}"
         )
     used = {}
-    for measure in (RECENCY_DAYS, s.FREQUENCY, MONETARY):
+    for measure in (RECENCY_DAYS, s.ORDERS, MONETARY):
         given = cuts.get(measure)
         if given is None:
             used[measure] = quantile_cuts(values[measure], bins)
@@ -180,7 +180,7 @@ def rfm_scores(values: pd.DataFrame, bins: int = 5, cuts: dict | None = None) ->
                 )
     out = values.copy()
     out[R_SCORE] = score(values[RECENCY_DAYS], used[RECENCY_DAYS], higher_is_better=False)
-    out[F_SCORE] = score(values[s.FREQUENCY], used[s.FREQUENCY])
+    out[F_SCORE] = score(values[s.ORDERS], used[s.ORDERS])
     out[M_SCORE] = score(values[MONETARY], used[MONETARY])
     out[RFM_CELL] = out[R_SCORE].astype(str) + out[F_SCORE].astype(str) + out[M_SCORE].astype(str)
     out[RFM_SEGMENT] = rfm_segment(out[R_SCORE], out[F_SCORE], bins=bins)
