@@ -110,6 +110,22 @@ _METRICS = (
         "crmlib.analytics.summary.customer_summary",
     ),
     Metric(
+        "linked_customers",
+        "Customers who bought, once duplicate records are linked",
+        COUNT,
+        "Distinct persons with at least one order line, after the records of the same "
+        "person are linked (lesson 01's customer summary).",
+        _IDIC + " (Identify); crmlib.models.idic",
+    ),
+    Metric(
+        "portfolio_customers",
+        "Customers in the profitability analysis",
+        COUNT,
+        "Every customer of the customers table and every customer with an order line or a "
+        "costed activity (ticket, contact) up to the as-of date.",
+        "crmlib.models.value_chain.customer_profitability",
+    ),
+    Metric(
         "orders",
         "Orders",
         COUNT,
