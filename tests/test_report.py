@@ -35,6 +35,7 @@ from crmlib.report import (
     run_report,
 )
 from crmlib.report import kernels as report_kernels
+from crmlib.report.index import index_page
 from crmlib.report.kernels import Kernels, KernelStartError, start_and_run
 from crmlib.report.lock import OutLock
 from crmlib.results import RESULTS_ENV
@@ -121,6 +122,40 @@ def report_texts(folder: Path):
 
 
 # --- HTML (fast) -------------------------------------------------------------------------
+
+
+class _NoRejects:
+    def top_reasons(self, n):
+        return pd.DataFrame(columns=["table", "reason", "rows"])
+
+
+def test_the_plain_index_shows_figures_by_label_formatted_by_unit():
+    lesson = {
+        "lesson": "qci",
+        "title": "02 · QCi: scoring customer management",
+        "status": "failed",
+        "reason": "cell 9 (x): ValueError: planted",
+        "seconds": 1.0,
+        "html": "02_qci.html",
+        "results": {
+            "churn_rate": 0.597,
+            "inactivity_days": 180,
+            "nps": None,
+            "handwritten": "x",  # a results file not written by results.record
+            "finding": "not a figure",
+        },
+        "not_assessed": [{"section": "nps", "missing": ["surveys"], "reason": "Not assessed: NPS."}],
+    }
+    manifest = {"complete": False, "as_of": "2024-12-31", "created": "now", "lessons": [lesson]}
+    manifest["rows"] = {"transactions": {"rows": 51115, "accepted": 51115, "rejected": 0}}
+    page = index_page("Client", manifest, _NoRejects())
+    assert "<li>Lapsed customers: 59.7 %</li>" in page
+    assert "<li>Inactivity after which a customer counts as lapsed: 180 days</li>" in page
+    assert "Net Promoter Score" not in page  # absent: left out, never shown as 0
+    assert "<li>handwritten: x</li>" in page and "not a figure" not in page
+    assert "<li>Not assessed: NPS.</li>" in page
+    assert '<a href="02_qci.html">02 · QCi: scoring customer management</a>' in page
+    assert "<td>51,115</td>" in page and "INCOMPLETE: qci failed" in page
 
 
 def test_outside_references_finds_what_a_browser_would_fetch():

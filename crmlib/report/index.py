@@ -161,13 +161,12 @@ def index_page(client: str, manifest: dict, validated) -> str:
     )
     rows = []
     for r in manifest["lessons"]:
-        link = (
-            f'<a href="{esc(r["html"])}">{esc(r["lesson"])}</a>' if r["html"] else esc(r["lesson"])
-        )
+        name = esc(r.get("title") or r["lesson"])
+        link = f'<a href="{esc(r["html"])}">{name}</a>' if r["html"] else name
         notes = "".join(
             f"<li>{esc(label)}: {esc(value)}</li>" for label, value in _figures(r["results"])
         ) + "".join(
-            f"<li>could not be assessed: {esc(e[results.REASON])}</li>"
+            f"<li>{esc(e[results.REASON])}</li>"  # "Not assessed: …, for lack of …"
             for e in r.get(results.NOT_ASSESSED, [])
         )
         rows.append(
