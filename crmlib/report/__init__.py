@@ -15,29 +15,27 @@ One module per job:
 - :mod:`crmlib.report.lock`: one run per report folder.
 
 What a lesson hands the report (its results file) is :mod:`crmlib.results`,
-one layer below.
+one layer below. Re-exported here: what the ``crm`` command, the tests and
+the benchmarks use (``run_report`` and what it takes and returns).
 """
 
 from crmlib.report.execute import LessonRun, Progress, run_lesson
 from crmlib.report.html import outside_references
 from crmlib.report.kernels import KERNEL_ENV
-from crmlib.report.parameters import NOTEBOOKS_DIR, check_parameters, lesson_notebooks
-from crmlib.report.pdf import find_chromium, print_pdf
-from crmlib.report.runner import INDEX, SNAPSHOT_DIR, ReportResult, run_report
+from crmlib.report.parameters import NOTEBOOKS_DIR, lesson_notebooks
+from crmlib.report.pdf import find_chromium
+from crmlib.report.runner import SNAPSHOT_DIR, ReportResult, run_report
 
 __all__ = [
-    "INDEX",
     "KERNEL_ENV",
     "NOTEBOOKS_DIR",
     "SNAPSHOT_DIR",
     "LessonRun",
     "Progress",
     "ReportResult",
-    "check_parameters",
     "find_chromium",
     "lesson_notebooks",
     "outside_references",
-    "print_pdf",
     "run_lesson",
     "run_report",
 ]
