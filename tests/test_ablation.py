@@ -27,7 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crmlib.data import schema as s
-from crmlib.report import NOT_ASSESSED, run_report
+from crmlib.report import run_report
+from crmlib.results import NOT_ASSESSED
 
 SAMPLE = Path(__file__).resolve().parent.parent / "datasets" / "sample"
 ASSESSMENT = "assessment"

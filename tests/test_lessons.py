@@ -12,10 +12,11 @@ import pytest
 
 from crmlib import synth
 from crmlib.data.datasets import load_cdnow_transactions
-from crmlib.report import RESULTS_ENV, lessons
+from crmlib.report import lesson_notebooks
 from crmlib.report.lessons import write_batch_notebook
+from crmlib.results import RESULTS_ENV
 
-LESSONS = lessons()
+LESSONS = lesson_notebooks()
 
 
 @pytest.fixture(scope="module")

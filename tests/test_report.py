@@ -19,7 +19,6 @@ import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from crmlib import report
 from crmlib.analytics.summary import customer_summary
 from crmlib.data import datasets, privacy
 from crmlib.data import schema as s
@@ -27,22 +26,19 @@ from crmlib.errors import CRMError
 from crmlib.report import (
     KERNEL_ENV,
     NOTEBOOKS_DIR,
-    RESULTS_ENV,
-    SECTIONS_FILE,
+    SNAPSHOT_DIR,
     LessonRun,
-    _Kernels,
-    _OutLock,
-    _start_and_run,
     find_chromium,
-    headline_figures,
-    lessons,
-    load_results,
+    lesson_notebooks,
     outside_references,
-    recommendations,
-    record_results,
     run_lesson,
     run_report,
 )
+from crmlib.report import kernels as report_kernels
+from crmlib.report.index import index_page
+from crmlib.report.kernels import Kernels, KernelStartError, start_and_run
+from crmlib.report.lock import OutLock
+from crmlib.results import RESULTS_ENV
 
 CRM = Path(sys.executable).with_name("crm")
 TEST_KEY = "test-pseudonym-key"  # fixed: the tests recompute the pseudonyms the report shows
@@ -105,7 +101,7 @@ def assert_offline(page: Path) -> None:
 def assert_no_snapshot(report_folder: Path) -> None:
     """The validated data (personal data) never stays in a report, nor does the run's lock."""
     left = [p.name for p in report_folder.rglob("*") if p.suffix in (".parquet", ".lock")]
-    assert not left and not list(report_folder.rglob(report.SNAPSHOT_DIR)), left
+    assert not left and not list(report_folder.rglob(SNAPSHOT_DIR)), left
     assert not list(report_folder.rglob("snapshot.json"))
     assert not list(report_folder.parent.glob("*.lock"))
 
@@ -125,113 +121,41 @@ def report_texts(folder: Path):
             yield path, path.read_text(encoding="utf-8")
 
 
-# --- results files and the summary's helpers (fast) ---------------------------------
+# --- HTML (fast) -------------------------------------------------------------------------
 
 
-def test_record_results_writes_only_under_a_report(tmp_path, monkeypatch):
-    monkeypatch.delenv(RESULTS_ENV, raising=False)
-    monkeypatch.chdir(tmp_path)
-    record_results("x", {"n": 1})
-    assert not list(tmp_path.iterdir())  # by hand: nothing written anywhere
-    monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
-    import numpy as np
-
-    record_results("x", {"n": np.int64(3), "share": np.float64(0.25), "finding": "f"})
-    path = tmp_path / "x.results.json"
-    assert json.loads(path.read_text()) == {"n": 3, "share": 0.25, "finding": "f"}
+class _NoRejects:
+    def top_reasons(self, n):
+        return pd.DataFrame(columns=["table", "reason", "rows"])
 
 
-@pytest.mark.parametrize(
-    "bad, message",
-    [
-        ({"finding": 3}, "finding"),
-        ({"recommendations": "do it"}, "list"),
-        ({"recommendations": [{"value_at_stake": 5}]}, "text"),
-        ({"recommendations": [{"text": "t", "value_at_stake": "lots"}]}, "number"),
-    ],
-)
-def test_record_results_checks_the_documented_form(bad, message):
-    with pytest.raises(ValueError, match=message):
-        record_results("x", bad)
-
-
-def _results_folder(tmp_path: Path) -> Path:
-    (tmp_path / SECTIONS_FILE).write_text(
-        json.dumps(
-            [
-                {"lesson": "idic", "title": "01 · IDIC", "status": "complete", "html": "01.html"},
-                {"lesson": "qci", "title": "02 · QCi", "status": "failed", "reason": "cell 3"},
-                {"lesson": "value_chain", "title": "03", "status": "complete", "html": "03.html"},
-            ]
-        )
-    )
-    (tmp_path / "idic.results.json").write_text(
-        json.dumps(
-            {
-                "customers": 10,
-                "segments": {"a": 1},
-                "finding": "Few customers matter.",
-                "recommendations": [
-                    {"text": "keep the best", "value_at_stake": 500},
-                    {"text": "no value", "value_at_stake": None},
-                ],
-            }
-        )
-    )
-    (tmp_path / "value_chain.results.json").write_text(
-        json.dumps(
-            {
-                "total_profit": 1.5,
-                "basis": "margin",
-                "empty": None,
-                "recommendations": [{"text": "cut cost", "value_at_stake": 2000.0}],
-            }
-        )
-    )
-    (tmp_path / "client_summary.results.json").write_text("{}")
-    return tmp_path
-
-
-def test_load_results_merges_status_and_results_in_lesson_order(tmp_path):
-    results = load_results(_results_folder(tmp_path))
-    assert list(results) == ["idic", "qci", "value_chain"]  # the summary itself left out
-    assert results["qci"] == {
+def test_the_plain_index_shows_figures_by_label_formatted_by_unit():
+    lesson = {
+        "lesson": "qci",
+        "title": "02 · QCi: scoring customer management",
         "status": "failed",
-        "reason": "cell 3",
-        "title": "02 · QCi",
-        "html": "",
-        "results": {},
+        "reason": "cell 9 (x): ValueError: planted",
+        "seconds": 1.0,
+        "html": "02_qci.html",
+        "results": {
+            "churn_rate": 0.597,
+            "inactivity_days": 180,
+            "nps": None,
+            "handwritten": "x",  # a results file not written by results.record
+            "finding": "not a figure",
+        },
+        "not_assessed": [{"section": "nps", "missing": ["surveys"], "reason": "Not assessed: NPS."}],
     }
-    assert results["idic"]["html"] == "01.html"
-    assert results["idic"]["results"]["finding"] == "Few customers matter."
-
-
-def test_load_results_by_hand_and_from_the_environment(tmp_path, monkeypatch):
-    monkeypatch.delenv(RESULTS_ENV, raising=False)
-    assert load_results() == {}
-    monkeypatch.setenv(RESULTS_ENV, str(_results_folder(tmp_path)))
-    assert list(load_results()) == ["idic", "qci", "value_chain"]
-    (tmp_path / "qci.results.json").write_text("{not json")
-    with pytest.raises(CRMError, match="qci.results.json"):
-        load_results(tmp_path)
-
-
-def test_recommendations_are_ranked_by_value_at_stake(tmp_path):
-    ranked = recommendations(load_results(_results_folder(tmp_path)))
-    assert ranked["recommendation"].tolist() == ["cut cost", "keep the best", "no value"]
-    assert ranked["lesson"].tolist() == ["value_chain", "idic", "idic"]
-    assert ranked["value_at_stake"].iloc[:2].tolist() == [2000.0, 500.0]
-    assert pd.isna(ranked["value_at_stake"].iloc[2])
-    assert recommendations({}).empty
-
-
-def test_headline_figures_keep_scalars_only(tmp_path):
-    figures = headline_figures(load_results(_results_folder(tmp_path)))
-    assert figures[["lesson", "measure"]].values.tolist() == [
-        ["idic", "customers"],
-        ["value_chain", "total_profit"],
-        ["value_chain", "basis"],
-    ]
+    manifest = {"complete": False, "as_of": "2024-12-31", "created": "now", "lessons": [lesson]}
+    manifest["rows"] = {"transactions": {"rows": 51115, "accepted": 51115, "rejected": 0}}
+    page = index_page("Client", manifest, _NoRejects())
+    assert "<li>Lapsed customers: 59.7 %</li>" in page
+    assert "<li>Inactivity after which a customer counts as lapsed: 180 days</li>" in page
+    assert "Net Promoter Score" not in page  # absent: left out, never shown as 0
+    assert "<li>handwritten: x</li>" in page and "not a figure" not in page
+    assert "<li>Not assessed: NPS.</li>" in page
+    assert '<a href="02_qci.html">02 · QCi: scoring customer management</a>' in page
+    assert "<td>51,115</td>" in page and "INCOMPLETE: qci failed" in page
 
 
 def test_outside_references_finds_what_a_browser_would_fetch():
@@ -291,7 +215,7 @@ def test_unknown_parameter_is_refused_before_anything_runs(tmp_path):
     assert "unknown parameter(s) horizn" in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "r").exists()
     with pytest.raises(CRMError, match="unknown lesson"):
-        lessons(["nonsense"])
+        lesson_notebooks(["nonsense"])
 
 
 # --- the sample report, once -----------------------------------------------------------
@@ -314,7 +238,7 @@ def test_report_on_the_sample(sample_report):
     index = (out / "index.html").read_text()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["complete"] is True
-    assert len(manifest["lessons"]) == len(lessons())
+    assert len(manifest["lessons"]) == len(lesson_notebooks())
     for lesson in manifest["lessons"]:
         assert lesson["status"] == "complete"
         assert f'href="{lesson["html"]}"' in index
@@ -364,6 +288,13 @@ def test_sample_summary_is_the_index(sample_report):
     for pseudonym in privacy.pseudonymise(top, key=TEST_KEY):
         assert pseudonym in index
     assert not any(customer in index for customer in top)
+    # headline figures by label, formatted from their unit, not by raw key
+    figures = json.loads((out / "manifest.json").read_text())["lessons"]
+    foundations = next(e for e in figures if e["lesson"] == "foundations")["results"]
+    assert "Revenue from the top 20 % of customers" in index
+    assert f"{foundations['top_20pct_revenue_share'] * 100:.1f} %" in index
+    assert f"{data.transactions[s.REVENUE].sum():,.0f}" in index  # net revenue, no decimals
+    assert "top_20pct_revenue_share" not in index and "value_at_stake" not in index
 
 
 @pytest.mark.slow
@@ -372,7 +303,7 @@ def test_report_has_no_outside_urls_and_no_personal_data(sample_report):
     customers = datasets.load_sample().tables["customers"]
     planted = set(customers[s.NAME].dropna()) | set(customers[s.EMAIL].dropna())
     pages = list(out.glob("*.html"))
-    assert len(pages) == len(lessons())
+    assert len(pages) == len(lesson_notebooks())
     for page in pages:
         assert_offline(page)
     for path, text in report_texts(out):
@@ -529,8 +460,8 @@ def test_failed_lesson_marks_the_report_incomplete(tmp_path, body, reason):
 
 
 GOOD_RESULTS = """
-from crmlib import report
-report.record_results("good", {
+from crmlib import results
+results.record("good", {
     "customers": 42,
     "finding": "A planted finding.",
     "recommendations": [
@@ -679,8 +610,9 @@ def test_sigterm_to_crm_report_cleans_up_like_ctrl_c(tmp_path):
 # --- validated once: the lessons get a snapshot, the report keeps none ------------------------
 
 FIGURES = """
+import json, os
 from crmlib.data import datasets, snapshot
-from crmlib import report
+from crmlib import results
 data = datasets.load(data_path, as_of=as_of)
 tx = data.transactions
 figures = {
@@ -694,7 +626,9 @@ figures = {
     "as_of": str(data.as_of),
     "qci_answers": data.assessment_files["qci"].name,
 }
-report.record_results("figures", figures)
+# the data as read, written as the lesson's results file (not headline figures: no catalogue)
+with open(os.path.join(os.environ[results.RESULTS_ENV], "figures.results.json"), "w") as fh:
+    json.dump(figures, fh)
 print({k: v for k, v in figures.items() if k != "snapshot"})
 """
 
@@ -754,7 +688,7 @@ def test_the_lessons_get_the_validated_data_and_the_report_keeps_none_of_it(tmp_
 
 def test_a_second_report_into_the_same_folder_is_refused(tmp_path):
     out = tmp_path / "r"
-    with _OutLock(out):  # this test process is writing the report
+    with OutLock(out):  # this test process is writing the report
         run = crm("report", "cdnow", "--out", out)
         with pytest.raises(CRMError, match="another crm report"):
             run_report("cdnow", "Client", out, only=["foundations"])
@@ -771,7 +705,7 @@ def test_a_lock_left_by_a_run_that_is_gone_is_taken_over(tmp_path):
     lock = tmp_path / ".r.lock"
     lock.write_text(json.dumps({"pid": gone.pid, "host": "h", "started": "2024-01-01T00:00:00"}))
     assert not psutil.pid_exists(gone.pid)
-    with _OutLock(tmp_path / "r"):
+    with OutLock(tmp_path / "r"):
         assert json.loads(lock.read_text())["pid"] == os.getpid()
     assert not lock.exists()
 
@@ -817,7 +751,7 @@ class _Tracked:
 
 def test_a_kernel_start_is_waited_for_within_the_cell_timeout_and_retried(monkeypatch):
     clock = [0.0]
-    monkeypatch.setattr(report.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(report_kernels.time, "perf_counter", lambda: clock[0])
     waits = []
 
     def slow_then_ready(wait):
@@ -828,15 +762,15 @@ def test_a_kernel_start_is_waited_for_within_the_cell_timeout_and_retried(monkey
         return "executed"
 
     run = LessonRun("x", "x.ipynb")
-    idle = _Kernels({})
-    assert _start_and_run(slow_then_ready, _Tracked(), idle, 600, run) == "executed"
+    idle = Kernels({})
+    assert start_and_run(slow_then_ready, _Tracked(), idle, 600, run) == "executed"
     assert waits == [300, 300] and run.kernel_starts == 2  # the per-cell timeout, shared
     waits.clear()
-    _start_and_run(slow_then_ready, _Tracked(), idle, None, run)  # no cell timeout: 600 s
+    start_and_run(slow_then_ready, _Tracked(), idle, None, run)  # no cell timeout: 600 s
     assert waits == [300, 300]
     waits.clear()
-    with pytest.raises(report._KernelStartError, match="1 attempt"):  # a short cell timeout:
-        _start_and_run(slow_then_ready, _Tracked(), idle, 5, run)  # jupyter's 60 s, as before
+    with pytest.raises(KernelStartError, match="1 attempt"):  # a short cell timeout:
+        start_and_run(slow_then_ready, _Tracked(), idle, 5, run)  # jupyter's 60 s, as before
     assert waits == [60]
 
     def fails(wait):
@@ -845,17 +779,17 @@ def test_a_kernel_start_is_waited_for_within_the_cell_timeout_and_retried(monkey
     ran = _Tracked()
     ran.first_cell_at = 1.0  # a cell ran: the failure is the lesson's, not the start's
     with pytest.raises(RuntimeError, match="planted"):
-        _start_and_run(fails, ran, idle, 600, run)
+        start_and_run(fails, ran, idle, 600, run)
     assert run.kernel_starts == 1
     idle.kill_all()  # the run was stopped: no new attempt
     with pytest.raises(RuntimeError, match="planted"):
-        _start_and_run(fails, _Tracked(), idle, 600, run)
+        start_and_run(fails, _Tracked(), idle, 600, run)
     assert run.kernel_starts == 1
 
 
 def _kernels_whose_first_starts_fail(workdir: Path, prefix: list[str], every: bool = False):
     """A report's kernels, the first start (or every start) run through ``prefix``."""
-    kernels = _Kernels(dict(KERNEL_ENV, **{RESULTS_ENV: str(workdir)}))
+    kernels = Kernels(dict(KERNEL_ENV, **{RESULTS_ENV: str(workdir)}))
     starts = []
 
     class FirstStartFails(kernels.manager_class):
@@ -877,7 +811,7 @@ def _kernels_whose_first_starts_fail(workdir: Path, prefix: list[str], every: bo
     ids=["hangs", "dies"],
 )
 def test_a_kernel_that_fails_to_start_is_started_again(tmp_path, monkeypatch, prefix):
-    monkeypatch.setattr(report, "KERNEL_START_MIN", 2)  # first wait: half of 10 s
+    monkeypatch.setattr(report_kernels, "KERNEL_START_MIN", 2)  # first wait: half of 10 s
     lesson = _lesson(tmp_path, "00_x.ipynb", "y = 2")
     kernels, starts = _kernels_whose_first_starts_fail(tmp_path, prefix)
     try:
@@ -891,7 +825,7 @@ def test_a_kernel_that_fails_to_start_is_started_again(tmp_path, monkeypatch, pr
 
 @pytest.mark.slow
 def test_a_kernel_that_never_starts_fails_its_lesson_with_the_reason(tmp_path, monkeypatch):
-    monkeypatch.setattr(report, "KERNEL_START_MIN", 2)
+    monkeypatch.setattr(report_kernels, "KERNEL_START_MIN", 2)
     lesson = _lesson(tmp_path, "00_x.ipynb", "y = 2")
     kernels, starts = _kernels_whose_first_starts_fail(tmp_path, ["sh", "-c", "exit 1", "sh"], True)
     try:

@@ -7,10 +7,11 @@ import json
 import pandas as pd
 import pytest
 
-from crmlib import report
+from crmlib import results
 from crmlib.analytics.requirements import NOT_ASSESSED, Need, Sections, missing_pieces
 from crmlib.data import schema as s
 from crmlib.data.io import ClientData
+from crmlib.errors import CRMError
 
 TX = pd.DataFrame(
     {
@@ -170,13 +171,13 @@ def test_a_need_names_only_pieces_of_the_contract(need, message):
 
 
 def test_the_report_lists_what_each_lesson_could_not_assess(tmp_path, monkeypatch):
-    monkeypatch.setenv(report.RESULTS_ENV, str(tmp_path))
+    monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path))
     checker, _ = sections(data(campaigns=CAMPAIGNS))
     checker.check("cost per acquisition", Need(columns={"campaigns": [s.COST]}))
-    report.record_results("qci", {"nps": None, NOT_ASSESSED: checker.not_assessed})
+    results.record("qci", {"nps": None, NOT_ASSESSED: checker.not_assessed})
     saved = json.loads((tmp_path / "qci.results.json").read_text())
     assert saved["nps"] is None  # absent, not 0
-    table = report.not_assessed(report.load_results(tmp_path))
+    table = results.not_assessed(results.load(tmp_path))
     assert table.to_dict(orient="records") == [
         {
             "lesson": "qci",
@@ -187,12 +188,12 @@ def test_the_report_lists_what_each_lesson_could_not_assess(tmp_path, monkeypatc
         }
     ]
     # not a headline figure
-    assert report.headline_figures(report.load_results(tmp_path)).empty
+    assert results.headline_figures(results.load(tmp_path)).empty
 
 
 @pytest.mark.parametrize(
     "value", ["campaigns.cost", [{"section": "x", "missing": "campaigns.cost", "reason": "r"}]]
 )
-def test_record_results_refuses_a_malformed_list(value):
-    with pytest.raises(ValueError, match="not_assessed"):
-        report.record_results("qci", {NOT_ASSESSED: value})
+def test_record_refuses_a_malformed_list(value):
+    with pytest.raises(CRMError, match="not_assessed"):
+        results.record("qci", {NOT_ASSESSED: value})

@@ -19,7 +19,7 @@ said, not zero: a section that steps aside computes no figure, and the
 lesson's headline results hold None for it.
 
 The lesson hands the record to the report with its results
-(``report.record_results(lesson, {..., "not_assessed": sections.not_assessed})``);
+(``results.record(lesson, {..., "not_assessed": sections.not_assessed})``, :mod:`crmlib.results`);
 the report's summary page and ``manifest.json`` list, per lesson, what
 could not be assessed and why.
 

@@ -1,0 +1,693 @@
+"""The metric catalogue: every headline figure a lesson hands the report, declared once.
+
+A lesson records its headline figures by key (:func:`crmlib.results.record`);
+the key must be declared here as a :class:`Metric`: a label a client can
+read, a unit, a one-line definition and its source. The report, the summary
+lesson and any table a lesson shows format a value from its unit with
+:func:`format_value`, so that a share reads "42.0 %" wherever it appears.
+
+Units (:data:`UNITS`):
+
+- ``currency``: money in the data's currency, "1,234" (with a symbol when one
+  is given: "£1,234"); the data contract holds no currency, so none by default;
+- ``share``: a fraction, shown as a percentage, "42.0 %";
+- ``count``: a whole number, "1,234";
+- ``days`` and ``months``: a duration, "37 days", "12 months";
+- ``score``: a number on the scale its definition names, "3.4";
+- ``ratio``: a multiple of one quantity by another, "2.35×";
+- ``text``: a name or category, shown as recorded.
+
+A value may also be a mapping (e.g. customers per segment): each of its
+values is formatted in the metric's unit.
+
+To add a figure: declare its :class:`Metric` in :data:`CATALOGUE` (key as
+the lesson records it), then record it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from crmlib.errors import CRMError
+
+CURRENCY, SHARE, COUNT, DAYS, MONTHS, SCORE, RATIO, TEXT = (
+    "currency",
+    "share",
+    "count",
+    "days",
+    "months",
+    "score",
+    "ratio",
+    "text",
+)
+UNITS = (CURRENCY, SHARE, COUNT, DAYS, MONTHS, SCORE, RATIO, TEXT)
+#: Decimals shown per unit, unless the metric says otherwise.
+DECIMALS = {CURRENCY: 0, SHARE: 1, SCORE: 1, RATIO: 2}
+#: How an absent value (None, NaN) is shown.
+ABSENT = "n/a"
+#: Columns of :func:`table`.
+KEY, LABEL, UNIT, VALUE, DEFINITION = "key", "label", "unit", "value", "definition"
+
+_LORENZ = "Lorenz (1905), Publications of the American Statistical Association 9(70)"
+_IDIC = "Peppers & Rogers, Managing Customer Experience and Relationships (Wiley)"
+_BTYD = (
+    "Fader, Hardie & Lee (2005), Marketing Science 24(2) (BG/NBD); "
+    "Fader & Hardie (2013), The Gamma-Gamma model of monetary value"
+)
+_QCI = "Woodcock, Starkey & Stone (2003), The Customer Management Scorecard"
+_CHAIN = "Buttle & Maklan (2019), Customer Relationship Management, 4th ed. (Routledge)"
+_ABC = "Kaplan & Cooper (1998), Cost & Effect (Harvard Business School Press)"
+_PF = "Payne & Frow (2005), Journal of Marketing 69(4)"
+_GUPTA = "Gupta & Lehmann (2003), Journal of Interactive Marketing 17(1)"
+_RECOMMENDED = "crmlib.models.foundations (lesson 00's model chooser)"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A headline figure: what a value recorded under ``key`` means and how it is shown.
+
+    Parameters
+    ----------
+    key : str
+        The name a lesson records the value under.
+    label : str
+        What a client reads beside the value.
+    unit : str
+        One of :data:`UNITS`.
+    definition : str
+        One line: how the value is computed.
+    source : str
+        Where the definition comes from (publication, or the lesson and function).
+    decimals : int, optional
+        Decimals shown; default per unit (:data:`DECIMALS`).
+    """
+
+    key: str
+    label: str
+    unit: str
+    definition: str
+    source: str
+    decimals: int | None = None
+
+    def __post_init__(self):
+        if self.unit not in UNITS:
+            raise CRMError(
+                f"metric {self.key!r}: unit {self.unit!r} is not one of {', '.join(UNITS)}"
+            )
+
+
+_METRICS = (
+    # customers and revenue (several lessons)
+    Metric(
+        "customers",
+        "Customers",
+        COUNT,
+        "Distinct customers with at least one order line in the data up to the as-of date.",
+        "crmlib.analytics.summary.customer_summary",
+    ),
+    Metric(
+        "linked_customers",
+        "Customers who bought, once duplicate records are linked",
+        COUNT,
+        "Distinct persons with at least one order line, after the records of the same "
+        "person are linked (lesson 01's customer summary).",
+        _IDIC + " (Identify); crmlib.models.idic",
+    ),
+    Metric(
+        "portfolio_customers",
+        "Customers in the profitability analysis",
+        COUNT,
+        "Every customer of the customers table and every customer with an order line or a "
+        "costed activity (ticket, contact) up to the as-of date.",
+        "crmlib.models.value_chain.customer_profitability",
+    ),
+    Metric(
+        "orders",
+        "Orders",
+        COUNT,
+        "Distinct orders placed by the customers, returns included.",
+        "crmlib.analytics.summary.customer_summary",
+    ),
+    Metric(
+        "net_revenue",
+        "Net revenue",
+        CURRENCY,
+        "Sum of the revenue of every order line, returns (negative lines) subtracted.",
+        "transactions.revenue (data contract)",
+    ),
+    Metric(
+        "net_revenue_per_customer",
+        "Net revenue per customer",
+        CURRENCY,
+        "Net revenue divided by the number of customers.",
+        "crmlib.analytics.summary.customer_summary",
+        decimals=2,
+    ),
+    Metric(
+        "repeat_customer_share",
+        "Repeat customers",
+        SHARE,
+        "Share of customers who bought on at least two different days (BTYD frequency > 0).",
+        _BTYD,
+    ),
+    Metric(
+        "top_20pct_revenue_share",
+        "Revenue from the top 20 % of customers",
+        SHARE,
+        "Share of net revenue from the 20 % of customers with the highest revenue "
+        "(one point of the Lorenz curve).",
+        _LORENZ,
+    ),
+    # 00 foundations
+    Metric(
+        "recommended_model",
+        "CRM model recommended for these data",
+        TEXT,
+        "The model the model chooser of lesson 00 recommends from the client's data and goals.",
+        _RECOMMENDED,
+    ),
+    # 01 IDIC
+    Metric(
+        "records",
+        "Customer records",
+        COUNT,
+        "Rows of the customers table, before records of the same person are linked.",
+        _IDIC + " (Identify)",
+    ),
+    Metric(
+        "persons",
+        "Customers once duplicate records are linked",
+        COUNT,
+        "Distinct persons after record linkage of the customers table.",
+        "Fellegi & Sunter (1969), Journal of the American Statistical Association 64(328)",
+    ),
+    Metric(
+        "duplicate_rate",
+        "Duplicate customer records",
+        SHARE,
+        "(records - persons) / records: the share of records that repeat a person.",
+        "Fellegi & Sunter (1969); crmlib.models.idic",
+    ),
+    Metric(
+        "clv_horizon_months",
+        "Lifetime value horizon",
+        MONTHS,
+        "How far ahead customer lifetime value looks.",
+        "lesson 01 parameter clv_horizon_months",
+    ),
+    Metric(
+        "total_clv",
+        "Customer lifetime value, all customers",
+        CURRENCY,
+        "Sum over customers of expected purchases (BG/NBD) x expected spend (Gamma-Gamma) "
+        "x margin share over the horizon, discounted monthly.",
+        _BTYD,
+    ),
+    Metric(
+        "clv_basis",
+        "Lifetime value measured on",
+        TEXT,
+        "margin when the transactions carry a product cost, otherwise revenue.",
+        "crmlib.models.idic.ValueModel",
+    ),
+    Metric(
+        "mvc_clv_share",
+        "Lifetime value held by the most valuable customers",
+        SHARE,
+        "Share of total lifetime value held by the most valuable customers (MVC).",
+        _IDIC + " (Differentiate: MVC, MGC, BZ)",
+    ),
+    Metric(
+        "mgc_customers",
+        "Most growable customers",
+        COUNT,
+        "Customers with the most unrealised value (the value of similar customers less "
+        "their own) outside the MVC and BZ classes (MGC).",
+        _IDIC + " (Differentiate: MVC, MGC, BZ)",
+    ),
+    Metric(
+        "bz_customers",
+        "Below-zero customers",
+        COUNT,
+        "Customers whose margin to date is below zero (BZ).",
+        _IDIC + " (Differentiate: MVC, MGC, BZ)",
+    ),
+    Metric(
+        "rfm_segments",
+        "Customers per RFM segment",
+        COUNT,
+        "Customers per segment of recency, number of orders and monetary value (RFM).",
+        "Hughes (1994), Strategic Database Marketing (Probus); crmlib.models.idic",
+    ),
+    Metric(
+        "needs_segments",
+        "Needs segments",
+        COUNT,
+        "Segments found by clustering the survey's needs answers (k chosen by silhouette).",
+        "Rousseeuw (1987), Journal of Computational and Applied Mathematics 20",
+    ),
+    Metric(
+        "best_response_channel",
+        "Channel with the highest campaign response",
+        TEXT,
+        "The channel whose campaign contacts have the highest response rate.",
+        _IDIC + " (Interact)",
+    ),
+    Metric(
+        "offers",
+        "Next best offers",
+        COUNT,
+        "Offers of a product the customer has not bought, made by the recommender.",
+        _IDIC + " (Customize)",
+    ),
+    # 02 QCi
+    Metric(
+        "inactivity_days",
+        "Inactivity after which a customer counts as lapsed",
+        DAYS,
+        "The churn rule: no purchase for more than this many days.",
+        "Wübben & von Wangenheim (2008), Journal of Marketing 72(3)",
+    ),
+    Metric(
+        "churn_rate",
+        "Lapsed customers",
+        SHARE,
+        "Share of the customers the inactivity rule can judge whose last purchase lies "
+        "more than the inactivity days before the as-of date.",
+        "Wübben & von Wangenheim (2008), Journal of Marketing 72(3)",
+    ),
+    Metric(
+        "repeat_rate",
+        "Customers who bought again",
+        SHARE,
+        "Share of customers with a purchase on a later day than their first (BTYD frequency > 0).",
+        _BTYD,
+    ),
+    Metric(
+        "overall_intention",
+        "Customer management: intention (% of best practice)",
+        SCORE,
+        "Weighted mean over the eight QCi areas of the intention answers, 0 to 100.",
+        _QCI,
+    ),
+    Metric(
+        "overall_reality",
+        "Customer management: reality (% of best practice)",
+        SCORE,
+        "Weighted mean over the eight QCi areas of the reality answers, 0 to 100.",
+        _QCI,
+    ),
+    Metric(
+        "benchmark_position",
+        "Position against the published benchmarks",
+        TEXT,
+        "Where the overall reality score falls among the published CMAT benchmarks.",
+        _QCI,
+    ),
+    Metric(
+        "first_priority",
+        "First area to improve",
+        TEXT,
+        "The area with the lowest reality among the most heavily weighted.",
+        _QCI,
+    ),
+    Metric(
+        "campaigns_measured",
+        "Campaigns measured",
+        COUNT,
+        "Campaigns with a target and a control group to compare.",
+        "crmlib.models.qci",
+    ),
+    Metric(
+        "campaigns_with_lift",
+        "Campaigns with a proven lift",
+        COUNT,
+        "Campaigns whose 95 % interval of the lift in response rate lies above zero.",
+        "Newcombe (1998), Statistics in Medicine 17 (method 10)",
+    ),
+    Metric(
+        "nps",
+        "Net Promoter Score",
+        SCORE,
+        "% promoters (9-10) minus % detractors (0-6) among survey answers, -100 to 100.",
+        "Reichheld (2003), Harvard Business Review 81(12)",
+    ),
+    Metric(
+        "cost_to_serve_per_revenue",
+        "Cost to serve, as a share of revenue",
+        SHARE,
+        "Activity-based cost of serving the customers divided by their net revenue.",
+        _ABC,
+    ),
+    # 03 CRM value chain
+    Metric(
+        "profit_basis",
+        "Customer profit measured on",
+        TEXT,
+        "profit (revenue less product cost and cost to serve) when the data hold a cost, "
+        "otherwise revenue.",
+        "crmlib.models.value_chain.profit_basis",
+    ),
+    Metric(
+        "total_profit",
+        "Customer profit, all customers",
+        CURRENCY,
+        "Sum over customers of revenue less product cost and activity-based cost to serve.",
+        _ABC,
+    ),
+    Metric(
+        "top_20pct_profit_share",
+        "Profit from the top 20 % of customers",
+        SHARE,
+        "Share of total profit earned by the 20 % of customers with the highest profit.",
+        _CHAIN,
+    ),
+    Metric(
+        "whale_peak_share",
+        "Peak of the whale curve",
+        SHARE,
+        "Highest cumulative profit of the most profitable customers as a share of total "
+        "profit; above 100 % when the others lose money.",
+        _ABC,
+    ),
+    Metric(
+        "loss_making_share",
+        "Customers who lose money",
+        SHARE,
+        "Share of customers with a profit below zero.",
+        _ABC,
+    ),
+    Metric(
+        "profit_gini",
+        "Concentration of profit (Gini, 0 to 1)",
+        SCORE,
+        "Gini coefficient of the customers' absolute profit: 0 = equal, near 1 = one "
+        "customer carries everything.",
+        "Gini (1912), Variabilità e mutabilità",
+        decimals=2,
+    ),
+    Metric(
+        "quadrants",
+        "Customers per profitability quadrant",
+        COUNT,
+        "Customers per quadrant of net price and cost to serve.",
+        "Shapiro, Rangan, Moriarty & Ross (1987), Harvard Business Review 65(5)",
+    ),
+    Metric(
+        "cost_magnets",
+        "Cost magnets",
+        COUNT,
+        "Loss-making customers whose cost to serve per order is a multiple of the median.",
+        _ABC,
+    ),
+    Metric(
+        "thin_knowledge_share",
+        "Valuable customers the client knows little about",
+        SHARE,
+        "Share of the most valuable customers with an incomplete profile or no survey.",
+        _CHAIN + " (customer portfolio analysis, customer intimacy)",
+    ),
+    Metric(
+        "lifecycle_stages",
+        "Customers per lifecycle stage",
+        COUNT,
+        "Customers per stage (new, active, at risk, lapsed, won back) on the as-of date.",
+        _CHAIN + " (relationship management)",
+    ),
+    Metric(
+        "revenue_sources",
+        "Revenue of the last 12 months, by source",
+        CURRENCY,
+        "Net revenue split into acquisition, retention, development and win-back.",
+        "Blattberg, Getz & Thomas (2001), Customer Equity (Harvard Business School Press)",
+    ),
+    Metric(
+        "weakest_condition",
+        "Weakest supporting condition",
+        TEXT,
+        "The supporting condition of the value chain with the lowest assessed practice.",
+        _CHAIN + " (supporting conditions)",
+    ),
+    # 04 Payne & Frow
+    Metric(
+        "largest_segment",
+        "Largest customer segment",
+        TEXT,
+        "The segment with the most customers.",
+        _PF + " (strategy development)",
+    ),
+    Metric(
+        "strategy_quadrant",
+        "CRM strategy position",
+        TEXT,
+        "Quadrant of the CRM strategy matrix from customer information and individualisation.",
+        _PF + " (strategy development)",
+    ),
+    Metric(
+        "information_score",
+        "Customer information (0 to 1)",
+        SCORE,
+        "Mean of the signals of how much the client knows about each customer.",
+        _PF + " (CRM strategy matrix)",
+        decimals=2,
+    ),
+    Metric(
+        "individualisation_score",
+        "Individualisation (0 to 1)",
+        SCORE,
+        "Mean of the signals of how far offers and contacts are tailored to the customer.",
+        _PF + " (CRM strategy matrix)",
+        decimals=2,
+    ),
+    Metric(
+        "retention_rate",
+        "Customers retained from one year to the next",
+        SHARE,
+        "Share of last year's customers who bought again this year.",
+        _GUPTA,
+    ),
+    Metric(
+        "margin_multiple",
+        "Margin multiple",
+        RATIO,
+        "r / (1 + d - r): a customer's value as a multiple of one year's margin, with "
+        "retention r and discount rate d.",
+        _GUPTA,
+    ),
+    Metric(
+        "customer_equity",
+        "Customer equity",
+        CURRENCY,
+        "Current customers x annual margin per customer x margin multiple.",
+        _GUPTA,
+    ),
+    Metric(
+        "value_of_one_retention_point",
+        "Value of one more point of retention",
+        CURRENCY,
+        "Customer equity at retention r + 0.01 minus customer equity at r.",
+        _GUPTA,
+    ),
+    Metric(
+        "clv_to_cac",
+        "Lifetime value per acquisition cost",
+        RATIO,
+        "Mean customer lifetime value divided by the campaign cost per new customer.",
+        _PF + " (value creation)",
+    ),
+    Metric(
+        "channel_breaks",
+        "Channels whose experience lags the best",
+        COUNT,
+        "Channel and measure (CSAT, NPS) pairs more than a tolerance below the best channel.",
+        _PF + " (multichannel integration)",
+    ),
+    Metric(
+        "weakest_data_quality",
+        "Weakest data-quality check",
+        TEXT,
+        "The table and quality dimension with the lowest share of rows passing.",
+        "Wang & Strong (1996), Journal of Management Information Systems 12(4)",
+    ),
+    Metric(
+        "weakest_data_quality_score",
+        "Rows passing the weakest data-quality check",
+        SHARE,
+        "Share of rows that pass the weakest check.",
+        "Wang & Strong (1996), Journal of Management Information Systems 12(4)",
+    ),
+    Metric(
+        "red_kpis",
+        "KPIs in the red",
+        COUNT,
+        "Scorecard KPIs below target by more than the amber band.",
+        _PF + " (performance assessment)",
+    ),
+    Metric(
+        "kpi_status",
+        "KPI status",
+        TEXT,
+        "Each scorecard KPI against its target: green, amber or red.",
+        _PF + " (performance assessment)",
+    ),
+    Metric(
+        "readiness_stage",
+        "Readiness to implement CRM",
+        TEXT,
+        "The overall stage of the implementation-readiness assessment.",
+        "Payne & Frow (2006), Journal of Marketing Management 22",
+    ),
+    # 05 client summary
+    Metric(
+        "value_at_stake",
+        "Value at stake",
+        CURRENCY,
+        "What acting on a recommendation is worth, over the horizon the recommendation "
+        "states (shown beside each recommendation, not recorded as a figure).",
+        "crmlib.results.recommendations",
+    ),
+    Metric(
+        "lessons_with_results",
+        "Sections with results",
+        COUNT,
+        "Lessons that handed results to this report.",
+        "crmlib.results.load",
+    ),
+    Metric(
+        "recommendations_ranked",
+        "Recommendations ranked",
+        COUNT,
+        "Recommendations of all sections, ranked by value at stake.",
+        "crmlib.results.recommendations",
+    ),
+    Metric(
+        "suppressed_cells",
+        "Table cells blanked to protect customers",
+        COUNT,
+        "Segment-table cells describing fewer customers than the threshold, blanked.",
+        "Hundepool et al. (2012), Statistical Disclosure Control (Wiley), ch. 5",
+    ),
+)
+
+#: Every declared metric, by key.
+CATALOGUE: dict[str, Metric] = {m.key: m for m in _METRICS}
+if len(CATALOGUE) != len(_METRICS):  # pragma: no cover - a key declared twice
+    raise CRMError("a metric key is declared twice in crmlib.analytics.metrics")
+
+
+def get(key: str) -> Metric:
+    """The metric declared under ``key``.
+
+    Raises
+    ------
+    crmlib.errors.CRMError
+        ``key`` is not declared: the message names it and where to declare it.
+    """
+    try:
+        return CATALOGUE[key]
+    except (KeyError, TypeError):
+        raise CRMError(
+            f"{key!r} is not a declared metric: declare it (label, unit, definition, source) "
+            "in CATALOGUE in crmlib/analytics/metrics.py before recording it"
+        ) from None
+
+
+def is_absent(value) -> bool:
+    """True for None, NaN and pandas' missing values."""
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # a list or mapping
+        return False
+
+
+def format_value(key_or_metric, value, currency: str = "") -> str:
+    """A value as a client reads it, formatted from its metric's unit.
+
+    Parameters
+    ----------
+    key_or_metric : str or Metric
+        The metric, or its key in :data:`CATALOGUE`.
+    value : number, str, mapping or None
+        The value as recorded; a mapping is formatted item by item.
+    currency : str, default ""
+        Symbol put before a currency value (e.g. "£"); none by default, as the
+        data contract holds no currency.
+
+    Returns
+    -------
+    str
+        E.g. share 0.42 → "42.0 %", currency 1234 → "1,234" ("£1,234"),
+        count → "1,234", days 37 → "37 days", score 3.44 → "3.4",
+        ratio 2.345 → "2.35×"; an absent value → "n/a".
+
+    Raises
+    ------
+    crmlib.errors.CRMError
+        An undeclared key, or a number where the unit needs one and the value
+        is not.
+    """
+    metric = key_or_metric if isinstance(key_or_metric, Metric) else get(key_or_metric)
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}: {format_value(metric, v, currency)}" for k, v in value.items())
+    if is_absent(value):
+        return ABSENT
+    if metric.unit == TEXT:
+        return str(value)
+    if isinstance(value, (bool, str)) or not _is_real(value):
+        raise CRMError(f"{metric.key}: a {metric.unit} needs a number, not {value!r}")
+    value = float(value)
+    digits = metric.decimals if metric.decimals is not None else DECIMALS.get(metric.unit, 0)
+    if metric.unit == SHARE:
+        return f"{value * 100:,.{digits}f} %"
+    if metric.unit == CURRENCY:
+        sign = "-" if round(value, digits) < 0 else ""
+        return f"{sign}{currency}{abs(value):,.{digits}f}"
+    if metric.unit == COUNT:
+        return f"{round(value):,}"
+    if metric.unit in (DAYS, MONTHS):
+        n = round(value)
+        return f"{n:,} {metric.unit if n != 1 else metric.unit[:-1]}"
+    if metric.unit == RATIO:
+        return f"{value:,.{digits}f}×"
+    return f"{value:,.{digits}f}"  # score
+
+
+def _is_real(value) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def table(values: Mapping, currency: str = "") -> pd.DataFrame:
+    """Figures as a client reads them: one row per key, label and formatted value.
+
+    Parameters
+    ----------
+    values : mapping of str to value
+        Figures by metric key (each must be declared).
+    currency : str, default ""
+        See :func:`format_value`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``label``; columns ``value`` (formatted), ``unit`` and
+        ``definition``, in the order of ``values``.
+    """
+    rows = [
+        {
+            LABEL: get(key).label,
+            VALUE: format_value(key, value, currency),
+            UNIT: get(key).unit,
+            DEFINITION: get(key).definition,
+        }
+        for key, value in values.items()
+    ]
+    return pd.DataFrame(rows, columns=[LABEL, VALUE, UNIT, DEFINITION]).set_index(LABEL)

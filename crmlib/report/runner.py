@@ -1,0 +1,467 @@
+"""Run the lessons as a client report: papermill → executed notebooks → HTML → index.
+
+:func:`run_report` validates the client folder first (unusable data stops the
+run with the validation message), checks every parameter against the
+lessons' ``parameters`` cells, then executes the lessons in ``notebooks/``
+with papermill against the validated data, several at once, and writes::
+
+    DIR/index.html              the executive summary (lesson 05_client_summary)
+    DIR/NN_<lesson>.ipynb       each lesson, executed
+    DIR/NN_<lesson>.html        the same with its code hidden, for the client
+    DIR/manifest.json           status, time and parameters per lesson, the data
+                                fingerprint, package versions and seeds
+    DIR/summary.pdf             with ``pdf=True`` (headless Chromium)
+
+**HTML.** Every lesson becomes a page with its code hidden that opens
+offline (:mod:`crmlib.report.html`); what runs is each lesson's batch form,
+without its interactive explorers (:mod:`crmlib.report.execute`).
+
+**Validated once.** The folder is validated once, by the run: the result
+is written as a data snapshot (:mod:`crmlib.data.snapshot`: Parquet per table and
+a small manifest) in the work folder, and each lesson's ``data_path`` names
+the snapshot, which :func:`crmlib.data.datasets.load` reads back as validated in a
+fraction of the time. The snapshot holds personal data: it is deleted before
+the report moves into place, complete or not. ``snapshot=False``
+(``crm report --no-snapshot``) lets every lesson load the folder itself.
+
+**One run per report folder.** A run holds a lock file beside ``DIR``
+(``.DIR.lock``: pid, host, start) while it writes; a second run into the
+same ``DIR`` is refused with a message naming the first. The lock dies with
+its process, so a run that was killed leaves no lock that blocks the next.
+
+**Kernels slow to start** are waited for and started again
+(:mod:`crmlib.report.kernels`).
+
+**Fail-safe.** The report is built in a temporary folder beside ``DIR`` and
+moved into place only when every lesson completed. A failed run leaves an
+earlier complete report in ``DIR`` untouched and writes what it has to
+``DIR.incomplete/``, whose index says INCOMPLETE and names the failed
+section, cell and error. A lesson that stops early without an error
+(``sys.exit``) counts as failed. Every kernel the run starts is shut down,
+also after a failure, a timeout or Ctrl-C.
+
+**Parallel.** The lessons run ``jobs`` at a time (default: the cores) from
+threads of this one process, each in a kernel process of its own. This is
+safe with papermill because nothing shared changes: the kernel's working
+folder goes to nbclient instead of papermill's ``cwd=`` (which would
+``os.chdir`` the whole process), input and output notebooks stay in memory,
+each thread gets its own asyncio loop (jupyter_core), and jupyter_client's
+port cache is created once before the threads start. The summary is queued
+last: it starts when a slot frees after every lesson has started, loads its
+data, and waits for their results.
+
+**Privacy.** Parameters holding paths or secrets are replaced by
+placeholders in the executed notebooks and in the manifest
+(:mod:`crmlib.report.execute`, :mod:`crmlib.report.index`).
+
+**Results.** Each lesson hands its headline figures to the report through
+:mod:`crmlib.results`; the summary lesson reads them back, and
+``manifest.json`` lists each lesson's results and what it could not assess.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from crmlib import engines, results
+from crmlib.data import privacy
+from crmlib.errors import CRMError
+from crmlib.report.execute import LessonRun, Progress, run_lesson
+from crmlib.report.index import MANIFEST, build_manifest, index_page
+from crmlib.report.kernels import KERNEL_ENV, Kernels
+from crmlib.report.lock import OutLock
+from crmlib.report.parameters import (
+    COMMON_PARAMETERS,
+    ENGINE_PARAMETER,
+    HIDDEN_PATH,
+    HIDDEN_REPORT,
+    NOTEBOOKS_DIR,
+    RESULTS_PARAMETER,
+    SPARK_PARAMETER,
+    check_parameters,
+    declared_parameters,
+    lesson_name,
+    lesson_notebooks,
+    resolve_paths,
+)
+from crmlib.report.pdf import CHROMIUM_ENV, CHROMIUM_NAMES, PDF_NAME, find_chromium, print_pdf
+
+INDEX = "index.html"
+SNAPSHOT_DIR = "data-snapshot"  # in the work folder; removed before the report moves into place
+
+
+@dataclass
+class ReportResult:
+    """``out`` is the report folder written; ``complete`` only when every lesson completed."""
+
+    out: Path
+    complete: bool
+    runs: list[LessonRun]
+    pdf_error: str = ""
+
+
+def _check_out(out: Path) -> None:
+    """Refuse to replace a folder that is not a report."""
+    if out.exists() and (
+        not out.is_dir()
+        or (any(out.iterdir()) and not (out / MANIFEST).exists() and not (out / INDEX).exists())
+    ):
+        raise CRMError(
+            f"{out.name} exists and is not a crm report; choose another --out (a report "
+            "folder is replaced when the new report is complete)"
+        )
+
+
+def run_report(
+    data,
+    client: str,
+    out: Path,
+    as_of: str | None = None,
+    only: list[str] | None = None,
+    params: dict | None = None,
+    timeout: int | None = 600,
+    progress=None,
+    lessons_dir: Path = NOTEBOOKS_DIR,
+    jobs: int | None = None,
+    pdf: bool = False,
+    chromium: str | None = None,
+    engine: str = "pandas",
+    spark_master: str | None = None,
+    snapshot: bool = True,
+) -> ReportResult:
+    """Validate the client folder, run the lessons on it and build the report.
+
+    The model lessons run ``jobs`` at a time, each in its own kernel, from
+    threads of this process; the summary lesson (``05_client_summary``, when
+    present) runs last, reads their results and becomes ``index.html``.
+
+    Parameters
+    ----------
+    data : str or Path
+        A client folder, or ``"sample"`` / ``"cdnow"``.
+    client : str
+        The client's name, shown in the report.
+    out : Path
+        The report folder.
+    as_of : str, optional
+        Last day of the data (YYYY-MM-DD).
+    only : list of str, optional
+        Lessons to run (names without number); the others are listed as skipped.
+        The summary always runs.
+    params : dict, optional
+        Lesson parameters; each must be declared by at least one lesson.
+    timeout : int or None, default 600
+        Seconds a single cell may run.
+    progress : callable, optional
+        Called with a :class:`Progress` per lesson event, from several threads
+        (one at a time).
+    lessons_dir : Path
+        Where the lessons are.
+    jobs : int, optional
+        Lessons run at once; default the number of cores.
+    pdf : bool, default False
+        Also print the summary to ``summary.pdf`` with headless Chromium.
+    chromium : str, optional
+        The Chromium executable (default: ``$CRM_CHROMIUM`` or on PATH).
+    engine : {"pandas", "duckdb", "spark"}
+        Where the lessons run their transaction-level steps
+        (:mod:`crmlib.engines`): passed to every lesson that takes an
+        ``engine`` parameter, and recorded in the manifest.
+    spark_master : str, optional
+        For ``engine="spark"``: the cluster's master URL (default: Spark
+        in local mode in each lesson's kernel).
+    snapshot : bool, default True
+        Hand the lessons the validated data as a snapshot
+        (:mod:`crmlib.data.snapshot`), so that the folder is validated once. False:
+        every lesson loads and validates the client folder itself (the way
+        before the snapshot; slower, kept for comparison).
+
+    Returns
+    -------
+    ReportResult
+        ``complete`` is True only when every lesson completed; the report is
+        then in ``out``. Otherwise it is in ``<out>.incomplete``.
+
+    Raises
+    ------
+    crmlib.errors.CRMError
+        Unusable data (the validation message), an unknown lesson or
+        parameter, no Chromium for ``pdf``, an ``out`` that is not a report,
+        or another run writing ``out`` now (see :class:`crmlib.report.lock.OutLock`).
+    KeyboardInterrupt
+        After stopping every kernel and removing the temporary folder.
+    """
+    out = Path(out).resolve()
+    with OutLock(out):
+        return _run_report(
+            data,
+            client,
+            out,
+            as_of,
+            only,
+            params,
+            timeout,
+            progress,
+            lessons_dir,
+            jobs,
+            pdf,
+            chromium,
+            engine,
+            spark_master,
+            snapshot,
+        )
+
+
+def _run_report(
+    data,
+    client,
+    out,
+    as_of,
+    only,
+    params,
+    timeout,
+    progress,
+    lessons_dir,
+    jobs,
+    pdf,
+    chromium,
+    engine,
+    spark_master,
+    snapshot,
+) -> ReportResult:
+    """:func:`run_report`, while it holds the lock on ``out``."""
+    from crmlib.data import datasets
+
+    run_start = time.perf_counter()
+    engines.check_engine(engine)
+    if spark_master and engine != "spark":
+        raise CRMError("--spark-master is for --engine spark")
+    if engine == "spark" and importlib.util.find_spec("pyspark") is None:
+        raise CRMError("--engine spark needs pyspark: pip install 'crm-workbook[spark]'")
+    chromium_path = None
+    if pdf:
+        chromium_path = find_chromium(chromium)
+        if not chromium_path:
+            raise CRMError(
+                "--pdf needs Chromium, and none was found (looked for "
+                f"{', '.join(CHROMIUM_NAMES)} on PATH and ${CHROMIUM_ENV}); install it, e.g. "
+                "`apt-get install chromium`, or run without --pdf"
+            )
+    if jobs is None:
+        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    jobs = max(1, jobs or 1)
+    named = str(data) in datasets.NAMED
+    data = str(data) if named else Path(data).resolve()
+    out = Path(out).resolve()
+    _check_out(out)
+    if not os.environ.get(privacy.KEY_ENV, "").strip():
+        key_file = privacy.key_path().expanduser().resolve()
+        if any(key_file.is_relative_to(d) for d in (out, out.with_name(out.name + ".incomplete"))):
+            raise CRMError("the pseudonym key file must not be inside the report folder")
+    privacy.load_key()  # made (or refused) before any lesson needs it
+    validated = datasets.load(data, as_of=as_of)
+
+    every = lesson_notebooks(None, lessons_dir)
+    if not every:
+        raise CRMError(f"no lessons found in {Path(lessons_dir).name}/")
+    selected = lesson_notebooks(only, lessons_dir)
+    summary = next((nb for nb in every if lesson_name(nb) == results.SUMMARY), None)
+    models = [nb for nb in selected if nb != summary]
+    skipped = [nb for nb in every if nb not in selected and nb != summary]
+
+    user = dict(params or {})
+    if RESULTS_PARAMETER in user:
+        raise CRMError(f"{RESULTS_PARAMETER} is set by crm report; do not pass it")
+    parameters = {"data_path": str(data), "client_name": client, "as_of": as_of}
+    parameters.update(resolve_paths(user))
+    to_run = models + ([summary] if summary else [])
+    declared = {nb: declared_parameters(nb) for nb in to_run}
+    for nb in to_run:
+        check_parameters(nb, {k: v for k, v in parameters.items() if k in COMMON_PARAMETERS})
+    taken = {name for nb in to_run for name in declared[nb]}
+    unused = sorted(set(parameters) - taken)
+    if unused:
+        raise CRMError(
+            f"unknown parameter(s) {', '.join(unused)}: no lesson takes them; "
+            f"the lessons take: {', '.join(sorted(taken - {RESULTS_PARAMETER}))}"
+        )
+    for key, value in ((ENGINE_PARAMETER, engine), (SPARK_PARAMETER, spark_master)):
+        if key in user:
+            raise CRMError(f"set {key} with --{key.replace('_', '-')}, not --param")
+        parameters[key] = value  # for the lessons that declare it
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    hidden = {str(work): HIDDEN_REPORT}
+    if not named:
+        hidden[str(data)] = HIDDEN_PATH
+    kernels = Kernels(dict(KERNEL_ENV, **{results.RESULTS_ENV: str(work)}))
+    lock = threading.Lock()
+
+    def notify(event: Progress) -> None:
+        if progress:
+            with lock:
+                progress(event)
+
+    lesson_data = str(data)  # what the lessons load: the snapshot once it is written
+
+    def own(nb: Path) -> dict:
+        mine = {k: v for k, v in parameters.items() if k in declared[nb]}
+        if "data_path" in mine:
+            mine["data_path"] = lesson_data
+        if RESULTS_PARAMETER in declared[nb]:
+            mine[RESULTS_PARAMETER] = str(work)
+        return mine
+
+    def submit(pool, nb: Path, html_name: str | None = None):
+        return pool.submit(
+            run_lesson,
+            nb,
+            own(nb),
+            work,
+            timeout,
+            kernels,
+            notify,
+            html_name,
+            hidden,
+            run_start,
+        )
+
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="crm-lesson")
+    try:
+        if snapshot:
+            lesson_data = _write_snapshot(validated, work / SNAPSHOT_DIR, as_of) or lesson_data
+            hidden[str(work / SNAPSHOT_DIR)] = str(data) if named else HIDDEN_PATH
+        futures = {submit(pool, nb): nb for nb in models}
+        # queued last, the summary starts when a slot frees after every lesson has started;
+        # it loads its data meanwhile and waits (results.load) for sections.json
+        (work / results.PENDING_FILE).touch()
+        summary_future = submit(pool, summary, INDEX) if summary else None
+        by_notebook = {}
+        for future in as_completed(futures):
+            by_notebook[futures[future]] = future.result()
+        runs = [by_notebook[nb] for nb in models]
+        for nb in skipped:
+            runs.append(_skipped(nb))
+            notify(Progress(lesson_name(nb), "skipped", 0, 0, 0.0, runs[-1].reason))
+        runs.sort(key=lambda r: r.notebook)
+        _write_sections(work, runs)
+        (work / results.PENDING_FILE).unlink()
+        if summary_future is not None:
+            runs.append(summary_future.result())
+    except BaseException:
+        kernels.kill_all()  # first, so that the threads' lessons end now
+        pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    finally:
+        kernels.kill_all()
+    pool.shutdown(wait=True)
+
+    summary_run = next((r for r in runs if r.lesson == results.SUMMARY), None)
+    complete = all(r.status in ("complete", "skipped") for r in runs)
+    manifest = build_manifest(
+        client, complete, validated, parameters, declared, runs, named, data, jobs, run_start
+    )
+    if summary_run is None or summary_run.status != "complete" or not (work / INDEX).exists():
+        if summary_run is not None and summary_run.html == INDEX:  # keep the failed summary
+            summary_run.html = summary.with_suffix(".html").name
+            (work / INDEX).rename(work / summary_run.html)
+            for entry in manifest["lessons"]:
+                if entry[results.LESSON] == results.SUMMARY:
+                    entry["html"] = summary_run.html
+        (work / INDEX).write_text(index_page(client, manifest, validated), encoding="utf-8")
+    pdf_error = ""
+    if pdf:
+        try:
+            print_pdf(work / INDEX, work / PDF_NAME, chromium_path)
+            manifest["pdf"] = PDF_NAME
+        except CRMError as exc:
+            pdf_error = str(exc)
+            manifest["pdf"] = None
+            manifest["pdf_error"] = pdf_error
+    (work / MANIFEST).write_text(
+        json.dumps(manifest, indent=2, default=results.jsonable), encoding="utf-8"
+    )
+    for f in [*work.glob(f"*{results.RESULTS_SUFFIX}"), work / results.SECTIONS_FILE]:
+        f.unlink(missing_ok=True)
+
+    target = _move_into_place(work, out, complete)
+    return ReportResult(target, complete, runs, pdf_error)
+
+
+def _skipped(nb: Path) -> LessonRun:
+    return LessonRun(
+        lesson=lesson_name(nb),
+        notebook=nb.name,
+        status="skipped",
+        reason="not in --only",
+        title=lesson_name(nb),
+    )
+
+
+def _write_sections(work: Path, runs: list[LessonRun]) -> None:
+    sections = [
+        {
+            results.LESSON: r.lesson,
+            "notebook": r.notebook,
+            "title": r.title,
+            "status": r.status,
+            "reason": r.reason,
+            "seconds": r.seconds,
+            "html": r.html,
+        }
+        for r in runs
+    ]
+    tmp = work / (results.SECTIONS_FILE + ".tmp")
+    tmp.write_text(json.dumps(sections, indent=2), encoding="utf-8")
+    os.replace(tmp, work / results.SECTIONS_FILE)  # whole, for the summary that waits for it
+
+
+def _write_snapshot(validated, folder: Path, as_of) -> str | None:
+    """Write the validated data for the lessons; None (and a logged warning) if it cannot be."""
+    from crmlib.data import snapshot
+
+    try:
+        return str(snapshot.write(validated, folder, as_of=as_of))
+    except Exception as exc:  # the lessons then load the client folder themselves
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        logging.getLogger(__name__).warning(
+            "the validated data could not be stored for the lessons (%s); each lesson "
+            "validates the client folder itself",
+            first,
+        )
+        return None
+
+
+def _move_into_place(work: Path, out: Path, complete: bool) -> Path:
+    """Rename the finished work folder to ``out`` (complete) or ``out.incomplete``.
+
+    The data snapshot (:data:`SNAPSHOT_DIR`, personal data) is deleted first:
+    it is never part of a report, complete or not.
+    """
+    if (work / SNAPSHOT_DIR).exists():
+        shutil.rmtree(work / SNAPSHOT_DIR)
+    incomplete = out.with_name(out.name + ".incomplete")
+    target = out if complete else incomplete
+    if target.exists():
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        target.rename(old)
+        work.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        work.rename(target)
+    if complete:
+        shutil.rmtree(incomplete, ignore_errors=True)
+    return target

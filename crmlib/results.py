@@ -1,0 +1,357 @@
+"""What a lesson hands the report: its results file, and reading them back.
+
+A lesson hands its headline results to the report with :func:`record`
+(``<lesson>.results.json`` in the report's work folder), never by scraping
+outputs. The file is one JSON object:
+
+- headline figures, ``"key": value``, each key declared in the metric
+  catalogue (:mod:`crmlib.analytics.metrics`: label, unit, definition,
+  source), where a value is a number, a string, ``null``, or a list or object
+  of those (no personal data);
+- optional ``"finding"``: the model's main finding in one sentence;
+- optional ``"recommendations"``: a list of
+  ``{"text": "…", "value_at_stake": number or null}``, where the value at
+  stake is what acting on it is worth, in the data's currency, over the
+  horizon the text states;
+- optional ``"not_assessed"``: the sections that stepped aside because the
+  data lack what they need, a list of ``{"section": "…", "missing": ["table"
+  or "table.column", …], "reason": "one sentence"}``
+  (:attr:`crmlib.analytics.requirements.Sections.not_assessed`). A headline
+  figure of such a section is ``null``, never 0.
+
+The summary lesson reads every results file with :func:`load`, ranks the
+recommendations with :func:`recommendations`, lists the figures (label and
+value formatted from the unit) with :func:`headline_figures` and what could
+not be assessed with :func:`not_assessed`; a lesson without a finding or
+recommendations is shown with its figures only.
+
+``crm report`` (:mod:`crmlib.report`) sets the folder (the environment
+variable :data:`RESULTS_ENV` in each lesson's kernel), writes the status of
+every lesson to :data:`SECTIONS_FILE` for the summary, and lists each
+lesson's ``not_assessed`` in ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from crmlib.analytics import metrics
+from crmlib.errors import CRMError
+
+RESULTS_ENV = "CRM_RESULTS_DIR"  # the folder a lesson writes its results file to
+RESULTS_SUFFIX = ".results.json"
+SECTIONS_FILE = "sections.json"  # the status of every lesson, written by crm report
+PENDING_FILE = "sections.pending"  # while it exists, the other lessons are still running
+SUMMARY = "client_summary"  # the summary lesson, which reads the others' results
+
+FINDING = "finding"
+RECOMMENDATIONS = "recommendations"
+NOT_ASSESSED = "not_assessed"  # = crmlib.analytics.requirements.NOT_ASSESSED
+#: Keys of a results file that are not headline figures (and not in the catalogue).
+RESERVED = (FINDING, RECOMMENDATIONS, NOT_ASSESSED)
+
+# columns of the tables below
+LESSON = "lesson"
+RECOMMENDATION = "recommendation"
+VALUE_AT_STAKE = "value_at_stake"
+MEASURE = "measure"  # the metric key
+LABEL, UNIT, VALUE, DEFINITION = metrics.LABEL, metrics.UNIT, metrics.VALUE, metrics.DEFINITION
+SECTION, MISSING, REASON = "section", "missing", "reason"
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def record(lesson: str, figures: dict) -> None:
+    """Hand a lesson's headline results to the report.
+
+    Writes ``<lesson>.results.json`` into the folder named by the environment
+    variable ``CRM_RESULTS_DIR`` (set by ``crm report`` in the kernel); only
+    checks them when a student runs the lesson by hand. See the module
+    docstring for the format.
+
+    Parameters
+    ----------
+    lesson : str
+        The lesson's name without its number, e.g. ``"idic"``.
+    figures : dict
+        Headline figures by metric key (each declared in
+        :data:`crmlib.analytics.metrics.CATALOGUE`; JSON-ready: numbers,
+        strings, None, lists, dicts; numpy and pandas scalars are converted),
+        plus the optional ``finding`` (str), ``recommendations`` (list of
+        dicts with ``text`` and ``value_at_stake``) and ``not_assessed``
+        (list of dicts with ``section``, ``missing`` and ``reason``). No
+        personal data.
+
+    Returns
+    -------
+    None
+        Nothing, so that a lesson ending with this call shows no output.
+
+    Raises
+    ------
+    crmlib.errors.CRMError
+        A key not in the metric catalogue (the message names it and where to
+        declare it), or ``finding``, ``recommendations`` or ``not_assessed``
+        not in the documented form.
+    """
+    _check(lesson, figures)
+    folder = os.environ.get(RESULTS_ENV)
+    if not folder:
+        return
+    path = Path(folder) / f"{lesson}{RESULTS_SUFFIX}"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(figures, indent=2, default=jsonable), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _check(lesson: str, figures: dict) -> None:
+    if not isinstance(figures, dict):
+        raise CRMError(f"{lesson}: results must be a dict, not {type(figures).__name__}")
+    for key in figures:
+        if key not in RESERVED and key not in metrics.CATALOGUE:
+            raise CRMError(
+                f"{lesson}: {key!r} is not a declared metric: declare it (label, unit, "
+                "definition, source) in CATALOGUE in crmlib/analytics/metrics.py, or use a "
+                f"declared key; reserved keys: {', '.join(RESERVED)}"
+            )
+    finding = figures.get(FINDING)
+    if finding is not None and not isinstance(finding, str):
+        raise CRMError(f"{lesson}: '{FINDING}' must be one sentence (a str)")
+    skipped = figures.get(NOT_ASSESSED)
+    if skipped is not None:
+        if not isinstance(skipped, list):
+            raise CRMError(f"{lesson}: '{NOT_ASSESSED}' must be a list of dicts")
+        for i, entry in enumerate(skipped):
+            if (
+                not isinstance(entry, dict)
+                or not isinstance(entry.get(SECTION), str)
+                or not isinstance(entry.get(REASON), str)
+                or not isinstance(entry.get(MISSING), list)
+            ):
+                raise CRMError(
+                    f"{lesson}: '{NOT_ASSESSED}' entry {i + 1} needs a 'section' (str), "
+                    "'missing' (list) and 'reason' (str)"
+                )
+    recs = figures.get(RECOMMENDATIONS)
+    if recs is None:
+        return
+    if not isinstance(recs, list):
+        raise CRMError(f"{lesson}: '{RECOMMENDATIONS}' must be a list of dicts")
+    for i, rec in enumerate(recs):
+        if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
+            raise CRMError(f"{lesson}: recommendation {i + 1} needs a 'text' (str)")
+        value = rec.get(VALUE_AT_STAKE)
+        if value is not None and not _is_number(value):
+            raise CRMError(
+                f"{lesson}: recommendation {i + 1}: '{VALUE_AT_STAKE}' must be a number or None"
+            )
+
+
+def _is_number(value) -> bool:
+    try:
+        return not isinstance(value, (bool, str)) and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def jsonable(value):
+    """JSON for numpy / pandas scalars, dates and paths (``json.dumps(default=…)``)."""
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return value.name
+    return str(value)
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def load(folder=None) -> dict[str, dict]:
+    """The results of the lessons of a report run, for the summary lesson.
+
+    ``crm report`` starts the summary while the last lessons still run, so
+    that its imports and data loading overlap them: while the folder holds
+    ``sections.pending``, this waits until ``sections.json`` (the status of
+    every lesson) is written.
+
+    Parameters
+    ----------
+    folder : str or Path, optional
+        The report's work folder; default the ``CRM_RESULTS_DIR`` environment
+        variable. None and no variable (a lesson run by hand): ``{}``.
+
+    Returns
+    -------
+    dict of str to dict
+        By lesson name, in lesson order: ``status`` ("complete", "failed",
+        "skipped", or None when the run did not say), ``reason``, ``title``,
+        ``html`` (the section's page, "" when none) and ``results`` (the
+        lesson's results file, ``{}`` when it wrote none). The summary lesson
+        itself is left out.
+
+    Raises
+    ------
+    crmlib.errors.CRMError
+        A results or sections file that is not valid JSON.
+    """
+    folder = folder or os.environ.get(RESULTS_ENV)
+    if not folder:
+        return {}
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CRMError(f"results folder {folder.name!r} does not exist")
+    out: dict[str, dict] = {}
+    sections = folder / SECTIONS_FILE
+    while (folder / PENDING_FILE).exists() and not sections.exists():
+        time.sleep(0.1)
+    if sections.exists():
+        for entry in _read_json(sections):
+            if entry[LESSON] != SUMMARY:
+                out[entry[LESSON]] = {
+                    "status": entry.get("status"),
+                    "reason": entry.get("reason", ""),
+                    "title": entry.get("title", entry[LESSON]),
+                    "html": entry.get("html", ""),
+                    "results": {},
+                }
+    for path in sorted(folder.glob(f"*{RESULTS_SUFFIX}")):
+        name = path.name[: -len(RESULTS_SUFFIX)]
+        if name == SUMMARY:
+            continue
+        entry = out.setdefault(
+            name, {"status": None, "reason": "", "title": name, "html": "", "results": {}}
+        )
+        entry["results"] = _read_json(path)
+    return out
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CRMError(f"{path.name}: not a readable results file ({exc})") from None
+
+
+def recommendations(by_lesson: dict[str, dict]) -> pd.DataFrame:
+    """Every lesson's recommendations, ranked by value at stake.
+
+    Parameters
+    ----------
+    by_lesson : dict
+        What :func:`load` returns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``lesson``, ``recommendation``, ``value_at_stake`` (float,
+        NaN when the lesson gave none); highest value first, recommendations
+        without a value last, in lesson order.
+    """
+    rows = []
+    for lesson, entry in by_lesson.items():
+        for rec in entry.get("results", {}).get(RECOMMENDATIONS) or []:
+            value = rec.get(VALUE_AT_STAKE)
+            rows.append(
+                {
+                    LESSON: lesson,
+                    RECOMMENDATION: rec["text"],
+                    VALUE_AT_STAKE: float(value) if _is_number(value) else math.nan,
+                }
+            )
+    table = pd.DataFrame(rows, columns=[LESSON, RECOMMENDATION, VALUE_AT_STAKE])
+    table[VALUE_AT_STAKE] = table[VALUE_AT_STAKE].astype(float)
+    return table.sort_values(
+        VALUE_AT_STAKE, ascending=False, kind="stable", na_position="last"
+    ).reset_index(drop=True)
+
+
+def is_figure(key: str, value) -> bool:
+    """A scalar headline figure to show: a number or string, not reserved, not absent."""
+    return (
+        key not in RESERVED
+        and isinstance(value, (int, float, str))
+        and not isinstance(value, bool)
+        and not metrics.is_absent(value)
+    )
+
+
+def headline_figures(by_lesson: dict[str, dict], currency: str = "") -> pd.DataFrame:
+    """The scalar headline figures of every lesson, one row each, as a client reads them.
+
+    Numbers and strings only: lists, dicts, absent values (None, NaN) and
+    the reserved ``finding``, ``recommendations`` and ``not_assessed`` are
+    left out.
+
+    Parameters
+    ----------
+    by_lesson : dict
+        What :func:`load` returns.
+    currency : str, default ""
+        Symbol for currency values (:func:`crmlib.analytics.metrics.format_value`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``lesson``, ``measure`` (the metric key), ``label``, ``unit``,
+        ``value`` (formatted from the unit, a str) and ``definition``, in
+        lesson order.
+
+    Raises
+    ------
+    crmlib.errors.CRMError
+        A results file with a key that is not in the metric catalogue.
+    """
+    rows = []
+    for lesson, entry in by_lesson.items():
+        for key, value in entry.get("results", {}).items():
+            if not is_figure(key, value):
+                continue
+            metric = metrics.get(key)
+            rows.append(
+                {
+                    LESSON: lesson,
+                    MEASURE: key,
+                    LABEL: metric.label,
+                    UNIT: metric.unit,
+                    VALUE: metrics.format_value(metric, value, currency),
+                    DEFINITION: metric.definition,
+                }
+            )
+    return pd.DataFrame(rows, columns=[LESSON, MEASURE, LABEL, UNIT, VALUE, DEFINITION])
+
+
+def not_assessed(by_lesson: dict[str, dict]) -> pd.DataFrame:
+    """What each lesson could not assess, and why, one row per section.
+
+    Parameters
+    ----------
+    by_lesson : dict
+        What :func:`load` returns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``lesson``, ``section``, ``missing`` (the pieces, e.g.
+        ``campaigns.cost``, joined by ", ") and ``reason`` (one sentence), in
+        lesson order.
+    """
+    rows = [
+        {
+            LESSON: lesson,
+            SECTION: entry[SECTION],
+            MISSING: ", ".join(entry[MISSING]),
+            REASON: entry[REASON],
+        }
+        for lesson, lesson_results in by_lesson.items()
+        for entry in lesson_results.get("results", {}).get(NOT_ASSESSED) or []
+    ]
+    return pd.DataFrame(rows, columns=[LESSON, SECTION, MISSING, REASON])
