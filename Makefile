@@ -27,6 +27,8 @@ report: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	@# the layers and the models' independence (.importlinter), imports inside functions included
+	$(BIN)/lint-imports
 	$(BIN)/nbstripout --keep-count --verify $(NOTEBOOKS)
 
 test: $(STAMP) lint

@@ -646,13 +646,21 @@ def test_answer_key_scan_finds_every_way_of_reaching_a_name():
 
 
 def test_answer_key_scan_follows_a_name_to_every_module_that_exposes_it():
-    # crmlib.models.qci imports customer_summary from crmlib.analytics.summary; value_chain imports qci's nps
-    names = grading.answer_key_aliases(["crmlib.analytics.summary.customer_summary", "crmlib.analytics.experience.nps"])
-    assert {"crmlib.analytics.summary.customer_summary", "crmlib.analytics.experience.nps"} <= set(names)
-    source = "from crmlib.models.qci import customer_summary\nimport crmlib.models.value_chain as vc\nvc.nps(s)"
+    # qci's retention step imports customer_summary; the value chain's proposition step nps
+    names = grading.answer_key_aliases(
+        ["crmlib.analytics.summary.customer_summary", "crmlib.analytics.experience.nps"]
+    )
+    assert {
+        "crmlib.models.qci.retention.customer_summary",
+        "crmlib.models.value_chain.proposition.nps",
+    } <= set(names)
+    source = (
+        "from crmlib.models.qci.retention import customer_summary\n"
+        "import crmlib.models.value_chain.proposition as vc\nvc.nps(s)"
+    )
     assert grading.answer_key_references(source, names) == [
-        "crmlib.analytics.summary.customer_summary",
-        "crmlib.analytics.experience.nps",
+        "crmlib.models.qci.retention.customer_summary",
+        "crmlib.models.value_chain.proposition.nps",
     ]
     with pytest.raises(CRMError, match="crmlib.models.idic.no_such_function"):
         grading.answer_key_aliases(["crmlib.models.idic.no_such_function"])

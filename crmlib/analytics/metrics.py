@@ -123,7 +123,7 @@ _METRICS = (
         COUNT,
         "Every customer of the customers table and every customer with an order line or a "
         "costed activity (ticket, contact) up to the as-of date.",
-        "crmlib.models.value_chain.customer_profitability",
+        "crmlib.analytics.profitability.customer_profitability",
     ),
     Metric(
         "orders",
@@ -212,7 +212,7 @@ _METRICS = (
         "Lifetime value measured on",
         TEXT,
         "margin when the transactions carry a product cost, otherwise revenue.",
-        "crmlib.models.idic.ValueModel",
+        "crmlib.analytics.clv.CLVPipeline",
     ),
     Metric(
         "mvc_clv_share",
@@ -350,7 +350,7 @@ _METRICS = (
         TEXT,
         "profit (revenue less product cost and cost to serve) when the data hold a cost, "
         "otherwise revenue.",
-        "crmlib.models.value_chain.profit_basis",
+        "crmlib.analytics.profitability.profit_basis",
     ),
     Metric(
         "total_profit",

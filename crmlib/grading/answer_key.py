@@ -58,8 +58,9 @@ def declared_answer_key(nb) -> dict[str, list[str]]:
 def _crmlib_names() -> dict[str, str]:
     """Every module-level name of crmlib, and the crmlib name it is bound to.
 
-    Read from the source (no import): ``crmlib.models.qci.nps`` -> itself (defined
-    there), ``crmlib.models.value_chain.nps`` -> ``crmlib.models.qci.nps`` (imported from
+    Read from the source (no import): ``crmlib.analytics.experience.nps`` -> itself
+    (defined there), ``crmlib.models.value_chain.proposition.nps`` ->
+    ``crmlib.analytics.experience.nps`` (imported from
     it). Names imported from outside crmlib map to themselves.
     """
     package = Path(__file__).resolve().parents[1]
@@ -104,7 +105,8 @@ def _crmlib_origin(name: str) -> str:
 def answer_key_aliases(names: list[str]) -> list[str]:
     """Every crmlib name bound to the same object as one of ``names``.
 
-    ``crmlib.analytics.summary.customer_summary`` is also ``crmlib.models.qci.customer_summary``
+    ``crmlib.analytics.summary.customer_summary`` is also
+    ``crmlib.models.qci.retention.customer_summary``
     (qci imports it): an answer that reaches it through either counts.
     CRMError for a name crmlib does not define.
     """

@@ -30,7 +30,7 @@ analysis). For one ``customer_id``:
 
 ``profit = revenue - product_cost - cost_to_serve``. ``truth.records`` (:func:`_truth`) holds
 the three parts and the profit per record; ``truth.persons`` the sums over a
-person's records. ``crmlib.models.value_chain.customer_profitability`` is to apply
+person's records. ``crmlib.analytics.profitability.customer_profitability`` is to apply
 this same rule to client data, and is tested against this truth.
 """
 

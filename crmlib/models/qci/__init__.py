@@ -40,30 +40,6 @@ non-negative revenue (a negative line is a return, as in :mod:`crmlib.data.io`);
 lines after it are ignored.
 """
 
-from crmlib.analytics.acquisition import (
-    cost_per_acquisition,
-    new_customers,
-)
-from crmlib.analytics.costs import (
-    cost_to_serve,
-    cost_to_serve_ratio,
-)
-from crmlib.analytics.experience import (
-    NPS_CLASS,
-    csat_table,
-    nps,
-    nps_by_service,
-    nps_class,
-    nps_table,
-    retention_after,
-)
-from crmlib.analytics.intervals import (
-    proportion_difference_ci,
-    wilson_interval,
-)
-from crmlib.analytics.orders import (
-    main_channel,
-)
 from crmlib.models.qci._common import (
     ACT_CONTACT,
     ACT_DELIVERY,
@@ -137,24 +113,11 @@ __all__ = [
     "churn_rule_backtest",
     "churn_status",
     "cohort_retention",
-    "cost_per_acquisition",
-    "cost_to_serve",
-    "cost_to_serve_ratio",
-    "csat_table",
     "customer_categories",
     "data_evidence",
     "evidence_beside_scores",
-    "main_channel",
-    "new_customers",
-    "nps",
-    "nps_by_service",
-    "nps_class",
-    "nps_table",
     "penetration",
-    "proportion_difference_ci",
     "repeat_rate",
-    "retention_after",
-    "wilson_interval",
     "EVIDENCE_QUESTIONS",
     "SQL_PERIODS",
     "COHORT",
@@ -194,7 +157,6 @@ __all__ = [
     "RATE_CONTROL",
     "INCREMENTAL",
     "COST_PER_INCREMENTAL",
-    "NPS_CLASS",
     "AREA",
     "MEASURE",
     "VALUE",

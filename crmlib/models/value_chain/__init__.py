@@ -39,17 +39,6 @@ negative line is a return, as in :mod:`crmlib.data.io`); ``as_of`` is the last
 day observed, inclusive (default ``data.as_of``, else the last order date).
 """
 
-from crmlib.analytics.concentration import (
-    profit_gini,
-    whale_summary,
-)
-from crmlib.analytics.profitability import (
-    customer_profitability,
-    profit_basis,
-)
-from crmlib.analytics.segments import (
-    needs_segments,
-)
 from crmlib.models.value_chain._common import (
     ACQUISITION,
     ACTIVE,
@@ -155,24 +144,19 @@ __all__ = [
     "abc_classes",
     "conditions_by_stage",
     "customer_knowledge",
-    "customer_profitability",
     "knowledge_by_value",
     "lifecycle_stages",
     "migration_matrix",
-    "needs_segments",
     "net_price",
     "net_price_basis",
     "partner_columns",
     "partner_performance",
-    "profit_basis",
-    "profit_gini",
     "profitability_matrix",
     "revenue_sources",
     "stage_counts",
     "strategic_flags",
     "thin_knowledge",
     "value_proposition",
-    "whale_summary",
     "RANK",
     "CUSTOMER_SHARE",
     "CUSTOMERS",

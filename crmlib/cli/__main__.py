@@ -1,0 +1,7 @@
+"""``python -m crmlib.cli``: the ``crm`` command."""
+
+import sys
+
+from crmlib.cli.main import main
+
+sys.exit(main())
