@@ -356,7 +356,7 @@ def test_value_needs_portfolio_by_hand():
     # potential = median of the segment: x {100, 90, 10, 5, 0} -> 10; y {50, 40, 30, 20} -> 35
     assert out.loc["c0", idic.POTENTIAL_VALUE] == 10
     assert out.loc["c8", idic.POTENTIAL_VALUE] == 35
-    assert out.loc["c9", idic.NEEDS_SEGMENT] == idic.NO_SURVEY
+    assert out.loc["c9", idic.NEEDS_SEGMENT] == segments.NOT_SURVEYED
     assert out.loc["c4", idic.UNREALISED_VALUE] == 10 and out.loc["c0", idic.UNREALISED_VALUE] == 0
     classes = out[idic.VALUE_CLASS].astype(str)
     assert classes["c3"] == idic.BZ  # negative margin to date
@@ -597,7 +597,7 @@ def test_portfolio_chart_has_a_cell_per_class_and_segment():
     )
     ax = idic_plots.plot_value_needs_portfolio(portfolio)
     assert ax.images[0].get_array().shape == (len(idic.VALUE_CLASSES), 3)
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "y", idic.NO_SURVEY]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "y", segments.NOT_SURVEYED]
     assert sum(float(t.get_text()) for t in ax.texts) == 5
 
 

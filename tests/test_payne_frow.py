@@ -12,7 +12,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from crmlib import synth
-from crmlib.analytics import assessment
+from crmlib.analytics import assessment, segments
 from crmlib.data import schema as s
 from crmlib.data.io import ClientData, TableReport, load_folder
 from crmlib.errors import CRMError, DataError
@@ -289,8 +289,8 @@ def test_default_segments_from_needs():
     assert segment.to_dict() == {
         "A": "price",
         "B": "quality",
-        "C": pf.NOT_SURVEYED,
-        "D": pf.NOT_SURVEYED,
+        "C": segments.NOT_SURVEYED,
+        "D": segments.NOT_SURVEYED,
     }
 
 

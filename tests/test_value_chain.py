@@ -186,7 +186,7 @@ def test_abc_classes_by_hand():
     # positive total 100; profit of those ranked before: q 0, p 60, r 85, s 95, t 100
     classes = vc.abc_classes(values)
     assert classes.to_dict() == {"p": "A", "q": "A", "r": "B", "s": "C", "t": "C", "u": "D"}
-    assert list(classes.cat.categories) == list(vc.VALUE_CLASSES)
+    assert list(classes.cat.categories) == list(vc.ABC_CLASSES)
     with pytest.raises(CRMError):
         vc.abc_classes(values, a=0.9, b=0.8)
 

@@ -15,6 +15,8 @@ from crmlib.data import schema as s
 from crmlib.data.checks import need_columns
 from crmlib.errors import CRMError, DataError
 
+NOT_SURVEYED = "not surveyed"  # the needs segment of a customer without a survey answer
+
 # --- names this module defines ---------------------------------------------
 VALUE_TIER = "value_tier"
 

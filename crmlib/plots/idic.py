@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from crmlib.analytics import segments
 from crmlib.data import schema as s
 from crmlib.models import idic
 from crmlib.plots.base import new_axes
@@ -100,7 +101,7 @@ def plot_value_needs_portfolio(
     grouped = portfolio.groupby([idic.VALUE_CLASS, idic.NEEDS_SEGMENT], observed=False)
     table = grouped.size() if value is None else grouped[value].sum()
     table = table.unstack(idic.NEEDS_SEGMENT).reindex(list(idic.VALUE_CLASSES)).fillna(0)
-    table = table[sorted(table.columns, key=lambda c: (c == idic.NO_SURVEY, c))]
+    table = table[sorted(table.columns, key=lambda c: (c == segments.NOT_SURVEYED, c))]
     label = "customers" if value is None else f"sum of {value}"
     _annotated_matrix(ax, table.iloc[::-1], ",.0f", label, "Greens")
     ax.set_xlabel("needs segment")

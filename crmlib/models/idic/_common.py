@@ -46,7 +46,6 @@ RANK, KIND_OF_OFFER, EXPECTED_GAIN, NET_GAIN, REASON = (
 # --- values -------------------------------------------------------------------------------
 MVC, MGC, BZ, OTHER = "MVC", "MGC", "BZ", "other"
 VALUE_CLASSES = (MVC, MGC, OTHER, BZ)
-NO_SURVEY = "no survey"
 CONTACT_KIND = "campaign_contact"  # interactions.kind of a campaign contact
 RESPONDED = ("responded",)  # interactions.outcome values counted as a response
 SEED = 20240401  # the one declared seed of the IDIC steps' random draws

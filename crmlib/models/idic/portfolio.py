@@ -11,6 +11,7 @@ from crmlib.errors import CRMError
 if TYPE_CHECKING:
     pass
 from crmlib.analytics.concentration import top_count
+from crmlib.analytics.segments import NOT_SURVEYED
 from crmlib.models.idic._common import (
     ACTUAL_VALUE,
     BZ,
@@ -18,7 +19,6 @@ from crmlib.models.idic._common import (
     MGC,
     MVC,
     NEEDS_SEGMENT,
-    NO_SURVEY,
     OTHER,
     POTENTIAL_VALUE,
     UNREALISED_VALUE,
@@ -45,7 +45,7 @@ def value_needs_portfolio(
     - potential value: the ``potential_quantile`` (default the 90th
       percentile) of actual value among customers of the same needs segment
       ("what a similar customer is worth under the best strategy"); customers
-      without a segment form the group "no survey";
+      without a segment form the group "not surveyed";
     - unrealised value = max(potential - actual, 0);
     - classes, in this order: **BZ** (below zero) when historical value
       (margin to date, after returns) is negative; **MVC** (most valuable)
@@ -81,7 +81,7 @@ def value_needs_portfolio(
     out = pd.DataFrame({ACTUAL_VALUE: actual})
     out[HISTORICAL_VALUE] = pd.Series(historical_value, dtype=float).reindex(out.index)
     needs = needs_segment.reindex(out.index) if needs_segment is not None else None
-    out[NEEDS_SEGMENT] = needs.astype("str").fillna(NO_SURVEY) if needs is not None else NO_SURVEY
+    out[NEEDS_SEGMENT] = needs.astype("str").fillna(NOT_SURVEYED) if needs is not None else NOT_SURVEYED
     out[POTENTIAL_VALUE] = out.groupby(NEEDS_SEGMENT)[ACTUAL_VALUE].transform(
         lambda v: v.quantile(potential_quantile)
     )

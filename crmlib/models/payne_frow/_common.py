@@ -13,7 +13,6 @@ from crmlib.errors import CRMError
 # --- vocabulary of the results (the inputs' columns come from crmlib.data.schema) -------------
 SEGMENT = "segment"
 UNASSIGNED = "unassigned"
-NOT_SURVEYED = "not surveyed"
 CUSTOMERS = "customers"
 CUSTOMER_SHARE = "customer_share"
 REVENUE_SHARE = "revenue_share"

@@ -9,6 +9,7 @@ import pandas as pd
 
 from crmlib.analytics import segments
 from crmlib.analytics.orders import purchase_lines as _purchases
+from crmlib.analytics.segments import NOT_SURVEYED
 from crmlib.data import schema as s
 from crmlib.data.checks import need_columns as _need
 from crmlib.errors import CRMError
@@ -23,7 +24,6 @@ from crmlib.models.payne_frow._common import (
     INFORMATION,
     INFORMATION_TABLES,
     MASS_TARGETS,
-    NOT_SURVEYED,
     QUADRANTS,
     REVENUE_BEFORE,
     REVENUE_PER_CUSTOMER,

@@ -13,9 +13,9 @@ CUSTOMER_SHARE = "customer_share"
 CUSTOMERS = "customers"
 TOTAL = "total"
 
-VALUE_CLASS = "value_class"
+ABC_CLASS = "abc_class"  # ABC analysis (not IDIC's value class MVC/MGC/BZ)
 CLASS_A, CLASS_B, CLASS_C, CLASS_D = "A", "B", "C", "D"
-VALUE_CLASSES = (CLASS_A, CLASS_B, CLASS_C, CLASS_D)
+ABC_CLASSES = (CLASS_A, CLASS_B, CLASS_C, CLASS_D)
 
 NET_PRICE = "net_price"
 PRICE_LIST, PRICE_UNIT, PRICE_ORDER = "list", "unit", "order"
@@ -74,7 +74,6 @@ TICKETS_PER_CUSTOMER = "tickets_per_customer"
 MEAN_CSAT = "mean_csat"
 RESOLUTION_HOURS = "median_resolution_hours"
 
-NOT_SURVEYED = "no survey answer"
 REVENUE_PER_CUSTOMER = "revenue_per_customer"
 COST_TO_SERVE_PER_CUSTOMER = "cost_to_serve_per_customer"
 TOP_CATEGORIES = "top_categories"

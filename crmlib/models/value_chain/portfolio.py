@@ -22,6 +22,8 @@ from crmlib.data import schema as s
 from crmlib.data.checks import need_columns as _need
 from crmlib.errors import CRMError, DataError
 from crmlib.models.value_chain._common import (
+    ABC_CLASS,
+    ABC_CLASSES,
     AGGRESSIVE,
     BARGAIN_BASEMENT,
     CARRIAGE_TRADE,
@@ -45,8 +47,6 @@ from crmlib.models.value_chain._common import (
     QUADRANT,
     QUADRANTS,
     SHARE,
-    VALUE_CLASS,
-    VALUE_CLASSES,
 )
 
 # =========================================================================================
@@ -88,9 +88,9 @@ def abc_classes(values, a: float = 0.8, b: float = 0.95) -> pd.Series:
     )
     out = pd.Series(labels, index=ranked.index).reindex(series.index)
     return pd.Series(
-        pd.Categorical(out, categories=VALUE_CLASSES, ordered=True),
+        pd.Categorical(out, categories=ABC_CLASSES, ordered=True),
         index=series.index,
-        name=VALUE_CLASS,
+        name=ABC_CLASS,
     )
 
 

@@ -14,7 +14,7 @@ from crmlib.analytics.profitability import (
     _observed,
     _table,
 )
-from crmlib.analytics.segments import SEGMENT
+from crmlib.analytics.segments import NOT_SURVEYED, SEGMENT
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
 from crmlib.models.value_chain._common import (
@@ -22,7 +22,6 @@ from crmlib.models.value_chain._common import (
     COST_TO_SERVE_PER_CUSTOMER,
     CUSTOMERS,
     MIN_CELL,
-    NOT_SURVEYED,
     PROFIT_PER_CUSTOMER,
     REVENUE_PER_CUSTOMER,
     SHARE,
@@ -78,7 +77,7 @@ def value_proposition(
         From :func:`customer_profitability`.
     segments : Series
         Segment per customer_id (:func:`needs_segments`, or value classes).
-        Customers without one are grouped as "no survey answer".
+        Customers without one are grouped as "not surveyed".
     min_cell : int, default 5
     top_categories : int, default 3
 
