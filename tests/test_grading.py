@@ -634,7 +634,7 @@ def test_answer_key_scan_finds_every_way_of_reaching_a_name():
         "from crmlib.models import idic\nidic.rfm_values(t)": True,
         "from crmlib.models import idic as key\nx = key.rfm_values": True,
         "import crmlib.models.idic\ncrmlib.models.idic.rfm_values(t)": True,
-        "import crmlib.models.foundations as f\nf.revenue_concentration(t)": True,
+        "import crmlib.analytics.concentration as f\nf.revenue_concentration(t)": True,
         "import crmlib\ngetattr(crmlib.models.idic, 'rfm_values')": True,
         "import importlib\nm = importlib.import_module('crmlib.models.idic')": True,
         "from crmlib.models import idic\nidic.campaign_responses(i)": False,

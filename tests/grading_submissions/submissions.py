@@ -205,7 +205,7 @@ EXPECTED = {
 # alias, a dotted import. Graded as they are, they earn every point.
 WRAPPED = {
     "q1_answer": """
-from crmlib.models.foundations import revenue_concentration as _share
+from crmlib.analytics.concentration import revenue_concentration as _share
 
 
 def revenue_concentration(transactions, top=0.2):
