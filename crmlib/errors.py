@@ -13,12 +13,60 @@ class CRMError(Exception):
 
 
 class DataError(CRMError):
-    """Input data that cannot be used: names the file, row, column and reason."""
+    """Input data that cannot be used: names the file, row, column and reason.
 
-    def __init__(self, message: str, *, file: str | None = None, column: str | None = None):
-        super().__init__(message)
+    With ``row``, the message is the reason alone and the error says where first:
+    ``str(error)`` is ``"transactions.csv, row 3, column revenue: not a number"``
+    (:attr:`location`, then the reason), in the ``crm`` command, a notebook and a
+    log alike. Without ``row``, the message is said as given (by convention it
+    starts with the file: ``"transactions.csv: the file is empty"``).
+
+    Parameters
+    ----------
+    message : str
+        What is wrong and what to do.
+    file : str, optional
+        The file's name or the table (e.g. ``transactions.csv``, ``customers``).
+    row : int, list of int or str, optional
+        The line(s) of the file (header = 1) or row label(s) at fault: one
+        number, a short list, or a short text such as ``"3, 7, ..."``. Never a
+        value from the row: personal data stays out of errors.
+    column : str, optional
+        The column at fault.
+
+    Attributes
+    ----------
+    reason : str
+        ``message`` as given, without the location.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        row: int | list[int] | str | None = None,
+        column: str | None = None,
+    ):
+        self.reason = message
         self.file = file
+        self.row = row
         self.column = column
+        where = self.location
+        super().__init__(f"{where}: {message}" if row is not None and where else message)
+
+    @property
+    def location(self) -> str:
+        """``"file, row 3, column revenue"``: the parts that are known ("" when none)."""
+        parts = [str(self.file)] if self.file else []
+        rows = self.row
+        if isinstance(rows, (list, tuple)):
+            rows = ", ".join(str(r) for r in rows) if rows else None
+        if rows is not None:
+            parts.append(f"{'rows' if ',' in str(rows) else 'row'} {rows}")
+        if self.column:
+            parts.append(f"column {self.column}")
+        return ", ".join(parts)
 
 
 class NotFittedError(CRMError, AttributeError):
@@ -27,6 +75,10 @@ class NotFittedError(CRMError, AttributeError):
     Also an :class:`AttributeError`, so that ``hasattr(model, "summary_")`` is
     False on an unfitted model, as for any fitted attribute.
     """
+
+
+class PseudonymKeyError(CRMError):
+    """The pseudonym key cannot be read or is not kept private."""
 
 
 # --- warnings --------------------------------------------------------------------------------

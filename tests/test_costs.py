@@ -140,11 +140,13 @@ def test_bad_cost_rates_are_user_errors_naming_the_row():
         ],
         ignore_index=True,
     )
-    with pytest.raises(DataError, match=r"row 10, column activity: 'shipping'"):
+    with pytest.raises(DataError, match=r"row 10, column activity: 'shipping'") as info:
         costs.cost_to_serve(TX, unknown)
+    assert (info.value.file, info.value.row, info.value.column) == ("cost_rates", 10, "activity")
     clash = pd.concat([RATES, RATES.iloc[[0]].assign(**{s.UNIT_COST_RATE: 3.0})], ignore_index=True)
-    with pytest.raises(DataError, match="rows 2, 10 give different unit costs for order/web"):
+    with pytest.raises(DataError, match="rows 2, 10, column unit_cost: different unit costs") as info:
         costs.cost_to_serve(TX, clash)
+    assert info.value.row == [2, 10] and "order/web" in info.value.reason
     same = pd.concat([RATES, RATES.iloc[[0]]], ignore_index=True)  # a repeated, equal rate is fine
     assert costs.cost_to_serve(TX, same, TICKETS, INTERACTIONS, as_of=AS_OF)["A"] == COST_A
     with pytest.raises(DataError, match="unit_cost"):

@@ -163,6 +163,11 @@ def test_find_duplicates_errors_name_the_column_not_the_person():
     with pytest.raises(DataError, match="customer_id repeats") as info:
         linkage.find_duplicates(customers)
     assert "Ann" not in str(info.value) and "Bob" not in str(info.value)
+    assert (info.value.row, info.value.column) == ([1], s.CUSTOMER_ID)  # the second record
+    read = customers.assign(**{s.SOURCE_ROW: [2, 7]})  # as read from a file: its lines
+    with pytest.raises(DataError, match="customers, row 7, column customer_id: ") as info:
+        linkage.find_duplicates(read)
+    assert info.value.row == [7]
     with pytest.raises(DataError, match="at least one of the columns"):
         linkage.find_duplicates(pd.DataFrame({s.CUSTOMER_ID: ["1"], s.CITY: ["Leeds"]}))
 

@@ -162,7 +162,7 @@ def test_roster_is_read_with_its_documented_columns(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("student_id,first_name,email,lms_id\n", "row 1: missing column(s) last_name"),
+        ("student_id,first_name,email,lms_id\n", "row 1, column last_name: missing column(s) last_name"),
         (ROSTER + ",Eve,Epsilon,eve@example.org,105,A\n", "row 6, column student_id: empty"),
         (ROSTER + "s/eve,Eve,Epsilon,eve@example.org,105,A\n", "row 6, column student_id: not a"),
         (ROSTER + "s-eve,Eve,Epsilon,eve-at-example,105,A\n", "row 6, column email: not an e-mail"),

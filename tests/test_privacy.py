@@ -109,9 +109,9 @@ def test_small_cells_per_cell_counts_and_nothing_to_suppress():
 
 def test_small_cell_counts_must_match_the_table():
     table = pd.DataFrame({"x": [1.0, 2.0]}, index=["a", "b"])
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(CRMError, match="shape"):
         privacy.suppress_small_cells(table, pd.DataFrame({"x": [1]}))
-    with pytest.raises(ValueError, match="rows"):
+    with pytest.raises(CRMError, match="rows"):
         privacy.suppress_small_cells(table, pd.Series([10]))
     # a Series in another order is aligned on the index
     out = privacy.suppress_small_cells(table, pd.Series({"b": 1, "a": 9}), threshold=5)

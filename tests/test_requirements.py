@@ -163,7 +163,7 @@ def test_skip_records_a_reason_a_need_cannot_state():
     ],
 )
 def test_a_need_names_only_pieces_of_the_contract(need, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(CRMError, match=message):
         Need(**need)
 
 

@@ -197,9 +197,10 @@ def check_cost_rates(cost_rates: pd.DataFrame) -> pd.DataFrame:
     if unknown.any():
         i = unknown.to_numpy().nonzero()[0][0]
         raise DataError(
-            f"cost_rates: row {rows.iloc[i]}, column {s.ACTIVITY}: {rates[s.ACTIVITY].iloc[i]!r} "
+            f"{rates[s.ACTIVITY].iloc[i]!r} "
             f"is not an activity the workbook counts ({', '.join(s.ACTIVITIES)})",
             file="cost_rates",
+            row=int(rows.iloc[i]),
             column=s.ACTIVITY,
         )
     unit = pd.to_numeric(rates[s.UNIT_COST_RATE], errors="coerce")
@@ -207,9 +208,9 @@ def check_cost_rates(cost_rates: pd.DataFrame) -> pd.DataFrame:
     if bad.any():
         i = bad.to_numpy().nonzero()[0][0]
         raise DataError(
-            f"cost_rates: row {rows.iloc[i]}, column {s.UNIT_COST_RATE}: "
             f"{rates[s.UNIT_COST_RATE].iloc[i]!r} is not a unit cost (a number >= 0)",
             file="cost_rates",
+            row=int(rows.iloc[i]),
             column=s.UNIT_COST_RATE,
         )
     rates[s.UNIT_COST_RATE] = unit.astype(float)
@@ -219,9 +220,9 @@ def check_cost_rates(cost_rates: pd.DataFrame) -> pd.DataFrame:
         activity, channel = clash.index[0]
         where = rows[(rates[s.ACTIVITY] == activity) & (rates[s.CHANNEL] == channel)]
         raise DataError(
-            f"cost_rates: rows {', '.join(map(str, where))} give different unit costs for "
-            f"{rate_key(activity, channel)}; keep one",
+            f"different unit costs for {rate_key(activity, channel)}; keep one",
             file="cost_rates",
+            row=[int(r) for r in where],
             column=s.UNIT_COST_RATE,
         )
     return rates.drop_duplicates([s.ACTIVITY, s.CHANNEL]).reset_index(drop=True)

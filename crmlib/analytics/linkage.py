@@ -32,7 +32,7 @@ from crmlib.errors import CRMError, DataError
 
 if TYPE_CHECKING:
     from crmlib.data.io import ClientData
-from crmlib.data.checks import describe_rows, need_columns
+from crmlib.data.checks import describe_rows, need_columns, row_labels
 
 # --- columns the linkage adds (derived, not in crmlib.data.schema) ----------------------------
 CLUSTER_ID = "cluster_id"
@@ -275,6 +275,7 @@ class DuplicateFinder:
                 "find_duplicates: customers.customer_id is empty in "
                 + describe_rows(customers, customers[s.CUSTOMER_ID].isna()),
                 file="customers",
+                row=row_labels(customers, customers[s.CUSTOMER_ID].isna()),
                 column=s.CUSTOMER_ID,
             )
         repeated = ids.duplicated().to_numpy()
@@ -283,6 +284,7 @@ class DuplicateFinder:
                 f"find_duplicates: customers.customer_id repeats in {describe_rows(customers, repeated)}; "
                 "each record needs its own id",
                 file="customers",
+                row=row_labels(customers, repeated),
                 column=s.CUSTOMER_ID,
             )
         frame = pd.DataFrame({"unique_id": ids.to_numpy()})

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from crmlib.analytics import assessment
 from crmlib.data import schema as s
+from crmlib.errors import CRMError
 
 #: The reserved key of a lesson's results that holds its :attr:`Sections.not_assessed`.
 NOT_ASSESSED = "not_assessed"
@@ -84,11 +85,11 @@ class Need:
         )
         unknown = sorted(named - known)
         if unknown:
-            raise ValueError(f"Need: unknown table(s) {', '.join(unknown)}")
+            raise CRMError(f"Need: unknown table(s) {', '.join(unknown)}")
         for table, cols in [*self.columns.items(), *self.any_columns.items()]:
             bad = [c for c in _tuple(cols) if c not in s.TABLES[table].names]
             if bad:
-                raise ValueError(f"Need: {', '.join(bad)} is not a column of {table}")
+                raise CRMError(f"Need: {', '.join(bad)} is not a column of {table}")
 
     @property
     def all_tables(self) -> tuple[str, ...]:
@@ -261,7 +262,7 @@ class Sections:
         rates.
         """
         if not needs:
-            raise ValueError("check_any needs at least one Need")
+            raise CRMError("check_any needs at least one Need")
         missing = [missing_pieces(self.data, n, self.answer_files) for n in needs]
         if any(not m for m in missing):
             return True

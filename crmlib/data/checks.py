@@ -34,6 +34,14 @@ def need_columns(frame: pd.DataFrame, table: str, columns, purpose: str = "here"
         )
 
 
+def row_labels(frame: pd.DataFrame, bad, listed: int = 5) -> list:
+    """The first ``listed`` rows where ``bad`` is true: the file's lines when known
+    (``source_row``), else the frame's index labels; for :class:`DataError`'s ``row``."""
+    bad = np.asarray(bad, dtype=bool)
+    labels = frame[s.SOURCE_ROW][bad] if s.SOURCE_ROW in frame else frame.index[bad]
+    return [x.item() if isinstance(x, np.generic) else x for x in list(labels)[:listed]]
+
+
 def describe_rows(frame: pd.DataFrame, bad, listed: int = 5) -> str:
     """'N row(s) (e.g. 3, 7, ...)' naming the file's lines when known (``source_row``).
 

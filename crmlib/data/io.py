@@ -390,8 +390,7 @@ def _read_text_table(path: Path) -> tuple[pd.DataFrame, list[dict]]:
                 index.append(line)
         except csv.Error as exc:
             raise DataError(
-                f"{path.name}: line {reader.line_num}: not readable as delimited text ({exc})",
-                file=path.name,
+                f"not readable as delimited text ({exc})", file=path.name, row=reader.line_num
             ) from None
     frame = pd.DataFrame(rows, columns=header, index=pd.Index(index, dtype="int64"), dtype=str)
     return frame, bad
@@ -817,10 +816,14 @@ def load_folder(path, mapping=None, as_of=None) -> ClientData:
     if tx.empty:
         data = ClientData(tables, rejects, reports, warnings, folder, None, files, assessments)
         reasons = "; ".join(f"{r.reason} ({r.rows} rows)" for r in data.top_reasons(3).itertuples())
+        bad = rejects[rejects["table"] == "transactions"]
+        lines = sorted({int(r) for r in bad["row"]})
+        columns = set(bad["column"])  # one column named only when every reject is in it
         raise DataError(
-            f"{files['transactions'].name}: no valid rows ({reports['transactions'].rows} read, "
-            f"all rejected): {reasons}",
+            f"no valid rows ({reports['transactions'].rows} read, all rejected): {reasons}",
             file=files["transactions"].name,
+            row=lines if len(lines) <= 5 else ", ".join(map(str, lines[:5])) + ", ...",
+            column=(columns.pop() or None) if len(columns) == 1 else None,
         )
     _warn_references(tables, warnings)
     last = tx[s.ORDER_DATE].max()

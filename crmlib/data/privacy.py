@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.data import schema as s
-from crmlib.errors import CRMError
+from crmlib.errors import CRMError, PseudonymKeyError
 
 KEY_ENV = "CRM_PSEUDONYM_KEY"
 KEY_FILE_ENV = "CRM_PSEUDONYM_KEY_FILE"
@@ -60,10 +60,6 @@ __all__ = [
     "redact_parameters",
     "suppress_small_cells",
 ]
-
-
-class PseudonymKeyError(CRMError):
-    """The pseudonym key cannot be read or is not kept private."""
 
 
 def key_path() -> Path:
@@ -214,12 +210,12 @@ def suppress_small_cells(
 
     Raises
     ------
-    ValueError
+    crmlib.errors.CRMError
         ``counts`` does not match the table's rows or shape.
     """
     if isinstance(counts, pd.DataFrame):
         if counts.shape != table.shape:
-            raise ValueError(
+            raise CRMError(
                 f"counts has shape {counts.shape}, the table {table.shape}: "
                 "give one count per cell, or a Series with one count per row"
             )
@@ -227,13 +223,13 @@ def suppress_small_cells(
     else:
         per_row = pd.Series(counts)
         if len(per_row) != len(table):
-            raise ValueError(f"counts has {len(per_row)} values, the table {len(table)} rows")
+            raise CRMError(f"counts has {len(per_row)} values, the table {len(table)} rows")
         if per_row.index.equals(table.index):
             values = per_row.to_numpy(dtype=float)
         else:
             values = per_row.reindex(table.index).to_numpy(dtype=float)
             if np.isnan(values).any():
-                raise ValueError("counts has no value for some rows of the table")
+                raise CRMError("counts has no value for some rows of the table")
         small = np.repeat((values < threshold)[:, None], table.shape[1], axis=1)
     out = table.mask(pd.DataFrame(small, index=table.index, columns=table.columns))
     n = int(small.sum())

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import pandera.pandas as pa
 
+from crmlib.errors import CRMError
+
 # --- column names -----------------------------------------------------------
 CUSTOMER_ID = "customer_id"
 ORDER_ID = "order_id"
@@ -179,7 +181,7 @@ class Table:
         for c in self.columns:
             if c.name == name:
                 return c
-        raise KeyError(name)
+        raise CRMError(f"{self.name} has no column {name!r}; its columns: {', '.join(self.names)}")
 
 
 _ge0 = (pa.Check.ge(0, error="must not be negative"),)

@@ -92,6 +92,7 @@ def write(data: ClientData, folder, as_of=None) -> Path:
     """
     names = tuple(f.name for f in dataclasses.fields(ClientData))
     if names != _FIELDS:
+        # the code's own invariant (a developer added a ClientData field), not a user error
         raise TypeError(
             f"crmlib.data.snapshot stores the ClientData fields {_FIELDS}, not {names}: teach it the new ones"
         )

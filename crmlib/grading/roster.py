@@ -90,9 +90,10 @@ def read_roster(path: str | Path) -> list[RosterStudent]:
     missing = [c for c in ROSTER_COLUMNS if c not in header]
     if missing:
         raise DataError(
-            f"{path.name}, row 1: missing column(s) {', '.join(missing)} "
+            f"missing column(s) {', '.join(missing)} "
             f"(a roster has the columns {', '.join(ROSTER_COLUMNS)})",
-            file=str(path),
+            file=path.name,
+            row=1,
             column=missing[0],
         )
     problems: list[tuple[int, str, str]] = []
@@ -129,18 +130,23 @@ def read_roster(path: str | Path) -> list[RosterStudent]:
         students.append(
             RosterStudent(**{k: row.get(k, "") for k in ROSTER_COLUMNS + ROSTER_OPTIONAL})
         )
+    if len(problems) == 1:
+        line, column, reason = problems[0]
+        raise DataError(reason, file=path.name, row=line, column=column or None)
     if problems:
         listed = [
-            f"{path.name}, row {line}" + (f", column {column}" if column else "") + f": {reason}"
+            f"row {line}" + (f", column {column}" if column else "") + f": {reason}"
             for line, column, reason in problems[:_MAX_LISTED]
         ]
         more = len(problems) - _MAX_LISTED
+        columns = {column for _, column, _ in problems}  # one column named only when all share it
         raise DataError(
             "the roster has problems:\n  "
             + "\n  ".join(listed)
             + (f"\n  … and {more} more" if more > 0 else ""),
-            file=str(path),
-            column=problems[0][1] or None,
+            file=path.name,
+            row=[line for line, _, _ in problems[:_MAX_LISTED]],
+            column=(columns.pop() or None) if len(columns) == 1 else None,
         )
     if not students:
         raise DataError(f"{path.name}: the roster has no students", file=str(path))

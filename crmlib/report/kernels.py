@@ -47,6 +47,7 @@ class Kernels:
         class RunKernelManager(AsyncKernelManager):
             async def start_kernel(self, **kw):
                 if registry.cancelled:
+                    # internal: stops a kernel start after Ctrl-C; the runner reports the stop
                     raise RuntimeError("the report run was stopped")
                 kw["env"] = {**os.environ, **kw.get("env", {}), **registry.env}
                 if _curve_available() and hasattr(self, "transport_encryption"):
@@ -142,6 +143,7 @@ def start_and_run(execute, tracker, kernels: Kernels, timeout, run):
                 raise KernelStartError(attempt, budget, exc) from exc
             tracker.nb = tracker.current = None
             cancel_leftover_tasks()
+    # the code's own invariant: every attempt above returns or raises
     raise AssertionError("unreachable")  # pragma: no cover
 
 

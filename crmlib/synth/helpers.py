@@ -88,6 +88,7 @@ def _serial(prefix: str, numbers: np.ndarray, minimum: int, run: _Run | None) ->
         return _ids(prefix, numbers, _width(numbers.size, minimum))
     numbers = numbers + (run.next_id[prefix] - 1)
     if numbers.size and numbers.max() >= 10 ** run.width[prefix]:
+        # the code's own invariant: the folder's id width is fixed from its customer count
         raise RuntimeError(f"{prefix} ids overflow their {run.width[prefix]} digits")
     return _ids(prefix, numbers, run.width[prefix])
 

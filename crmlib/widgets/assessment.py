@@ -31,7 +31,7 @@ from crmlib.analytics.assessment import (
     save_answers,
 )
 from crmlib.data import schema as s
-from crmlib.errors import CRMError
+from crmlib.errors import CRMError, DataError
 
 __all__ = ["assessment_form"]
 
@@ -43,10 +43,12 @@ def _existing(path: Path, bank: QuestionBank) -> pd.DataFrame:
     answers = read_answers(path, bank)
     if not answers.rejects.empty:
         first = answers.rejects.iloc[0]
-        raise CRMError(
-            f"{answers.file}: {len(answers.rejects)} problem(s) in the saved answers, e.g. row "
-            f"{first[R_ROW]}, column {first[R_COLUMN]}: {first[R_REASON]}. Fix the file first "
-            "(read_answers lists them all): the form would otherwise drop those rows."
+        raise DataError(
+            f"{first[R_REASON]}; {len(answers.rejects)} problem(s) in the saved answers. Fix the "
+            "file first (read_answers lists them all): the form would otherwise drop those rows.",
+            file=answers.file,
+            row=int(first[R_ROW]) if pd.notna(first[R_ROW]) else None,
+            column=first[R_COLUMN] or None,
         )
     return answers.table.reset_index(drop=True)
 

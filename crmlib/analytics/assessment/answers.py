@@ -97,9 +97,7 @@ def _records(text: str, name: str):
             if record and any(f.strip() for f in record):
                 yield line, record
     except csv.Error as exc:
-        raise DataError(
-            f"{name}: line {reader.line_num}: not readable as CSV ({exc})", file=name
-        ) from None
+        raise DataError(f"not readable as CSV ({exc})", file=name, row=reader.line_num) from None
 
 
 def _parse_score(raw: str, bank: QuestionBank) -> tuple[float, str | None]:
