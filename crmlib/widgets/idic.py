@@ -16,7 +16,7 @@ from crmlib.models import idic
 from crmlib.plots.clv import plot_clv_distribution
 from crmlib.plots.idic import plot_rfm_heatmap
 
-_MEASURES = (idic.RECENCY_DAYS, s.FREQUENCY, idic.MONETARY)
+_MEASURES = (idic.RECENCY_DAYS, s.ORDERS, idic.MONETARY)
 
 
 def _as_text(cuts) -> str:
