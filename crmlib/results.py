@@ -20,7 +20,8 @@ outputs. The file is one JSON object:
   figure of such a section is ``null``, never 0.
 
 The summary lesson reads every results file with :func:`load`, ranks the
-recommendations with :func:`recommendations`, lists the figures (label and
+recommendations with :func:`recommendations`, says which lessons ran with
+:func:`status_table` (and :func:`failed_sections`, :func:`status_html`), lists the figures (label and
 value formatted from the unit) with :func:`headline_figures` and what could
 not be assessed with :func:`not_assessed`; a lesson without a finding or
 recommendations is shown with its figures only.
@@ -33,6 +34,7 @@ lesson's ``not_assessed`` in ``manifest.json``.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import os
@@ -63,6 +65,9 @@ VALUE_AT_STAKE = "value_at_stake"
 MEASURE = "measure"  # the metric key
 LABEL, UNIT, VALUE, DEFINITION = metrics.LABEL, metrics.UNIT, metrics.VALUE, metrics.DEFINITION
 SECTION, MISSING, REASON = "section", "missing", "reason"
+TITLE, STATUS, PAGE = "title", "status", "html"  # PAGE: the section's page in the report
+FAILED = "failed"  # the status of a lesson that stopped with an error
+UNKNOWN = "unknown"  # shown for a lesson whose run did not say its status
 
 
 # --- writing ---------------------------------------------------------------------------
@@ -355,3 +360,66 @@ def not_assessed(by_lesson: dict[str, dict]) -> pd.DataFrame:
         for entry in lesson_results.get("results", {}).get(NOT_ASSESSED) or []
     ]
     return pd.DataFrame(rows, columns=[LESSON, SECTION, MISSING, REASON])
+
+
+def status_table(by_lesson: dict[str, dict]) -> pd.DataFrame:
+    """The status of every lesson of a report run, one row each, in lesson order.
+
+    Parameters
+    ----------
+    by_lesson : dict
+        What :func:`load` returns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``lesson``, ``title`` (the lesson's name when it has none), ``status``
+        ("complete", "failed", "skipped"; "unknown" when the run did not say), ``reason``
+        (the cell and error of a failed lesson, "" when none) and ``html`` (the section's
+        page, "" when none).
+    """
+    rows = [
+        {
+            LESSON: lesson,
+            TITLE: entry.get(TITLE) or lesson,
+            STATUS: entry.get(STATUS) or UNKNOWN,
+            REASON: entry.get(REASON) or "",
+            PAGE: entry.get(PAGE) or "",
+        }
+        for lesson, entry in by_lesson.items()
+    ]
+    return pd.DataFrame(rows, columns=[LESSON, TITLE, STATUS, REASON, PAGE])
+
+
+def failed_sections(by_lesson: dict[str, dict]) -> list[str]:
+    """The lessons that failed, in lesson order: a report with any is incomplete."""
+    return [lesson for lesson, entry in by_lesson.items() if entry.get(STATUS) == FAILED]
+
+
+def section_link(lesson: str, entry: dict) -> str:
+    """HTML naming a lesson: a link to its page when it has one (inside the report).
+
+    ``entry`` is one value of what :func:`load` returns; the title (else the lesson's name)
+    and the page are escaped.
+    """
+    title = html.escape(entry.get(TITLE) or lesson)
+    page = entry.get(PAGE)
+    return f'<a href="{html.escape(page)}">{title}</a>' if page else title
+
+
+def status_html(by_lesson: dict[str, dict]) -> str:
+    """The summary's status table as HTML: section (linked), status, notes.
+
+    One row per lesson (:func:`status_table`, the section linked by :func:`section_link`),
+    then a last row for the summary page itself (``index.html``).
+    """
+    rows = [
+        f"<tr><td>{section_link(lesson, entry)}</td><td>{html.escape(row[STATUS])}</td>"
+        f"<td>{html.escape(row[REASON])}</td></tr>"
+        for (lesson, entry), (_, row) in zip(
+            by_lesson.items(), status_table(by_lesson).iterrows(), strict=True
+        )
+    ]
+    rows.append('<tr><td><a href="index.html">Client summary</a></td><td>this page</td><td></td></tr>')
+    header = "<tr><th>section</th><th>status</th><th>notes</th></tr>"
+    return f"<table>{header}{''.join(rows)}</table>"

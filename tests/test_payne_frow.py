@@ -675,6 +675,29 @@ def test_scorecard_latest_value_trend_and_status():
         pf.scorecard(kpis, {"happiness": 1})
 
 
+def test_kpi_targets_fill_a_missing_target_with_the_earlier_mean():
+    kpis = pd.DataFrame(
+        {
+            pf.NEW: [10.0, np.nan, 20.0, 40.0],  # measured in 3 periods: baseline (10 + 20) / 2
+            pf.CLV: [np.nan, np.nan, np.nan, 50.0],  # one period: no baseline
+            pf.RETENTION: [np.nan, 0.5, 0.7, 0.9],
+        },
+        index=pd.date_range("2024-01-01", periods=4, freq="QS"),
+    )
+    assert pf.baseline(kpis, pf.NEW) == 15.0
+    assert pf.baseline(kpis, pf.RETENTION) == pytest.approx(0.6)
+    assert pf.baseline(kpis, pf.CLV) is None
+    assert pf.baseline(kpis, pf.CAC) is None  # not measured at all
+    targets = pf.kpi_targets(
+        kpis, {pf.NEW: None, pf.RETENTION: 0.6, pf.CLV: None, pf.CAC: None, s.NPS: 20}
+    )
+    assert targets == {pf.NEW: 15.0, pf.RETENTION: 0.6, s.NPS: 20}  # agreed targets kept
+    assert list(targets) == [pf.NEW, pf.RETENTION, s.NPS]
+    assert pf.kpi_targets(kpis, {pf.RETENTION: None})[pf.RETENTION] == pytest.approx(0.6)
+    with pytest.raises(CRMError, match="no KPI called 'happiness'"):
+        pf.kpi_targets(kpis, {"happiness": 1})
+
+
 def test_value_after_survey_by_hand():
     surveys = frame(
         [("R1", "A", "2024-01-01", 10), ("R2", "B", "2024-01-01", 2), ("R3", "C", "2024-11-01", 9)],

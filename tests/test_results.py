@@ -141,3 +141,34 @@ def test_headline_figures_refuse_a_results_file_with_an_undeclared_key(tmp_path)
     (tmp_path / "idic.results.json").write_text(json.dumps({"mystery": 3}))
     with pytest.raises(CRMError, match="'mystery'"):
         results.headline_figures(results.load(tmp_path))
+
+
+def test_status_table_and_failed_sections(tmp_path):
+    loaded = results.load(_results_folder(tmp_path))
+    loaded["extra"] = {"status": None, "reason": "", "title": "", "html": "", "results": {}}
+    table = results.status_table(loaded)
+    assert table.columns.tolist() == ["lesson", "title", "status", "reason", "html"]
+    assert table.to_dict("records") == [
+        {"lesson": "idic", "title": "01 · IDIC", "status": "complete", "reason": "", "html": "01.html"},
+        {"lesson": "qci", "title": "02 · QCi", "status": "failed", "reason": "cell 3", "html": ""},
+        {"lesson": "value_chain", "title": "03", "status": "complete", "reason": "", "html": "03.html"},
+        {"lesson": "extra", "title": "extra", "status": "unknown", "reason": "", "html": ""},
+    ]
+    assert results.failed_sections(loaded) == ["qci"]
+    assert results.failed_sections({}) == [] and results.status_table({}).empty
+
+
+def test_status_html_links_each_section_and_escapes(tmp_path):
+    loaded = results.load(_results_folder(tmp_path))
+    loaded["qci"]["reason"] = "cell 3 (x < 1)"
+    assert results.section_link("idic", loaded["idic"]) == '<a href="01.html">01 · IDIC</a>'
+    assert results.section_link("qci", loaded["qci"]) == "02 · QCi"  # no page: no link
+    assert results.section_link("a&b", {"title": "", "html": ""}) == "a&amp;b"
+    page = results.status_html(loaded)
+    assert page.startswith("<table><tr><th>section</th><th>status</th><th>notes</th></tr>")
+    assert "<tr><td>02 · QCi</td><td>failed</td><td>cell 3 (x &lt; 1)</td></tr>" in page
+    assert '<tr><td><a href="03.html">03</a></td><td>complete</td><td></td></tr>' in page
+    assert page.endswith(
+        '<tr><td><a href="index.html">Client summary</a></td><td>this page</td><td></td></tr></table>'
+    )
+    assert page.count("<tr>") == 5  # header, three lessons, this page

@@ -226,7 +226,8 @@ class DuplicateFinder:
         The trained model: ``comparison``, ``level``, ``m``, ``u`` and
         ``bayes_factor`` (m / u) per comparison level.
     probability_two_random_records_match_ : float
-        The prior.
+        The prior the match weights use: the estimate from deterministic rules, as
+        splink's training left it (an EM session can move it on a small table).
     n_records_ : int
     log_ : list of str
         splink's warnings during training (e.g. a level never observed).
@@ -428,6 +429,10 @@ class DuplicateFinder:
         finally:
             close()
         self.parameters_ = _parameters(model)
+        # the prior the weights were scored with: training may move it from the start above
+        self.probability_two_random_records_match_ = float(
+            model["probability_two_random_records_match"]
+        )
         keep = [
             "unique_id_l",
             "unique_id_r",

@@ -146,7 +146,9 @@ from crmlib.models.payne_frow.multichannel import (
     switching_summary,
 )
 from crmlib.models.payne_frow.performance import (
+    baseline,
     kpi_table,
+    kpi_targets,
     rag_status,
     scorecard,
     value_after_survey,
@@ -176,6 +178,7 @@ __all__ = [
     "StrategyPosition",
     "acquisition_cost",
     "audit_data_quality",
+    "baseline",
     "channel_mix",
     "channel_paths",
     "channel_switching",
@@ -186,6 +189,7 @@ __all__ = [
     "experience_by_channel",
     "integration_breaks",
     "kpi_table",
+    "kpi_targets",
     "margin_multiple",
     "rag_status",
     "readiness_actions",

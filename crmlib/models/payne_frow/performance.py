@@ -216,6 +216,59 @@ def rag_status(value, target, tolerance: float = 0.10, higher_is_better: bool = 
     return GREEN if value <= target else AMBER if value <= target + band else RED
 
 
+def baseline(kpis: pd.DataFrame, kpi: str) -> float | None:
+    """The default standard of a KPI: the mean of its measured periods before the last one.
+
+    ``mean(x_1, ..., x_{n-1})`` over the n periods with a value (missing periods left
+    out), so that the latest period is judged against the client's own past when no target
+    was agreed. Payne & Frow's performance monitoring compares results with standards
+    (Payne & Frow 2005, *Journal of Marketing* 69(4)); the past average as that standard is
+    the workbook's rule.
+
+    Returns
+    -------
+    float or None
+        None when the KPI is not in ``kpis`` or has a value in fewer than two periods.
+    """
+    if kpi not in kpis.columns:
+        return None
+    series = kpis[kpi].dropna()
+    if series.size < 2:
+        return None
+    return float(series.iloc[:-1].mean())
+
+
+def kpi_targets(kpis: pd.DataFrame, targets: dict) -> dict:
+    """The scorecard's targets: each agreed target, else the KPI's :func:`baseline`.
+
+    Parameters
+    ----------
+    kpis : DataFrame
+        From :func:`kpi_table`.
+    targets : dict
+        KPI column -> agreed target, or None for "the mean of the earlier periods".
+
+    Returns
+    -------
+    dict
+        KPI column -> target, in the order given; a KPI whose target is None and whose
+        baseline cannot be measured (:func:`baseline` is None) is left out.
+
+    Raises
+    ------
+    CRMError
+        A key that is not a KPI (:data:`KPI_LABELS`).
+    """
+    unknown = sorted(set(targets) - set(KPI_LABELS))
+    if unknown:
+        raise CRMError(f"no KPI called {unknown[0]!r}; the KPIs: {', '.join(KPI_LABELS)}")
+    chosen = {
+        kpi: target if target is not None else baseline(kpis, kpi)
+        for kpi, target in targets.items()
+    }
+    return {kpi: target for kpi, target in chosen.items() if target is not None}
+
+
 def scorecard(kpis: pd.DataFrame, targets: dict, tolerance: float = 0.10) -> pd.DataFrame:
     """The CRM KPI scorecard: latest value, trend, target and red/amber/green status.
 
