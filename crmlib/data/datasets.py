@@ -20,6 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from crmlib.data import schema as s
+from crmlib.data import snapshot
+from crmlib.data.io import ClientData, TableReport, load_folder
 from crmlib.errors import DataError
 
 CDNOW_CALIBRATION_END = "1997-09-30"
@@ -57,8 +59,6 @@ def load_sample(as_of=None):
     >>> data.tables["transactions"].columns[:3].tolist()
     ['order_id', 'customer_id', 'order_date']
     """
-    from crmlib.data.io import load_folder
-
     return load_folder(sample_path(), as_of=as_of)
 
 
@@ -153,9 +153,6 @@ def load(data_path=None, as_of=None):
     -------
     crmlib.data.io.ClientData
     """
-    from crmlib.data import snapshot
-    from crmlib.data.io import ClientData, TableReport, load_folder
-
     if data_path is not None and snapshot.is_snapshot(data_path):
         return snapshot.load(data_path, as_of=as_of)
     if data_path is None or str(data_path) == "sample":

@@ -74,7 +74,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crmlib import engines, results
-from crmlib.data import privacy
+from crmlib.data import datasets, privacy, snapshot
 from crmlib.errors import CRMError
 from crmlib.report.execute import LessonRun, Progress, run_lesson
 from crmlib.report.index import MANIFEST, build_manifest, index_page
@@ -203,201 +203,162 @@ def run_report(
     """
     out = Path(out).resolve()
     with OutLock(out):
-        return _run_report(
-            data,
-            client,
-            out,
-            as_of,
-            only,
-            params,
-            timeout,
-            progress,
-            lessons_dir,
-            jobs,
-            pdf,
-            chromium,
-            engine,
-            spark_master,
-            snapshot,
-        )
+        run_start = time.perf_counter()
+        engines.check_engine(engine)
+        if spark_master and engine != "spark":
+            raise CRMError("--spark-master is for --engine spark")
+        if engine == "spark" and importlib.util.find_spec("pyspark") is None:
+            raise CRMError("--engine spark needs pyspark: pip install 'crm-workbook[spark]'")
+        chromium_path = None
+        if pdf:
+            chromium_path = find_chromium(chromium)
+            if not chromium_path:
+                raise CRMError(
+                    "--pdf needs Chromium, and none was found (looked for "
+                    f"{', '.join(CHROMIUM_NAMES)} on PATH and ${CHROMIUM_ENV}); install it, e.g. "
+                    "`apt-get install chromium`, or run without --pdf"
+                )
+        if jobs is None:
+            jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        jobs = max(1, jobs or 1)
+        named = str(data) in datasets.NAMED
+        data = str(data) if named else Path(data).resolve()
+        out = Path(out).resolve()
+        _check_out(out)
+        if not os.environ.get(privacy.KEY_ENV, "").strip():
+            key_file = privacy.key_path().expanduser().resolve()
+            if any(key_file.is_relative_to(d) for d in (out, out.with_name(out.name + ".incomplete"))):
+                raise CRMError("the pseudonym key file must not be inside the report folder")
+        privacy.load_key()  # made (or refused) before any lesson needs it
+        validated = datasets.load(data, as_of=as_of)
 
+        every = lesson_notebooks(None, lessons_dir)
+        if not every:
+            raise CRMError(f"no lessons found in {Path(lessons_dir).name}/")
+        selected = lesson_notebooks(only, lessons_dir)
+        summary = next((nb for nb in every if lesson_name(nb) == results.SUMMARY), None)
+        models = [nb for nb in selected if nb != summary]
+        skipped = [nb for nb in every if nb not in selected and nb != summary]
 
-def _run_report(
-    data,
-    client,
-    out,
-    as_of,
-    only,
-    params,
-    timeout,
-    progress,
-    lessons_dir,
-    jobs,
-    pdf,
-    chromium,
-    engine,
-    spark_master,
-    snapshot,
-) -> ReportResult:
-    """:func:`run_report`, while it holds the lock on ``out``."""
-    from crmlib.data import datasets
-
-    run_start = time.perf_counter()
-    engines.check_engine(engine)
-    if spark_master and engine != "spark":
-        raise CRMError("--spark-master is for --engine spark")
-    if engine == "spark" and importlib.util.find_spec("pyspark") is None:
-        raise CRMError("--engine spark needs pyspark: pip install 'crm-workbook[spark]'")
-    chromium_path = None
-    if pdf:
-        chromium_path = find_chromium(chromium)
-        if not chromium_path:
+        user = dict(params or {})
+        if RESULTS_PARAMETER in user:
+            raise CRMError(f"{RESULTS_PARAMETER} is set by crm report; do not pass it")
+        parameters = {"data_path": str(data), "client_name": client, "as_of": as_of}
+        parameters.update(resolve_paths(user))
+        to_run = models + ([summary] if summary else [])
+        declared = {nb: declared_parameters(nb) for nb in to_run}
+        for nb in to_run:
+            check_parameters(nb, {k: v for k, v in parameters.items() if k in COMMON_PARAMETERS})
+        taken = {name for nb in to_run for name in declared[nb]}
+        unused = sorted(set(parameters) - taken)
+        if unused:
             raise CRMError(
-                "--pdf needs Chromium, and none was found (looked for "
-                f"{', '.join(CHROMIUM_NAMES)} on PATH and ${CHROMIUM_ENV}); install it, e.g. "
-                "`apt-get install chromium`, or run without --pdf"
+                f"unknown parameter(s) {', '.join(unused)}: no lesson takes them; "
+                f"the lessons take: {', '.join(sorted(taken - {RESULTS_PARAMETER}))}"
             )
-    if jobs is None:
-        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    jobs = max(1, jobs or 1)
-    named = str(data) in datasets.NAMED
-    data = str(data) if named else Path(data).resolve()
-    out = Path(out).resolve()
-    _check_out(out)
-    if not os.environ.get(privacy.KEY_ENV, "").strip():
-        key_file = privacy.key_path().expanduser().resolve()
-        if any(key_file.is_relative_to(d) for d in (out, out.with_name(out.name + ".incomplete"))):
-            raise CRMError("the pseudonym key file must not be inside the report folder")
-    privacy.load_key()  # made (or refused) before any lesson needs it
-    validated = datasets.load(data, as_of=as_of)
+        for key, value in ((ENGINE_PARAMETER, engine), (SPARK_PARAMETER, spark_master)):
+            if key in user:
+                raise CRMError(f"set {key} with --{key.replace('_', '-')}, not --param")
+            parameters[key] = value  # for the lessons that declare it
 
-    every = lesson_notebooks(None, lessons_dir)
-    if not every:
-        raise CRMError(f"no lessons found in {Path(lessons_dir).name}/")
-    selected = lesson_notebooks(only, lessons_dir)
-    summary = next((nb for nb in every if lesson_name(nb) == results.SUMMARY), None)
-    models = [nb for nb in selected if nb != summary]
-    skipped = [nb for nb in every if nb not in selected and nb != summary]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        hidden = {str(work): HIDDEN_REPORT}
+        if not named:
+            hidden[str(data)] = HIDDEN_PATH
+        kernels = Kernels(dict(KERNEL_ENV, **{results.RESULTS_ENV: str(work)}))
+        lock = threading.Lock()
 
-    user = dict(params or {})
-    if RESULTS_PARAMETER in user:
-        raise CRMError(f"{RESULTS_PARAMETER} is set by crm report; do not pass it")
-    parameters = {"data_path": str(data), "client_name": client, "as_of": as_of}
-    parameters.update(resolve_paths(user))
-    to_run = models + ([summary] if summary else [])
-    declared = {nb: declared_parameters(nb) for nb in to_run}
-    for nb in to_run:
-        check_parameters(nb, {k: v for k, v in parameters.items() if k in COMMON_PARAMETERS})
-    taken = {name for nb in to_run for name in declared[nb]}
-    unused = sorted(set(parameters) - taken)
-    if unused:
-        raise CRMError(
-            f"unknown parameter(s) {', '.join(unused)}: no lesson takes them; "
-            f"the lessons take: {', '.join(sorted(taken - {RESULTS_PARAMETER}))}"
-        )
-    for key, value in ((ENGINE_PARAMETER, engine), (SPARK_PARAMETER, spark_master)):
-        if key in user:
-            raise CRMError(f"set {key} with --{key.replace('_', '-')}, not --param")
-        parameters[key] = value  # for the lessons that declare it
+        def notify(event: Progress) -> None:
+            if progress:
+                with lock:
+                    progress(event)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    hidden = {str(work): HIDDEN_REPORT}
-    if not named:
-        hidden[str(data)] = HIDDEN_PATH
-    kernels = Kernels(dict(KERNEL_ENV, **{results.RESULTS_ENV: str(work)}))
-    lock = threading.Lock()
+        lesson_data = str(data)  # what the lessons load: the snapshot once it is written
 
-    def notify(event: Progress) -> None:
-        if progress:
-            with lock:
-                progress(event)
+        def own(nb: Path) -> dict:
+            mine = {k: v for k, v in parameters.items() if k in declared[nb]}
+            if "data_path" in mine:
+                mine["data_path"] = lesson_data
+            if RESULTS_PARAMETER in declared[nb]:
+                mine[RESULTS_PARAMETER] = str(work)
+            return mine
 
-    lesson_data = str(data)  # what the lessons load: the snapshot once it is written
+        def submit(pool, nb: Path, html_name: str | None = None):
+            return pool.submit(
+                run_lesson,
+                nb,
+                own(nb),
+                work,
+                timeout,
+                kernels,
+                notify,
+                html_name,
+                hidden,
+                run_start,
+            )
 
-    def own(nb: Path) -> dict:
-        mine = {k: v for k, v in parameters.items() if k in declared[nb]}
-        if "data_path" in mine:
-            mine["data_path"] = lesson_data
-        if RESULTS_PARAMETER in declared[nb]:
-            mine[RESULTS_PARAMETER] = str(work)
-        return mine
-
-    def submit(pool, nb: Path, html_name: str | None = None):
-        return pool.submit(
-            run_lesson,
-            nb,
-            own(nb),
-            work,
-            timeout,
-            kernels,
-            notify,
-            html_name,
-            hidden,
-            run_start,
-        )
-
-    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="crm-lesson")
-    try:
-        if snapshot:
-            lesson_data = _write_snapshot(validated, work / SNAPSHOT_DIR, as_of) or lesson_data
-            hidden[str(work / SNAPSHOT_DIR)] = str(data) if named else HIDDEN_PATH
-        futures = {submit(pool, nb): nb for nb in models}
-        # queued last, the summary starts when a slot frees after every lesson has started;
-        # it loads its data meanwhile and waits (results.load) for sections.json
-        (work / results.PENDING_FILE).touch()
-        summary_future = submit(pool, summary, INDEX) if summary else None
-        by_notebook = {}
-        for future in as_completed(futures):
-            by_notebook[futures[future]] = future.result()
-        runs = [by_notebook[nb] for nb in models]
-        for nb in skipped:
-            runs.append(_skipped(nb))
-            notify(Progress(lesson_name(nb), "skipped", 0, 0, 0.0, runs[-1].reason))
-        runs.sort(key=lambda r: r.notebook)
-        _write_sections(work, runs)
-        (work / results.PENDING_FILE).unlink()
-        if summary_future is not None:
-            runs.append(summary_future.result())
-    except BaseException:
-        kernels.kill_all()  # first, so that the threads' lessons end now
-        pool.shutdown(wait=True, cancel_futures=True)
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    finally:
-        kernels.kill_all()
-    pool.shutdown(wait=True)
-
-    summary_run = next((r for r in runs if r.lesson == results.SUMMARY), None)
-    complete = all(r.status in ("complete", "skipped") for r in runs)
-    manifest = build_manifest(
-        client, complete, validated, parameters, declared, runs, named, data, jobs, run_start
-    )
-    if summary_run is None or summary_run.status != "complete" or not (work / INDEX).exists():
-        if summary_run is not None and summary_run.html == INDEX:  # keep the failed summary
-            summary_run.html = summary.with_suffix(".html").name
-            (work / INDEX).rename(work / summary_run.html)
-            for entry in manifest["lessons"]:
-                if entry[results.LESSON] == results.SUMMARY:
-                    entry["html"] = summary_run.html
-        (work / INDEX).write_text(index_page(client, manifest, validated), encoding="utf-8")
-    pdf_error = ""
-    if pdf:
+        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="crm-lesson")
         try:
-            print_pdf(work / INDEX, work / PDF_NAME, chromium_path)
-            manifest["pdf"] = PDF_NAME
-        except CRMError as exc:
-            pdf_error = str(exc)
-            manifest["pdf"] = None
-            manifest["pdf_error"] = pdf_error
-    (work / MANIFEST).write_text(
-        json.dumps(manifest, indent=2, default=results.jsonable), encoding="utf-8"
-    )
-    for f in [*work.glob(f"*{results.RESULTS_SUFFIX}"), work / results.SECTIONS_FILE]:
-        f.unlink(missing_ok=True)
+            if snapshot:
+                lesson_data = _write_snapshot(validated, work / SNAPSHOT_DIR, as_of) or lesson_data
+                hidden[str(work / SNAPSHOT_DIR)] = str(data) if named else HIDDEN_PATH
+            futures = {submit(pool, nb): nb for nb in models}
+            # queued last, the summary starts when a slot frees after every lesson has started;
+            # it loads its data meanwhile and waits (results.load) for sections.json
+            (work / results.PENDING_FILE).touch()
+            summary_future = submit(pool, summary, INDEX) if summary else None
+            by_notebook = {}
+            for future in as_completed(futures):
+                by_notebook[futures[future]] = future.result()
+            runs = [by_notebook[nb] for nb in models]
+            for nb in skipped:
+                runs.append(_skipped(nb))
+                notify(Progress(lesson_name(nb), "skipped", 0, 0, 0.0, runs[-1].reason))
+            runs.sort(key=lambda r: r.notebook)
+            _write_sections(work, runs)
+            (work / results.PENDING_FILE).unlink()
+            if summary_future is not None:
+                runs.append(summary_future.result())
+        except BaseException:
+            kernels.kill_all()  # first, so that the threads' lessons end now
+            pool.shutdown(wait=True, cancel_futures=True)
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        finally:
+            kernels.kill_all()
+        pool.shutdown(wait=True)
 
-    target = _move_into_place(work, out, complete)
-    return ReportResult(target, complete, runs, pdf_error)
+        summary_run = next((r for r in runs if r.lesson == results.SUMMARY), None)
+        complete = all(r.status in ("complete", "skipped") for r in runs)
+        manifest = build_manifest(
+            client, complete, validated, parameters, declared, runs, named, data, jobs, run_start
+        )
+        if summary_run is None or summary_run.status != "complete" or not (work / INDEX).exists():
+            if summary_run is not None and summary_run.html == INDEX:  # keep the failed summary
+                summary_run.html = summary.with_suffix(".html").name
+                (work / INDEX).rename(work / summary_run.html)
+                for entry in manifest["lessons"]:
+                    if entry[results.LESSON] == results.SUMMARY:
+                        entry["html"] = summary_run.html
+            (work / INDEX).write_text(index_page(client, manifest, validated), encoding="utf-8")
+        pdf_error = ""
+        if pdf:
+            try:
+                print_pdf(work / INDEX, work / PDF_NAME, chromium_path)
+                manifest["pdf"] = PDF_NAME
+            except CRMError as exc:
+                pdf_error = str(exc)
+                manifest["pdf"] = None
+                manifest["pdf_error"] = pdf_error
+        (work / MANIFEST).write_text(
+            json.dumps(manifest, indent=2, default=results.jsonable), encoding="utf-8"
+        )
+        for f in [*work.glob(f"*{results.RESULTS_SUFFIX}"), work / results.SECTIONS_FILE]:
+            f.unlink(missing_ok=True)
+
+        target = _move_into_place(work, out, complete)
+        return ReportResult(target, complete, runs, pdf_error)
 
 
 def _skipped(nb: Path) -> LessonRun:
@@ -430,8 +391,6 @@ def _write_sections(work: Path, runs: list[LessonRun]) -> None:
 
 def _write_snapshot(validated, folder: Path, as_of) -> str | None:
     """Write the validated data for the lessons; None (and a logged warning) if it cannot be."""
-    from crmlib.data import snapshot
-
     try:
         return str(snapshot.write(validated, folder, as_of=as_of))
     except Exception as exc:  # the lessons then load the client folder themselves

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from crmlib.analytics.summary import customer_summary
 from crmlib.data import schema as s
 from crmlib.data.checks import need_columns
 from crmlib.errors import CRMError
@@ -244,8 +245,6 @@ def next_best_offers(
 
 def _margin_per_order(transactions: pd.DataFrame) -> pd.Series:
     """Mean margin (revenue - cost; revenue without costs) per order of each customer."""
-    from crmlib.analytics.summary import customer_summary
-
     summary = customer_summary(transactions)
     value = summary[s.MARGIN].fillna(summary[s.REVENUE])
     per_order = value / summary[s.ORDERS].where(summary[s.ORDERS] > 0)

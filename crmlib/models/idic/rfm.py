@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from crmlib.analytics.summary import customer_summary
 from crmlib.data import schema as s
 from crmlib.data.checks import need_columns
 from crmlib.errors import CRMError, DataError
@@ -65,8 +66,6 @@ def rfm_values(transactions: pd.DataFrame, as_of=None) -> pd.DataFrame:
     pandas.DataFrame
         Indexed by customer_id.
     """
-    from crmlib.analytics.summary import customer_summary
-
     summary = customer_summary(transactions, as_of=as_of)
     end = pd.Timestamp(as_of) if as_of is not None else summary[s.LAST_PURCHASE].max()
     return pd.DataFrame(

@@ -12,6 +12,7 @@ from crmlib.analytics.periods import PeriodCoverage
 from crmlib.analytics.summary import customer_summary
 from crmlib.data import schema as s
 from crmlib.data.checks import as_of_date as _as_of
+from crmlib.engines import Engine, as_of_sql, check_engine
 from crmlib.errors import CRMError, DataError
 from crmlib.models.qci._common import (
     CHURNED,
@@ -73,8 +74,6 @@ def cohort_retention(
         0, 1, 2, ... (periods since the first purchase). The cohort sizes are
         column 0 of ``counts=True``.
     """
-    from crmlib.engines import check_engine
-
     if check_engine(engine) == "pandas":
         bought, when = _purchases(transactions, as_of)
         period = _periods(bought[s.ORDER_DATE], freq)
@@ -137,8 +136,6 @@ def _cohort_cells_sql(source, freq, as_of, engine, spark_master):
     the first order date, as the pandas branch of :func:`cohort_retention`
     computes them.
     """
-    from crmlib.engines import Engine, as_of_sql
-
     if freq not in SQL_PERIODS:
         raise CRMError(
             f"freq must be one of {', '.join(SQL_PERIODS)} with engine={engine!r}, not {freq!r}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from crmlib.analytics.assessment import HOLDS_BACK, NAME
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
 from crmlib.models.value_chain._common import (
@@ -39,8 +40,6 @@ def conditions_by_stage(result) -> pd.DataFrame:
         Index the primary stage id; columns name, conditions (names, weakest
         first), mean_reality, weakest_condition, weakest_reality.
     """
-    from crmlib.analytics.assessment import HOLDS_BACK, NAME
-
     stages = result.bank.primary_stages
     if not stages:
         raise CRMError(f"the '{result.bank.id}' bank has no primary stages to tie conditions to")
