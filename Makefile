@@ -38,9 +38,9 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -m "not slow and not ablation"
 
 # The full ablation over the data contract: one report on the sample per optional table and
-# column removed (tests/test_ablation.py; about 50 reports, 30-60 min on two cores).
+# column removed (tests/report/test_ablation.py; about 50 reports, 30-60 min on two cores).
 test-ablation: $(STAMP)
-	$(BIN)/python -m pytest tests/test_ablation.py -m ablation -q
+	$(BIN)/python -m pytest tests/report/test_ablation.py -m ablation -q
 
 # JupyterLab on notebooks/ with the settings in jupyter/ (no news, update or build prompts, no
 # kernel picker); the whole repository is served, so exercises/ opens too.

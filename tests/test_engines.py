@@ -80,7 +80,7 @@ def test_customer_summary_is_the_same_on_every_engine(engine, client):
 
 
 def test_cdnow_summary_on_spark_reproduces_the_published_file():
-    """As tests/test_summary.py checks the pandas and DuckDB engines."""
+    """As tests/analytics/test_summary.py checks the pandas and DuckDB engines."""
     _needs("spark")
     tx = datasets.load_cdnow_transactions()
     published = datasets.load_cdnow_summary().set_index(s.CUSTOMER_ID)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHIPPED_CONFIG = REPO / "jupyter"
 
 #: Chromium flags measured to work here (STACK-NOTES, "Real browser"); Playwright adds

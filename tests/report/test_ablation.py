@@ -30,7 +30,7 @@ from crmlib.data import schema as s
 from crmlib.report import run_report
 from crmlib.results import NOT_ASSESSED
 
-SAMPLE = Path(__file__).resolve().parent.parent / "datasets" / "sample"
+SAMPLE = Path(__file__).resolve().parents[2] / "datasets" / "sample"
 ASSESSMENT = "assessment"
 
 OPTIONAL_TABLES = tuple(t for t in s.TABLES if t not in s.REQUIRED_TABLES)

@@ -38,7 +38,7 @@ from browser_helpers import (
 )
 from playwright.sync_api import Locator, Page, expect, sync_playwright
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LESSONS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 EXERCISES = sorted(
     p for p in (REPO / "exercises").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts

@@ -2,7 +2,7 @@
 
 The grading tests release the real foundations master into a course in a
 temporary folder and grade submissions written from it
-(``tests/grading_submissions/submissions.py``): right, wrong, blank and
+(``tests/grading/grading_submissions/submissions.py``): right, wrong, blank and
 hostile ones. They need bubblewrap; outside CI they are skipped when bwrap is
 not installed (CI installs it and must run them).
 """
@@ -33,7 +33,7 @@ from crmlib import grading  # noqa: E402
 from crmlib.cli import main  # noqa: E402
 from crmlib.errors import CRMError  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EXERCISES = REPO / "exercises"
 MASTER = EXERCISES / "foundations" / "foundations.ipynb"
 NOTEBOOK = "foundations.ipynb"

@@ -17,7 +17,7 @@ For each assignment folder (parametrized over the folders that hold a master):
 ``grade`` takes one assignment at a time, so each assignment's two
 submissions are graded together, one per job. The grading tests need
 bubblewrap; outside CI they are skipped when bwrap is not installed (CI
-installs it and must run them), as in ``tests/test_grading.py``.
+installs it and must run them), as in ``tests/grading/test_grading.py``.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from test_grading import write_config as grading_course_config  # noqa: E402
 
 from crmlib import grading  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 REPO_CELL_TIMEOUT = 30  # Execute.timeout in nbgrader_config.py
 ASSIGNMENTS = grading.Course.load().assignments()
 TIMEOUT = 30  # seconds per cell: the course's own limit (nbgrader_config.py)

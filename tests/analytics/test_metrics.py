@@ -15,7 +15,7 @@ from crmlib.analytics import metrics
 from crmlib.analytics.metrics import Metric, format_value
 from crmlib.errors import CRMError
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 def _metric(unit: str, decimals: int | None = None) -> Metric:

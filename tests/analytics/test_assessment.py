@@ -26,7 +26,7 @@ from crmlib.plots.assessment import (  # noqa: E402
 )
 from crmlib.widgets.assessment import assessment_form  # noqa: E402
 
-SAMPLE = Path(__file__).resolve().parents[1] / "datasets" / "sample"
+SAMPLE = Path(__file__).resolve().parents[2] / "datasets" / "sample"
 HEADER = "question_id,intention,reality,evidence,assessor,date\n"
 
 # A 2-area, 4-question bank: area A (weight 3) holds a1 (weight 1) and a2 (weight 3),
