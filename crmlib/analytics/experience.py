@@ -16,6 +16,7 @@ import pandas as pd
 from crmlib.analytics.intervals import (
     z_value,
 )
+from crmlib.analytics.lapse import LAPSED_AFTER_DAYS, check_days
 from crmlib.analytics.orders import purchase_lines as _purchases
 from crmlib.data import schema as s
 from crmlib.data.checks import need_columns as _need
@@ -37,14 +38,6 @@ SERVICE_POOR, SERVICE_FAIR, SERVICE_GOOD = "poor (<3)", "fair (3-<4)", "good (4-
 RETAINED = "retained"
 PROMOTER_MIN, DETRACTOR_MAX = 9, 6  # Reichheld (2003): promoters 9-10, detractors 0-6
 SATISFIED_MIN = 4  # CSAT 1-5: "satisfied" = the top two boxes, 4 and 5
-
-
-def _check_days(inactivity_days) -> int:
-    if isinstance(inactivity_days, bool) or not isinstance(inactivity_days, (int, np.integer)):
-        raise CRMError(f"inactivity_days must be a whole number of days, not {inactivity_days!r}")
-    if inactivity_days < 1:
-        raise CRMError(f"inactivity_days must be at least 1, not {inactivity_days}")
-    return int(inactivity_days)
 
 
 def nps_class(scores) -> pd.Series:
@@ -219,7 +212,7 @@ def retention_after(
     transactions: pd.DataFrame,
     by: str,
     date: str,
-    inactivity_days: int = 180,
+    inactivity_days: int = LAPSED_AFTER_DAYS,
     as_of=None,
 ) -> pd.DataFrame:
     """Share of customers who bought again within ``inactivity_days`` after an event, per group.
@@ -243,7 +236,7 @@ def retention_after(
     DataFrame
         Index the group; columns n (events judged) and retained (share).
     """
-    days = _check_days(inactivity_days)
+    days = check_days(inactivity_days)
     _need(events, "events", (s.CUSTOMER_ID, by, date))
     bought, when = _purchases(transactions, as_of)
     dated = events.dropna(subset=[by, date])

@@ -9,6 +9,7 @@ import pandas as pd
 from IPython.display import Image, display
 
 from crmlib.analytics import experience, intervals
+from crmlib.analytics.lapse import LAPSED_AFTER_DAYS
 from crmlib.errors import CRMError
 from crmlib.models import qci
 from crmlib.plots.base import figure_png
@@ -18,7 +19,7 @@ __all__ = ["lift_explorer", "retention_explorer"]
 
 
 def retention_explorer(
-    transactions: pd.DataFrame, as_of=None, inactivity_days: int = 180
+    transactions: pd.DataFrame, as_of=None, inactivity_days: int = LAPSED_AFTER_DAYS
 ) -> widgets.VBox:
     """A slider for the inactivity rule: the churn rate it gives and how often it is wrong.
 

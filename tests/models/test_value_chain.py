@@ -405,8 +405,12 @@ LIFE = _tx(
 )
 
 
+# the boundaries LIFE is built around (the defaults are the workbook's lapse rule: tests/analytics)
+RULES = {"new_days": 90, "at_risk_days": 180, "lapsed_days": 365}
+
+
 def test_lifecycle_rules_by_hand():
-    stages = vc.lifecycle_stages(LIFE, at=LIFE_AT).astype(str).to_dict()
+    stages = vc.lifecycle_stages(LIFE, at=LIFE_AT, **RULES).astype(str).to_dict()
     assert stages == {
         "A": vc.ACTIVE,
         "A180": vc.ACTIVE,
@@ -424,7 +428,7 @@ def test_lifecycle_rules_by_hand():
 
 
 def test_stage_counts_by_hand():
-    counts = vc.stage_counts(LIFE, freq="Y", as_of=LIFE_AT)
+    counts = vc.stage_counts(LIFE, freq="Y", as_of=LIFE_AT, **RULES)
     assert list(counts.index) == [D("2023-12-31"), D("2024-12-31")]
     # end of 2023: W, A and L365 bought 355, 244 and 213 days before (at risk); L 91 days (active)
     assert counts.loc["2023-12-31"].to_dict() == {
@@ -438,7 +442,7 @@ def test_stage_counts_by_hand():
 
 
 def test_migration_matrix_by_hand():
-    m = vc.migration_matrix(LIFE, "2024-06-30", LIFE_AT)
+    m = vc.migration_matrix(LIFE, "2024-06-30", LIFE_AT, **RULES)
     expected = {
         (vc.NOT_YET, vc.NEW): 2,  # N and N90
         (vc.LAPSED, vc.WON_BACK): 1,  # W
@@ -535,14 +539,14 @@ def test_charts_draw_on_the_given_axes():
     lines = {(tuple(line.get_xdata()), tuple(line.get_ydata())) for line in ax.lines}
     assert ((0.8, 0.8), (0, 1)) in lines and ((0, 1), (10.0, 10.0)) in lines  # the splits
 
-    migration = vc.migration_matrix(LIFE, "2024-06-30", LIFE_AT)
+    migration = vc.migration_matrix(LIFE, "2024-06-30", LIFE_AT, **RULES)
     ax = vc_plots.plot_migration_matrix(migration, ax=axes[1, 0])
     shares = ax.images[0].get_array()
     assert shares[list(migration.index).index(vc.AT_RISK)].tolist() == pytest.approx(
         [0, 0, 1 / 3, 1 / 3, 1 / 3]
     )
 
-    counts = vc.stage_counts(LIFE, freq="Y", as_of=LIFE_AT)
+    counts = vc.stage_counts(LIFE, freq="Y", as_of=LIFE_AT, **RULES)
     ax = vc_plots.plot_lifecycle_stages(counts, ax=axes[1, 1])
     heights = [p.get_height() for p in ax.patches]
     assert heights == counts.T.to_numpy().ravel().tolist()  # stage by stage, period by period

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.analytics import experience
+from crmlib.analytics.lapse import LAPSED_AFTER_DAYS
 from crmlib.analytics.orders import purchase_lines as _purchases
 from crmlib.analytics.requirements import Need, missing_pieces
 from crmlib.data import schema as s
@@ -319,7 +320,7 @@ def scorecard(kpis: pd.DataFrame, targets: dict, tolerance: float = 0.10) -> pd.
 
 
 def value_after_survey(
-    surveys: pd.DataFrame, transactions: pd.DataFrame, days: int = 365, as_of=None
+    surveys: pd.DataFrame, transactions: pd.DataFrame, days: int = LAPSED_AFTER_DAYS, as_of=None
 ) -> pd.DataFrame:
     """What customers did after answering the survey, by NPS class: the link to money.
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crmlib.analytics.experience import CI_HIGH, CI_LOW, GROUP, LIFT, _check_days
+from crmlib.analytics.experience import CI_HIGH, CI_LOW, GROUP, LIFT
 from crmlib.analytics.intervals import proportion_difference_ci
+from crmlib.analytics.lapse import check_days
 from crmlib.analytics.orders import purchase_lines as _purchases
 from crmlib.data import schema as s
 from crmlib.data.checks import need_columns as _need
@@ -79,7 +80,7 @@ def campaign_responses(
         contacted``), responded (bool), window_start, window_end.
     """
     _need(interactions, "interactions", (s.CUSTOMER_ID, s.TIMESTAMP, s.KIND, s.CAMPAIGN_ID))
-    days = _check_days(window_days)
+    days = check_days(window_days, "window_days")
     bought, _ = _purchases(transactions)
     arms = interactions.loc[
         interactions[s.KIND].isin([KIND_CONTACT, KIND_HOLDOUT])

@@ -8,6 +8,7 @@ from crmlib.analytics.acquisition import new_customers
 from crmlib.analytics.assessment import NAME as AREA_NAME
 from crmlib.analytics.assessment import TEXT as QUESTION_TEXT
 from crmlib.analytics.experience import CI_LOW, SATISFIED, csat_table, nps
+from crmlib.analytics.lapse import LAPSED_AFTER_DAYS
 from crmlib.analytics.requirements import Need, missing_pieces
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
@@ -49,7 +50,7 @@ EVIDENCE_QUESTIONS = {
 }
 
 
-def data_evidence(data, inactivity_days: int = 180) -> pd.DataFrame:
+def data_evidence(data, inactivity_days: int = LAPSED_AFTER_DAYS) -> pd.DataFrame:
     """The measures client data gives for the assessment questions it can speak to.
 
     Each row pairs a question of the ``qci`` bank with one measure from the

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.analytics.acquisition import PERIOD, _periods
-from crmlib.analytics.experience import _check_days
+from crmlib.analytics.lapse import LAPSED_AFTER_DAYS, check_days, is_lapsed
 from crmlib.analytics.orders import purchase_lines as _purchases
 from crmlib.analytics.periods import PeriodCoverage
 from crmlib.analytics.summary import customer_summary
@@ -184,7 +184,7 @@ def repeat_rate(transactions: pd.DataFrame, as_of=None) -> float:
 
 
 def churn_status(
-    transactions: pd.DataFrame, inactivity_days: int = 180, as_of=None
+    transactions: pd.DataFrame, inactivity_days: int = LAPSED_AFTER_DAYS, as_of=None
 ) -> pd.DataFrame:
     """Each customer's state under an explicit inactivity rule.
 
@@ -202,17 +202,17 @@ def churn_status(
         Index customer_id; columns first_purchase, last_purchase,
         days_inactive (as_of - last purchase, in days), judged, churned.
     """
-    days = _check_days(inactivity_days)
+    days = check_days(inactivity_days)
     bought, when = _purchases(transactions, as_of)
     dates = bought.groupby(s.CUSTOMER_ID)[s.ORDER_DATE]
     out = pd.DataFrame({s.FIRST_PURCHASE: dates.min(), s.LAST_PURCHASE: dates.max()})
     out[DAYS_INACTIVE] = (when - out[s.LAST_PURCHASE]).dt.days
     out[JUDGED] = (when - out[s.FIRST_PURCHASE]).dt.days > days
-    out[CHURNED] = out[DAYS_INACTIVE] > days
+    out[CHURNED] = is_lapsed(out[DAYS_INACTIVE], days)
     return out
 
 
-def churn_rate(transactions: pd.DataFrame, inactivity_days: int = 180, as_of=None) -> float:
+def churn_rate(transactions: pd.DataFrame, inactivity_days: int = LAPSED_AFTER_DAYS, as_of=None) -> float:
     """Share of churned customers among those the inactivity rule can judge.
 
     ``churn rate = churned / judged`` with the rule of :func:`churn_status`;
@@ -224,7 +224,7 @@ def churn_rate(transactions: pd.DataFrame, inactivity_days: int = 180, as_of=Non
 
 
 def churn_rule_backtest(
-    transactions: pd.DataFrame, inactivity_days: int = 180, as_of=None, horizon_days: int = 180
+    transactions: pd.DataFrame, inactivity_days: int = LAPSED_AFTER_DAYS, as_of=None, horizon_days: int = LAPSED_AFTER_DAYS
 ) -> pd.Series:
     """How often the inactivity rule is wrong: apply it in the past and look at what followed.
 
@@ -242,8 +242,8 @@ def churn_rule_backtest(
         the churned who bought within the horizon), active_silent (share of
         the judged active who did not).
     """
-    days = _check_days(inactivity_days)
-    horizon = _check_days(horizon_days)
+    days = check_days(inactivity_days)
+    horizon = check_days(horizon_days, "horizon_days")
     bought, when = _purchases(transactions, as_of)
     cutoff = when - pd.Timedelta(days=horizon)
     if bought[s.ORDER_DATE].min() > cutoff:

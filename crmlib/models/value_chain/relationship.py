@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from crmlib.analytics.lapse import LAPSED_AFTER_DAYS, is_lapsed
 from crmlib.analytics.profitability import _timestamp
 from crmlib.data import schema as s
 from crmlib.data.checks import need_columns as _need
@@ -76,7 +77,7 @@ def _stages_at(days: pd.DataFrame, at: pd.Timestamp, rules: tuple[int, int, int]
             since_first <= new_days,
             since_first.index.isin(came_back),
             since_last <= at_risk_days,
-            since_last <= lapsed_days,
+            ~is_lapsed(since_last, lapsed_days),
         ],
         [NEW, WON_BACK, ACTIVE, AT_RISK],
         default=LAPSED,
@@ -88,8 +89,8 @@ def lifecycle_stages(
     transactions: pd.DataFrame,
     at=None,
     new_days: int = 90,
-    at_risk_days: int = 180,
-    lapsed_days: int = 365,
+    at_risk_days: int = 90,
+    lapsed_days: int = LAPSED_AFTER_DAYS,
 ) -> pd.Series:
     """Each customer's lifecycle stage on a date, by explicit rules.
 
@@ -136,8 +137,8 @@ def stage_counts(
     freq: str = "Q",
     as_of=None,
     new_days: int = 90,
-    at_risk_days: int = 180,
-    lapsed_days: int = 365,
+    at_risk_days: int = 90,
+    lapsed_days: int = LAPSED_AFTER_DAYS,
 ) -> pd.DataFrame:
     """Customers in each lifecycle stage at the end of every period.
 
@@ -182,8 +183,8 @@ def migration_matrix(
     start,
     end,
     new_days: int = 90,
-    at_risk_days: int = 180,
-    lapsed_days: int = 365,
+    at_risk_days: int = 90,
+    lapsed_days: int = LAPSED_AFTER_DAYS,
 ) -> pd.DataFrame:
     """How customers moved between lifecycle stages from one date to another.
 
