@@ -7,16 +7,9 @@ later chapters for Interact and Customize), each as tested code the lesson
 ``notebooks/01_idic.ipynb`` calls after showing its formula once.
 
 Identify
-    The workbook's record linkage, :mod:`crmlib.analytics.linkage` (also used by Payne &
-    Frow's information management): :func:`find_duplicates` (a :class:`DuplicateFinder`) links the records of
-    one person across source systems with splink's Fellegi-Sunter model
-    (Fellegi & Sunter 1969, "A theory for record linkage", *JASA* 64(328)):
-    blocking rules choose the candidate pairs, u probabilities are estimated
-    from random pairs, m probabilities by expectation maximisation, and pairs
-    above a match probability are clustered (connected components).
-    :func:`merge_customers` turns the clusters into one golden record per
-    person and applies the id map to every table. :func:`pairwise_link_quality`
-    scores clusters against a known truth.
+    One customer per person: the workbook's record linkage, :mod:`crmlib.analytics.linkage`
+    (splink's Fellegi-Sunter model; also used by Payne & Frow's information management and
+    ``crm aggregate``), which lesson 01 calls as IDIC's first task.
 Differentiate
     By value and by needs. :func:`rfm_values` and :func:`rfm_scores` (RFM
     quantile scores, Hughes, *Strategic Database Marketing*, 1994) with the
