@@ -1,4 +1,7 @@
-"""Acquisition: part of :mod:`crmlib.models.qci`."""
+"""Acquisition: new customers per period and cost per acquisition (campaign spend / new customers).
+
+Shared by QCi's acquisition component and Payne & Frow's acquisition cost KPI.
+"""
 
 from __future__ import annotations
 

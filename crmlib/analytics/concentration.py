@@ -126,10 +126,10 @@ def profit_gini(values) -> float:
     the same; near 1 = one customer carries everything.
 
     Storbacka's Stobachoff index (Storbacka 1995; van Raaij 2005, *Marketing Intelligence &
-    Planning* 23(4), 372-381) measures the same cross-subsidisation, but its formula could not
-    be confirmed from a source available to the workbook, so this clearly defined alternative
-    is used instead (the whale curve's peak and losses share, :func:`whale_summary`, state the
-    subsidy directly).
+    Planning* 23(4), 372-381) measures the same cross-subsidisation of loss-makers by
+    profitable customers; the workbook reports this Gini variant, whose formula is stated
+    above, and states the subsidy itself through the whale curve's peak and losses share
+    (:func:`whale_summary`).
 
     Returns
     -------

@@ -637,7 +637,7 @@ def test_answer_key_scan_finds_every_way_of_reaching_a_name():
         "import crmlib.analytics.concentration as f\nf.revenue_concentration(t)": True,
         "import crmlib\ngetattr(crmlib.models.idic, 'rfm_values')": True,
         "import importlib\nm = importlib.import_module('crmlib.models.idic')": True,
-        "from crmlib.models import idic\nidic.campaign_responses(i)": False,
+        "from crmlib.models import idic\nidic.contact_outcomes(i)": False,
         "def rfm_values(t, as_of):\n    return t  # not crmlib.models.idic.rfm_values": False,
         "from crmlib.data.datasets import load_sample": False,
     }

@@ -469,7 +469,7 @@ def test_history_of_orders_moves_towards_the_chosen_channel(choices):
     assert first.set_index(s.CHANNEL).loc[chosen, idic.MEAN] > before
 
 
-def test_campaign_responses_and_rates_by_hand():
+def test_contact_outcomes_and_rates_by_hand():
     interactions = pd.DataFrame(
         {
             s.INTERACTION_ID: ["1", "2", "3", "4", "5"],
@@ -481,7 +481,7 @@ def test_campaign_responses_and_rates_by_hand():
             s.OUTCOME: ["responded", "no_response", "responded", "not_contacted", "browse"],
         }
     )
-    responses = idic.campaign_responses(interactions)
+    responses = idic.contact_outcomes(interactions)
     assert len(responses) == 3  # the holdout and the visit are not contacts
     rates = idic.response_rates(responses, s.CHANNEL)
     assert rates.loc["email", [idic.CONTACTS, idic.RESPONSES]].tolist() == [3, 2]

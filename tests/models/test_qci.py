@@ -336,8 +336,8 @@ LIFT_CAMPAIGNS = pd.DataFrame(
 )
 
 
-def test_campaign_responses_by_hand():
-    r = qci.campaign_responses(LIFT_TX, LIFT_INTERACTIONS, LIFT_CAMPAIGNS)
+def test_campaign_groups_by_hand():
+    r = qci.campaign_groups(LIFT_TX, LIFT_INTERACTIONS, LIFT_CAMPAIGNS)
     k1 = r[r[s.CAMPAIGN_ID] == "K1"].set_index(s.CUSTOMER_ID)
     treated = k1[k1[experience.GROUP] == qci.TREATED]
     assert sorted(treated.index) == ["t1", "t2", "t3", "t4", "x"]
@@ -356,7 +356,7 @@ def test_campaign_responses_by_hand():
 
 
 def test_campaign_lift_by_hand():
-    r = qci.campaign_responses(LIFT_TX, LIFT_INTERACTIONS, LIFT_CAMPAIGNS)
+    r = qci.campaign_groups(LIFT_TX, LIFT_INTERACTIONS, LIFT_CAMPAIGNS)
     lift = qci.campaign_lift(r, LIFT_CAMPAIGNS)
     k1 = lift.loc["K1"]
     assert (k1[qci.RESPONDERS_TREATED], k1[qci.N_TREATED]) == (2, 5)
@@ -541,7 +541,7 @@ def test_charts_draw_on_the_given_axes_only():
     figure = Figure()
     ax = figure.add_subplot()
     assert qci_plots.plot_cohort_retention(qci.cohort_retention(COHORT_TX), ax=ax) is ax
-    r = qci.campaign_responses(LIFT_TX, LIFT_INTERACTIONS, LIFT_CAMPAIGNS)
+    r = qci.campaign_groups(LIFT_TX, LIFT_INTERACTIONS, LIFT_CAMPAIGNS)
     lift = qci.campaign_lift(r, LIFT_CAMPAIGNS)
     ax2 = figure.add_subplot(2, 1, 2)
     assert qci_plots.plot_campaign_lift(lift, ax=ax2) is ax2
@@ -610,7 +610,7 @@ def test_the_inactivity_rule_separates_the_dead_from_the_alive(company):
 
 def test_campaign_lift_recovers_the_planted_lift(company):
     tables = company.tables
-    responses = qci.campaign_responses(
+    responses = qci.campaign_groups(
         tables["transactions"], tables["interactions"], tables["campaigns"]
     )
     lift = qci.campaign_lift(responses, tables["campaigns"])

@@ -1,4 +1,4 @@
-"""Common: part of :mod:`crmlib.analytics.assessment`."""
+"""The assessment's vocabulary: answer-file table, dimensions and result columns."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Answers: part of :mod:`crmlib.analytics.assessment`."""
+"""Answers to a question bank: reading, checking and saving an assessment file (one row per answer)."""
 
 from __future__ import annotations
 

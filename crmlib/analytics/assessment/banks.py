@@ -1,4 +1,4 @@
-"""Banks: part of :mod:`crmlib.analytics.assessment`."""
+"""Question banks: the YAML banks of ``crmlib/analytics/banks/`` (areas, weights, questions, benchmarks)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Scoring: part of :mod:`crmlib.analytics.assessment`."""
+"""Scoring an assessment: assessors combined, area scores, intention-reality gaps, benchmark position."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ Differentiate
     :class:`NeedsSegmenter` (k-means on standardised survey needs, k by
     silhouette); :func:`value_needs_portfolio` (MVC, MGC, BZ).
 Interact
-    :func:`campaign_responses`, :func:`response_rates` and :func:`engagement`
+    :func:`contact_outcomes`, :func:`response_rates` and :func:`engagement`
     describe the interactions table; :class:`ChannelPropensity` learns each
     customer's propensity per channel with a Beta-Binomial update from a
     population prior (Gelman et al., *Bayesian Data Analysis*, 3rd ed. 2013,
@@ -90,7 +90,7 @@ from crmlib.models.idic.customize import (
 from crmlib.models.idic.interact import (
     DEFAULT_PRIOR_STRENGTH,
     ChannelPropensity,
-    campaign_responses,
+    contact_outcomes,
     engagement,
     fit_beta_prior,
     order_channel_choices,
@@ -163,7 +163,7 @@ __all__ = [
     "UPPER",
     "VALUE_CLASS",
     "VALUE_CLASSES",
-    "campaign_responses",
+    "contact_outcomes",
     "category_associations",
     "engagement",
     "fit_beta_prior",

@@ -1,4 +1,4 @@
-"""Common: part of :mod:`crmlib.models.idic`."""
+"""IDIC's vocabulary: the columns and values the IDIC steps add."""
 
 from __future__ import annotations
 

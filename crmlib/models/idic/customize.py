@@ -1,4 +1,4 @@
-"""Customize: part of :mod:`crmlib.models.idic`."""
+"""Customize: category associations (support, confidence, lift) and next best offers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Interact: part of :mod:`crmlib.models.idic`."""
+"""Interact: campaign contacts and their outcomes, response rates, engagement, channel propensity."""
 
 from __future__ import annotations
 
@@ -40,10 +40,12 @@ from crmlib.models.idic._common import (
 # =========================================================================================
 
 
-def campaign_responses(
+def contact_outcomes(
     interactions: pd.DataFrame, contact_kind: str = CONTACT_KIND, responded=RESPONDED
 ) -> pd.DataFrame:
-    """Campaign contacts as Bernoulli trials: one row per contact, ``success`` = responded.
+    """Campaign contacts as Bernoulli trials: one row per contact, ``success`` = its recorded
+    outcome is a response (the channel's own record; QCi's
+    :func:`crmlib.models.qci.campaign_groups` measures purchases against a control group instead).
 
     Parameters
     ----------
@@ -59,7 +61,7 @@ def campaign_responses(
     pandas.DataFrame
         customer_id, timestamp, channel, campaign_id, success (bool).
     """
-    need_columns(interactions, "interactions", (s.CUSTOMER_ID, s.TIMESTAMP, s.CHANNEL, s.KIND, s.OUTCOME), purpose="for campaign_responses")  # fmt: skip
+    need_columns(interactions, "interactions", (s.CUSTOMER_ID, s.TIMESTAMP, s.CHANNEL, s.KIND, s.OUTCOME), purpose="for contact_outcomes")  # fmt: skip
     contacts = interactions[interactions[s.KIND] == contact_kind]
     out = pd.DataFrame(
         {
@@ -81,7 +83,7 @@ def response_rates(responses: pd.DataFrame, by) -> pd.DataFrame:
     Parameters
     ----------
     responses : pandas.DataFrame
-        From :func:`campaign_responses`, optionally with added columns (e.g.
+        From :func:`contact_outcomes`, optionally with added columns (e.g.
         a segment) to group by.
     by : str or list of str
         E.g. ``"channel"``, ``"campaign_id"``, ``["needs_segment", "channel"]``.
@@ -245,7 +247,7 @@ class ChannelPropensity:
         ----------
         events : pandas.DataFrame
             customer_id, channel, success (bool); e.g. from
-            :func:`campaign_responses` or :func:`order_channel_choices`.
+            :func:`contact_outcomes` or :func:`order_channel_choices`.
         """
         need_columns(events, "events", (s.CUSTOMER_ID, s.CHANNEL, SUCCESS), purpose="for ChannelPropensity")
         if len(events) == 0:

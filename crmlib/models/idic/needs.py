@@ -1,4 +1,4 @@
-"""Needs: part of :mod:`crmlib.models.idic`."""
+"""Differentiate by needs: k-means segments on standardised survey needs, k by silhouette."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Portfolio: part of :mod:`crmlib.models.idic`."""
+"""Differentiate: the value x needs portfolio (most valuable, most growable, below zero)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rfm: part of :mod:`crmlib.models.idic`."""
+"""Differentiate by value: RFM values, quantile scores and named RFM segments (Hughes 1994)."""
 
 from __future__ import annotations
 

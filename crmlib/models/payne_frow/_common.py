@@ -1,4 +1,4 @@
-"""Common: part of :mod:`crmlib.models.payne_frow`."""
+"""Payne & Frow's vocabulary: the columns, KPI keys and labels the five processes use."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Implementation: part of :mod:`crmlib.models.payne_frow`."""
+"""Implementation: the readiness actions that follow from the readiness assessment."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Information: part of :mod:`crmlib.models.payne_frow`."""
+"""Information management: the data-quality audit (completeness, uniqueness, validity,
+consistency, timeliness) of the client's CRM data.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Multichannel: part of :mod:`crmlib.models.payne_frow`."""
+"""Multichannel integration: channel mix, channel paths and switching, experience by channel."""
 
 from __future__ import annotations
 

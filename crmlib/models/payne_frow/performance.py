@@ -1,4 +1,4 @@
-"""Performance: part of :mod:`crmlib.models.payne_frow`."""
+"""Performance assessment: the KPI table, targets, RAG status and the scorecard."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Strategy: part of :mod:`crmlib.models.payne_frow`."""
+"""Strategy development: segments, segment profiles and the firm's strategic position."""
 
 from __future__ import annotations
 

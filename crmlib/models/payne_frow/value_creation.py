@@ -1,4 +1,6 @@
-"""Value creation: part of :mod:`crmlib.models.payne_frow`."""
+"""Value creation: value by segment, acquisition cost, CLV/CAC, customer equity and
+retention economics.
+"""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ Customer management activity (the REAP levers: retention, efficiency, acquisitio
 Measuring the effect
     Campaign lift against a holdout (or, failing one, the non-contacted
     customers) with a confidence interval for the difference of two
-    proportions (:func:`campaign_responses`, :func:`campaign_lift`,
+    proportions (:func:`campaign_groups`, :func:`campaign_lift`,
     :func:`proportion_difference_ci`).
 Customer experience
     NPS and CSAT overall and by group (:func:`nps`, :func:`nps_table`,
@@ -85,8 +85,8 @@ from crmlib.models.qci._common import (
     WINDOW_START,
 )
 from crmlib.models.qci.effect import (
+    campaign_groups,
     campaign_lift,
-    campaign_responses,
 )
 from crmlib.models.qci.evidence import (
     EVIDENCE_QUESTIONS,
@@ -108,7 +108,7 @@ from crmlib.models.qci.retention import (
 
 __all__ = [
     "campaign_lift",
-    "campaign_responses",
+    "campaign_groups",
     "churn_rate",
     "churn_rule_backtest",
     "churn_status",

@@ -1,4 +1,4 @@
-"""Common: part of :mod:`crmlib.models.qci`."""
+"""QCi's vocabulary: the columns and values the QCi measures add."""
 
 from __future__ import annotations
 

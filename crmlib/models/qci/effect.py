@@ -1,4 +1,4 @@
-"""Effect: part of :mod:`crmlib.models.qci`."""
+"""Measuring the effect: campaign treated and control groups, and lift with its interval."""
 
 from __future__ import annotations
 
@@ -52,13 +52,13 @@ def _campaign_windows(
     return windows
 
 
-def campaign_responses(
+def campaign_groups(
     transactions: pd.DataFrame,
     interactions: pd.DataFrame,
     campaigns: pd.DataFrame | None = None,
     window_days: int = 28,
 ) -> pd.DataFrame:
-    """Who was in each campaign's treated and control group, and who responded.
+    """Who was in each campaign's treated and control group, and who responded by buying.
 
     * Treated: customers with an interaction of kind ``campaign_contact`` for
       the campaign. Control: customers with kind ``campaign_holdout`` (a
@@ -161,7 +161,7 @@ def campaign_lift(
     Parameters
     ----------
     responses : DataFrame
-        From :func:`campaign_responses`.
+        From :func:`campaign_groups`.
     campaigns : DataFrame, optional
         Adds ``name`` and ``cost``, and the cost per incremental responder.
     level : float, default 0.95

@@ -1,4 +1,4 @@
-"""Evidence: part of :mod:`crmlib.models.qci`."""
+"""The data beside the interview: measured evidence for each QCi area next to its score."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from crmlib.models.qci._common import (
     VALUE,
 )
 from crmlib.models.qci.effect import (
+    campaign_groups,
     campaign_lift,
-    campaign_responses,
 )
 from crmlib.models.qci.penetration import (
     penetration,
@@ -113,7 +113,7 @@ def data_evidence(data, inactivity_days: int = LAPSED_AFTER_DAYS) -> pd.DataFram
     if holds(interactions=[s.KIND, s.CAMPAIGN_ID]):
         inter = data.tables["interactions"]
         campaigns = data.tables["campaigns"] if data.has("campaigns") else None
-        responses = campaign_responses(tx, inter, campaigns)
+        responses = campaign_groups(tx, inter, campaigns)
         if len(responses):
             lift = campaign_lift(responses, campaigns)
             held = responses.groupby(s.CAMPAIGN_ID)[CONTROL_KIND].first() == HOLDOUT

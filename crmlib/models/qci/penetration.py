@@ -1,4 +1,4 @@
-"""Penetration: part of :mod:`crmlib.models.qci`."""
+"""Penetration: categories per customer and cross-sell rate."""
 
 from __future__ import annotations
 

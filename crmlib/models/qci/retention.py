@@ -1,4 +1,4 @@
-"""Retention: part of :mod:`crmlib.models.qci`."""
+"""Retention: cohort retention, repeat rate and churn by the workbook's lapse rule."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Common: part of :mod:`crmlib.models.value_chain`."""
+"""The value chain's vocabulary: the columns and values its five stages add."""
 
 from __future__ import annotations
 

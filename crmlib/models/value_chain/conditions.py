@@ -1,4 +1,4 @@
-"""Conditions: part of :mod:`crmlib.models.value_chain`."""
+"""Supporting conditions: the assessed conditions that hold each primary stage back."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Intimacy: part of :mod:`crmlib.models.value_chain`."""
+"""Customer intimacy: what the firm knows about its customers, by value."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Network: part of :mod:`crmlib.models.value_chain`."""
+"""Network development: partners (carriers, suppliers) and how they perform."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Portfolio: part of :mod:`crmlib.models.value_chain`."""
+"""Customer portfolio analysis: ABC classes, net price, the profitability matrix and strategic
+flags.
+"""
 
 from __future__ import annotations
 

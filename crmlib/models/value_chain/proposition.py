@@ -1,4 +1,4 @@
-"""Proposition: part of :mod:`crmlib.models.value_chain`."""
+"""Value proposition development: what each needs segment buys, values and costs."""
 
 from __future__ import annotations
 

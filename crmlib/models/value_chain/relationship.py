@@ -1,4 +1,4 @@
-"""Relationship: part of :mod:`crmlib.models.value_chain`."""
+"""Relationship management: lifecycle stages, migration between them, revenue sources."""
 
 from __future__ import annotations
 
