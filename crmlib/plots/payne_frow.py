@@ -282,7 +282,7 @@ def plot_data_quality(scores: pd.DataFrame, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     scores : DataFrame
-        :attr:`crmlib.models.payne_frow.DataQualityAudit.scores` (0-1; NaN = no check
+        :attr:`crmlib.analytics.quality.DataQualityAudit.scores` (0-1; NaN = no check
         of that dimension applies, drawn grey).
     """
     if scores.empty:

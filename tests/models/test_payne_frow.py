@@ -12,7 +12,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from crmlib import synth
-from crmlib.analytics import assessment, segments
+from crmlib.analytics import assessment, quality, segments
 from crmlib.data import schema as s
 from crmlib.data.io import ClientData, TableReport, load_folder
 from crmlib.errors import CRMError, DataError
@@ -446,59 +446,59 @@ def small_folder(write):
 
 
 def test_audit_scores_by_hand(small_folder):
-    audit = pf.audit_data_quality(small_folder, link_people=False)
+    audit = quality.audit_data_quality(small_folder, link_people=False)
     c = audit.scores.loc["customers"]
-    assert c[pf.COMPLETENESS] == pytest.approx(2 / 3)  # C2 of C1, C2, C4
-    assert c[pf.UNIQUENESS] == pytest.approx(4 / 5)  # 1 repeated key of 5 rows read
-    assert c[pf.VALIDITY] == pytest.approx(4 / 5)  # the malformed e-mail
-    assert c[pf.CONSISTENCY] == pytest.approx(2 / 3)  # C4
+    assert c[quality.COMPLETENESS] == pytest.approx(2 / 3)  # C2 of C1, C2, C4
+    assert c[quality.UNIQUENESS] == pytest.approx(4 / 5)  # 1 repeated key of 5 rows read
+    assert c[quality.VALIDITY] == pytest.approx(4 / 5)  # the malformed e-mail
+    assert c[quality.CONSISTENCY] == pytest.approx(2 / 3)  # C4
     # newest signup 2024-03-01 is 121 days old: 1 - (121 - 31) / (365 - 31)
-    assert c[pf.TIMELINESS] == pytest.approx(1 - 90 / 334)
+    assert c[quality.TIMELINESS] == pytest.approx(1 - 90 / 334)
     t = audit.scores.loc["transactions"]
-    assert t[pf.CONSISTENCY] == pytest.approx(2 / 3)  # O2
-    assert t[pf.TIMELINESS] == 1.0
+    assert t[quality.CONSISTENCY] == pytest.approx(2 / 3)  # O2
+    assert t[quality.TIMELINESS] == 1.0
     k = audit.scores.loc["tickets"]
-    assert k[pf.COMPLETENESS] == 1.0  # an open, unanswered ticket is complete
-    assert k[pf.CONSISTENCY] == 0.5
+    assert k[quality.COMPLETENESS] == 1.0  # an open, unanswered ticket is complete
+    assert k[quality.CONSISTENCY] == 0.5
     assert audit.duplicate_method == "exact keys only"
 
 
 def test_audit_rows_behind_each_finding(small_folder):
-    audit = pf.audit_data_quality(small_folder, link_people=False)
-    rows = audit.rows("customers", pf.COMPLETENESS)
-    assert rows[pf.KEY].tolist() == ["C2"]
+    audit = quality.audit_data_quality(small_folder, link_people=False)
+    rows = audit.rows("customers", quality.COMPLETENESS)
+    assert rows[quality.KEY].tolist() == ["C2"]
     assert rows[s.SOURCE_ROW].tolist() == [3]
-    assert rows[pf.CHECK].tolist() == ["missing city"]
-    assert audit.rows("customers", pf.VALIDITY)[s.SOURCE_ROW].tolist() == [4]
-    assert audit.rows("customers", pf.UNIQUENESS)[s.SOURCE_ROW].tolist() == [5]
-    assert audit.rows("customers", pf.CONSISTENCY)[pf.KEY].tolist() == ["C4"]
-    assert audit.rows("tickets", pf.CONSISTENCY)[pf.KEY].tolist() == ["T1"]
-    assert audit.rows("transactions", pf.CONSISTENCY)[pf.CHECK].tolist() == [
+    assert rows[quality.CHECK].tolist() == ["missing city"]
+    assert audit.rows("customers", quality.VALIDITY)[s.SOURCE_ROW].tolist() == [4]
+    assert audit.rows("customers", quality.UNIQUENESS)[s.SOURCE_ROW].tolist() == [5]
+    assert audit.rows("customers", quality.CONSISTENCY)[quality.KEY].tolist() == ["C4"]
+    assert audit.rows("tickets", quality.CONSISTENCY)[quality.KEY].tolist() == ["T1"]
+    assert audit.rows("transactions", quality.CONSISTENCY)[quality.CHECK].tolist() == [
         "customer not in customers"
     ]
-    assert audit.rows("transactions", pf.TIMELINESS)[pf.KEY].tolist() == [2]  # no key: the line
+    assert audit.rows("transactions", quality.TIMELINESS)[quality.KEY].tolist() == [2]  # no key: the line
     assert "not-an-email" not in audit.details.to_string()  # no personal data
     with pytest.raises(CRMError, match="dimension"):
         audit.rows("customers", "accuracy")
     with pytest.raises(CRMError, match="no table"):
-        audit.rows("surveys", pf.COMPLETENESS)
+        audit.rows("surveys", quality.COMPLETENESS)
 
 
 def test_rows_after_the_as_of_date_are_not_defects(small_folder, tmp_path):
     earlier = load_folder(tmp_path, as_of="2024-06-29")  # O1 falls after it
     assert len(earlier.rejects[earlier.rejects["table"] == "transactions"]) == 1
-    audit = pf.audit_data_quality(earlier, link_people=False)
-    validity = audit.findings.set_index([pf.TABLE, pf.DIMENSION]).loc[("transactions", pf.VALIDITY)]
-    assert validity[pf.ROWS] == 0 and validity[pf.CHECKED] == 2
-    assert audit.scores.loc["transactions", pf.VALIDITY] == 1.0
+    audit = quality.audit_data_quality(earlier, link_people=False)
+    validity = audit.findings.set_index([quality.TABLE, quality.DIMENSION]).loc[("transactions", quality.VALIDITY)]
+    assert validity[quality.ROWS] == 0 and validity[quality.CHECKED] == 2
+    assert audit.scores.loc["transactions", quality.VALIDITY] == 1.0
 
 
 def test_audit_counts_a_person_with_two_records_once(small_folder):
     clusters = pd.DataFrame({"cluster_id": ["C1", "C1", "C4"]}, index=["C1", "C2", "C4"])
-    audit = pf.audit_data_quality(small_folder, clusters=clusters)
+    audit = quality.audit_data_quality(small_folder, clusters=clusters)
     # 3 accepted records of 2 persons, plus the rejected repeated key: 2 surplus of 5 read
-    assert audit.scores.loc["customers", pf.UNIQUENESS] == pytest.approx(3 / 5)
-    keys = set(audit.rows("customers", pf.UNIQUENESS)[pf.KEY].dropna())
+    assert audit.scores.loc["customers", quality.UNIQUENESS] == pytest.approx(3 / 5)
+    keys = set(audit.rows("customers", quality.UNIQUENESS)[quality.KEY].dropna())
     assert keys == {"C1", "C2"}
 
 
@@ -523,32 +523,32 @@ def _duplicated_records(company):
 
 def test_audit_finds_the_planted_missing_values_and_backward_tickets(company_data):
     company, data = company_data
-    audit = pf.audit_data_quality(data, link_people=False)
-    missing = set(audit.rows("customers", pf.COMPLETENESS)[pf.KEY])
+    audit = quality.audit_data_quality(data, link_people=False)
+    missing = set(audit.rows("customers", quality.COMPLETENESS)[quality.KEY])
     assert missing == _planted(company, "customers", "missing")
-    backwards = audit.rows("tickets", pf.CONSISTENCY)
-    closed_early = set(backwards.loc[backwards[pf.CHECK] == "closed before opened", pf.KEY])
+    backwards = audit.rows("tickets", quality.CONSISTENCY)
+    closed_early = set(backwards.loc[backwards[quality.CHECK] == "closed before opened", quality.KEY])
     assert closed_early == _planted(company, "tickets", "closed_before_opened")
     assert len(closed_early) > 0
     n = len(data.tables["customers"])
-    assert audit.scores.loc["customers", pf.COMPLETENESS] == pytest.approx(1 - len(missing) / n)
+    assert audit.scores.loc["customers", quality.COMPLETENESS] == pytest.approx(1 - len(missing) / n)
 
 
 def test_audit_uniqueness_with_the_true_persons(company_data):
     company, data = company_data
     truth = company.truth.records.set_index("customer_id")["person_id"].rename("cluster_id")
-    audit = pf.audit_data_quality(data, clusters=truth.to_frame())
-    assert set(audit.rows("customers", pf.UNIQUENESS)[pf.KEY]) == _duplicated_records(company)
+    audit = quality.audit_data_quality(data, clusters=truth.to_frame())
+    assert set(audit.rows("customers", quality.UNIQUENESS)[quality.KEY]) == _duplicated_records(company)
     records, persons = len(truth), truth.nunique()
-    assert audit.scores.loc["customers", pf.UNIQUENESS] == pytest.approx(persons / records)
+    assert audit.scores.loc["customers", quality.UNIQUENESS] == pytest.approx(persons / records)
 
 
 @pytest.mark.slow
 def test_audit_finds_the_planted_duplicates_with_record_linkage(company_data):
     company, data = company_data
-    audit = pf.audit_data_quality(data)  # splink through crmlib.analytics.linkage.find_duplicates
+    audit = quality.audit_data_quality(data)  # splink through crmlib.analytics.linkage.find_duplicates
     assert audit.duplicate_method.startswith("splink")
-    found = set(audit.rows("customers", pf.UNIQUENESS)[pf.KEY])
+    found = set(audit.rows("customers", quality.UNIQUENESS)[quality.KEY])
     planted = _duplicated_records(company)
     precision = len(found & planted) / len(found)
     recall = len(found & planted) / len(planted)
@@ -765,7 +765,7 @@ def test_plot_equity_curve_marks_the_current_equity():
 
 
 def test_plot_data_quality_shows_the_scores(small_folder):
-    audit = pf.audit_data_quality(small_folder, link_people=False)
+    audit = quality.audit_data_quality(small_folder, link_people=False)
     ax = pf_plots.plot_data_quality(audit.scores)
     image = ax.get_images()[0].get_array()
     assert image.shape == audit.scores.shape

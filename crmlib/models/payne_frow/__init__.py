@@ -28,7 +28,7 @@ Multichannel integration
     (:func:`experience_by_channel`, :func:`integration_breaks`).
 Information management
     A data-quality audit of every table on five dimensions with the rows
-    behind each finding (:func:`audit_data_quality`, :class:`DataQualityAudit`).
+    behind each finding (:func:`crmlib.analytics.quality.audit_data_quality`).
 Performance assessment
     KPIs per period (:func:`kpi_table`), a scorecard with targets and a
     red/amber/green rule (:func:`scorecard`, :func:`rag_status`) and the link
@@ -51,26 +51,17 @@ from crmlib.models.payne_frow._common import (
     BEST_VALUE,
     CAC,
     CHANGE,
-    CHECK,
-    CHECKED,
     CLV,
     CLV_MEAN,
     CLV_SHARE,
     CLV_TOTAL,
-    COMPLETENESS,
-    CONSISTENCY,
     COST_TO_SERVE,
     COST_TO_SERVE_PER_CUSTOMER,
     CSAT_ANSWERS,
     CUSTOMER_SHARE,
-    CUSTOMER_TABLES,
     CUSTOMERS,
-    DATE_COLUMNS,
-    DIMENSION,
-    DIMENSIONS,
     DIRECTION,
     EVIDENCE,
-    FEED_TABLES,
     FROM_CHANNEL,
     GAP,
     GAP_TO_READY,
@@ -80,14 +71,12 @@ from crmlib.models.payne_frow._common import (
     INDIVIDUALISATION,
     INFORMATION,
     INFORMATION_TABLES,
-    KEY,
     KPI,
     KPI_LABELS,
     LABEL,
     LOWER_IS_BETTER,
     MARGIN_PER_CUSTOMER,
     MASS_TARGETS,
-    MAY_BE_EMPTY,
     MEAN_CSAT,
     MEASURE,
     NEW,
@@ -96,7 +85,6 @@ from crmlib.models.payne_frow._common import (
     NPS_ANSWERS,
     ORDER_CHANNEL,
     ORDERS,
-    OUT_OF_WINDOW,
     PATH,
     PERIOD,
     PREVIOUS,
@@ -111,31 +99,21 @@ from crmlib.models.payne_frow._common import (
     REVENUE_PER_CUSTOMER,
     REVENUE_RECENT,
     REVENUE_SHARE,
-    ROWS,
     SATISFIED,
-    SCORE,
     SEGMENT,
     SHARE,
     SIGNAL,
     STATUS,
-    TABLE,
     TARGET,
-    TIMELINESS,
     TO_CHANNEL,
     TOP_NEED,
     TOUCHES,
     UNASSIGNED,
-    UNIQUENESS,
-    VALIDITY,
     VALUE,
     WALLET,
 )
 from crmlib.models.payne_frow.implementation import (
     readiness_actions,
-)
-from crmlib.models.payne_frow.information import (
-    DataQualityAudit,
-    audit_data_quality,
 )
 from crmlib.models.payne_frow.multichannel import (
     channel_mix,
@@ -173,11 +151,9 @@ from crmlib.models.payne_frow.value_creation import (
 )
 
 __all__ = [
-    "DataQualityAudit",
     "RetentionEconomics",
     "StrategyPosition",
     "acquisition_cost",
-    "audit_data_quality",
     "baseline",
     "channel_mix",
     "channel_paths",
@@ -239,19 +215,6 @@ __all__ = [
     "CSAT_ANSWERS",
     "NPS_ANSWERS",
     "NO_TOUCH",
-    "TABLE",
-    "DIMENSION",
-    "CHECK",
-    "ROWS",
-    "CHECKED",
-    "SCORE",
-    "KEY",
-    "COMPLETENESS",
-    "UNIQUENESS",
-    "VALIDITY",
-    "CONSISTENCY",
-    "TIMELINESS",
-    "DIMENSIONS",
     "PERIOD",
     "ACTIVE",
     "NEW",
@@ -282,9 +245,4 @@ __all__ = [
     "MASS_TARGETS",
     "INDIVIDUAL_TARGETS",
     "QUADRANTS",
-    "MAY_BE_EMPTY",
-    "DATE_COLUMNS",
-    "OUT_OF_WINDOW",
-    "FEED_TABLES",
-    "CUSTOMER_TABLES",
 ]

@@ -41,23 +41,6 @@ MEASURE, BEST_CHANNEL, BEST_VALUE, GAP = "measure", "best_channel", "best_value"
 CSAT_ANSWERS, NPS_ANSWERS = "csat_answers", "nps_answers"
 NO_TOUCH = "(no recorded touch)"
 
-TABLE, DIMENSION, CHECK, ROWS, CHECKED, SCORE, KEY = (
-    "table",
-    "dimension",
-    "check",
-    "rows",
-    "checked",
-    "score",
-    "key",
-)
-COMPLETENESS, UNIQUENESS, VALIDITY, CONSISTENCY, TIMELINESS = (
-    "completeness",
-    "uniqueness",
-    "validity",
-    "consistency",
-    "timeliness",
-)
-DIMENSIONS = (COMPLETENESS, UNIQUENESS, VALIDITY, CONSISTENCY, TIMELINESS)
 
 PERIOD = "period"
 ACTIVE = "active_customers"
@@ -121,30 +104,11 @@ QUADRANTS = {
 
 #: Columns that may legitimately be empty: a ticket still open, a CSAT not
 #: answered, an interaction outside any campaign, a cost rate for any channel.
-MAY_BE_EMPTY = frozenset(
-    {
-        ("tickets", s.CLOSED_AT),
-        ("tickets", s.CSAT),
-        ("interactions", s.CAMPAIGN_ID),
-        ("cost_rates", s.CHANNEL),
-    }
-)
 #: The column that dates each table's records (timeliness, dates after as-of).
-DATE_COLUMNS = {
-    "transactions": s.ORDER_DATE,
-    "customers": s.SIGNUP_DATE,
-    "interactions": s.TIMESTAMP,
-    "tickets": s.OPENED_AT,
-    "surveys": s.DATE,
-    "campaigns": s.START_DATE,
-}
 #: How crmlib.data.io words the rejection of a row dated after the as-of date.
-OUT_OF_WINDOW = "after the as-of date"
 #: Tables a live system adds to every day: their newest record says how fresh the
 #: extract is (timeliness). A campaigns table grows only when a campaign runs.
-FEED_TABLES = ("transactions", "customers", "interactions", "tickets", "surveys")
 #: Tables whose rows refer to a customer.
-CUSTOMER_TABLES = ("transactions", "interactions", "tickets", "surveys")
 
 
 # --- shared helpers ------------------------------------------------------------------------

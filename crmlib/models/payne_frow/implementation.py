@@ -7,7 +7,9 @@ import pandas as pd
 from crmlib.analytics.assessment import ACTION, NAME, PRIORITY, RANK, STAGE, AssessmentResult
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
-from crmlib.models.payne_frow._common import GAP_TO_READY
+from crmlib.models.payne_frow._common import (
+    GAP_TO_READY,
+)
 
 # =========================================================================================
 # Implementation

@@ -44,7 +44,9 @@ from crmlib.models.payne_frow._common import (
     WALLET,
     _check_rate,
 )
-from crmlib.models.payne_frow.value_creation import _activity_cost
+from crmlib.models.payne_frow.value_creation import (
+    _activity_cost,
+)
 
 # =========================================================================================
 # Performance assessment

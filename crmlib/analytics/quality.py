@@ -1,5 +1,9 @@
-"""Information management: the data-quality audit (completeness, uniqueness, validity,
-consistency, timeliness) of the client's CRM data.
+"""Data quality: the audit of a client's CRM data on five dimensions.
+
+Completeness, uniqueness (duplicate people, through :mod:`crmlib.analytics.linkage`),
+validity, consistency and timeliness, table by table (Batini & Scannapieco, *Data Quality:
+Concepts, Methodologies and Techniques*, Springer 2006, ch. 2). Payne & Frow's information
+management process reads it; so can any lesson or a consultant before a report.
 """
 
 from __future__ import annotations
@@ -12,30 +16,44 @@ import pandas as pd
 from crmlib.analytics import linkage
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
-from crmlib.models.payne_frow._common import (
-    CHECK,
-    CHECKED,
-    COMPLETENESS,
-    CONSISTENCY,
-    CUSTOMER_TABLES,
-    DATE_COLUMNS,
-    DIMENSION,
-    DIMENSIONS,
-    FEED_TABLES,
-    KEY,
-    MAY_BE_EMPTY,
-    OUT_OF_WINDOW,
-    ROWS,
-    SCORE,
-    TABLE,
-    TIMELINESS,
-    UNIQUENESS,
-    VALIDITY,
-)
 
-# =========================================================================================
-# Information management: the data-quality audit
-# =========================================================================================
+# --- names this module defines ------------------------------------------------------------
+TABLE, DIMENSION, CHECK, ROWS, CHECKED, SCORE, KEY = (
+    "table",
+    "dimension",
+    "check",
+    "rows",
+    "checked",
+    "score",
+    "key",
+)
+COMPLETENESS, UNIQUENESS, VALIDITY, CONSISTENCY, TIMELINESS = (
+    "completeness",
+    "uniqueness",
+    "validity",
+    "consistency",
+    "timeliness",
+)
+DIMENSIONS = (COMPLETENESS, UNIQUENESS, VALIDITY, CONSISTENCY, TIMELINESS)
+MAY_BE_EMPTY = frozenset(
+    {
+        ("tickets", s.CLOSED_AT),
+        ("tickets", s.CSAT),
+        ("interactions", s.CAMPAIGN_ID),
+        ("cost_rates", s.CHANNEL),
+    }
+)
+DATE_COLUMNS = {
+    "transactions": s.ORDER_DATE,
+    "customers": s.SIGNUP_DATE,
+    "interactions": s.TIMESTAMP,
+    "tickets": s.OPENED_AT,
+    "surveys": s.DATE,
+    "campaigns": s.START_DATE,
+}
+OUT_OF_WINDOW = "after the as-of date"
+FEED_TABLES = ("transactions", "customers", "interactions", "tickets", "surveys")
+CUSTOMER_TABLES = ("transactions", "interactions", "tickets", "surveys")
 
 
 @dataclass
