@@ -26,7 +26,7 @@ from crmlib.errors import CRMError, DataError
 ALL_CHANNELS = "all"
 UNKNOWN = "unknown"
 GROUP = "group"
-LIFT, CI_LOW, CI_HIGH = "lift", "ci_low", "ci_high"
+CI_LOW, CI_HIGH = "ci_low", "ci_high"
 N = "n"
 NPS_CLASS = "nps_class"
 PROMOTERS, PASSIVES, DETRACTORS = "promoters", "passives", "detractors"

@@ -18,6 +18,7 @@ from matplotlib.ticker import PercentFormatter
 from crmlib.analytics import experience
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
+from crmlib.models import qci
 from crmlib.plots.base import new_axes
 
 __all__ = [
@@ -111,7 +112,7 @@ def plot_campaign_lift(lift_table: pd.DataFrame, ax: Axes | None = None) -> Axes
         One point with an error bar per campaign, in percentage points; green
         when the interval lies above 0.
     """
-    _require(lift_table, (experience.LIFT, experience.CI_LOW, experience.CI_HIGH), "the lift table")
+    _require(lift_table, (qci.LIFT, experience.CI_LOW, experience.CI_HIGH), "the lift table")
     if lift_table.empty:
         raise CRMError(
             "the lift table is empty: no campaign had both a treated and a control group"
@@ -120,7 +121,7 @@ def plot_campaign_lift(lift_table: pd.DataFrame, ax: Axes | None = None) -> Axes
     table = lift_table.iloc[::-1]  # first campaign at the top
     labels = table[s.NAME] if s.NAME in table.columns else table.index.to_series()
     y = np.arange(len(table))
-    lift = table[experience.LIFT].to_numpy() * 100
+    lift = table[qci.LIFT].to_numpy() * 100
     low = table[experience.CI_LOW].to_numpy() * 100
     high = table[experience.CI_HIGH].to_numpy() * 100
     above = low > 0

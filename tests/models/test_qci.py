@@ -361,12 +361,12 @@ def test_campaign_lift_by_hand():
     k1 = lift.loc["K1"]
     assert (k1[qci.RESPONDERS_TREATED], k1[qci.N_TREATED]) == (2, 5)
     assert (k1[qci.RESPONDERS_CONTROL], k1[qci.N_CONTROL]) == (1, 2)
-    assert k1[experience.LIFT] == pytest.approx(2 / 5 - 1 / 2)
+    assert k1[qci.LIFT] == pytest.approx(2 / 5 - 1 / 2)
     expected = intervals.proportion_difference_ci(2, 5, 1, 2)
     assert (k1[experience.CI_LOW], k1[experience.CI_HIGH]) == pytest.approx(expected[1:])
     assert k1[s.NAME] == "Spring" and np.isnan(k1[qci.COST_PER_INCREMENTAL])  # no gain, no price
     k2 = lift.loc["K2"]
-    assert k2[experience.LIFT] == pytest.approx(1 - 1 / 7)
+    assert k2[qci.LIFT] == pytest.approx(1 - 1 / 7)
     assert np.isnan(k2[s.COST])
 
 

@@ -64,6 +64,7 @@ from crmlib.models.qci._common import (
     JUDGED,
     KIND_CONTACT,
     KIND_HOLDOUT,
+    LIFT,
     MEASURE,
     N_CATEGORIES,
     N_CONTROL,
@@ -162,4 +163,5 @@ __all__ = [
     "VALUE",
     "UNIT",
     "QUESTION",
+    "LIFT",
 ]

@@ -42,5 +42,4 @@ QUESTION = s.QUESTION_ID
 
 
 # --- shared helpers --------------------------------------------------------------
-
-
+LIFT = "lift"  # the difference of response rates, treated - control

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crmlib.analytics.experience import CI_HIGH, CI_LOW, GROUP, LIFT
+from crmlib.analytics.experience import CI_HIGH, CI_LOW, GROUP
 from crmlib.analytics.intervals import proportion_difference_ci
 from crmlib.analytics.lapse import check_days
 from crmlib.analytics.orders import purchase_lines as _purchases
@@ -19,6 +19,7 @@ from crmlib.models.qci._common import (
     INCREMENTAL,
     KIND_CONTACT,
     KIND_HOLDOUT,
+    LIFT,
     N_CONTROL,
     N_TREATED,
     NOT_CONTACTED,
