@@ -237,9 +237,9 @@ def test_sbg_rejects_rising_counts():
 def test_survivors_from_a_hand_made_subscriptions_table():
     table = pd.DataFrame(
         {
-            s.CUSTOMER_ID: ["a", "b", "c", "d"],
-            "start_date": ["2020-01-01", "2020-01-01", "2020-03-01", "2022-01-01"],
-            "end_date": ["2020-06-30", "2021-03-01", None, None],
+            s.CUSTOMER_ID: ["a", "b", "c", "d", "e"],
+            "start_date": ["2020-01-01", "2020-01-01", "2020-03-01", "2022-01-01", "2023-06-01"],
+            "end_date": ["2020-06-30", "2021-03-01", None, None, None],
         }
     )
     got = survivors_from_subscriptions(table, period="Y", as_of="2023-01-01")
@@ -248,6 +248,7 @@ def test_survivors_from_a_hand_made_subscriptions_table():
     assert got.loc[pd.Period("2020", "Y")].tolist() == [3, 2, 1]
     assert got.loc[pd.Period("2022", "Y")].iloc[:2].tolist() == [1, 1]
     assert np.isnan(got.loc[pd.Period("2022", "Y")].iloc[2])
+    assert len(got) == 2  # e starts after the as-of date
 
 
 def test_survivors_from_subscriptions_give_the_published_cohorts():

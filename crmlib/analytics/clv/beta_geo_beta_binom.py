@@ -2,7 +2,6 @@
 
 Fader, P. S., Hardie, B. G. S., & Shang, J. (2010). Customer-base analysis in
 a discrete-time noncontractual setting. *Marketing Science* 29(6), 1086-1108.
-Equation numbers below are the paper's.
 
 The setting is a charity's donors, yearly events, anything where a customer
 can transact at most once per period: each period an alive customer
@@ -59,7 +58,7 @@ def _check_periods(values: dict[str, np.ndarray], labels, what: str) -> None:
 
 
 def _log_terms(params, x, tx, n):
-    """The log of each term of the BG/BB likelihood, eq. (5), and its gradient.
+    """The log of each term of the BG/BB likelihood and its gradient.
 
     One customer's likelihood is a sum of ``n - t_x + 1`` terms, each
     ``exp(common + term)``::
@@ -120,7 +119,7 @@ def _log_terms(params, x, tx, n):
 
 
 def _bgbb_loglik(params, x, tx, n, weight, gradient: bool = False):
-    """Weighted BG/BB log-likelihood, eq. (5), summed over rows, and its gradient.
+    """Weighted BG/BB log-likelihood summed over rows, and its gradient.
 
     ln L = common + logsumexp_i(term_i) per row (see :func:`_log_terms`); its
     gradient is common' + sum_i softmax(term)_i term_i'.
@@ -204,7 +203,7 @@ class BetaGeoBetaBinom(Estimator):
         return model
 
     def fit(self, summary: pd.DataFrame) -> BetaGeoBetaBinom:
-        """Fit alpha, beta, gamma, delta by maximum likelihood, eq. (5).
+        """Fit alpha, beta, gamma, delta by maximum likelihood.
 
         Parameters
         ----------
@@ -257,7 +256,7 @@ class BetaGeoBetaBinom(Estimator):
         return v, index
 
     def _log_likelihood(self, x, tx, n):
-        """ln L(alpha, beta, gamma, delta | x, t_x, n) per customer, eq. (5)."""
+        """ln L(alpha, beta, gamma, delta | x, t_x, n) per customer (the paper's integrated likelihood)."""
         params = tuple(self._fitted_params().values())
         flat = [np.ravel(v) for v in (x, tx, n)]
         terms, _, common, _ = _log_terms(params, *flat)
@@ -266,7 +265,8 @@ class BetaGeoBetaBinom(Estimator):
     def p_alive(self, frequency, recency, T):
         """Probability that a customer is alive at the start of period T + 1.
 
-        Fader, Hardie & Shang (2010), eq. (11)::
+        Fader, Hardie & Shang (2010), the probability a customer with history
+        (x, t_x, n) is alive at the next transaction opportunity::
 
             P(alive in n+1 | x, t_x, n) =
                 B(alpha+x, beta+n-x) / B(alpha, beta) * B(gamma, delta+n+1) / B(gamma, delta)

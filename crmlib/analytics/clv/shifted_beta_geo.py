@@ -75,7 +75,7 @@ def _cohorts(survivors) -> list[np.ndarray]:
 
 
 def _sbg_loglik(params, churned, last, n_last, gradient: bool = False):
-    """sBG log-likelihood of the survivor counts, Fader & Hardie (2007) eq. (5)-(7).
+    """sBG log-likelihood of the survivor counts, Fader & Hardie (2007).
 
     With P(T = t) = B(alpha + 1, beta + t - 1) / B(alpha, beta) the chance to
     churn in period t and S(t) = B(alpha, beta + t) / B(alpha, beta) to
@@ -109,7 +109,7 @@ class ShiftedBetaGeo(Estimator):
 
     Every customer renews each period until they churn, with a churn
     probability theta of their own, theta ~ Beta(alpha, beta). The cohort's
-    survival and retention curves follow (eq. (1)-(4))::
+    survival and retention curves follow (Fader & Hardie 2007, section 2)::
 
         P(T = t) = B(alpha + 1, beta + t - 1) / B(alpha, beta),   t = 1, 2, ...
         S(t) = B(alpha, beta + t) / B(alpha, beta)
@@ -224,7 +224,7 @@ class ShiftedBetaGeo(Estimator):
         return v["t"], index
 
     def survival(self, t):
-        """Share of the cohort still active at the end of period ``t``, eq. (2).
+        """Share of the cohort still active at the end of period ``t`` (Fader & Hardie 2007).
 
         ``S(t) = B(alpha, beta + t) / B(alpha, beta)``; S(0) = 1.
 
@@ -237,7 +237,7 @@ class ShiftedBetaGeo(Estimator):
         return wrap(np.exp(special.betaln(alpha, beta + t) - special.betaln(alpha, beta)), index)
 
     def retention_rate(self, t):
-        """Share of period ``t - 1``'s survivors who renew in period ``t``, eq. (3).
+        """Share of period ``t - 1``'s survivors who renew in period ``t`` (Fader & Hardie 2007).
 
         ``r(t) = (beta + t - 1) / (alpha + beta + t - 1)`` for t = 1, 2, ...
 
@@ -252,7 +252,7 @@ class ShiftedBetaGeo(Estimator):
         return wrap((beta + t - 1.0) / (alpha + beta + t - 1.0), index)
 
     def discounted_expected_residual_lifetime(self, discount_rate, renewals=0):
-        """DERL of a customer who has made ``renewals`` renewals, Fader & Hardie (2010) eq. (6).
+        """DERL of a customer who has made ``renewals`` renewals, Fader & Hardie (2010).
 
         For a customer at the end of period n = renewals + 1 ("on the brink" of
         their next renewal), the expected number of further payments, the
@@ -318,7 +318,7 @@ def survivors_from_subscriptions(
         The renewal period: year, quarter or month.
     as_of : date-like, optional
         End of observation; default the latest start or end date in the table.
-        An end date after it counts as still active.
+        An end date after it counts as still active; a start after it is left out.
 
     Returns
     -------
@@ -357,17 +357,17 @@ def survivors_from_subscriptions(
             f"{what}: {int((end < start).sum())} subscription(s) end before they start",
             column=END_DATE,
         )
-    as_of = (
-        pd.Timestamp(as_of)
-        if as_of is not None
-        else max(start.max(), end.max(skipna=True) if end.notna().any() else start.max())
-    )
+    if as_of is None:
+        as_of = pd.concat([start, end]).max()  # NaT (still active) is skipped
+    as_of = pd.Timestamp(as_of)
+    started = start <= as_of  # a subscription starting later is not observed yet
+    start, end = start[started], end[started]
     months = _MONTHS_PER_PERIOD[period]
     stop = end.where(end.notna() & (end <= as_of), as_of)
     tenure = _elapsed_periods(start, stop, months)
     cohort = start.dt.to_period(period)
     rows = {}
-    for key, members in pd.Series(tenure, index=table.index).groupby(cohort.to_numpy()):
+    for key, members in pd.Series(tenure, index=start.index).groupby(cohort.to_numpy()):
         window = int(
             _elapsed_periods(pd.Series([start[members.index].max()]), pd.Series([as_of]), months)[0]
         )
@@ -375,9 +375,8 @@ def survivors_from_subscriptions(
             continue
         rows[key] = [int((members >= k).sum()) for k in range(window + 1)]
     width = max((len(r) for r in rows.values()), default=0)
-    out = pd.DataFrame(
+    return pd.DataFrame(
         [r + [np.nan] * (width - len(r)) for r in rows.values()],
         index=pd.Index(list(rows), name="cohort"),
         columns=range(width),
     )
-    return out
