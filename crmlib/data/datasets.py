@@ -6,6 +6,10 @@
   CDNOW data of Fader, Hardie & Lee (2005), "Counting your customers the easy
   way: an alternative to the Pareto/NBD model", Marketing Science 24(2),
   redistributed by Bruce Hardie and Peter Fader for teaching and research.
+- :func:`load_donations_summary`: the donations of the 1995 cohort of a
+  non-profit (Fader, Hardie & Shang 2010), the BG/BB's data.
+- :func:`load_sbg_cohorts`: survivors per year of two cohorts of 1,000
+  customers (Fader & Hardie 2007), the shifted-beta-geometric's data.
 
 The files live in the repository's ``datasets/`` folder (see its README for
 the data dictionary and provenance). Set the environment variable
@@ -132,6 +136,78 @@ def load_cdnow_summary() -> pd.DataFrame:
             s.MONETARY_VALUE: raw["zbar"].astype(float),
         }
     )
+
+
+def load_donations_summary() -> pd.DataFrame:
+    """The donations summary of Fader, Hardie & Shang (2010): one row per donor.
+
+    The 11,104 first-time supporters of a non-profit in 1995, and whether each
+    gave again in each of the six years 1996-2001 (Fader, P. S., Hardie, B. G.
+    S., & Shang, J. (2010). Customer-base analysis in a discrete-time
+    noncontractual setting. Marketing Science, 29(6), 1086-1108).
+
+    Returns
+    -------
+    pandas.DataFrame
+        customer_id (str), frequency (years with a repeat donation), recency
+        (the last such year, 1-6; 0 without one) and T (6, the years
+        observed), 11,104 rows. The BTYD summary in periods, as
+        :class:`crmlib.analytics.clv.BetaGeoBetaBinom` fits it.
+
+    Examples
+    --------
+    >>> load_donations_summary().head(3)  # doctest: +NORMALIZE_WHITESPACE
+      customer_id  frequency  recency    T
+    0           0        0.0      0.0  6.0
+    1           1        0.0      0.0  6.0
+    2           2        0.0      0.0  6.0
+    """
+    raw = pd.read_csv(
+        datasets_dir() / "donations" / "bgbb_donations_per_customer.csv",
+        dtype={"customer_id": str},
+    )
+    return pd.DataFrame(
+        {
+            s.CUSTOMER_ID: raw["customer_id"],
+            s.FREQUENCY: raw["frequency"].astype(float),
+            s.RECENCY: raw["recency"].astype(float),
+            s.T: raw["T"].astype(float),
+        }
+    )
+
+
+def load_sbg_cohorts() -> pd.DataFrame:
+    """Survivors per year of the two cohorts of Fader & Hardie (2007).
+
+    Two cohorts of 1,000 customers each ("highend" and "regular"), and how
+    many of them are still customers at the end of each of years 0-7 (Fader,
+    P. S., & Hardie, B. G. S. (2007). How to project customer retention.
+    Journal of Interactive Marketing, 21(1), 76-90). Counted from the file's
+    one row per customer: a customer with recency k < 8 churned in year k.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``year`` (0-7), columns ``highend`` and ``regular``
+        (survivor counts): the form :meth:`crmlib.analytics.clv.ShiftedBetaGeo.fit`
+        takes.
+
+    Examples
+    --------
+    >>> load_sbg_cohorts().head(3)  # doctest: +NORMALIZE_WHITESPACE
+          highend  regular
+    year
+    0        1000     1000
+    1         869      631
+    2         743      468
+    """
+    raw = pd.read_csv(datasets_dir() / "sbg_cohorts" / "sbg_cohorts.csv")
+    years = pd.RangeIndex(0, int(raw["T"].max()), name="year")
+    out = {}
+    for cohort, group in raw.groupby("cohort", sort=True):
+        # alive at the end of year k when churned in a later year (recency > k)
+        out[cohort] = [int((group["recency"] > k).sum()) for k in years]
+    return pd.DataFrame(out, index=years)
 
 
 def load(data_path=None, as_of=None):

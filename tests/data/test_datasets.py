@@ -50,3 +50,24 @@ def test_load_cdnow_as_client_data_lists_later_rows_as_rejected():
     assert report.rows == 6919 == report.accepted + report.rejected
     assert len(data.rejects) == report.rejected > 0
     assert data.transactions[s.ORDER_DATE].max() <= pd.Timestamp("1997-09-30")
+
+
+def test_donations_summary_matches_its_count_table():
+    summary = datasets.load_donations_summary()
+    assert len(summary) == 11104  # the 1995 cohort of Fader, Hardie & Shang (2010)
+    assert list(summary.columns) == [s.CUSTOMER_ID, s.FREQUENCY, s.RECENCY, s.T]
+    assert (summary[s.T] == 6).all()
+    counts = pd.read_csv(datasets.datasets_dir() / "donations" / "donations.csv")
+    got = summary.groupby([s.FREQUENCY, s.RECENCY]).size()
+    want = counts.set_index([s.FREQUENCY, s.RECENCY])["weights"]
+    assert got.to_dict() == {(float(x), float(t)): int(w) for (x, t), w in want.items()}
+    assert got[(0.0, 0.0)] == 3464
+
+
+def test_sbg_cohorts_are_the_published_survivors():
+    cohorts = datasets.load_sbg_cohorts()
+    # Fader & Hardie (2007), years 0-7
+    assert cohorts["highend"].tolist() == [1000, 869, 743, 653, 593, 551, 517, 491]
+    assert cohorts["regular"].tolist() == [1000, 631, 468, 382, 326, 289, 262, 241]
+    assert cohorts.index.name == "year"
+    assert cohorts.index.tolist() == list(range(8))

@@ -3,6 +3,10 @@
 - :mod:`~crmlib.analytics.clv.base`: the estimator base (``fit`` returns self,
   fitted values end in ``_``, ``summary_`` with standard errors).
 - :mod:`~crmlib.analytics.clv.beta_geo`: BG/NBD purchases (Fader, Hardie & Lee 2005a).
+- :mod:`~crmlib.analytics.clv.beta_geo_beta_binom`: BG/BB discrete-time transactions
+  (Fader, Hardie & Shang 2010).
+- :mod:`~crmlib.analytics.clv.shifted_beta_geo`: shifted-beta-geometric contractual
+  retention (Fader & Hardie 2007, 2010).
 - :mod:`~crmlib.analytics.clv.gamma_gamma`: Gamma-Gamma spend (Fader, Hardie & Lee 2005b).
 - :mod:`~crmlib.analytics.clv.value`: discounted CLV, discount rates, value to date.
 - :mod:`~crmlib.analytics.clv.holdout`: calibration/holdout split and metrics.
@@ -21,6 +25,7 @@ from crmlib.analytics.clv.base import (
     Estimator,
 )
 from crmlib.analytics.clv.beta_geo import BetaGeo
+from crmlib.analytics.clv.beta_geo_beta_binom import BetaGeoBetaBinom
 from crmlib.analytics.clv.gamma_gamma import GammaGamma
 from crmlib.analytics.clv.holdout import (
     ACTUAL,
@@ -33,6 +38,7 @@ from crmlib.analytics.clv.holdout import (
     holdout_metrics,
 )
 from crmlib.analytics.clv.pipeline import MODEL, CLVPipeline, margin_share
+from crmlib.analytics.clv.shifted_beta_geo import ShiftedBetaGeo, survivors_from_subscriptions
 from crmlib.analytics.clv.value import (
     CLV,
     HISTORICAL_CLV,
@@ -58,14 +64,17 @@ __all__ = [
     "STANDARD_ERROR",
     "UPPER_95",
     "BetaGeo",
+    "BetaGeoBetaBinom",
     "CLVPipeline",
     "Estimator",
     "GammaGamma",
     "HoldoutMetrics",
+    "ShiftedBetaGeo",
     "annual_to_monthly_rate",
     "calibration_holdout_split",
     "customer_lifetime_value",
     "historical_clv",
     "holdout_metrics",
+    "survivors_from_subscriptions",
     "margin_share",
 ]
