@@ -3,6 +3,7 @@
 - :mod:`~crmlib.analytics.clv.base`: the estimator base (``fit`` returns self,
   fitted values end in ``_``, ``summary_`` with standard errors).
 - :mod:`~crmlib.analytics.clv.beta_geo`: BG/NBD purchases (Fader, Hardie & Lee 2005a).
+- :mod:`~crmlib.analytics.clv.pareto_nbd`: Pareto/NBD purchases (Schmittlein, Morrison & Colombo 1987).
 - :mod:`~crmlib.analytics.clv.gamma_gamma`: Gamma-Gamma spend (Fader, Hardie & Lee 2005b).
 - :mod:`~crmlib.analytics.clv.value`: discounted CLV, discount rates, value to date.
 - :mod:`~crmlib.analytics.clv.holdout`: calibration/holdout split and metrics.
@@ -32,6 +33,7 @@ from crmlib.analytics.clv.holdout import (
     calibration_holdout_split,
     holdout_metrics,
 )
+from crmlib.analytics.clv.pareto_nbd import ParetoNBD
 from crmlib.analytics.clv.pipeline import MODEL, CLVPipeline, margin_share
 from crmlib.analytics.clv.value import (
     CLV,
@@ -62,6 +64,7 @@ __all__ = [
     "Estimator",
     "GammaGamma",
     "HoldoutMetrics",
+    "ParetoNBD",
     "annual_to_monthly_rate",
     "calibration_holdout_split",
     "customer_lifetime_value",
