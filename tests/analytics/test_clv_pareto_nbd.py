@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import integrate
-from scipy.special import gammaln
+from scipy.special import gammaln, hyp2f1
 
 from crmlib.analytics import clv
-from crmlib.analytics.clv import STANDARD_ERROR, ParetoNBD
+from crmlib.analytics.clv import STANDARD_ERROR, BetaGeo, ParetoNBD
 from crmlib.analytics.clv.pareto_nbd import _pnbd_loglik
 from crmlib.data import schema as s
-from crmlib.data.datasets import load_cdnow_summary
+from crmlib.data.datasets import load_cdnow_summary, load_cdnow_transactions
 from crmlib.errors import CRMError, DataError, NotFittedError
 
 PUBLISHED = {"r": 0.5533, "alpha": 10.5776, "s": 0.6061, "beta": 11.6650}
@@ -252,3 +252,81 @@ def test_series_in_series_out(pnbd_cdnow, cdnow):
     out = pnbd_cdnow.p_alive(head[s.FREQUENCY], head[s.RECENCY], head[s.T])
     assert isinstance(out, pd.Series)
     assert out.index.equals(head.index)
+
+
+# --- model choice on a holdout (CDNOW, 39 + 39 weeks) ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cdnow_split():
+    return clv.calibration_holdout_split(
+        load_cdnow_transactions(), CDNOW_CALIBRATION_END, CDNOW_OBSERVATION_END, "W"
+    )
+
+
+@pytest.fixture(scope="module")
+def choice(cdnow_split):
+    return clv.choose_purchase_model(
+        cdnow_split, transactions=load_cdnow_transactions(), calibration_end=CDNOW_CALIBRATION_END
+    )
+
+
+def test_model_choice_table_is_finite_and_the_choice_is_the_lowest_mae(choice):
+    table = choice.table
+    assert list(table.index) == ["BG/NBD", "Pareto/NBD"]
+    assert np.isfinite(table.to_numpy(dtype=float)).all()
+    assert choice.chosen == table["mae"].idxmin()
+    assert choice.chosen in choice.reason
+    assert f"{table.loc[choice.chosen, 'mae']:.4f}" in choice.reason
+    # both models were fitted on the calibration period: near their CDNOW optima
+    assert choice.models["BG/NBD"].params_["r"] == pytest.approx(0.243, abs=2e-3)
+    assert choice.models["Pareto/NBD"].params_["r"] == pytest.approx(0.5533, abs=2e-3)
+
+
+def test_model_choice_figures_by_hand(choice, cdnow_split):
+    # actual holdout repeat purchases, counted from the raw file: distinct
+    # purchase days of calibration customers from 1997-10-01 to 1998-06-30
+    lines = load_cdnow_transactions()
+    days = pd.to_datetime(lines[s.ORDER_DATE]).dt.normalize()
+    holdout = lines[(days > CDNOW_CALIBRATION_END) & (days <= CDNOW_OBSERVATION_END)]
+    occasions = holdout.assign(day=days).drop_duplicates([s.CUSTOMER_ID, "day"])
+    actual = occasions[s.CUSTOMER_ID].isin(cdnow_split.index).sum()
+    assert choice.table["actual_total"].tolist() == [actual, actual]
+    # cumulative tracking: the last period is the whole holdout; the first week by hand
+    tracking = choice.tracking
+    assert list(tracking.index) == list(range(1, 40))
+    assert tracking[clv.ACTUAL].iloc[-1] == actual
+    first_week = occasions[
+        occasions[s.CUSTOMER_ID].isin(cdnow_split.index) & (occasions["day"] <= "1997-10-07")
+    ]
+    assert tracking[clv.ACTUAL].iloc[0] == len(first_week)
+    for name in choice.table.index:
+        assert tracking[name].iloc[-1] == pytest.approx(
+            choice.table.loc[name, "predicted_total"], rel=1e-12
+        )
+        assert tracking[name].is_monotonic_increasing
+    # the MAE of the BG/NBD at its fitted parameters, recomputed from eq. (10)
+    # of Fader, Hardie & Lee (2005a) by hand for the customers without repeat purchases
+    r, alpha, a, b = choice.models["BG/NBD"].params_.values()
+    zero = cdnow_split[cdnow_split[s.FREQUENCY] == 0]
+    t = 273 / 7
+    z = t / (alpha + zero[s.T] + t)
+    predicted = (
+        (a + b - 1)
+        / (a - 1)
+        * (1 - ((alpha + zero[s.T]) / (alpha + zero[s.T] + t)) ** r * hyp2f1(r, b, a + b - 1, z))
+    )
+    table = choice.metrics["BG/NBD"].by_frequency
+    assert table.loc["0", clv.PREDICTED] == pytest.approx(predicted.mean(), rel=1e-9)
+    assert table.loc["0", clv.CUSTOMERS] == 1411
+
+
+def test_model_choice_with_one_model_says_so(cdnow_split):
+    one = clv.choose_purchase_model(cdnow_split, models={"BG/NBD": BetaGeo()})
+    assert one.chosen == "BG/NBD"
+    assert "only model" in one.reason
+    assert one.tracking is None
+    with pytest.raises(CRMError):
+        clv.choose_purchase_model(cdnow_split, models={})
+    with pytest.raises(CRMError):  # tracking needs the calibration end
+        clv.choose_purchase_model(cdnow_split, transactions=load_cdnow_transactions())

@@ -30,8 +30,11 @@ from crmlib.analytics.clv.holdout import (
     FREQUENCY_HOLDOUT,
     PREDICTED,
     HoldoutMetrics,
+    ModelChoice,
     calibration_holdout_split,
+    choose_purchase_model,
     holdout_metrics,
+    holdout_tracking,
 )
 from crmlib.analytics.clv.pareto_nbd import ParetoNBD
 from crmlib.analytics.clv.pipeline import MODEL, CLVPipeline, margin_share
@@ -64,11 +67,14 @@ __all__ = [
     "Estimator",
     "GammaGamma",
     "HoldoutMetrics",
+    "ModelChoice",
     "ParetoNBD",
     "annual_to_monthly_rate",
     "calibration_holdout_split",
+    "choose_purchase_model",
     "customer_lifetime_value",
     "historical_clv",
     "holdout_metrics",
+    "holdout_tracking",
     "margin_share",
 ]
