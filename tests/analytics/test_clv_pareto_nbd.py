@@ -15,7 +15,7 @@ from scipy.special import gammaln, hyp2f1
 
 from crmlib.analytics import clv
 from crmlib.analytics.clv import STANDARD_ERROR, BetaGeo, ParetoNBD
-from crmlib.analytics.clv.pareto_nbd import _pnbd_loglik
+from crmlib.analytics.clv.pareto_nbd import _pnbd_loglik, _PNBDData
 from crmlib.data import schema as s
 from crmlib.data.datasets import load_cdnow_summary, load_cdnow_transactions
 from crmlib.errors import CRMError, DataError, NotFittedError
@@ -57,7 +57,7 @@ def test_cdnow_parameters_and_log_likelihood_match_the_note(pnbd_cdnow):
 
 def test_log_likelihood_at_the_published_parameters_is_the_published_one(cdnow, pnbd_cdnow):
     x, tx, T = _columns(cdnow)
-    at_published = _pnbd_loglik(tuple(PUBLISHED.values()), x, tx, T, np.ones_like(x))
+    at_published = _pnbd_loglik(tuple(PUBLISHED.values()), _PNBDData.build(x, tx, T))
     assert round(at_published, 1) == PUBLISHED_LL
     # the fit is a maximum: no lower than the published point
     assert pnbd_cdnow.log_likelihood_ >= at_published - 1e-9
@@ -118,17 +118,16 @@ def test_likelihood_and_p_alive_match_direct_integration_in_both_cases(params):
     x, tx, T = 2.0, 3.0, 8.0
     likelihood, alive = _integrated(params, x, tx, T)
     one = np.array([1.0])
-    ours = _pnbd_loglik(params, one * x, one * tx, one * T, one)
+    ours = _pnbd_loglik(params, _PNBDData.build(one * x, one * tx, one * T))
     assert ours == pytest.approx(np.log(likelihood), abs=1e-9)
     assert ParetoNBD.from_params(*params).p_alive(x, tx, T) == pytest.approx(alive, abs=1e-9)
 
 
 def test_likelihood_is_continuous_where_alpha_crosses_beta(cdnow):
     # the two forms of A0 (alpha >= beta, alpha < beta) meet at alpha = beta
-    x, tx, T = _columns(cdnow)
-    w = np.ones_like(x)
-    below = _pnbd_loglik((0.55, 10.0 - 1e-7, 0.6, 10.0), x, tx, T, w)
-    above = _pnbd_loglik((0.55, 10.0 + 1e-7, 0.6, 10.0), x, tx, T, w)
+    data = _PNBDData.build(*_columns(cdnow))
+    below = _pnbd_loglik((0.55, 10.0 - 1e-7, 0.6, 10.0), data)
+    above = _pnbd_loglik((0.55, 10.0 + 1e-7, 0.6, 10.0), data)
     assert below == pytest.approx(above, abs=1e-3)
 
 
@@ -214,11 +213,10 @@ def test_summary_has_wald_bounds_and_nan_without_a_fit(pnbd_cdnow):
     # se(r) by hand: second differences of the log-likelihood in r alone would
     # ignore the correlations, so check the full inverse Hessian instead
     params = np.array(list(pnbd_cdnow.params_.values()))
-    x, tx, T = _columns(load_cdnow_summary())
-    w = np.ones_like(x)
+    data = _PNBDData.build(*_columns(load_cdnow_summary()))
 
     def nll(p):
-        return -_pnbd_loglik(p, x, tx, T, w)
+        return -_pnbd_loglik(p, data)
 
     h = params * 1e-4
     hessian = np.empty((4, 4))

@@ -13,11 +13,14 @@ The derivative of 2F1 in its parameters has no closed form that scipy offers,
 so the gradient is taken by central differences of the log-likelihood (step
 1e-5 on the log parameters; truncation and rounding error both about 1e-10 of
 the mean log-likelihood). Customers with identical (frequency, recency, T) are
-compressed into one weighted row first. The model works in whatever unit
+compressed into one weighted row first, and the hypergeometric function is
+evaluated once per distinct (frequency, recency) and (frequency, T) pair. The model works in whatever unit
 ``recency`` and ``T`` were measured in; ``alpha`` and ``beta`` scale with it.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -30,6 +33,28 @@ from crmlib.errors import CRMError, DataError
 
 _PNBD_PARAMS = ("r", "alpha", "s", "beta")
 _GRADIENT_STEP = 1e-5  # central differences on the log parameters
+
+
+def _log_f(params, x, t):
+    """``ln F(t)``, F(t) = 2F1(c, b; c+1; |alpha-beta| / (m+t)) / (m+t)**c (see ``_log_terms``)."""
+    r, alpha, s_, beta = params
+    c = r + s_ + x
+    if alpha >= beta:
+        m, b_param, gap = alpha, s_ + 1.0, alpha - beta
+    else:
+        m, b_param, gap = beta, r + x, beta - alpha
+    with np.errstate(divide="ignore"):
+        return np.log(special.hyp2f1(c, b_param, c + 1.0, gap / (m + t))) - c * np.log(m + t)
+
+
+def _combine(params, x, T, log_f_tx, log_f_T):
+    """``ln A1`` and ``ln(s/(r+s+x) A0)`` from ln F(t_x) and ln F(T) (see ``_log_terms``)."""
+    r, alpha, s_, beta = params
+    log_a1 = -(r + x) * np.log(alpha + T) - s_ * np.log(beta + T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.minimum(np.exp(log_f_T - log_f_tx), 1.0)
+        log_a0 = log_f_tx + np.log1p(-ratio)
+    return log_a1, np.log(s_) - np.log(r + s_ + x) + log_a0
 
 
 def _log_terms(params, x, tx, T):
@@ -50,34 +75,67 @@ def _log_terms(params, x, tx, T):
     difference of positive terms, taken in log space as
     ln F(t_x) + log1p(-F(T)/F(t_x)); it is 0 (log -inf) when t_x = T.
     """
-    r, alpha, s_, beta = params
-    c = r + s_ + x
-    if alpha >= beta:
-        m, b_param, gap = alpha, s_ + 1.0, alpha - beta
-    else:
-        m, b_param, gap = beta, r + x, beta - alpha
-    log_a1 = -(r + x) * np.log(alpha + T) - s_ * np.log(beta + T)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_f_tx = np.log(special.hyp2f1(c, b_param, c + 1.0, gap / (m + tx))) - c * np.log(m + tx)
-        log_f_T = np.log(special.hyp2f1(c, b_param, c + 1.0, gap / (m + T))) - c * np.log(m + T)
-        ratio = np.minimum(np.exp(log_f_T - log_f_tx), 1.0)
-        log_a0 = log_f_tx + np.log1p(-ratio)
-    log_a0_term = np.log(s_) - np.log(c) + log_a0
-    return log_a1, log_a0_term
+    return _combine(params, x, T, _log_f(params, x, tx), _log_f(params, x, T))
 
 
-def _pnbd_loglik(params, x, tx, T, weight) -> float:
-    """Weighted Pareto/NBD log-likelihood (Fader, Hardie & Lee 2005c, eq. 2)."""
+@dataclass(frozen=True)
+class _PNBDData:
+    """Compressed Pareto/NBD input for :func:`_pnbd_loglik`.
+
+    F(t) depends on (x, t) only, and many customers share an (x, t_x) or an
+    (x, T) pair (t_x = 0 for every customer without repeat purchases; T takes
+    one value per day of first purchase), so 2F1, the costly part, is
+    evaluated once per distinct pair. Terms of x alone are evaluated once per
+    distinct x.
+    """
+
+    x: np.ndarray
+    T: np.ndarray
+    weight: np.ndarray
+    pair_x: np.ndarray  # distinct (x, t) pairs among (x, t_x) and (x, T)
+    pair_t: np.ndarray
+    tx_index: np.ndarray  # each row's (x, t_x) and (x, T) in the pairs
+    T_index: np.ndarray
+    distinct_x: np.ndarray
+    weight_of_x: np.ndarray
+
+    @classmethod
+    def build(cls, x, tx, T, weight=None) -> _PNBDData:
+        x, tx, T = (np.asarray(v, dtype=float).ravel() for v in (x, tx, T))
+        weight = np.ones_like(x) if weight is None else np.asarray(weight, dtype=float).ravel()
+        pairs = pd.DataFrame({"x": np.concatenate([x, x]), "t": np.concatenate([tx, T])})
+        codes, distinct = pd.MultiIndex.from_frame(pairs).factorize()
+        distinct_x, x_inverse = np.unique(x, return_inverse=True)
+        return cls(
+            x=x,
+            T=T,
+            weight=weight,
+            pair_x=distinct.get_level_values(0).to_numpy(dtype=float),
+            pair_t=distinct.get_level_values(1).to_numpy(dtype=float),
+            tx_index=codes[: x.size],
+            T_index=codes[x.size :],
+            distinct_x=distinct_x,
+            weight_of_x=np.bincount(x_inverse.ravel(), weights=weight),
+        )
+
+
+def _pnbd_loglik(params, data: _PNBDData) -> float:
+    """Weighted Pareto/NBD log-likelihood (Fader, Hardie & Lee 2005c, eq. 2)::
+
+        ln L = lnG(r+x) - lnG(r) + r ln(alpha) + s ln(beta) + ln(A1 + s/(r+s+x) A0)
+
+    with A1 and A0 as in ``_log_terms``, summed over customers (times their weights).
+    """
     r, alpha, s_, beta = params
-    log_a1, log_a0_term = _log_terms(params, x, tx, T)
-    per_row = (
-        special.gammaln(r + x)
-        - special.gammaln(r)
-        + r * np.log(alpha)
-        + s_ * np.log(beta)
-        + np.logaddexp(log_a1, log_a0_term)
+    log_f = _log_f(params, data.pair_x, data.pair_t)
+    log_a1, log_a0_term = _combine(
+        params, data.x, data.T, log_f[data.tx_index], log_f[data.T_index]
     )
-    return float(np.add.reduce(weight * per_row))
+    ux, wx = data.distinct_x, data.weight_of_x
+    by_x = special.gammaln(r + ux) - special.gammaln(r) + r * np.log(alpha) + s_ * np.log(beta)
+    return float(
+        np.add.reduce(wx * by_x) + np.add.reduce(data.weight * np.logaddexp(log_a1, log_a0_term))
+    )
 
 
 class ParetoNBD(Estimator):
@@ -189,12 +247,13 @@ class ParetoNBD(Estimator):
             raise DataError("ParetoNBD.fit: the summary has no customers")
         rows = compress(pd.DataFrame(values), list(cols))
         x, tx, T, weight = (rows[c].to_numpy(dtype=float) for c in (*cols, "weight"))
+        data = _PNBDData.build(x, tx, T, weight)
         n = float(weight.sum())
         penalizer = float(self.penalizer)
 
         def value(log_params):
             params = np.exp(log_params)
-            return -_pnbd_loglik(params, x, tx, T, weight) / n + penalizer * (params**2).sum()
+            return -_pnbd_loglik(params, data) / n + penalizer * (params**2).sum()
 
         def objective(log_params):
             grad = np.empty(4)
@@ -215,7 +274,7 @@ class ParetoNBD(Estimator):
         x0 = np.log([1.0, alpha0, 1.0, beta0])
         result = maximise(objective, x0, self.tol, self.maxiter, "Pareto/NBD")
         params = self._set_maximum_likelihood_fit(objective, result, n)
-        self.log_likelihood_ = _pnbd_loglik(params, x, tx, T, weight)
+        self.log_likelihood_ = _pnbd_loglik(params, data)
         self.n_customers_ = int(n)
         return self
 
