@@ -7,6 +7,7 @@
   (Fader, Hardie & Shang 2010).
 - :mod:`~crmlib.analytics.clv.shifted_beta_geo`: shifted-beta-geometric contractual
   retention (Fader & Hardie 2007, 2010).
+- :mod:`~crmlib.analytics.clv.pareto_nbd`: Pareto/NBD purchases (Schmittlein, Morrison & Colombo 1987).
 - :mod:`~crmlib.analytics.clv.gamma_gamma`: Gamma-Gamma spend (Fader, Hardie & Lee 2005b).
 - :mod:`~crmlib.analytics.clv.value`: discounted CLV, discount rates, value to date.
 - :mod:`~crmlib.analytics.clv.holdout`: calibration/holdout split and metrics.
@@ -34,9 +35,13 @@ from crmlib.analytics.clv.holdout import (
     FREQUENCY_HOLDOUT,
     PREDICTED,
     HoldoutMetrics,
+    ModelChoice,
     calibration_holdout_split,
+    choose_purchase_model,
     holdout_metrics,
+    holdout_tracking,
 )
+from crmlib.analytics.clv.pareto_nbd import ParetoNBD
 from crmlib.analytics.clv.pipeline import MODEL, CLVPipeline, margin_share
 from crmlib.analytics.clv.shifted_beta_geo import ShiftedBetaGeo, survivors_from_subscriptions
 from crmlib.analytics.clv.value import (
@@ -70,11 +75,15 @@ __all__ = [
     "GammaGamma",
     "HoldoutMetrics",
     "ShiftedBetaGeo",
+    "ModelChoice",
+    "ParetoNBD",
     "annual_to_monthly_rate",
     "calibration_holdout_split",
+    "choose_purchase_model",
     "customer_lifetime_value",
     "historical_clv",
     "holdout_metrics",
     "survivors_from_subscriptions",
+    "holdout_tracking",
     "margin_share",
 ]
