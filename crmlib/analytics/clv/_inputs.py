@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from crmlib.analytics.clv.base import compress
 from crmlib.data import schema as s
 from crmlib.errors import DataError
 
@@ -137,3 +138,18 @@ def wrap(values: np.ndarray, index, name: str | None = None):
     if values.ndim == 0:
         return float(values)
     return values
+
+
+def btyd_rows(summary, what: str, check=check_btyd) -> pd.DataFrame:
+    """The summary's (frequency, recency, T) checked and compressed to distinct rows.
+
+    ``check`` validates the columns (default :func:`check_btyd`; the discrete-time models pass
+    their whole-period check). Returns the distinct rows with a ``weight`` column (how many
+    customers share each), as :func:`crmlib.analytics.clv.base.compress` makes them.
+    """
+    columns = (s.FREQUENCY, s.RECENCY, s.T)
+    values = summary_columns(summary, columns, what)
+    check(values, summary.index, what)
+    if len(summary) == 0:
+        raise DataError(f"{what}: the summary has no customers")
+    return compress(pd.DataFrame(values), list(columns))

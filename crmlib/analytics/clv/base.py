@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from crmlib.errors import ConvergenceWarning, NotFittedError
+from crmlib.errors import ConvergenceWarning, CRMError, NotFittedError
 
 # Columns of Estimator.summary_.
 ESTIMATE = "estimate"
@@ -52,6 +52,20 @@ class Estimator:
     """
 
     _param_names: tuple[str, ...] = ()
+
+    @classmethod
+    def _with_params(cls, model: str, *values: float):
+        """A new model holding known parameters ``values`` (in ``_param_names`` order).
+
+        ``model`` names it in the error ("BG/NBD parameter r must be ..."); every
+        parameter of these models is a positive finite number.
+        """
+        for name, value in zip(cls._param_names, values, strict=True):
+            if not (np.isfinite(value) and value > 0):
+                raise CRMError(f"{model} parameter {name} must be a positive number, not {value}")
+        instance = cls()
+        instance.params_ = dict(zip(cls._param_names, map(float, values), strict=True))
+        return instance
 
     def _require_fitted(self, attribute: str = "params_"):
         """The fitted ``attribute``; NotFittedError when fit has not set it."""

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from crmlib.analytics.clv._inputs import broadcast, check_btyd, summary_columns, wrap
-from crmlib.analytics.clv.base import Estimator, compress, maximise
+from crmlib.analytics.clv._inputs import broadcast, btyd_rows, check_btyd, wrap
+from crmlib.analytics.clv.base import Estimator, maximise
 from crmlib.data import schema as s
 from crmlib.errors import CRMError, DataError
 
@@ -256,12 +256,7 @@ class BetaGeo(Estimator):
     @classmethod
     def from_params(cls, r: float, alpha: float, a: float, b: float) -> BetaGeo:
         """A model with known parameters (e.g. published ones, or to simulate from)."""
-        for name, value in zip(_BG_PARAMS, (r, alpha, a, b), strict=True):
-            if not (np.isfinite(value) and value > 0):
-                raise CRMError(f"BG/NBD parameter {name} must be a positive number, not {value}")
-        model = cls()
-        model.params_ = {"r": float(r), "alpha": float(alpha), "a": float(a), "b": float(b)}
-        return model
+        return cls._with_params("BG/NBD", r, alpha, a, b)
 
     def fit(self, summary: pd.DataFrame) -> BetaGeo:
         """Fit r, alpha, a, b by maximum likelihood.
@@ -292,11 +287,7 @@ class BetaGeo(Estimator):
             iteration count are given).
         """
         cols = (s.FREQUENCY, s.RECENCY, s.T)
-        values = summary_columns(summary, cols, "BetaGeo.fit")
-        check_btyd(values, summary.index, "BetaGeo.fit")
-        if len(summary) == 0:
-            raise DataError("BetaGeo.fit: the summary has no customers")
-        rows = compress(pd.DataFrame(values), list(cols))
+        rows = btyd_rows(summary, "BetaGeo.fit")
         data = _BGNBDData.build(*(rows[c].to_numpy(dtype=float) for c in (*cols, "weight")))
         n = data.weight_of_x.sum()
         penalizer = float(self.penalizer)

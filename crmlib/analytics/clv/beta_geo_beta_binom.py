@@ -24,14 +24,14 @@ from scipy import special
 
 from crmlib.analytics.clv._inputs import (
     broadcast,
+    btyd_rows,
     check_btyd,
     rows_text,
-    summary_columns,
     wrap,
 )
-from crmlib.analytics.clv.base import Estimator, compress, maximise
+from crmlib.analytics.clv.base import Estimator, maximise
 from crmlib.data import schema as s
-from crmlib.errors import CRMError, DataError
+from crmlib.errors import DataError
 
 _BGBB_PARAMS = ("alpha", "beta", "gamma", "delta")
 
@@ -193,14 +193,7 @@ class BetaGeoBetaBinom(Estimator):
     @classmethod
     def from_params(cls, alpha: float, beta: float, gamma: float, delta: float) -> BetaGeoBetaBinom:
         """A model with known parameters (e.g. published ones)."""
-        for name, value in zip(_BGBB_PARAMS, (alpha, beta, gamma, delta), strict=True):
-            if not (np.isfinite(value) and value > 0):
-                raise CRMError(f"BG/BB parameter {name} must be a positive number, not {value}")
-        model = cls()
-        model.params_ = dict(
-            zip(_BGBB_PARAMS, map(float, (alpha, beta, gamma, delta)), strict=True)
-        )
-        return model
+        return cls._with_params("BG/BB", alpha, beta, gamma, delta)
 
     def fit(self, summary: pd.DataFrame) -> BetaGeoBetaBinom:
         """Fit alpha, beta, gamma, delta by maximum likelihood.
@@ -229,11 +222,7 @@ class BetaGeoBetaBinom(Estimator):
             The optimiser stopped before converging.
         """
         cols = (s.FREQUENCY, s.RECENCY, s.T)
-        values = summary_columns(summary, cols, "BetaGeoBetaBinom.fit")
-        _check_periods(values, summary.index, "BetaGeoBetaBinom.fit")
-        if len(summary) == 0:
-            raise DataError("BetaGeoBetaBinom.fit: the summary has no customers")
-        rows = compress(pd.DataFrame(values), list(cols))
+        rows = btyd_rows(summary, "BetaGeoBetaBinom.fit", check=_check_periods)
         x, tx, n_, w = (rows[c].to_numpy(dtype=float) for c in (*cols, "weight"))
         n = float(w.sum())
 

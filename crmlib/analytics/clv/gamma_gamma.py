@@ -134,12 +134,7 @@ class GammaGamma(Estimator):
     @classmethod
     def from_params(cls, p: float, q: float, v: float) -> GammaGamma:
         """A model with known parameters (e.g. the published ones)."""
-        for name, value in zip(_GG_PARAMS, (p, q, v), strict=True):
-            if not (np.isfinite(value) and value > 0):
-                raise CRMError(f"Gamma-Gamma parameter {name} must be positive, not {value}")
-        model = cls()
-        model.params_ = {"p": float(p), "q": float(q), "v": float(v)}
-        return model
+        return cls._with_params("Gamma-Gamma", p, q, v)
 
     def fit(self, summary: pd.DataFrame) -> GammaGamma:
         """Fit p, q, v by maximum likelihood on the repeat buyers of ``summary``.

@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from crmlib.analytics.clv._inputs import broadcast, check_btyd, summary_columns, wrap
-from crmlib.analytics.clv.base import Estimator, compress, maximise
+from crmlib.analytics.clv._inputs import broadcast, btyd_rows, check_btyd, wrap
+from crmlib.analytics.clv.base import Estimator, maximise
 from crmlib.data import schema as s
 from crmlib.errors import CRMError, DataError
 
@@ -204,14 +204,7 @@ class ParetoNBD(Estimator):
     @classmethod
     def from_params(cls, r: float, alpha: float, s: float, beta: float) -> ParetoNBD:
         """A model with known parameters (e.g. published ones, or to simulate from)."""
-        for name, value in zip(_PNBD_PARAMS, (r, alpha, s, beta), strict=True):
-            if not (np.isfinite(value) and value > 0):
-                raise CRMError(
-                    f"Pareto/NBD parameter {name} must be a positive number, not {value}"
-                )
-        model = cls()
-        model.params_ = {"r": float(r), "alpha": float(alpha), "s": float(s), "beta": float(beta)}
-        return model
+        return cls._with_params("Pareto/NBD", r, alpha, s, beta)
 
     def fit(self, summary: pd.DataFrame) -> ParetoNBD:
         """Fit r, alpha, s, beta by maximum likelihood.
@@ -241,11 +234,7 @@ class ParetoNBD(Estimator):
             The optimiser stopped before converging.
         """
         cols = (s.FREQUENCY, s.RECENCY, s.T)
-        values = summary_columns(summary, cols, "ParetoNBD.fit")
-        check_btyd(values, summary.index, "ParetoNBD.fit")
-        if len(summary) == 0:
-            raise DataError("ParetoNBD.fit: the summary has no customers")
-        rows = compress(pd.DataFrame(values), list(cols))
+        rows = btyd_rows(summary, "ParetoNBD.fit")
         x, tx, T, weight = (rows[c].to_numpy(dtype=float) for c in (*cols, "weight"))
         data = _PNBDData.build(x, tx, T, weight)
         n = float(weight.sum())

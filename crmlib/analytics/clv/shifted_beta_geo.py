@@ -24,7 +24,7 @@ from scipy import special
 from crmlib.analytics.clv._inputs import broadcast, wrap
 from crmlib.analytics.clv.base import Estimator, maximise
 from crmlib.data import schema as s
-from crmlib.errors import CRMError, DataError
+from crmlib.errors import DataError
 
 _SBG_PARAMS = ("alpha", "beta")
 _MONTHS_PER_PERIOD = {"M": 1, "Q": 3, "Y": 12}
@@ -165,12 +165,7 @@ class ShiftedBetaGeo(Estimator):
     @classmethod
     def from_params(cls, alpha: float, beta: float) -> ShiftedBetaGeo:
         """A model with known parameters (e.g. published ones)."""
-        for name, value in zip(_SBG_PARAMS, (alpha, beta), strict=True):
-            if not (np.isfinite(value) and value > 0):
-                raise CRMError(f"sBG parameter {name} must be a positive number, not {value}")
-        model = cls()
-        model.params_ = {"alpha": float(alpha), "beta": float(beta)}
-        return model
+        return cls._with_params("sBG", alpha, beta)
 
     def fit(self, survivors) -> ShiftedBetaGeo:
         """Fit alpha and beta by maximum likelihood from survivor counts.
