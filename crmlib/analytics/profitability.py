@@ -14,7 +14,7 @@ import pandas as pd
 from crmlib.analytics import costs
 from crmlib.analytics.orders import order_counts, order_key_sql
 from crmlib.data import schema as s
-from crmlib.data.checks import need_columns
+from crmlib.data.checks import as_of_date, need_columns
 from crmlib.errors import CRMError
 
 _PROFIT_SQL = """
@@ -78,16 +78,9 @@ UNITS = "units"
 PROFITABILITY_COLUMNS = (s.REVENUE, PRODUCT_COST, COST_TO_SERVE, PROFIT, ORDERS, UNITS)
 
 
-def _table(data, name: str) -> pd.DataFrame | None:
-    """A table of the client data, or None when absent or empty."""
-    return data.tables[name] if data.has(name) else None
-
-
 def _as_of(data, transactions: pd.DataFrame) -> pd.Timestamp:
-    when = getattr(data, "as_of", None)
-    if when is None:
-        when = transactions[s.ORDER_DATE].max()
-    return pd.Timestamp(when).normalize()
+    """The client data's as-of date, else the last order date (:func:`as_of_date`)."""
+    return as_of_date(transactions, getattr(data, "as_of", None))
 
 
 def _timestamp(value, what: str) -> pd.Timestamp:
@@ -173,14 +166,14 @@ def customer_profitability(
     when = _as_of(data, tx) if as_of is None else _timestamp(as_of, "as_of")
     lines = _observed(tx, when)
     ids = [lines[s.CUSTOMER_ID]]
-    customers = _table(data, "customers")
+    customers = data.table("customers")
     if customers is not None:
         ids.append(customers[s.CUSTOMER_ID])
-    rates = cost_rates if cost_rates is not None else _table(data, "cost_rates")
+    rates = cost_rates if cost_rates is not None else data.table("cost_rates")
     if rates is not None:
         if events is None:
             events = costs.activity_events(
-                lines, _table(data, "tickets"), _table(data, "interactions"), as_of=when
+                lines, data.table("tickets"), data.table("interactions"), as_of=when
             )
         ids.append(events[s.CUSTOMER_ID].dropna())
     index = pd.Index(pd.concat(ids).astype(str).unique(), name=s.CUSTOMER_ID).sort_values()

@@ -141,6 +141,10 @@ class ClientData:
         """True when the folder held this table with at least one valid row."""
         return table in self.tables and len(self.tables[table]) > 0
 
+    def table(self, name: str) -> pd.DataFrame | None:
+        """The table's valid rows, or None when the folder held none (see :meth:`has`)."""
+        return self.tables[name] if self.has(name) else None
+
     def summary(self) -> dict:
         """A JSON-ready summary (what ``crm validate --json`` prints)."""
         return {

@@ -65,7 +65,7 @@ def cost_rate_explorer(
     """
 
     def table(name):
-        return data.tables[name] if data.has(name) else None
+        return data.table(name)
 
     rates = cost_rates if cost_rates is not None else table("cost_rates")
     if rates is None:

@@ -118,9 +118,9 @@ def kpi_table(
     lines = tx.loc[tx[s.ORDER_DATE] <= when]
     line_period = lines[s.ORDER_DATE].dt.to_period(kind)
     has_cost = s.COST in lines.columns and lines[s.COST].notna().any()
-    rates = data.tables["cost_rates"] if data.has("cost_rates") else None
-    tickets = data.tables.get("tickets") if data.has("tickets") else None
-    inter = data.tables.get("interactions") if data.has("interactions") else None
+    rates = data.table("cost_rates")
+    tickets = data.table("tickets")
+    inter = data.table("interactions")
     rows = []
     previous = None
     for p in periods:

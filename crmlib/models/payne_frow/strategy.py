@@ -61,7 +61,7 @@ def default_segments(data) -> tuple[pd.Series, str]:
 
     bought, _ = _purchases(data.transactions, data.as_of)
     buyers = pd.Index(bought[s.CUSTOMER_ID].unique(), name=s.CUSTOMER_ID)
-    surveys = data.tables.get("surveys") if data.has("surveys") else None
+    surveys = data.table("surveys")
     needs = [c for c in s.NEEDS if surveys is not None and c in surveys.columns]
     if needs and surveys.dropna(subset=needs).shape[0] > 0:
         labels = segments.needs_segments(surveys, columns=needs)
@@ -229,7 +229,7 @@ def strategy_signals(data) -> pd.DataFrame:
         add("identified_revenue", INFORMATION, share, "revenue from customers on file")
     else:
         add("identified_revenue", INFORMATION, np.nan, "no customers table: cannot be seen")
-    surveys = data.tables.get("surveys") if data.has("surveys") else None
+    surveys = data.table("surveys")
     needs = [c for c in s.NEEDS if surveys is not None and c in surveys.columns]
     if needs:
         answered = surveys.dropna(subset=needs, how="all")[s.CUSTOMER_ID].unique()
@@ -242,7 +242,7 @@ def strategy_signals(data) -> pd.DataFrame:
     else:
         add("needs_known", INFORMATION, np.nan, "no surveys with needs answers: cannot be seen")
     contacts = []
-    inter = data.tables.get("interactions") if data.has("interactions") else None
+    inter = data.table("interactions")
     if inter is not None:
         real = (
             inter
@@ -263,7 +263,7 @@ def strategy_signals(data) -> pd.DataFrame:
     else:
         add("contact_history", INFORMATION, np.nan, "no interactions or tickets: cannot be seen")
 
-    campaigns = data.tables.get("campaigns") if data.has("campaigns") else None
+    campaigns = data.table("campaigns")
     if (
         campaigns is None
         or s.TARGET_SEGMENT not in campaigns.columns

@@ -94,7 +94,7 @@ def data_evidence(data, inactivity_days: int = LAPSED_AFTER_DAYS) -> pd.DataFram
             }
         )
 
-    customers = data.tables.get("customers") if data.has("customers") else None
+    customers = data.table("customers")
     monthly = new_customers(tx, customers, freq="M", as_of=data.as_of).sum(axis=1)
     add("cma1", "new customers per month (last 12 months)", monthly.tail(12).mean(), "customers")
     def holds(**columns) -> bool:  # the tables hold these columns, each with a value
@@ -112,7 +112,7 @@ def data_evidence(data, inactivity_days: int = LAPSED_AFTER_DAYS) -> pd.DataFram
     )
     if holds(interactions=[s.KIND, s.CAMPAIGN_ID]):
         inter = data.tables["interactions"]
-        campaigns = data.tables["campaigns"] if data.has("campaigns") else None
+        campaigns = data.table("campaigns")
         responses = campaign_groups(tx, inter, campaigns)
         if len(responses):
             lift = campaign_lift(responses, campaigns)

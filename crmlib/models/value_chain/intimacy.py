@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 
 from crmlib.analytics.concentration import top_mask
-from crmlib.analytics.profitability import _table
 from crmlib.data import schema as s
 from crmlib.models.value_chain._common import (
     COMPLETE_PROFILE,
@@ -46,7 +45,7 @@ def customer_knowledge(data) -> pd.DataFrame:
     """
     tx = data.transactions
     ids = [tx[s.CUSTOMER_ID]]
-    customers = _table(data, "customers")
+    customers = data.table("customers")
     if customers is not None:
         ids.append(customers[s.CUSTOMER_ID])
     index = pd.Index(pd.concat(ids).astype(str).unique(), name=s.CUSTOMER_ID).sort_values()
@@ -65,12 +64,12 @@ def customer_knowledge(data) -> pd.DataFrame:
         out[PROFILE_COMPLETENESS] = np.nan
     touch = pd.Series(0, index=index, dtype="int64")
     for name in ("interactions", "tickets", "surveys"):
-        table = _table(data, name)
+        table = data.table(name)
         if table is not None and s.CUSTOMER_ID in table.columns:
             counts = table[s.CUSTOMER_ID].astype(str).value_counts()
             touch = touch.add(counts.reindex(index, fill_value=0), fill_value=0).astype("int64")
     out[TOUCHPOINTS] = touch
-    surveys = _table(data, "surveys")
+    surveys = data.table("surveys")
     if surveys is not None:
         out[SURVEYED] = index.isin(surveys[s.CUSTOMER_ID].astype(str))
         out[SURVEYED] = out[SURVEYED].astype("boolean")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from crmlib.analytics.profitability import PROFIT, _table
+from crmlib.analytics.profitability import PROFIT
 from crmlib.data import schema as s
 from crmlib.data.checks import need_columns as _need
 from crmlib.errors import DataError
@@ -101,7 +101,7 @@ def partner_performance(
         main.index = main.index.astype(str)
         if profitability is not None:
             out[PROFIT_PER_CUSTOMER] = profitability[PROFIT].groupby(main).mean()
-        tickets = _table(data, "tickets")
+        tickets = data.table("tickets")
         if tickets is not None:
             ids = tickets[s.CUSTOMER_ID].astype(str)
             per_customer = ids.value_counts().reindex(main.index, fill_value=0)

@@ -18,7 +18,6 @@ from crmlib.analytics.profitability import (
     PROFIT,
     _as_of,
     _observed,
-    _table,
 )
 from crmlib.data import schema as s
 from crmlib.data.checks import need_columns as _need
@@ -112,7 +111,7 @@ def net_price_basis(data) -> str:
         A key of :data:`PRICE_BASES`.
     """
     tx = data.transactions
-    products = _table(data, "products")
+    products = data.table("products")
     has_qty = s.QUANTITY in tx.columns and tx[s.QUANTITY].notna().any()
     if (
         products is not None
@@ -158,7 +157,7 @@ def net_price(data, basis: str | None = None) -> pd.Series:
     buys = _observed(tx, _as_of(data, tx))
     buys = buys.loc[buys[s.REVENUE] >= 0]
     if basis == PRICE_LIST:
-        products = _table(data, "products")
+        products = data.table("products")
         if products is None or s.UNIT_PRICE not in products.columns:
             raise DataError("net price against list price needs products.unit_price")
         _need(buys, "transactions", (s.PRODUCT_ID, s.QUANTITY))

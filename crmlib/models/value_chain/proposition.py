@@ -12,7 +12,6 @@ from crmlib.analytics.profitability import (
     PROFIT,
     _as_of,
     _observed,
-    _table,
 )
 from crmlib.analytics.segments import NOT_SURVEYED, SEGMENT
 from crmlib.data import schema as s
@@ -107,7 +106,7 @@ def value_proposition(
     buys = buys.loc[buys[s.REVENUE] >= 0].assign(
         **{SEGMENT: lambda f: f[s.CUSTOMER_ID].astype(str).map(members)}
     )
-    products = _table(data, "products")
+    products = data.table("products")
     if products is not None and s.CATEGORY in products.columns and s.PRODUCT_ID in buys.columns:
         category = products.drop_duplicates(s.PRODUCT_ID).set_index(s.PRODUCT_ID)[s.CATEGORY]
         lines = buys.assign(**{s.CATEGORY: buys[s.PRODUCT_ID].map(category)})
@@ -117,7 +116,7 @@ def value_proposition(
     if s.CHANNEL in buys.columns:
         orders = one_line_per_order(buys).dropna(subset=[s.CHANNEL])
         out[CHANNEL_MIX] = _mix(orders.assign(_one=1), s.CHANNEL, "_one", 3)
-    surveys = _table(data, "surveys")
+    surveys = data.table("surveys")
     if surveys is not None:
         answers = surveys.assign(**{SEGMENT: surveys[s.CUSTOMER_ID].astype(str).map(members)})
         needs = [c for c in (*s.NEEDS, s.NPS) if c in answers.columns]
