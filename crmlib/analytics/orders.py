@@ -60,11 +60,15 @@ def order_keys(lines: pd.DataFrame) -> pd.Series:
         Same index as ``lines``, named ``order_key``. Orders are the distinct
         (customer_id, order_key) pairs.
     """
-    days = DAY_PREFIX + pd.to_datetime(lines[s.ORDER_DATE]).dt.strftime("%Y-%m-%d")
-    if s.ORDER_ID not in lines.columns:
-        return days.astype(str).rename(ORDER_KEY)
-    ids = lines[s.ORDER_ID]
-    keys = ids.astype(object).where(ids.notna(), days)
+    if s.ORDER_ID in lines.columns:
+        keys = lines[s.ORDER_ID].astype(object)
+        missing = keys.isna()
+    else:
+        keys = pd.Series(None, index=lines.index, dtype=object)
+        missing = pd.Series(True, index=lines.index)
+    if missing.any():  # the day's key only where a line has no order id
+        day = pd.to_datetime(lines.loc[missing, s.ORDER_DATE]).dt.strftime("%Y-%m-%d")
+        keys = keys.where(~missing, DAY_PREFIX + day)
     return keys.astype(str).rename(ORDER_KEY)
 
 
