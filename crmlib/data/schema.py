@@ -41,10 +41,12 @@ COUNTRY = "country"
 SIGNUP_DATE = "signup_date"
 ACQUISITION_CHANNEL = "acquisition_channel"
 SOURCE_SYSTEM = "source_system"
+HOUSEHOLD_SIZE = "household_size"
 
 CATEGORY = "category"
 UNIT_PRICE = "unit_price"
 UNIT_COST = "unit_cost"
+SUPPLIER = "supplier"
 
 INTERACTION_ID = "interaction_id"
 TIMESTAMP = "timestamp"
@@ -56,6 +58,8 @@ OFFER = "offer"
 START_DATE = "start_date"
 END_DATE = "end_date"
 TARGET_SEGMENT = "target_segment"
+OBJECTIVE = "objective"
+OBJECTIVES = ("acquisition", "retention", "development")
 
 TICKET_ID = "ticket_id"
 OPENED_AT = "opened_at"
@@ -210,6 +214,12 @@ TABLES: dict[str, Table] = {
                 Column(SIGNUP_DATE, DATE_KIND, description="date the customer record was created"),
                 Column(ACQUISITION_CHANNEL, TEXT, description="channel that acquired the customer"),
                 Column(SOURCE_SYSTEM, TEXT, description="system the record comes from"),
+                Column(
+                    HOUSEHOLD_SIZE,
+                    FLOAT,
+                    checks=_ge0,
+                    description="people in the customer's household (a wallet-size feature)",
+                ),
             ),
             key=CUSTOMER_ID,
             description="one row per customer record (a person may have several records)",
@@ -250,6 +260,7 @@ TABLES: dict[str, Table] = {
                 Column(CATEGORY, TEXT),
                 Column(UNIT_PRICE, FLOAT, checks=_ge0),
                 Column(UNIT_COST, FLOAT, checks=_ge0),
+                Column(SUPPLIER, TEXT, description="supplier of the product (a partner)"),
             ),
             key=PRODUCT_ID,
             description="product catalogue",
@@ -279,6 +290,11 @@ TABLES: dict[str, Table] = {
                 Column(START_DATE, DATE_KIND),
                 Column(END_DATE, DATE_KIND),
                 Column(TARGET_SEGMENT, TEXT),
+                Column(
+                    OBJECTIVE,
+                    TEXT,
+                    description="what the spend is for: acquisition, retention or development",
+                ),
             ),
             key=CAMPAIGN_ID,
             description="marketing campaigns",
