@@ -111,3 +111,8 @@ def _take(ids: pd.Series, index: np.ndarray) -> pd.Series:
 
 def _campaign_ids() -> pd.Series:
     return _ids("CP", np.arange(1, len(CAMPAIGNS) + 1), 2)
+
+
+def _acquisition_ids(n: int) -> pd.Series:
+    """Ids of the ``n`` acquisition campaigns (``AQ01`` ...), after the contact campaigns' ``CP`` ids."""
+    return _ids("AQ", np.arange(1, n + 1), 2)

@@ -16,18 +16,38 @@ Persons and records
     moved city. Surnames follow a skewed frequency list, so distinct persons
     share names: a name alone is not an identity (Peppers & Rogers, *Managing
     Customer Relationships*, ch. 4: "Identify").
+Acquisition (steady, seasonal)
+    Persons are acquired (first purchase) over the whole window at a steady
+    rate with a seasonal pattern: the density of a day is proportional to its
+    calendar month's weight in :data:`ACQUISITION_SEASON` (a summer dip, a
+    November-December peak), so new customers per quarter repeat year on
+    year. The window opens on the firm's first day of trading under its
+    CRM: every customer in the data was acquired in it.
 Purchases (BG/NBD)
-    Each person is acquired (first purchase) at a uniform time in the first
-    ``ACQUISITION_SHARE`` of the window, draws a purchase rate
-    ``lam ~ Gamma(r, alpha)`` (per week) and a dropout probability
-    ``p ~ Beta(a, b)``, buys as a Poisson process with rate ``lam`` while
-    alive and, after each repeat purchase, drops out for good with
-    probability ``p`` (Fader, Hardie & Lee 2005, "Counting your customers the
-    easy way", *Marketing Science* 24(2), sec. 2; their likelihood has
-    ``P(X(t) = 0) = exp(-lam t)``: nobody drops out right after the first
-    purchase, which is where the MBG/NBD differs). :data:`BGNBD_PARAMS` holds ``r``,
-    ``alpha``, ``a``, ``b``. Campaign orders (below) come on top of this
-    process and are listed in ``truth.campaign_orders``.
+    Each person draws a purchase rate ``lam ~ Gamma(r, alpha)`` (per week)
+    and a dropout probability ``p ~ Beta(a, b)``, buys as a Poisson process
+    with rate ``lam`` while alive and, after each repeat purchase, drops out
+    for good with probability ``p`` (Fader, Hardie & Lee 2005, "Counting your
+    customers the easy way", *Marketing Science* 24(2), sec. 2; their
+    likelihood has ``P(X(t) = 0) = exp(-lam t)``: nobody drops out right after
+    the first purchase, which is where the MBG/NBD differs).
+    :data:`BGNBD_PARAMS` holds ``r``, ``alpha``, ``a``, ``b``. Campaign orders
+    (below) come on top of this process and are listed in
+    ``truth.campaign_orders``. The process runs :data:`FUTURE_DAYS` past the
+    window; that future year is kept out of the tables and summed per person
+    as the planted future margin.
+Customer wallet (Perlich et al. 2007)
+    A person's annual wallet (spend on the category with all firms) is driven
+    by observable features (``customers.household_size``, city, acquisition
+    source) with noise, and their share of wallet ``s`` is Beta distributed;
+    the purchase rate is ``lam = s * G``, the wallet ``52.18 * G * v`` (``v``
+    the expected order value of the person's group), so the expected spend
+    with the firm while alive is ``s * wallet`` and ``lam`` keeps its Gamma
+    law (:data:`WALLET_MODEL`; Perlich, Rosset, Lawrence & Zadrozny 2007,
+    "High-quantile modeling for customer wallet estimation and other
+    applications", *KDD '07*). The growable customers are those alive at
+    the end among the top :data:`GROWABLE_SHARE` of the alive by unrealised
+    wallet ``wallet * (1 - s)``.
 Needs segments
     Four segments (``price``, ``convenience``, ``quality``, ``service``) set
     the preferred channel, the category and price-tier mix, discounts, the
@@ -36,33 +56,51 @@ Needs segments
 Whales and cost magnets
     About 5 % of persons are whales (chosen with probability proportional to
     ``lam``, which leaves the Gamma mix of ``lam`` untouched): bigger baskets
-    of premium goods. About 5 % are cost magnets: one cheap line per order,
-    mostly by phone, 60 % of the lines returned, a ticket with 80 % of orders.
+    of premium goods. About 7 % are cost magnets: one cheap line per order,
+    mostly by phone, 60 % of the lines returned, a ticket with 90 % of orders.
     Together with small web orders that do not cover their delivery, this
-    gives a whale curve whose top 20 % of customers earn well over 150 % of
-    total profit (Kaplan & Cooper, *Cost & Effect*, Harvard Business School
-    Press, 1998: the "whale curve" of cumulative customer profitability).
-Returns
+    gives a whale curve (Kaplan & Cooper, *Cost & Effect*, Harvard Business
+    School Press, 1998: cumulative customer profitability) whose top 20 % of
+    customers earn about 95 % of total profit, peaking above 110 %, with
+    about 30 % of customers loss-making.
+Returns and suppliers
     A return is a line with negative quantity and revenue that repeats the
     ``order_id``, ``product_id`` and channel of the purchase line it reverses,
     dated 2 to 30 days later (returns falling after the window are not
     recorded). Its ``cost`` is 0: returned goods are written off, so the
-    product cost of the original line is not recovered.
-Campaigns with known lift
-    Eight campaigns (:data:`CAMPAIGNS`). Each targets customers acquired before
-    its start (a needs segment, everyone, or the lapsed: no order in the 180
-    days before the start), a sample of them; ``HOLDOUT_SHARE`` of the target
-    list is a random holdout (``interactions.kind == "campaign_holdout"``,
-    not contacted), the rest is contacted (``"campaign_contact"``). A person
-    alive at the start buys in the window anyway with probability
-    ``1 - exp(-lam * L)`` (``L`` the window length in weeks: the Poisson
+    product cost of the original line is not recovered. Each product has a
+    supplier (``products.supplier``, :data:`SUPPLIERS`); a line's chance of
+    return is ``RETURN_PROBS[group]`` times its supplier's
+    :data:`SUPPLIER_RETURN_FACTOR`: Keystone Imports, which supplies every
+    category, has its products returned three times as often as the others.
+Costs
+    Gross margins of 35-57 % by price tier, and activity-based unit costs
+    (:data:`COST_RATES`) at which 15-35 % of customers lose money after
+    cost-to-serve. Acquisition campaigns (``objective`` acquisition), one per
+    programme of :data:`ACQUISITION_PROGRAMMES` and calendar quarter, cost
+    :data:`ACQUISITION_COST` per new customer of the sources they pay for: a
+    blended cost per acquisition of about 30 GBP against a first-order
+    margin of about 18 GBP after picking and delivery and a next-12-months
+    margin of a new customer of about 50 GBP.
+Campaigns with planted uplift
+    Eight contact campaigns (:data:`CAMPAIGNS`, objective retention or
+    development). Each targets customers acquired before its start (a needs
+    segment, everyone, or the lapsed: no order in the 180 days before the
+    start), a sample of them; ``HOLDOUT_SHARE`` of the target list is a random
+    holdout (``interactions.kind == "campaign_holdout"``, outcome
+    ``not_contacted``), the rest is contacted (``"campaign_contact"``). A
+    person alive at the start buys in the window anyway with probability
+    ``p0 = 1 - exp(-lam * L)`` (``L`` the window length in weeks: the Poisson
     process is memoryless); a contacted person alive at the start places an
-    extra campaign order with probability ``uplift * CHANNEL_RESPONSE[their
-    preferred channel, campaign channel]``. ``truth.campaign_lift`` holds the
-    planted expected purchase probabilities of both arms and their
-    difference. The contact's ``outcome`` is ``responded`` when the person
-    bought in the window at all (what a CRM attributes; it overstates the
-    lift) and ``no_response`` otherwise.
+    extra campaign order with probability ``q = c * CHANNEL_RESPONSE[their
+    preferred channel, campaign channel]``, ``c`` set so that the expected
+    incremental response over the target list, ``mean(q * (1 - p0))``, is
+    the campaign's planted ``uplift`` (0 to 8 points, over a holdout base of
+    about 2-11 %). ``truth.campaign_lift`` holds the planted uplift, the
+    base rate and the expected purchase probabilities of both arms. The
+    contact's ``outcome`` is ``responded`` when the person bought in the
+    window at all (what a CRM attributes; it overstates the uplift) and
+    ``no_response`` otherwise.
 Service experience
     Tickets follow orders (and returns); resolution time is lognormal by
     channel and drives CSAT (:data:`CSAT_MODEL`); 60 % of closed tickets carry
@@ -125,11 +163,16 @@ OUTCOMES = ("responded", "no_response", "not_contacted", "purchase", "browse", "
 
 # --- planted parameters ----------------------------------------------------
 #: True BG/NBD parameters; ``lam`` is a rate per week (Fader, Hardie & Lee 2005).
-BGNBD_PARAMS = {"r": 0.8, "alpha": 7.0, "a": 0.8, "b": 4.0, "time_unit": "week"}
-#: Share of the window (from its start) over which persons are acquired.
-ACQUISITION_SHARE = 0.6
+BGNBD_PARAMS = {"r": 0.8, "alpha": 5.5, "a": 0.8, "b": 4.0, "time_unit": "week"}
+#: Relative acquisition rate by calendar month (January first): steady all year,
+#: a summer dip and a November-December peak; persons are born over the whole
+#: window with a density proportional to their day's month weight.
+ACQUISITION_SEASON = (1.0, 0.9, 1.0, 1.0, 0.95, 0.8, 0.75, 0.75, 0.95, 1.05, 1.4, 1.5)
+#: Days simulated after the last observed day and kept out of the tables: the
+#: planted future margin (``truth.persons.future_margin_12m``) is measured there.
+FUTURE_DAYS = 365
 WHALE_SHARE = 0.05
-COST_MAGNET_SHARE = 0.05
+COST_MAGNET_SHARE = 0.07
 
 #: Preferred channel (web, store, phone) by needs segment; cost magnets: 30 % web, 70 % phone.
 PREFERRED_CHANNEL_PROBS = np.array(
@@ -175,7 +218,7 @@ CATEGORY_MIX = np.array(
 TIERS = ("budget", "standard", "premium")
 _TIER_COUNTS = (8, 11, 6)  # products per category and tier: 25 per category, 200 in all
 _TIER_PRICE = (0.5, 1.0, 2.5)
-_TIER_COST_RATIO = (0.82, 0.72, 0.55)
+_TIER_COST_RATIO = (0.65, 0.55, 0.43)
 _TIER_ADJECTIVES = (("Basic", "Value", "Everyday"), ("Classic", "Home", "Select"), ("Premium",))
 #: Price-tier mix by customer group: rows SEGMENTS for ordinary persons, then whale, cost magnet.
 TIER_MIX = np.array(
@@ -195,34 +238,37 @@ _EXTRA_UNITS = np.array([0.15, 1.5, 0.0])
 #: Probability that a purchase line is returned (ordinary, whale, cost magnet).
 RETURN_PROBS = np.array([0.05, 0.04, 0.6])
 #: Probability that an order leads to a ticket (ordinary, whale, cost magnet); a return: 0.25.
-TICKET_PROBS = np.array([0.06, 0.05, 0.8])
+TICKET_PROBS = np.array([0.06, 0.05, 0.9])
 _RETURN_TICKET_PROB = 0.25
 DISCOUNTS = (0.0, 0.1, 0.2, 0.3)
 #: Discount mix: price segment, every other segment.
 _DISCOUNT_PROBS = np.array([[0.55, 0.25, 0.15, 0.05], [0.80, 0.12, 0.06, 0.02]])
 
-#: Activity-based unit costs (GBP) written to ``cost_rates``.
+#: Activity-based unit costs (GBP) written to ``cost_rates``: picking and
+#: packing an order, a parcel to the customer (web orders only), handling a
+#: return, a service ticket, and one campaign contact (creative, list and
+#: sending: about 0.3-2 GBP for e-mail and SMS, more for post and phone).
 COST_RATES = (
-    (ACT_ORDER, "web", 2.50),
-    (ACT_ORDER, "store", 4.00),
-    (ACT_ORDER, "phone", 12.00),
-    (ACT_DELIVERY, "web", 7.50),
-    (ACT_RETURN, "web", 12.00),
-    (ACT_RETURN, "store", 5.00),
-    (ACT_RETURN, "phone", 12.00),
-    (ACT_TICKET, "phone", 10.00),
-    (ACT_TICKET, "email", 5.00),
-    (ACT_TICKET, "chat", 3.50),
-    (ACT_TICKET, "store", 6.00),
-    (ACT_CONTACT, "email", 0.05),
-    (ACT_CONTACT, "sms", 0.09),
-    (ACT_CONTACT, "post", 1.50),
+    (ACT_ORDER, "web", 1.50),
+    (ACT_ORDER, "store", 1.00),
+    (ACT_ORDER, "phone", 6.00),
+    (ACT_DELIVERY, "web", 4.50),
+    (ACT_RETURN, "web", 8.00),
+    (ACT_RETURN, "store", 3.00),
+    (ACT_RETURN, "phone", 8.00),
+    (ACT_TICKET, "phone", 8.00),
+    (ACT_TICKET, "email", 4.00),
+    (ACT_TICKET, "chat", 3.00),
+    (ACT_TICKET, "store", 5.00),
+    (ACT_CONTACT, "email", 0.30),
+    (ACT_CONTACT, "sms", 0.45),
+    (ACT_CONTACT, "post", 1.80),
     (ACT_CONTACT, "phone", 6.00),
 )
 
 #: Response multiplier by preferred channel (rows ORDER_CHANNELS) and campaign
 #: channel (columns CAMPAIGN_CHANNELS): a contacted person's chance of a
-#: campaign order is ``uplift`` times this.
+#: campaign order is proportional to this (scaled to the campaign's planted uplift).
 CHANNEL_RESPONSE = np.array(
     [[1.3, 1.0, 0.6, 0.5], [0.7, 0.8, 1.3, 0.8], [0.6, 0.9, 1.1, 1.6]],
 )
@@ -233,13 +279,16 @@ CAMPAIGN_FIXED_COST = 500.0
 
 @dataclass(frozen=True)
 class CampaignSpec:
-    """One planted campaign.
+    """One planted contact campaign (objective retention or development).
 
     ``start_share`` places the start within the window (0 = first day);
     ``target`` is a needs segment, ``"all"`` or ``"lapsed"``; ``reach`` is
     the share of eligible customers put on the target list; ``uplift`` the
-    chance that a contacted, alive person of average channel fit places an
-    extra order; ``discount`` the discount on campaign orders.
+    planted incremental response rate: the expected share of the target list
+    that buys in the campaign window when contacted, less the share that buys
+    when held out (the holdout's share is the base rate, set by the BG/NBD
+    process); ``discount`` the discount on campaign orders; ``objective`` one
+    of :data:`crmlib.data.schema.OBJECTIVES`.
     """
 
     name: str
@@ -251,24 +300,54 @@ class CampaignSpec:
     discount: float
     start_share: float
     days: int
+    objective: str
 
 
-CAMPAIGNS = (
-    CampaignSpec("Spring price promise", "email", "10% off", "price", 0.8, 0.10, 0.1, 0.12, 21),
-    CampaignSpec(
-        "Free delivery week", "email", "free delivery", "convenience", 0.8, 0.08, 0.0, 0.22, 14
-    ),
-    CampaignSpec("Premium preview", "post", "early access", "quality", 0.8, 0.12, 0.0, 0.32, 28),
-    CampaignSpec(
-        "Service check-in", "phone", "personal advice", "service", 0.6, 0.15, 0.0, 0.42, 14
-    ),
-    CampaignSpec("Summer clearance", "sms", "30% off clearance", "all", 0.4, 0.06, 0.3, 0.55, 21),
-    CampaignSpec(
-        "Double points", "email", "double loyalty points", "all", 0.5, 0.05, 0.0, 0.65, 28
-    ),
-    CampaignSpec("We miss you", "post", "GBP 10 voucher", "lapsed", 1.0, 0.08, 0.15, 0.75, 28),
-    CampaignSpec("Black Friday early access", "sms", "25% off", "all", 0.5, 0.09, 0.25, 0.90, 14),
+# fmt: off
+_CAMPAIGN_TABLE = (
+    # name, channel, offer, target, reach, uplift, discount, start_share, days, objective
+    ("Spring price promise", "email", "10% off", "price", 1.0, 0.03, 0.1, 0.30, 10, "development"),
+    ("Free delivery week", "email", "free delivery", "convenience", 1.0, 0.05, 0.0, 0.38, 7,
+     "development"),
+    ("Premium preview", "post", "early access", "quality", 1.0, 0.06, 0.0, 0.46, 10,
+     "development"),
+    ("Service check-in", "phone", "personal advice", "service", 0.8, 0.08, 0.0, 0.54, 7,
+     "retention"),
+    ("Summer clearance", "sms", "30% off clearance", "all", 0.5, 0.02, 0.3, 0.62, 7,
+     "development"),
+    ("Double points", "email", "double loyalty points", "all", 0.5, 0.0, 0.0, 0.72, 10,
+     "retention"),
+    ("We miss you", "post", "GBP 10 voucher", "lapsed", 1.0, 0.04, 0.15, 0.80, 14, "retention"),
+    ("Black Friday early access", "sms", "25% off", "all", 0.5, 0.07, 0.25, 0.935, 7,
+     "development"),
 )
+# fmt: on
+CAMPAIGNS = tuple(CampaignSpec(*row) for row in _CAMPAIGN_TABLE)
+
+#: Acquisition programmes, one ``campaigns`` row each per calendar quarter of
+#: the window (objective ``acquisition``, no contacts with customers: the
+#: audience is prospects): name, campaign channel, the acquisition sources
+#: (``customers.acquisition_channel``) whose new customers it pays for. Its
+#: cost is the planted cost per new customer of each source
+#: (:data:`ACQUISITION_COST`) times the persons first buying in that quarter
+#: through that source; walk-in and phone-in customers cost nothing (organic),
+#: so the blended cost per acquisition (all acquisition spend / all new
+#: customers) is below the paid sources' rates.
+ACQUISITION_PROGRAMMES = (
+    ("Paid search and social", "web", ("search", "social")),
+    ("Prospect mailing", "post", ("direct_mail",)),
+    ("Refer a friend", "email", ("referral",)),
+)
+#: Planted cost per new customer (GBP) by acquisition source: paid search and
+#: social media, a prospect mailing, a refer-a-friend voucher; organic sources 0.
+ACQUISITION_COST = {
+    "search": 45.0,
+    "social": 35.0,
+    "direct_mail": 60.0,
+    "referral": 20.0,
+    "walk_in": 0.0,
+    "phone_in": 0.0,
+}
 
 #: CSAT of a ticket, a planted assumption (no published model): resolution time
 #: in hours is ``median_hours[channel] * lognormal(0, sigma_log_hours)``;
@@ -342,6 +421,79 @@ PHONE_FORMATS = (
 #: Phone formats each source system tends to use (webshop, store, service_desk).
 _SYSTEM_PHONE_FORMATS = ((0, 4), (1, 3), (2, 5, 6))
 _ACQ_SOURCES = ("search", "social", "referral", "direct_mail", "walk_in", "phone_in")
+
+# --- customer wallet (Perlich, Rosset, Lawrence & Zadrozny 2007) --------------------
+#: Household sizes 1..6 and their shares (UK households, ONS Families and
+#: Households 2023: about 29 % one person, 35 % two, 16 % three, 13 % four, 7 % five
+#: or more).
+HOUSEHOLD_SIZES = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
+HOUSEHOLD_SHARES = (0.29, 0.35, 0.16, 0.13, 0.05, 0.02)
+#: The wallet model (a planted assumption). A person's annual wallet (what they
+#: spend on the category with all firms, GBP, revenue basis) is
+#: ``W = 52.18 * G * v``: ``v`` the expected net revenue of one order of the
+#: person's group (segment, whale, cost magnet), ``G ~ Gamma(r + share_b, alpha)``
+#: (rate per week, BG/NBD ``r`` and ``alpha``) ranked by the latent score
+#: ``rho * z + sqrt(1 - rho**2) * N(0, 1)`` (a Gaussian-rank copula), ``z`` the
+#: standardised feature score ``hh_coef * ln(household_size) + city effect +
+#: acquisition-source effect``. The share of wallet is ``s ~ Beta(r, share_b)``,
+#: independent of ``G``, and the purchase rate is ``lam = s * G``, which is
+#: ``Gamma(r, alpha)`` exactly (a beta-gamma product), so the BG/NBD process keeps
+#: its planted parameters and the expected annual spend with the firm while
+#: alive is ``52.18 * lam * v = s * W``.
+WALLET_MODEL = {
+    "share_b": 1.2,
+    "rho": 0.75,
+    "hh_coef": 1.0,
+    "city_effect": {
+        "London": 0.35,
+        "Oxford": 0.3,
+        "Cambridge": 0.3,
+        "Brighton": 0.2,
+        "Edinburgh": 0.2,
+        "Bristol": 0.1,
+        "Belfast": -0.1,
+        "Glasgow": -0.1,
+        "Liverpool": -0.1,
+    },
+    "source_effect": {
+        "search": 0.0,
+        "social": -0.2,
+        "referral": 0.15,
+        "direct_mail": 0.25,
+        "walk_in": 0.0,
+        "phone_in": 0.1,
+    },
+}
+WEEKS_PER_YEAR = 365.25 / 7.0
+#: Share of alive persons (by unrealised wallet ``W * (1 - s)``) planted as growable.
+GROWABLE_SHARE = 0.2
+
+# --- suppliers (the partner dimension) ---------------------------------------------
+#: Suppliers of the catalogue and each one's factor on the chance that a line
+#: of its products is returned; Keystone Imports (cheap imports across
+#: categories) is the planted supplier whose products come back most.
+SUPPLIERS = (
+    "Albion Homewares",
+    "Northfield Textiles",
+    "Brightline Electricals",
+    "Greenway Outdoor",
+    "Meadow & Co",
+    "Keystone Imports",
+)
+SUPPLIER_RETURN_FACTOR = (1.0, 1.1, 1.2, 0.9, 0.8, 3.0)
+#: Supplier mix by category (rows CATEGORIES, columns SUPPLIERS).
+_SUPPLIER_MIX = np.array(
+    [
+        [0.70, 0.00, 0.10, 0.00, 0.00, 0.20],  # kitchen
+        [0.65, 0.10, 0.00, 0.05, 0.00, 0.20],  # home
+        [0.05, 0.75, 0.00, 0.00, 0.00, 0.20],  # textiles
+        [0.00, 0.00, 0.80, 0.00, 0.00, 0.20],  # electronics
+        [0.05, 0.00, 0.00, 0.75, 0.00, 0.20],  # garden
+        [0.00, 0.00, 0.00, 0.00, 0.85, 0.15],  # beauty
+        [0.00, 0.10, 0.05, 0.00, 0.65, 0.20],  # toys
+        [0.00, 0.10, 0.00, 0.55, 0.15, 0.20],  # sports
+    ]
+)
 #: Marketing source of a record by the channel of its system (web, store, phone).
 _ACQ_SOURCE_PROBS = np.array(
     [

@@ -74,12 +74,12 @@ from crmlib.synth.parameters import (
     CSAT_MODEL,
     DEFECT_RATES,
     DISCOUNTS,
+    FUTURE_DAYS,
     INTERACTION_KINDS,
     NEEDS_MODEL,
     NPS_MODEL,
     ORDER_CHANNELS,
     OUTCOMES,
-    RETURN_PROBS,
     SEGMENTS,
     SURVEY_SHARE,
     TICKET_CATEGORIES,
@@ -94,6 +94,8 @@ from crmlib.synth.truth import (
     _truth,
 )
 from crmlib.synth.world import (
+    _acquisition_counts,
+    _acquisition_rows,
     _campaigns,
     _customers,
     _order_channels,
@@ -103,6 +105,7 @@ from crmlib.synth.world import (
     _purchases,
     _record_of,
     _records,
+    _return_probs,
     _small_tables,
 )
 
@@ -178,7 +181,7 @@ def _orders(rng, per, rec, nat, camp) -> dict:
 
 
 def _lines(rng, prod, per, orders, span) -> dict:
-    """Purchase lines (1 to 4 per order) and the returns among them."""
+    """Purchase lines (1 to 4 per order) and the returns among them (those before day ``span``)."""
     n_lines = _choice_rows(rng, _LINES_PROBS, orders["kind"]) + 1
     order = np.repeat(np.arange(orders["n"]), n_lines)
     kind = orders["kind"][order]
@@ -194,7 +197,7 @@ def _lines(rng, prod, per, orders, span) -> dict:
     disc = np.array(DISCOUNTS)[_choice_rows(rng, _DISCOUNT_PROBS, disc_row)]
     camp_disc = np.array([c.discount for c in CAMPAIGNS] + [0.0])[orders["campaign"][order]]
     disc = np.maximum(disc, camp_disc)
-    ret = np.flatnonzero(rng.random(order.size) < RETURN_PROBS[kind])
+    ret = np.flatnonzero(rng.random(order.size) < _return_probs(prod)[kind, product])
     ret_t = orders["t"][order[ret]] + rng.uniform(2.0, 30.0, size=ret.size)
     keep = ret_t < span  # a return after the window is not (yet) recorded
     return {
@@ -227,8 +230,12 @@ def _ledger(orders, lines) -> dict:
     }
 
 
-def _tickets(rng, per, rec, orders, lines, span) -> dict:
-    """Tickets after orders and returns; resolution time drives CSAT (CSAT_MODEL)."""
+def _tickets(rng, per, rec, orders, lines, span, horizon) -> dict:
+    """Tickets after orders and returns; resolution time drives CSAT (CSAT_MODEL).
+
+    Tickets opened before day ``horizon``; those closed before ``span`` (the
+    end of the observed window) are closed, and the defects are planted among them.
+    """
     from_order = np.flatnonzero(rng.random(orders["n"]) < TICKET_PROBS[orders["kind"]])
     ret = lines["ret"]
     from_ret = np.flatnonzero(rng.random(ret.size) < _RETURN_TICKET_PROB)
@@ -247,7 +254,7 @@ def _tickets(rng, per, rec, orders, lines, span) -> dict:
             np.full(from_ret.size, TICKET_CATEGORIES.index("return")),
         ]
     )
-    inside = t < span
+    inside = t < horizon
     srt = np.argsort(t[inside], kind="stable")
     person, t, cat = person[inside][srt], t[inside][srt], cat[inside][srt]
     channel = _choice_rows(rng, _TICKET_CHANNEL_PROBS, per["pref"][person])
@@ -380,11 +387,7 @@ def _signup_times(rng, per, rec, orders, tick, inter, span) -> np.ndarray:
 
 def _profit(rec, orders, lines, ledger, tick, inter) -> dict:
     """Revenue, product cost, cost-to-serve and profit per record (the rule of :mod:`crmlib.synth.truth`)."""
-    rate = {(a, c): u for a, c, u in COST_RATES}
-
-    def rates(activity, labels):
-        return np.array([rate.get((activity, c), 0.0) for c in labels])
-
+    rates = _rates
     n_rec = rec["n"]
     revenue = np.bincount(ledger["record"], weights=ledger["revenue"], minlength=n_rec)
     cost = np.bincount(ledger["record"], weights=ledger["cost"], minlength=n_rec)
@@ -419,7 +422,7 @@ def generate(
     ----------
     n_customers : int
         Number of persons (real customers); the ``customers`` table has about
-        ``n_customers * (1 + duplicate_rate)`` records. About 10 transaction
+        ``n_customers * (1 + duplicate_rate)`` records. About 9 transaction
         lines per person.
     seed : int
         Seed of the one :class:`numpy.random.Generator` used throughout.
@@ -452,12 +455,13 @@ def generate(
     sim = _simulate(rng, prod, int(n_customers), span, start64, float(duplicate_rate))
     tables = {
         **_person_tables(sim, prod, start64),
-        **_small_tables(start64, prod, sim["camp_rows"]),
+        **_small_tables(start64, prod, sim["camp_rows"], sim["acq_counts"], span),
     }
     tables = {name: tables[name][list(TABLES[name].names)] for name in TABLES if name in tables}
     money = _profit(*(sim[k] for k in ("rec", "orders", "lines", "ledger", "tick", "inter")))
     parts = ("per", "rec", "nat", "camp_rows", "orders", "tick", "surv", "variants", "defects")
-    truth = _truth(start64, *(sim[k] for k in parts), money)
+    acq_rows = _acquisition_rows(sim["acq_counts"], start64, span)
+    truth = _truth(start64, *(sim[k] for k in parts), money, sim["future"], prod, acq_rows)
     return SynthCompany(tables=tables, truth=truth, seed=int(seed), as_of=t_end)
 
 
@@ -471,15 +475,22 @@ def _simulate(rng, prod, n, span, start64, duplicate_rate, run=None) -> dict:
 
     The steps of :func:`generate`, in the order they draw from ``rng``; ``run``
     numbers the ids of a chunk of a large folder (see :func:`~crmlib.synth.stream.write_large_folder`).
+    Purchases, returns and tickets are simulated :data:`FUTURE_DAYS` past the
+    window; what falls after it is summed per person in ``future`` (the planted
+    future margin) and left out of every other part.
     """
-    per = _persons(rng, n, span)
-    nat = _purchases(rng, per, span)
+    horizon = span + FUTURE_DAYS
+    per = _persons(rng, n, span, start64, prod)
+    nat = _purchases(rng, per, horizon)
+    nat["dropout"] = np.where(nat["dropout"] < span, nat["dropout"], np.nan)  # alive at the end
     rec = _records(rng, per, duplicate_rate, run)
     camp_rows, contacts, camp = _campaigns(rng, per, nat, span)
     orders = _orders(rng, per, rec, nat, camp)
-    lines = _lines(rng, prod, per, orders, span)
+    lines = _lines(rng, prod, per, orders, horizon)
+    tick = _tickets(rng, per, rec, orders, lines, span, horizon)
+    future = _future_money(per, orders, lines, tick, span)
+    orders, lines, tick = _observed(orders, lines, tick, span)
     ledger = _ledger(orders, lines)
-    tick = _tickets(rng, per, rec, orders, lines, span)
     surv = _surveys(rng, per, tick, span)
     inter = _interactions(rng, per, rec, orders, contacts, tick, span)
     signup = _signup_times(rng, per, rec, orders, tick, inter, span)
@@ -493,6 +504,7 @@ def _simulate(rng, prod, n, span, start64, duplicate_rate, run=None) -> dict:
         "nat": nat,
         "rec": rec,
         "camp_rows": camp_rows,
+        "acq_counts": _acquisition_counts(per, start64, span),
         "orders": orders,
         "lines": lines,
         "ledger": ledger,
@@ -502,7 +514,67 @@ def _simulate(rng, prod, n, span, start64, duplicate_rate, run=None) -> dict:
         "customers": customers,
         "variants": variants,
         "defects": defects,
+        "future": future,
     }
+
+
+def _rates(activity: str, labels) -> np.ndarray:
+    """Unit cost of ``activity`` in each channel of ``labels`` (0 where ``COST_RATES`` has none)."""
+    rate = {(a, c): u for a, c, u in COST_RATES}
+    return np.array([rate.get((activity, c), 0.0) for c in labels])
+
+
+def _future_money(per, orders, lines, tick, span) -> dict:
+    """Revenue, product cost and cost-to-serve per person from day ``span`` on (the future year).
+
+    The rule of :mod:`crmlib.synth.truth`, applied to what happens after the
+    window: purchase lines of orders placed then, returns made then (also of
+    orders placed in the window), orders and deliveries placed then, tickets
+    opened then. No campaign runs in the future year, so no contact costs.
+    """
+    n = per["n"]
+    later = orders["t"] >= span
+    line_person = orders["person"][lines["order"]]
+    buy = later[lines["order"]]
+    revenue = np.bincount(line_person[buy], weights=lines["revenue"][buy], minlength=n)
+    cost = np.bincount(line_person[buy], weights=lines["cost"][buy], minlength=n)
+    ret = lines["ret"][lines["ret_t"] >= span]
+    revenue -= np.bincount(line_person[ret], weights=lines["revenue"][ret], minlength=n)
+    per_order = _rates(ACT_ORDER, ORDER_CHANNELS) + _rates(ACT_DELIVERY, ORDER_CHANNELS)
+    cts = np.bincount(
+        orders["person"][later], weights=per_order[orders["channel"][later]], minlength=n
+    )
+    ret_order = lines["order"][ret]
+    ret_rate = _rates(ACT_RETURN, ORDER_CHANNELS)[orders["channel"][ret_order]]
+    cts += np.bincount(orders["person"][ret_order], weights=ret_rate, minlength=n)
+    opened = tick["t"] >= span
+    tick_rate = _rates(ACT_TICKET, TICKET_CHANNELS)[tick["channel"][opened]]
+    cts += np.bincount(tick["person"][opened], weights=tick_rate, minlength=n)
+    return {REVENUE: revenue, PRODUCT_COST: cost, COST_TO_SERVE: cts}
+
+
+def _observed(orders, lines, tick, span) -> tuple[dict, dict, dict]:
+    """Orders, lines (with their returns) and tickets of the window ``[0, span)`` only.
+
+    Orders and tickets are in time order, so the window's are a prefix; a
+    line keeps its order's index and a return its line's new index.
+    """
+    n_obs = int(np.searchsorted(orders["t"], span))
+    kept = {k: v[:n_obs] if isinstance(v, np.ndarray) else v for k, v in orders.items()}
+    kept["n"] = n_obs
+    keep = lines["order"] < n_obs
+    new_index = np.cumsum(keep) - 1
+    ret_keep = keep[lines["ret"]] & (lines["ret_t"] < span)
+    kept_lines = {k: lines[k][keep] for k in ("order", "product", "qty", "revenue", "cost")}
+    kept_lines["ret"] = new_index[lines["ret"][ret_keep]]
+    kept_lines["ret_t"] = lines["ret_t"][ret_keep]
+    n_tick = int(np.searchsorted(tick["t"], span))
+    kept_tick = {
+        k: v[:n_tick] if isinstance(v, np.ndarray) and v.size == tick["n"] and k != "bad" else v
+        for k, v in tick.items()
+    }
+    kept_tick["n"] = n_tick
+    return kept, kept_lines, kept_tick
 
 
 def _person_tables(sim: dict, prod: dict, start64: np.datetime64) -> dict[str, pd.DataFrame]:

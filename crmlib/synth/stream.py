@@ -2,7 +2,7 @@
 
 :func:`crmlib.synth.simulate.generate` holds the whole company in memory (1 M
 persons: about 5 GB). :func:`write_large_folder` writes a client folder of any
-size (10 M persons give about 100 M transaction lines) in memory bounded by its
+size (10 M persons give about 90 M transaction lines) in memory bounded by its
 chunk size, and keeps no ground truth. It simulates the persons in equal
 chunks, each by the very steps of ``generate`` (same planted parameters, same
 window and ``as_of``) with its own generator, seeded by the ``i``-th child of
@@ -11,8 +11,10 @@ file per table. What the chunks share:
 
 - one product catalogue, the one ``generate(..., seed)`` draws first, so a
   line's product, price and cost come from the one ``products`` table;
-- one campaign calendar (``campaigns`` written once; a campaign's cost is its
-  fixed cost plus the contacts of every chunk) and ``cost_rates``;
+- one campaign calendar (``campaigns`` written once; a contact campaign's cost
+  is its fixed cost plus the contacts of every chunk, an acquisition
+  campaign's the planted cost per new customer times the new customers of
+  every chunk) and ``cost_rates``;
 - the id sequences: customer, order, ticket, interaction and survey numbers
   continue from chunk to chunk at one width per id, so ids stay unique and
   sort as text (a chunk's own orders are numbered in time order);
@@ -22,6 +24,12 @@ file per table. What the chunks share:
 Each chunk is a company in itself: its persons only ever appear in it, so
 per chunk every planted rule holds as in :func:`crmlib.synth.simulate.generate`. The defects are
 planted per chunk (at least one ticket closed before it was opened in each).
+The new columns are written with the same plants as ``generate``'s
+(``household_size`` and the wallet, ``supplier`` and its return rates,
+``objective`` and the acquisition costs, each campaign's planted uplift over
+its own chunk's target list); two differences: the wallet's feature score is
+standardised and ranked within each chunk (a chunk of a handful of persons
+gets a coarse wallet), and the future year is simulated but no truth is kept.
 """
 
 from __future__ import annotations
@@ -150,8 +158,8 @@ def write_large_folder(
     Parameters
     ----------
     n_customers : int
-        Number of persons; about 10 transaction lines each (10 M persons give
-        about 100 M lines).
+        Number of persons; about 9 transaction lines each (10 M persons give
+        about 90 M lines).
     out_dir : str or Path
         The folder to create. It must not exist yet (or be empty): the files
         are written to a hidden ``.<name>.partial-…`` folder beside it, which
@@ -262,6 +270,7 @@ def _write_chunks(folder, n, seed, chunk, fmt, window, duplicate_rate, progress)
     sink = _ParquetSink if fmt == "parquet" else _CsvSink
     rows = dict.fromkeys(_PERSON_TABLES, 0)
     n_treated = np.zeros(len(CAMPAIGNS), dtype=np.int64)
+    acq_counts = 0
     with ExitStack() as stack:
         sinks = {
             name: stack.enter_context(closing(sink(folder / f"{name}.{fmt}", name)))
@@ -276,6 +285,7 @@ def _write_chunks(folder, n, seed, chunk, fmt, window, duplicate_rate, progress)
                 rows[name] += len(df)
             camp_rows = sim["camp_rows"]
             n_treated += [r["n_treated"] for r in camp_rows]
+            acq_counts = acq_counts + sim["acq_counts"]
             counts = {
                 "C": sim["rec"]["n"],
                 "O": sim["orders"]["n"],
@@ -292,7 +302,7 @@ def _write_chunks(folder, n, seed, chunk, fmt, window, duplicate_rate, progress)
                 progress(i + 1, n_chunks, chunk_rows)
     # every chunk has the same campaign calendar; the contacts add up over the chunks
     totals = [{**r, "n_treated": int(k)} for r, k in zip(camp_rows, n_treated, strict=True)]
-    for name, df in _small_tables(start64, prod, totals).items():
+    for name, df in _small_tables(start64, prod, totals, acq_counts, span).items():
         with closing(sink(folder / f"{name}.{fmt}", name)) as one:
             one.write(df)
         rows[name] = len(df)

@@ -45,14 +45,24 @@ import pandas as pd
 from crmlib.data.schema import (
     CAMPAIGN_ID,
     CHANNEL,
+    CITY,
     CLOSED_AT,
+    COST,
     CUSTOMER_ID,
+    END_DATE,
+    HOUSEHOLD_SIZE,
+    NAME,
     NPS,
+    OBJECTIVE,
     ORDER_ID,
+    REVENUE,
     SOURCE_SYSTEM,
+    START_DATE,
+    SUPPLIER,
     TARGET_SEGMENT,
 )
 from crmlib.synth.helpers import (
+    _acquisition_ids,
     _campaign_ids,
     _days,
     _ids,
@@ -62,23 +72,33 @@ from crmlib.synth.helpers import (
     _width,
 )
 from crmlib.synth.parameters import (
+    _ACQ_SOURCES,
+    _CITIES,
     _MAGNET,
+    _NORMAL,
     _WHALE,
+    ACQUISITION_COST,
     BGNBD_PARAMS,
     CAMPAIGN_CHANNELS,
     CATEGORIES,
     CATEGORY_MIX,
     CHANNEL_RESPONSE,
     CSAT_MODEL,
+    FUTURE_DAYS,
+    GROWABLE_SHARE,
     NEEDS_MODEL,
     NPS_MODEL,
     ORDER_CHANNELS,
     PREFERRED_CHANNEL_PROBS,
+    RETURN_PROBS,
     SEGMENT_SHARES,
     SEGMENTS,
     SOURCE_SYSTEMS,
+    SUPPLIER_RETURN_FACTOR,
+    SUPPLIERS,
     TIER_MIX,
     TIERS,
+    WALLET_MODEL,
 )
 
 # --- truth column names (the ground truth's own vocabulary) -----------------
@@ -109,6 +129,26 @@ TABLE_COL = "table"
 KEY_COL = "key"
 COLUMN_COL = "column"
 DEFECT_KIND = "kind"
+ACQUISITION_SOURCE = "acquisition_source"
+WALLET = "wallet"
+SHARE_OF_WALLET = "share_of_wallet"
+EXPECTED_SPEND = "expected_spend"
+UNREALISED_WALLET = "unrealised_wallet"
+GROWABLE = "growable"
+FUTURE_REVENUE = "future_revenue_12m"
+FUTURE_PRODUCT_COST = "future_product_cost_12m"
+FUTURE_COST_TO_SERVE = "future_cost_to_serve_12m"
+FUTURE_MARGIN = "future_margin_12m"
+RETURN_FACTOR = "return_factor"
+PLANTED_RETURN_RATE = "planted_return_rate"
+N_PRODUCTS = "n_products"
+BASE_RATE = "base_rate"
+PLANTED_UPLIFT = "planted_uplift"
+UPLIFT_IF_ALIVE = "uplift_if_alive"
+ALIVE_SHARE = "alive_share"
+N_NEW = "n_new"
+COST_PER_NEW = "cost_per_new"
+SOURCES = "sources"
 
 
 @dataclass
@@ -129,7 +169,25 @@ class SynthTruth:
         before the survey, NaN without survey or such tickets); ``nps`` (the
         survey answer, NaN without survey); ``revenue``, ``product_cost``,
         ``cost_to_serve``, ``profit`` (sums over the person's records, see the
-        module's cost-to-serve rule); ``customer_id`` of the primary record.
+        module's cost-to-serve rule); ``customer_id`` of the primary record;
+        ``household_size``, ``city`` and ``acquisition_source`` (the primary
+        record's values, the wallet's observable features); the planted wallet
+        (:data:`~crmlib.synth.parameters.WALLET_MODEL`, Perlich, Rosset,
+        Lawrence & Zadrozny 2007, "High-quantile modeling for customer wallet
+        estimation and other applications", *KDD '07*): ``wallet`` (annual
+        spend on the category with all firms, GBP, revenue basis),
+        ``share_of_wallet`` ``s``, ``expected_spend`` (``s * wallet``: the
+        expected annual revenue with the firm while alive), ``unrealised_wallet``
+        (``wallet * (1 - s)``) and ``growable``: alive at the end and among the
+        top :data:`~crmlib.synth.parameters.GROWABLE_SHARE` (20 %, rounded) of
+        the alive persons by ``unrealised_wallet``; the planted future
+        (:data:`~crmlib.synth.parameters.FUTURE_DAYS` = 365 days after the
+        window, simulated by the same process and kept out of the tables):
+        ``future_revenue_12m``, ``future_product_cost_12m``,
+        ``future_cost_to_serve_12m`` and ``future_margin_12m`` (revenue -
+        product cost - cost-to-serve by the module's rule, of the purchases,
+        returns, orders, deliveries and tickets of those 365 days; no campaign
+        runs then, so no contact costs; undiscounted).
     records : pandas.DataFrame
         One row per ``customers`` record: ``customer_id``, ``person_id``,
         ``is_primary``, ``source_system``, ``name_variant`` (original, swap,
@@ -141,12 +199,18 @@ class SynthTruth:
         The true ``r``, ``alpha``, ``a``, ``b`` and their ``time_unit``
         ("week").
     campaign_lift : pandas.DataFrame
-        One row per campaign: ``campaign_id``, ``channel``, ``target_segment``,
-        ``n_target``, ``n_treated``, ``n_holdout``, ``uplift`` (planted),
-        ``control_prob`` and ``treated_prob`` (expected share of the target
-        list that buys in the window without and with contact, averaged over
-        the target list from the latent ``lam``, alive state and channel fit),
-        ``lift`` (``treated_prob - control_prob``).
+        One row per contact campaign: ``campaign_id``, ``channel``,
+        ``target_segment``, ``objective``, ``n_target``, ``n_treated``,
+        ``n_holdout``, ``alive_share`` (share of the target list alive at the
+        start), ``control_prob`` and ``treated_prob`` (expected share of the
+        target list that buys in the campaign window without and with contact,
+        averaged over the target list from the latent ``lam``, alive state and
+        channel fit), ``lift`` (``treated_prob - control_prob``),
+        ``planted_uplift`` (the campaign's planted incremental response rate;
+        ``lift`` equals it unless a person's response chance hit 1),
+        ``base_rate`` (= ``control_prob``: the holdout's expected response)
+        and ``uplift_if_alive`` (the expected incremental response of a target
+        alive at the start).
     campaign_orders : pandas.DataFrame
         Orders caused by campaigns (outside the BG/NBD process):
         ``order_id``, ``campaign_id``, ``person_id``, ``customer_id``.
@@ -162,6 +226,24 @@ class SynthTruth:
     defects : pandas.DataFrame
         Planted data-quality defects: ``table``, ``key`` (the row's key value),
         ``column``, ``kind`` (``missing`` or ``closed_before_opened``).
+    suppliers : pandas.DataFrame
+        One row per supplier: ``supplier``, ``n_products``, ``return_factor``
+        (:data:`~crmlib.synth.parameters.SUPPLIER_RETURN_FACTOR`) and
+        ``planted_return_rate`` (chance that an ordinary customer's purchase
+        line of its products is returned).
+    acquisition : pandas.DataFrame
+        One row per acquisition campaign (objective ``acquisition``):
+        ``campaign_id``, ``name``, ``start_date``, ``end_date``, ``sources``
+        (the acquisition sources it pays for, ``+``-joined), ``n_new`` (persons
+        first buying in its quarter through those sources), ``cost`` and
+        ``cost_per_new``.
+    acquisition_cost : dict
+        :data:`~crmlib.synth.parameters.ACQUISITION_COST`, GBP per new customer by source.
+    wallet_model : dict
+        :data:`~crmlib.synth.parameters.WALLET_MODEL`.
+    future : dict
+        ``days`` (365) and the undiscounted totals over all persons of the
+        future year: ``revenue``, ``product_cost``, ``cost_to_serve``, ``margin``.
     """
 
     persons: pd.DataFrame
@@ -175,9 +257,38 @@ class SynthTruth:
     nps_model: dict
     needs_model: dict
     defects: pd.DataFrame
+    suppliers: pd.DataFrame
+    acquisition: pd.DataFrame
+    acquisition_cost: dict
+    wallet_model: dict
+    future: dict
 
 
-def _truth(start64, per, rec, nat, camp_rows, orders, tick, surv, variants, cust_defects, money):
+def _growable(alive: np.ndarray, unrealised: np.ndarray) -> np.ndarray:
+    """Alive and among the top ``GROWABLE_SHARE`` (rounded) of the alive by unrealised wallet."""
+    idx = np.flatnonzero(alive)
+    top = idx[np.argsort(-unrealised[idx], kind="stable")[: round(GROWABLE_SHARE * idx.size)]]
+    out = np.zeros(alive.size, dtype=bool)
+    out[top] = True
+    return out
+
+
+def _truth(
+    start64,
+    per,
+    rec,
+    nat,
+    camp_rows,
+    orders,
+    tick,
+    surv,
+    variants,
+    cust_defects,
+    money,
+    future,
+    prod,
+    acq_rows,
+):
     """Assemble :class:`SynthTruth` from the internal arrays."""
     n, cid = per["n"], rec["cid"]
     pid = _ids("H", np.arange(1, n + 1), _width(n, 7))
@@ -228,7 +339,21 @@ def _truth(start64, per, rec, nat, camp_rows, orders, tick, surv, variants, cust
             NPS: answer(surv["nps"]),
             **{name: by_person(values) for name, values in money.items()},
             CUSTOMER_ID: _take(cid, rec["prim_rec"]),
+            HOUSEHOLD_SIZE: per["household"],
+            CITY: _labels(_CITIES, per["city"]),
+            ACQUISITION_SOURCE: _labels(_ACQ_SOURCES, per["acq"]),
+            WALLET: per["wallet"],
+            SHARE_OF_WALLET: per["share"],
+            EXPECTED_SPEND: per["share"] * per["wallet"],
+            UNREALISED_WALLET: (1.0 - per["share"]) * per["wallet"],
+            FUTURE_REVENUE: future[REVENUE],
+            FUTURE_PRODUCT_COST: future[PRODUCT_COST],
+            FUTURE_COST_TO_SERVE: future[COST_TO_SERVE],
+            FUTURE_MARGIN: future[REVENUE] - future[PRODUCT_COST] - future[COST_TO_SERVE],
         }
+    )
+    persons[GROWABLE] = _growable(
+        persons[ALIVE_AT_END].to_numpy(), persons[UNREALISED_WALLET].to_numpy()
     )
     camp_ids = _campaign_ids()
     lift = pd.DataFrame(
@@ -236,14 +361,24 @@ def _truth(start64, per, rec, nat, camp_rows, orders, tick, surv, variants, cust
             CAMPAIGN_ID: camp_ids,
             CHANNEL: _str([r["spec"].channel for r in camp_rows]),
             TARGET_SEGMENT: _str([r["spec"].target for r in camp_rows]),
+            OBJECTIVE: _str([r["spec"].objective for r in camp_rows]),
             **{
                 name: [r[name] for r in camp_rows]
-                for name in ("n_target", "n_treated", "n_holdout", "control_prob", "treated_prob")
+                for name in (
+                    "n_target",
+                    "n_treated",
+                    "n_holdout",
+                    ALIVE_SHARE,
+                    "control_prob",
+                    "treated_prob",
+                )
             },
-            "uplift": [r["spec"].uplift for r in camp_rows],
         }
     )
     lift["lift"] = lift["treated_prob"] - lift["control_prob"]
+    lift[PLANTED_UPLIFT] = [r["spec"].uplift for r in camp_rows]
+    lift[BASE_RATE] = lift["control_prob"]
+    lift[UPLIFT_IF_ALIVE] = [r[UPLIFT_IF_ALIVE] for r in camp_rows]
     campaign_orders = pd.DataFrame(
         {
             ORDER_ID: _take(orders["id"], is_camp),
@@ -282,6 +417,31 @@ def _truth(start64, per, rec, nat, camp_rows, orders, tick, surv, variants, cust
             }
         )
     )
+    factor = np.array(SUPPLIER_RETURN_FACTOR)
+    suppliers = pd.DataFrame(
+        {
+            SUPPLIER: _str(list(SUPPLIERS)),
+            N_PRODUCTS: np.bincount(prod["supplier"], minlength=len(SUPPLIERS)),
+            RETURN_FACTOR: factor,
+            PLANTED_RETURN_RATE: np.minimum(RETURN_PROBS[_NORMAL] * factor, 0.95),
+        }
+    )
+    acquisition = pd.DataFrame(
+        {
+            CAMPAIGN_ID: _acquisition_ids(len(acq_rows)),
+            NAME: _str([a["name"] for a in acq_rows]),
+            START_DATE: _days(start64, np.array([a["start"] for a in acq_rows])),
+            END_DATE: _days(start64, np.array([a["end"] - 1 for a in acq_rows])),
+            SOURCES: _str(["+".join(a["sources"]) for a in acq_rows]),
+            N_NEW: [a["n_new"] for a in acq_rows],
+            COST: [a["cost"] for a in acq_rows],
+        }
+    )
+    acquisition[COST_PER_NEW] = acquisition[COST] / acquisition[N_NEW].where(acquisition[N_NEW] > 0)
+    future_totals = {k: float(v.sum()) for k, v in future.items()}
+    future_totals["margin"] = (
+        future_totals[REVENUE] - future_totals[PRODUCT_COST] - future_totals[COST_TO_SERVE]
+    )
     return SynthTruth(
         persons=persons,
         records=records,
@@ -294,4 +454,9 @@ def _truth(start64, per, rec, nat, camp_rows, orders, tick, surv, variants, cust
         nps_model=json.loads(json.dumps(NPS_MODEL)),
         needs_model=dict(NEEDS_MODEL),
         defects=pd.concat(parts, ignore_index=True).astype("str"),
+        suppliers=suppliers,
+        acquisition=acquisition,
+        acquisition_cost=dict(ACQUISITION_COST),
+        wallet_model=json.loads(json.dumps(WALLET_MODEL)),
+        future={"days": FUTURE_DAYS, **future_totals},
     )

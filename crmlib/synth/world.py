@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from crmlib.data.schema import (
     ACQUISITION_CHANNEL,
@@ -23,19 +24,23 @@ from crmlib.data.schema import (
     CUSTOMER_ID,
     EMAIL,
     END_DATE,
+    HOUSEHOLD_SIZE,
     NAME,
+    OBJECTIVE,
     OFFER,
     PHONE,
     PRODUCT_ID,
     SIGNUP_DATE,
     SOURCE_SYSTEM,
     START_DATE,
+    SUPPLIER,
     TARGET_SEGMENT,
     UNIT_COST,
     UNIT_COST_RATE,
     UNIT_PRICE,
 )
 from crmlib.synth.helpers import (
+    _acquisition_ids,
     _campaign_ids,
     _choice_rows,
     _days,
@@ -53,12 +58,16 @@ from crmlib.synth.parameters import (
     _CATEGORY_NOUNS,
     _CITIES,
     _CITY_WEIGHTS,
+    _DISCOUNT_PROBS,
     _DUP_CHANNEL_SPLIT,
     _EMAIL_DOMAINS,
+    _EXTRA_UNITS,
     _FIRST_NAMES,
+    _LINES_PROBS,
     _MAGNET,
     _MAGNET_PREFERRED,
     _NORMAL,
+    _SUPPLIER_MIX,
     _SURNAMES,
     _SYSTEM_PHONE_FORMATS,
     _TIER_ADJECTIVES,
@@ -67,7 +76,9 @@ from crmlib.synth.parameters import (
     _TIER_PRICE,
     _WEEK,
     _WHALE,
-    ACQUISITION_SHARE,
+    ACQUISITION_COST,
+    ACQUISITION_PROGRAMMES,
+    ACQUISITION_SEASON,
     BGNBD_PARAMS,
     CAMPAIGN_CHANNELS,
     CAMPAIGN_FIXED_COST,
@@ -79,16 +90,24 @@ from crmlib.synth.parameters import (
     COST_RATES,
     COUNTRY_NAME,
     DEFECT_RATES,
+    DISCOUNTS,
     HOLDOUT_SHARE,
+    HOUSEHOLD_SHARES,
+    HOUSEHOLD_SIZES,
     LAPSED_DAYS,
     ORDER_CHANNEL_LOYALTY,
     PHONE_FORMATS,
     PREFERRED_CHANNEL_PROBS,
+    RETURN_PROBS,
     SEGMENT_SHARES,
     SEGMENTS,
     SOURCE_SYSTEMS,
+    SUPPLIER_RETURN_FACTOR,
+    SUPPLIERS,
     TIER_MIX,
     TIERS,
+    WALLET_MODEL,
+    WEEKS_PER_YEAR,
     WHALE_SHARE,
 )
 from crmlib.synth.truth import (
@@ -119,6 +138,7 @@ def _products(rng: np.random.Generator) -> dict:
     price = np.floor(price) + 0.99
     cost = np.round(price * np.array(_TIER_COST_RATIO)[tier] * rng.lognormal(0, 0.05, n), 2)
     popularity = rng.lognormal(0, 0.6, n)
+    supplier = _choice_rows(rng, _SUPPLIER_MIX, cat)
     return {
         "id": _ids("P", np.arange(1, n + 1), 4),
         "cat": cat,
@@ -127,7 +147,41 @@ def _products(rng: np.random.Generator) -> dict:
         "price": price,
         "cost": cost,
         "pop": popularity,
+        "supplier": supplier,
     }
+
+
+def _return_probs(prod: dict) -> np.ndarray:
+    """P(a purchase line is returned) by customer group (rows) and product (columns).
+
+    ``RETURN_PROBS[group] * SUPPLIER_RETURN_FACTOR[the product's supplier]``, at most 0.95.
+    """
+    factor = np.array(SUPPLIER_RETURN_FACTOR)[prod["supplier"]]
+    return np.minimum(RETURN_PROBS[:, None] * factor[None, :], 0.95)
+
+
+def _order_values(prod: dict) -> np.ndarray:
+    """Expected net revenue of one order (after discounts and returns) by product group.
+
+    Groups as the rows of :func:`_product_probs` (segment for ordinary persons,
+    then whales, then cost magnets of each segment): expected lines per order x
+    expected units per line x expected discounted, not-returned revenue of a
+    line. Campaign discounts and the rare second draw of a product already in
+    the order (dropped) are left out.
+    """
+    probs = _product_probs(prod)
+    ret = _return_probs(prod)
+    disc = _DISCOUNT_PROBS @ np.array(DISCOUNTS)  # price segment, every other segment
+    n_seg = len(SEGMENTS)
+    out = np.empty(probs.shape[0])
+    for row in range(probs.shape[0]):
+        group, seg = divmod(row, n_seg)
+        lines = _LINES_PROBS[group] @ np.arange(1, _LINES_PROBS.shape[1] + 1)
+        units = 1.0 + _EXTRA_UNITS[group]
+        off = disc[0] if SEGMENTS[seg] == "price" else disc[1]
+        line = probs[row] @ (prod["price"] * (1.0 - ret[group]))
+        out[row] = lines * units * (1.0 - off) * line
+    return out
 
 
 def _product_probs(prod: dict) -> np.ndarray:
@@ -150,30 +204,81 @@ def _product_probs(prod: dict) -> np.ndarray:
     return out
 
 
-def _persons(rng: np.random.Generator, n: int, span: float) -> dict:
-    """Draw each person's segment, type, channel preference and BG/NBD latents."""
+def _birth_times(rng: np.random.Generator, n: int, span: float, start64) -> np.ndarray:
+    """Acquisition times (days since the window's start) over the whole window, seasonal.
+
+    The density of a day is proportional to :data:`ACQUISITION_SEASON` of its
+    calendar month: a steady flow of new customers with a summer dip and a
+    November-December peak.
+    """
+    days = start64 + np.arange(int(span)).astype("timedelta64[D]")
+    month = days.astype("datetime64[M]").astype(np.int64) % 12
+    cum = np.cumsum(np.array(ACQUISITION_SEASON)[month])
+    day = np.searchsorted(cum, rng.random(n) * cum[-1], side="right")
+    return np.minimum(day, int(span) - 1) + rng.random(n)
+
+
+def _persons(rng: np.random.Generator, n: int, span: float, start64, prod: dict) -> dict:
+    """Draw each person's segment, type, channel, household, wallet and BG/NBD latents.
+
+    The wallet, its share and the purchase rate follow :data:`WALLET_MODEL`:
+    ``lam = share * g`` with ``g`` ranked by the observable features, so that
+    ``lam ~ Gamma(r, alpha)`` as BG/NBD plants it.
+    """
     seg = rng.choice(len(SEGMENTS), size=n, p=SEGMENT_SHARES)
-    prm = BGNBD_PARAMS
-    lam = rng.gamma(prm["r"], 1.0 / prm["alpha"], size=n)
-    p = rng.beta(prm["a"], prm["b"], size=n)
-    t0 = rng.uniform(0.0, ACQUISITION_SHARE * span, size=n)
-    whale_prob = np.minimum(WHALE_SHARE * lam / (prm["r"] / prm["alpha"]), 0.9)
-    whale = rng.random(n) < whale_prob
-    magnet = ~whale & (rng.random(n) < COST_MAGNET_SHARE / (1 - WHALE_SHARE))
-    kind = np.where(whale, _WHALE, np.where(magnet, _MAGNET, _NORMAL))
+    prm, wm = BGNBD_PARAMS, WALLET_MODEL
+    t0 = _birth_times(rng, n, span, start64)
+    magnet_candidate = rng.random(n) < COST_MAGNET_SHARE / (1 - WHALE_SHARE)
     pref = _choice_rows(rng, PREFERRED_CHANNEL_PROBS, seg)
     pref_magnet = _choice_rows(rng, _MAGNET_PREFERRED[None, :], np.zeros(n, dtype=np.int64))
-    pref = np.where(magnet, pref_magnet, pref)
-    return {"n": n, "seg": seg, "lam": lam, "p": p, "t0": t0, "kind": kind, "pref": pref}
+    pref = np.where(magnet_candidate, pref_magnet, pref)
+    acq = _choice_rows(rng, _ACQ_SOURCE_PROBS, pref)
+    household = rng.choice(len(HOUSEHOLD_SIZES), size=n, p=HOUSEHOLD_SHARES)
+    city = rng.choice(len(_CITIES), size=n, p=_CITY_WEIGHTS / _CITY_WEIGHTS.sum())
+    city_effect = np.array([wm["city_effect"].get(c, 0.0) for c in _CITIES])
+    source_effect = np.array([wm["source_effect"][a] for a in _ACQ_SOURCES])
+    z = (
+        wm["hh_coef"] * np.log(np.array(HOUSEHOLD_SIZES)[household])
+        + city_effect[city]
+        + source_effect[acq]
+    )
+    sd = z.std()
+    z = (z - z.mean()) / sd if sd > 0 else np.zeros(n)
+    latent = wm["rho"] * z + np.sqrt(1.0 - wm["rho"] ** 2) * rng.standard_normal(n)
+    u = (np.argsort(np.argsort(latent, kind="stable"), kind="stable") + 0.5) / n
+    g = stats.gamma.ppf(u, prm["r"] + wm["share_b"], scale=1.0 / prm["alpha"])
+    share = rng.beta(prm["r"], wm["share_b"], size=n)
+    lam = share * g
+    whale_prob = np.minimum(WHALE_SHARE * lam / (prm["r"] / prm["alpha"]), 0.9)
+    whale = rng.random(n) < whale_prob
+    magnet = ~whale & magnet_candidate
+    kind = np.where(whale, _WHALE, np.where(magnet, _MAGNET, _NORMAL))
+    value = _order_values(prod)[kind * len(SEGMENTS) + seg]
+    return {
+        "n": n,
+        "seg": seg,
+        "lam": lam,
+        "p": rng.beta(prm["a"], prm["b"], size=n),
+        "t0": t0,
+        "kind": kind,
+        "pref": pref,
+        "acq": acq,
+        "household": np.array(HOUSEHOLD_SIZES)[household],
+        "city": city,
+        "share": share,
+        "order_value": value,
+        "wallet": WEEKS_PER_YEAR * g * value,
+    }
 
 
 def _purchases(rng: np.random.Generator, per: dict, span: float) -> dict:
-    """Simulate the BG/NBD process; return natural orders and dropout times.
+    """Simulate the BG/NBD process up to day ``span``; return natural orders and dropout times.
 
-    Rounds of one purchase each: every person still alive and inside the
-    window draws an exponential gap (rate ``lam`` per week), buys if still
-    inside the window, then drops out with probability ``p``. The first
-    purchase (acquisition) is not followed by a dropout draw, as in BG/NBD.
+    Rounds of one purchase each: every person still alive and inside
+    ``[0, span)`` draws an exponential gap (rate ``lam`` per week), buys if
+    still inside, then drops out with probability ``p``. The first purchase
+    (acquisition) is not followed by a dropout draw, as in BG/NBD. ``span`` is
+    the simulated horizon: the observed window plus :data:`FUTURE_DAYS`.
     """
     n = per["n"]
     lam_day = per["lam"] / _WEEK
@@ -277,7 +382,11 @@ def _campaigns(rng, per, nat, span):
         alive = alive_until[target] > s
         p0 = np.where(alive, 1.0 - np.exp(-per["lam"][target] * days / _WEEK), 0.0)
         fit = CHANNEL_RESPONSE[per["pref"][target], chan_idx[spec.channel]]
-        q = np.where(alive, np.minimum(spec.uplift * fit, 1.0), 0.0)
+        # scale the channel fit so that the expected incremental response over the
+        # target list, mean(q * (1 - p0)), is the planted uplift
+        room = float(np.mean(np.where(alive, fit * (1.0 - p0), 0.0))) if target.size else 0.0
+        scale = spec.uplift / room if room > 0 else 0.0
+        q = np.where(alive, np.minimum(scale * fit, 1.0), 0.0)
         p1 = 1.0 - (1.0 - p0) * (1.0 - q)
         responds = ~holdout & (rng.random(target.size) < q)
         who = target[responds]
@@ -286,6 +395,7 @@ def _campaigns(rng, per, nat, span):
         order_t.append(t_ord)
         extra.append((who, t_ord, np.full(who.size, k)))
         contacts.append((target, holdout, s + rng.random(target.size) * 0.5, s, e))
+        gain = q * (1.0 - p0)
         rows.append(
             {
                 "spec": spec,
@@ -294,8 +404,10 @@ def _campaigns(rng, per, nat, span):
                 "n_target": target.size,
                 "n_treated": int((~holdout).sum()),
                 "n_holdout": int(holdout.sum()),
+                "alive_share": float(alive.mean()) if target.size else np.nan,
                 "control_prob": float(p0.mean()) if target.size else np.nan,
                 "treated_prob": float(p1.mean()) if target.size else np.nan,
+                "uplift_if_alive": float(gain[alive].mean()) if alive.any() else np.nan,
             }
         )
     camp_orders = {
@@ -400,7 +512,7 @@ def _customers(rng, per, rec, signup_t, start64, run=None):
     sub = ((first_person + np.arange(n, dtype=np.int64)) * 7_654_321 + offset) % 10**7
     lead = np.array([3, 7, 8])[rng.integers(0, 3, size=n)]
     digits8 = (lead * 10**7 + sub).astype(sd)
-    city = rng.choice(len(_CITIES), size=n, p=_CITY_WEIGHTS / _CITY_WEIGHTS.sum())
+    city = per["city"]
 
     person = rec["person"]
     sys = rec["sys"]
@@ -448,7 +560,9 @@ def _customers(rng, per, rec, signup_t, start64, run=None):
     rec_city[moved] = (
         rec_city[moved] + rng.integers(1, len(_CITIES), size=int(moved.sum()))
     ) % len(_CITIES)
-    acq = _choice_rows(rng, _ACQ_SOURCE_PROBS, sys)
+    # the primary record carries the person's acquisition source; a second record
+    # the source its own system recorded
+    acq = np.where(rec["primary"], per["acq"][person], _choice_rows(rng, _ACQ_SOURCE_PROBS, sys))
     # defects: missing phone / city on exactly the planted share of records
     miss_phone = np.zeros(n_rec, dtype=bool)
     miss_city = np.zeros(n_rec, dtype=bool)
@@ -471,6 +585,7 @@ def _customers(rng, per, rec, signup_t, start64, run=None):
             SIGNUP_DATE: _days(start64, signup_t[order]),
             ACQUISITION_CHANNEL: _labels(_ACQ_SOURCES, acq[order]),
             SOURCE_SYSTEM: _labels(SOURCE_SYSTEMS, sys[order]),
+            HOUSEHOLD_SIZE: per["household"][person[order]],
         }
     )
     variants = {
@@ -487,8 +602,54 @@ def _customers(rng, per, rec, signup_t, start64, run=None):
     return df, variants, defects
 
 
-def _small_tables(start64, prod, camp_rows) -> dict:
-    """The products, cost_rates and campaigns tables."""
+def _quarters(start64, span: float) -> np.ndarray:
+    """First day (days since the window's start) of each calendar quarter the window touches."""
+    days = start64 + np.arange(int(span)).astype("timedelta64[D]")
+    month = days.astype("datetime64[M]").astype(np.int64)
+    first = np.flatnonzero(np.diff(month // 3, prepend=month[0] // 3 - 1) != 0)
+    return first.astype(float)
+
+
+def _acquisition_counts(per: dict, start64, span: float) -> np.ndarray:
+    """New persons by calendar quarter (rows) and acquisition source (columns ``_ACQ_SOURCES``)."""
+    quarters = _quarters(start64, span)
+    q = np.searchsorted(quarters, per["t0"], side="right") - 1
+    counts = np.zeros((quarters.size, len(_ACQ_SOURCES)), dtype=np.int64)
+    np.add.at(counts, (q, per["acq"]), 1)
+    return counts
+
+
+def _acquisition_rows(counts: np.ndarray, start64, span: float) -> list[dict]:
+    """One acquisition campaign per quarter and programme, its cost from the new persons it paid for.
+
+    Cost = sum over the programme's sources of :data:`ACQUISITION_COST` x the
+    persons first buying in the quarter through that source.
+    """
+    quarters = _quarters(start64, span)
+    ends = np.append(quarters[1:], span)
+    rows = []
+    for q, (s, e) in enumerate(zip(quarters, ends, strict=True)):
+        label = pd.Timestamp(start64 + np.timedelta64(int(s), "D"))
+        for name, channel, sources in ACQUISITION_PROGRAMMES:
+            idx = [_ACQ_SOURCES.index(src) for src in sources]
+            n_new = int(counts[q, idx].sum())
+            cost = float(sum(ACQUISITION_COST[_ACQ_SOURCES[i]] * counts[q, i] for i in idx))
+            rows.append(
+                {
+                    "name": f"{name} {label.year} Q{(label.month - 1) // 3 + 1}",
+                    "channel": channel,
+                    "sources": sources,
+                    "start": s,
+                    "end": e,
+                    "n_new": n_new,
+                    "cost": round(cost, 2),
+                }
+            )
+    return rows
+
+
+def _small_tables(start64, prod, camp_rows, acq_counts, span) -> dict:
+    """The products, cost_rates and campaigns tables (contact campaigns, then acquisition)."""
     products = pd.DataFrame(
         {
             PRODUCT_ID: prod["id"],
@@ -496,6 +657,7 @@ def _small_tables(start64, prod, camp_rows) -> dict:
             CATEGORY: _labels(CATEGORIES, prod["cat"]),
             UNIT_PRICE: prod["price"],
             UNIT_COST: prod["cost"],
+            SUPPLIER: _labels(SUPPLIERS, prod["supplier"]),
         }
     )
     cost_rates = pd.DataFrame(
@@ -506,19 +668,28 @@ def _small_tables(start64, prod, camp_rows) -> dict:
         }
     )
     rate = {(a, c): u for a, c, u in COST_RATES}
+    acq = _acquisition_rows(acq_counts, start64, span)
     campaigns = pd.DataFrame(
         {
-            CAMPAIGN_ID: _campaign_ids(),
-            NAME: _str([c.name for c in CAMPAIGNS]),
-            CHANNEL: _str([c.channel for c in CAMPAIGNS]),
-            OFFER: _str([c.offer for c in CAMPAIGNS]),
+            CAMPAIGN_ID: pd.concat(
+                [_campaign_ids(), _acquisition_ids(len(acq))], ignore_index=True
+            ),
+            NAME: _str([c.name for c in CAMPAIGNS] + [a["name"] for a in acq]),
+            CHANNEL: _str([c.channel for c in CAMPAIGNS] + [a["channel"] for a in acq]),
+            OFFER: _str([c.offer for c in CAMPAIGNS] + ["new customers"] * len(acq)),
             COST: [
                 CAMPAIGN_FIXED_COST + r["n_treated"] * rate.get((ACT_CONTACT, r["spec"].channel), 0)
                 for r in camp_rows
-            ],
-            START_DATE: _days(start64, np.array([r["start"] for r in camp_rows])),
-            END_DATE: _days(start64, np.array([r["end"] - 1 for r in camp_rows])),
-            TARGET_SEGMENT: _str([c.target for c in CAMPAIGNS]),
+            ]
+            + [a["cost"] for a in acq],
+            START_DATE: _days(
+                start64, np.array([r["start"] for r in camp_rows] + [a["start"] for a in acq])
+            ),
+            END_DATE: _days(
+                start64, np.array([r["end"] - 1 for r in camp_rows] + [a["end"] - 1 for a in acq])
+            ),
+            TARGET_SEGMENT: _str([c.target for c in CAMPAIGNS] + ["prospects"] * len(acq)),
+            OBJECTIVE: _str([c.objective for c in CAMPAIGNS] + ["acquisition"] * len(acq)),
         }
     )
     return {"products": products, "cost_rates": cost_rates, "campaigns": campaigns}

@@ -304,11 +304,12 @@ def needs(by_person):
 
 def test_needs_segments_recover_the_planted_segments(needs, persons):
     # The planted answers are noisy (synth.NEEDS_MODEL): even the oracle rule "segment =
-    # the need scored highest" reaches an adjusted Rand index of only about 0.6, so the
-    # bounds are: k = 4, ARI >= 0.5, and (next test) ARI >= 90 % of the oracle's.
+    # the need scored highest" reaches an adjusted Rand index of only about 0.5 (0.46-0.52
+    # measured over seeds 1, 2, 3 and this file's, ~600 answers each), so the bounds are:
+    # k = 4, ARI >= 0.45, and (next test) ARI >= 90 % of the oracle's.
     assert needs.k_ == len(synth.SEGMENTS)
     truth = persons.loc[needs.labels_.index, synth.NEEDS_SEGMENT]
-    assert adjusted_rand_score(truth, needs.labels_) >= 0.5
+    assert adjusted_rand_score(truth, needs.labels_) >= 0.45
     # each segment is named after its top need, and the names match the planted segments
     assert set(needs.labels_.unique()) == set(synth.SEGMENTS)
     assert (needs.labels_ == truth).mean() >= 0.75

@@ -625,11 +625,12 @@ def test_planted_cost_magnets_are_flagged(company, profitability):
 
 def test_the_synthetic_whale_curve(profitability):
     summary = concentration.whale_summary(profitability[prof.PROFIT], top=0.2)
-    assert summary[concentration.TOP_SHARE] >= 1.5  # the top 20 % earn at least 150 % (Kaplan & Cooper)
-    assert summary[concentration.PEAK_SHARE] > summary[concentration.TOP_SHARE]
-    assert (
-        0.3 < summary[concentration.LOSS_MAKING_SHARE] < 0.8
-    )  # a long tail: small web orders that do not cover delivery, cost magnets
+    # the generator's whale curve (Kaplan & Cooper): the top 20 % earn most of the profit,
+    # the curve peaks above 100 % of the total, and a retailer's plausible 15-35 % of
+    # customers lose money (small web orders that do not cover delivery, cost magnets)
+    assert summary[concentration.TOP_SHARE] >= 0.8
+    assert summary[concentration.PEAK_SHARE] > max(summary[concentration.TOP_SHARE], 1.05)
+    assert 0.15 < summary[concentration.LOSS_MAKING_SHARE] < 0.35
     classes = vc.abc_classes(profitability[prof.PROFIT])
     assert (classes == vc.CLASS_D).mean() == pytest.approx(summary[concentration.LOSS_MAKING_SHARE])
 

@@ -131,9 +131,19 @@ def test_transactions_refer_to_customers_and_to_the_one_product_catalogue(tables
 
 
 def test_campaigns_once_with_the_contacts_of_every_chunk(large, tables):
-    campaigns, inter = tables["campaigns"], tables["interactions"]
-    assert len(campaigns) == len(synth.CAMPAIGNS) and campaigns["campaign_id"].is_unique
+    everything, inter = tables["campaigns"], tables["interactions"]
+    assert everything["campaign_id"].is_unique
+    acquisition = everything[everything["objective"] == "acquisition"]
+    campaigns = everything[everything["objective"] != "acquisition"]
+    assert len(campaigns) == len(synth.CAMPAIGNS)
     assert set(inter["campaign_id"].dropna()) == set(campaigns["campaign_id"])
+    # acquisition spend: the planted cost per new customer of every chunk's new customers
+    cust = tables["customers"]
+    buyers = cust[cust["customer_id"].isin(set(tables["transactions"]["customer_id"]))]
+    assert (
+        acquisition["cost"].sum() <= buyers["acquisition_channel"].map(synth.ACQUISITION_COST).sum()
+    )
+    assert acquisition["cost"].sum() > 0
     contacts = inter[inter["kind"] == "campaign_contact"].groupby("campaign_id").size()
     rate = {c: u for a, c, u in synth.COST_RATES if a == "contact"}
     expected = synth.CAMPAIGN_FIXED_COST + campaigns["campaign_id"].map(contacts).fillna(0) * (
