@@ -81,7 +81,7 @@ Costs
     :data:`ACQUISITION_COST` per new customer of the sources they pay for: a
     blended cost per acquisition of about 30 GBP against a first-order
     margin of about 18 GBP after picking and delivery and a next-12-months
-    margin of a new customer of about 50 GBP.
+    margin of a new customer of about 45-60 GBP.
 Campaigns with planted uplift
     Eight contact campaigns (:data:`CAMPAIGNS`, objective retention or
     development). Each targets customers acquired before its start (a needs
