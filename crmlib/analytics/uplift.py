@@ -261,3 +261,35 @@ def offer_value(p_alive, uplift, margin, contact_cost):
     if isinstance(p_alive, pd.Series):
         return pd.Series(value, index=p_alive.index, name=OFFER_VALUE)
     return value if value.ndim else float(value)
+
+
+def pooled_uplift(table: pd.DataFrame, level: float = 0.95) -> tuple[float, float, float] | None:
+    """Uplift over all campaigns measured against a random holdout, with its interval.
+
+    The treated and control counts of the campaigns whose control is a
+    holdout (:data:`HOLDOUT`; a "not contacted" control is biased by who was
+    chosen) are added up, and :func:`crmlib.analytics.intervals.proportion_difference_ci`
+    (Newcombe 1998) gives the difference of the pooled response rates and its
+    interval. None when no campaign has a holdout.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`campaign_uplift`.
+    level : float, default 0.95
+
+    Returns
+    -------
+    (uplift, low, high) or None
+    """
+    _need(table, "campaign uplift", (CONTROL_KIND, N_TREATED, RESPONDERS_TREATED, N_CONTROL, RESPONDERS_CONTROL))
+    held = table.loc[table[CONTROL_KIND] == HOLDOUT]
+    if held.empty:
+        return None
+    return proportion_difference_ci(
+        int(held[RESPONDERS_TREATED].sum()),
+        int(held[N_TREATED].sum()),
+        int(held[RESPONDERS_CONTROL].sum()),
+        int(held[N_CONTROL].sum()),
+        level=level,
+    )

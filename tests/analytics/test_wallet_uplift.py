@@ -121,3 +121,20 @@ def test_offer_value_by_hand():
     assert got.tolist() == pytest.approx([1.0, -0.5]) and got.index.tolist() == ["a", "b"]
     with pytest.raises(CRMError):
         uplift.offer_value(1.5, 0.1, 10.0, 0.0)
+
+
+def test_pooled_uplift_adds_the_holdout_campaigns_counts_only():
+    table = uplift.campaign_uplift(
+        pd.concat(
+            [
+                _groups(10, 3, 20, 2, "K1"),  # 3/10 vs 2/20
+                _groups(30, 6, 20, 2, "K2"),  # 6/30 vs 2/20
+                _groups(50, 50, 50, 0, "K3").assign(**{uplift.CONTROL_KIND: uplift.NOT_CONTACTED}),
+            ],
+            ignore_index=True,
+        )
+    )
+    lift, low, high = uplift.pooled_uplift(table)
+    assert lift == pytest.approx(9 / 40 - 4 / 40)  # K3's biased control is left out
+    assert low < lift < high
+    assert uplift.pooled_uplift(table.iloc[2:]) is None
