@@ -220,7 +220,8 @@ _METRICS = (
         "mvc_clv_share",
         "Lifetime value held by the most valuable customers",
         SHARE,
-        "Share of total lifetime value held by the most valuable customers (MVC).",
+        "Share of the positive lifetime value (summed over customers with a CLV above 0) "
+        "held by the most valuable customers (MVC).",
         _IDIC + " (Differentiate: MVC, MGC, BZ)",
     ),
     Metric(
