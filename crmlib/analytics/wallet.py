@@ -264,19 +264,20 @@ def customer_growth_potential(
     """Wallet, expected spend and growth potential of every customer of ``summary``.
 
     :func:`wallet_features` -> :func:`estimate_wallet` on :func:`annual_spend`
-    -> :func:`growth_potential`, with P(alive), the expected spend if alive
-    (E[spend over H] / P(alive)), the margin share, the horizon and the
-    discount rate of the fitted ``pipeline``.
+    -> :func:`growth_potential`, with the fitted ``pipeline``'s probability
+    that the customer is still active (:meth:`CLVPipeline.p_active`, the
+    Pareto/NBD P(alive), which lets a one-time buyer have left), the expected
+    spend if alive (BG/NBD x Gamma-Gamma expected spend over the horizon / the
+    BG/NBD P(alive)), the margin share, the horizon and the discount rate.
     """
     pipeline._require_fitted("beta_geo_")
     features = wallet_features(data, summary, pipeline.time_unit)
     wallet = estimate_wallet(features, annual_spend(summary, pipeline.time_unit), quantile)
-    alive = pipeline.p_alive(summary)
-    spend = pipeline.expected_revenue(summary) / alive.clip(lower=1e-9)
+    spend = pipeline.expected_revenue(summary) / pipeline.p_alive(summary).clip(lower=1e-9)
     return growth_potential(
         wallet,
         spend,
-        alive,
+        pipeline.p_active(summary),
         pipeline.margin_share_,
         threshold=threshold,
         horizon_months=pipeline.horizon_months,

@@ -96,3 +96,18 @@ def test_new_customer_value_by_hand():
         (cumulative[m] - cumulative[m - 1]) / (1 + d) ** m for m in range(1, 13)
     )
     assert pipe.new_customer_value(first_order_margin=7.5) == pytest.approx(by_hand, rel=1e-12)
+
+
+def test_p_active_lets_a_one_time_buyer_from_long_ago_have_left():
+    rng = np.random.default_rng(11)
+    sim = BetaGeo.from_params(0.5, 6.0, 0.8, 2.5).simulate(2000, rng.uniform(20, 104, 2000), seed=rng)
+    sim = sim.set_index(s.CUSTOMER_ID)
+    sim[s.MONETARY_VALUE] = np.where(sim[s.FREQUENCY] > 0, rng.gamma(4.0, 10.0, len(sim)), 0.0)
+    pipe = CLVPipeline().fit(sim)
+    one_timers = pd.DataFrame(
+        {s.FREQUENCY: [0.0, 0.0], s.RECENCY: [0.0, 0.0], s.T: [2.0, 100.0], s.MONETARY_VALUE: 0.0},
+        index=["new", "old"],
+    )
+    assert pipe.p_alive(one_timers).tolist() == [1.0, 1.0]  # the BG/NBD cannot tell them apart
+    active = pipe.p_active(one_timers)
+    assert active["old"] < 0.5 < active["new"]

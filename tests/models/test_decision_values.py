@@ -61,10 +61,10 @@ def test_offer_values_on_the_sample_sum_far_below_the_bases_clv():
     )
     measured = uplift.pooled_uplift(table)
     offers = idic.next_best_offers(
-        tx, data.tables["products"], p_alive=pipe.p_alive(summary), measured_uplift=measured[0]
+        tx, data.tables["products"], p_alive=pipe.p_active(summary), measured_uplift=measured[0]
     )
     assert len(offers) and (offers[idic.NET_GAIN] > 0).all()
     assert offers[idic.NET_GAIN].sum() < 0.05 * base
     # no offer to a customer the model thinks is surely gone
-    alive = pipe.p_alive(summary)
+    alive = pipe.p_active(summary)
     assert np.all(alive.reindex(offers[s.CUSTOMER_ID]).to_numpy() > 0.01)
