@@ -228,8 +228,8 @@ _METRICS = (
         "mgc_customers",
         "Most growable customers",
         COUNT,
-        "Customers outside the MVC and BZ classes, likely still active (P(alive) at least "
-        "the threshold), with the largest expected gap between their wallet (90th "
+        "Customers outside the MVC and BZ classes, likely still active (Pareto/NBD P(alive) "
+        "at least the threshold), with the largest expected gap between their wallet (90th "
         "percentile of spend given their own features) and expected spend (MGC).",
         _IDIC + " (Differentiate: MVC, MGC, BZ); Perlich, Rosset, Lawrence & Zadrozny "
         "(2007), KDD '07 (customer wallet by high-quantile regression)",
