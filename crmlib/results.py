@@ -11,8 +11,13 @@ outputs. The file is one JSON object:
 - optional ``"finding"``: the model's main finding in one sentence;
 - optional ``"recommendations"``: a list of
   ``{"text": "…", "value_at_stake": number or null}``, where the value at
-  stake is what acting on it is worth, in the data's currency, over the
-  horizon the text states;
+  stake is what acting on it is worth, in the data's currency; a valued
+  recommendation is built with :func:`crmlib.analytics.stakes.recommendation`
+  (one basis: incremental expected margin over a stated horizon, discounted)
+  and also carries ``kind``, ``customers``, ``horizon_months``,
+  ``confidence`` and ``evidence``; its values per customer go to the sidecar
+  ``<lesson>.stakes.csv`` (recommendation number, customer id, value: ids
+  only, no names or contact details), never into the JSON or the manifest;
 - optional ``"not_assessed"``: the sections that stepped aside because the
   data lack what they need, a list of ``{"section": "…", "missing": ["table"
   or "table.column", …], "reason": "one sentence"}``
@@ -43,11 +48,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from crmlib.analytics import metrics
+from crmlib.analytics import metrics, stakes
 from crmlib.errors import CRMError
 
 RESULTS_ENV = "CRM_RESULTS_DIR"  # the folder a lesson writes its results file to
 RESULTS_SUFFIX = ".results.json"
+STAKES_SUFFIX = ".stakes.csv"  # per-customer values of the recommendations (ids only)
 SECTIONS_FILE = "sections.json"  # the status of every lesson, written by crm report
 PENDING_FILE = "sections.pending"  # while it exists, the other lessons are still running
 SUMMARY = "client_summary"  # the summary lesson, which reads the others' results
@@ -110,10 +116,41 @@ def record(lesson: str, figures: dict) -> None:
     folder = os.environ.get(RESULTS_ENV)
     if not folder:
         return
+    figures, per_customer = _split_stakes(figures)
+    if per_customer is not None:
+        side = Path(folder) / f"{lesson}{STAKES_SUFFIX}"
+        tmp = side.with_suffix(".tmp")
+        per_customer.to_csv(tmp, index=False)
+        os.replace(tmp, side)
     path = Path(folder) / f"{lesson}{RESULTS_SUFFIX}"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(figures, indent=2, default=jsonable), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def _split_stakes(figures: dict) -> tuple[dict, pd.DataFrame | None]:
+    """The figures without the recommendations' per-customer values, and those values."""
+    recs = figures.get(RECOMMENDATIONS)
+    if not recs or not any(stakes.PER_CUSTOMER in r for r in recs):
+        return figures, None
+    parts, clean = [], []
+    for number, rec in enumerate(recs, start=1):
+        rec = dict(rec)
+        values = rec.pop(stakes.PER_CUSTOMER, None)
+        if values is not None and len(values):
+            parts.append(
+                pd.DataFrame(
+                    {
+                        stakes.REC_ID: number,
+                        stakes.CUSTOMER_ID: values.index.astype(str),
+                        stakes.VALUE: values.to_numpy(dtype=float),
+                    }
+                )
+            )
+        clean.append(rec)
+    columns = [stakes.REC_ID, stakes.CUSTOMER_ID, stakes.VALUE]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    return {**figures, RECOMMENDATIONS: clean}, table
 
 
 def _check(lesson: str, figures: dict) -> None:
@@ -157,6 +194,17 @@ def _check(lesson: str, figures: dict) -> None:
             raise CRMError(
                 f"{lesson}: recommendation {i + 1}: '{VALUE_AT_STAKE}' must be a number or None"
             )
+        kind = rec.get(stakes.KIND)
+        if kind is not None and kind not in stakes.KINDS:
+            raise CRMError(
+                f"{lesson}: recommendation {i + 1}: kind must be one of {', '.join(stakes.KINDS)}"
+            )
+        values = rec.get(stakes.PER_CUSTOMER)
+        if values is not None and not isinstance(values, pd.Series):
+            raise CRMError(
+                f"{lesson}: recommendation {i + 1}: '{stakes.PER_CUSTOMER}' must be a Series "
+                "of values by customer id (crmlib.analytics.stakes.recommendation)"
+            )
 
 
 def _is_number(value) -> bool:
@@ -199,9 +247,10 @@ def load(folder=None) -> dict[str, dict]:
     dict of str to dict
         By lesson name, in lesson order: ``status`` ("complete", "failed",
         "skipped", or None when the run did not say), ``reason``, ``title``,
-        ``html`` (the section's page, "" when none) and ``results`` (the
-        lesson's results file, ``{}`` when it wrote none). The summary lesson
-        itself is left out.
+        ``html`` (the section's page, "" when none), ``results`` (the
+        lesson's results file, ``{}`` when it wrote none) and ``stakes`` (its
+        recommendations' values per customer, :data:`STAKES_SUFFIX`; None when
+        it wrote none). The summary lesson itself is left out.
 
     Raises
     ------
@@ -236,6 +285,10 @@ def load(folder=None) -> dict[str, dict]:
             name, {"status": None, "reason": "", "title": name, "html": "", "results": {}}
         )
         entry["results"] = _read_json(path)
+        side = folder / f"{name}{STAKES_SUFFIX}"
+        entry["stakes"] = (
+            pd.read_csv(side, dtype={stakes.CUSTOMER_ID: str}) if side.exists() else None
+        )
     return out
 
 
@@ -247,7 +300,13 @@ def _read_json(path: Path):
 
 
 def recommendations(by_lesson: dict[str, dict]) -> pd.DataFrame:
-    """Every lesson's recommendations, ranked by value at stake.
+    """Every lesson's recommendations, overlapping ones merged, ranked by value at stake.
+
+    Recommendations of the same kind (retention, growth, cost) that cover
+    some of the same customers are one row
+    (:func:`crmlib.analytics.stakes.merge_overlapping`): its value counts each
+    customer once, at the largest value any of them gives, so no two rows
+    count the same customers' same value.
 
     Parameters
     ----------
@@ -257,26 +316,58 @@ def recommendations(by_lesson: dict[str, dict]) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``lesson``, ``recommendation``, ``value_at_stake`` (float,
-        NaN when the lesson gave none); highest value first, recommendations
-        without a value last, in lesson order.
+        Columns ``lesson`` (of the highest-valued member of a merged row),
+        ``recommendation``, ``value_at_stake`` (float, NaN when the lesson
+        gave none), ``kind``, ``customers``, ``horizon_months``,
+        ``confidence``, ``evidence`` and ``merged`` (recommendations in the
+        row); highest value first, recommendations without a value last, in
+        lesson order.
     """
-    rows = []
+    rows, sides = [], []
     for lesson, entry in by_lesson.items():
-        for rec in entry.get("results", {}).get(RECOMMENDATIONS) or []:
+        side = entry.get("stakes")
+        for number, rec in enumerate(entry.get("results", {}).get(RECOMMENDATIONS) or [], start=1):
             value = rec.get(VALUE_AT_STAKE)
+            rid = len(rows)
             rows.append(
                 {
+                    "_id": rid,
                     LESSON: lesson,
                     RECOMMENDATION: rec["text"],
                     VALUE_AT_STAKE: float(value) if _is_number(value) else math.nan,
+                    stakes.KIND: rec.get(stakes.KIND),
+                    stakes.CUSTOMERS: rec.get(stakes.CUSTOMERS),
+                    stakes.HORIZON_MONTHS: rec.get(stakes.HORIZON_MONTHS),
+                    stakes.CONFIDENCE: rec.get(stakes.CONFIDENCE),
+                    stakes.EVIDENCE: rec.get(stakes.EVIDENCE),
                 }
             )
-    table = pd.DataFrame(rows, columns=[LESSON, RECOMMENDATION, VALUE_AT_STAKE])
+            if side is not None and len(side):
+                mine = side.loc[side[stakes.REC_ID] == number]
+                if len(mine):
+                    sides.append(mine.assign(**{stakes.REC_ID: rid}))
+    columns = [
+        LESSON,
+        RECOMMENDATION,
+        VALUE_AT_STAKE,
+        stakes.KIND,
+        stakes.CUSTOMERS,
+        stakes.HORIZON_MONTHS,
+        stakes.CONFIDENCE,
+        stakes.EVIDENCE,
+    ]
+    table = pd.DataFrame(rows, columns=["_id", *columns]).set_index("_id")
+    table = table.rename(columns={RECOMMENDATION: stakes.TEXT})
+    per_customer = pd.concat(sides, ignore_index=True) if sides else None
+    table = stakes.merge_overlapping(table, per_customer).rename(
+        columns={stakes.TEXT: RECOMMENDATION}
+    )
     table[VALUE_AT_STAKE] = table[VALUE_AT_STAKE].astype(float)
-    return table.sort_values(
-        VALUE_AT_STAKE, ascending=False, kind="stable", na_position="last"
-    ).reset_index(drop=True)
+    return (
+        table[[*columns, "merged"]]
+        .sort_values(VALUE_AT_STAKE, ascending=False, kind="stable", na_position="last")
+        .reset_index(drop=True)
+    )
 
 
 def is_figure(key: str, value) -> bool:

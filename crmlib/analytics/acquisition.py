@@ -1,10 +1,17 @@
-"""Acquisition: new customers per period and cost per acquisition (campaign spend / new customers).
+"""Acquisition: new customers per period, cost per acquisition, and what a first order leaves.
 
-Shared by QCi's acquisition component and Payne & Frow's acquisition cost KPI.
+Shared by QCi's acquisition component and Payne & Frow's acquisition cost KPI and CLV/CAC:
+:func:`acquisition_spend` counts only the campaigns whose ``objective`` is
+"acquisition" and says, in one sentence, when the data cannot support a cost per
+new customer; :func:`first_order_margin` is the first order's part of a new
+customer's value (:meth:`crmlib.analytics.clv.CLVPipeline.new_customer_value`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import pandas as pd
 
 from crmlib.analytics.experience import ALL_CHANNELS, UNKNOWN
@@ -138,3 +145,126 @@ def cost_per_acquisition(
     )
     out.index.name = PERIOD
     return out
+
+
+ACQUISITION = "acquisition"  # the campaigns.objective of campaigns meant to win new customers
+
+
+@dataclass(frozen=True)
+class AcquisitionSpend:
+    """Acquisition spend and new customers over a window, and the cost per new customer.
+
+    Attributes
+    ----------
+    start, end : pandas.Timestamp
+        The window: after ``start``, up to ``end`` inclusive.
+    spend : float or None
+        Cost of the acquisition campaigns that started in the window.
+    new_customers : int or None
+        Customers whose first purchase falls in the window.
+    cost_per_new_customer : float or None
+        spend / new customers; None when the data cannot support it.
+    reason : str or None
+        One sentence on why there is no cost per new customer (None when there is one).
+    """
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    spend: float | None
+    new_customers: int | None
+    cost_per_new_customer: float | None
+    reason: str | None
+
+
+def acquisition_spend(
+    transactions: pd.DataFrame, campaigns: pd.DataFrame | None, as_of=None, months: int = 12
+) -> AcquisitionSpend:
+    """Cost per new customer from the campaigns meant to acquire, over the last ``months`` months.
+
+    ``cost per new customer = cost of campaigns with objective "acquisition"
+    started in the window / customers whose first purchase is in the window``
+    (the average acquisition cost of Farris, Bendle, Pfeifer & Reibstein,
+    *Marketing Metrics*, 2nd ed. 2010, ch. 5: acquisition spending / customers
+    acquired). The figure is given only when the data support it; otherwise
+    ``reason`` says why in one sentence:
+
+    - no campaigns table, or no ``cost`` or ``start_date``;
+    - no ``objective`` column: acquisition spend cannot be told apart from
+      spend on keeping or developing customers (counting all of it, as a
+      blended figure does, overstates the acquisition cost by an unknown amount);
+    - an acquisition campaign in the window without a cost, or months of the
+      window with no acquisition campaign running (from ``start_date`` to
+      ``end_date``): the spend behind the window's new customers is only partly
+      recorded;
+    - no new customer in the window.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+    campaigns : DataFrame or None
+    as_of : date-like, optional
+        End of the window; default the last order date.
+    months : int, default 12
+    """
+    _, when = _purchases(transactions, as_of)
+    start = when - pd.DateOffset(months=int(months))
+
+    def none(reason: str, spend=None, new=None) -> AcquisitionSpend:
+        return AcquisitionSpend(start, when, spend, new, None, reason)
+
+    if campaigns is None or not {s.COST, s.START_DATE} <= set(campaigns.columns):
+        return none("There is no campaign cost with a start date, so acquisition spend is unknown.")
+    if s.OBJECTIVE not in campaigns.columns or campaigns[s.OBJECTIVE].isna().all():
+        return none(
+            "The campaigns table does not say which campaigns were meant to acquire customers "
+            "(no objective column), so acquisition spend cannot be separated from the rest."
+        )
+    inside = (campaigns[s.START_DATE] > start) & (campaigns[s.START_DATE] <= when)
+    acquiring = campaigns.loc[inside & (campaigns[s.OBJECTIVE].astype(str) == ACQUISITION)]
+    if acquiring.empty:
+        return none(f"No acquisition campaign started in the {months} months to {when:%Y-%m-%d}.")
+    if acquiring[s.COST].isna().any():
+        return none(
+            f"{int(acquiring[s.COST].isna().sum())} acquisition campaign(s) in the window have "
+            "no cost, so acquisition spend is only partly known."
+        )
+    month = pd.period_range(start + pd.Timedelta(days=1), when, freq="M")
+    covered = set()
+    ends = acquiring[s.END_DATE] if s.END_DATE in acquiring else acquiring[s.START_DATE]
+    for first, last in zip(acquiring[s.START_DATE], ends.fillna(acquiring[s.START_DATE]), strict=True):
+        covered.update(pd.period_range(first, max(first, min(last, when)), freq="M"))
+    missing = [m for m in month if m not in covered]
+    spend = float(acquiring[s.COST].sum())
+    bought, _ = _purchases(transactions, when)
+    first_day = bought.groupby(s.CUSTOMER_ID)[s.ORDER_DATE].min()
+    new = int(((first_day > start) & (first_day <= when)).sum())
+    if missing:
+        return none(
+            f"Acquisition campaigns ran in only {len(month) - len(missing)} of the {len(month)} "
+            f"months to {when:%Y-%m-%d}, so the spend behind that period's {new:,} new "
+            "customers is only partly recorded.",
+            spend,
+            new,
+        )
+    if new == 0:
+        return none(f"No customer bought for the first time in the {months} months to {when:%Y-%m-%d}.", spend, 0)
+    return AcquisitionSpend(start, when, spend, new, spend / new, None)
+
+
+def first_order_margin(transactions: pd.DataFrame, cost_per_order: float = 0.0, as_of=None) -> float:
+    """What a new customer's first order leaves: mean margin of each customer's first purchase day.
+
+    ``mean over customers of (revenue - product cost of their first purchase
+    day) - cost_per_order`` (revenue alone when the data have no cost). It is
+    the value received at acquisition, before the repeat purchases the BG/NBD
+    model counts (Fader, Hardie & Lee 2005a: X(t) counts repeat purchases only).
+    """
+    bought, _ = _purchases(transactions, as_of)
+    day = bought[s.ORDER_DATE].dt.normalize()
+    first = day.groupby(bought[s.CUSTOMER_ID]).transform("min")
+    lines = bought.loc[day == first]
+    margin = lines[s.REVENUE].astype(float)
+    if s.COST in lines.columns:
+        margin = margin - lines[s.COST].fillna(0.0).astype(float)
+    per_customer = margin.groupby(lines[s.CUSTOMER_ID]).sum()
+    return float(np.mean(per_customer)) - float(cost_per_order)

@@ -203,37 +203,43 @@ _METRICS = (
         "total_clv",
         "Customer lifetime value, all customers",
         CURRENCY,
-        "Sum over customers of expected purchases (BG/NBD) x expected spend (Gamma-Gamma) "
-        "x margin share over the horizon, discounted monthly.",
-        _BTYD,
+        "Sum over customers of expected purchases (BG/NBD) x (expected spend (Gamma-Gamma) "
+        "x margin share - cost-to-serve per order, when the client has cost rates) over the "
+        "horizon, discounted monthly.",
+        _BTYD + "; " + _ABC,
     ),
     Metric(
         "clv_basis",
         "Lifetime value measured on",
         TEXT,
-        "margin when the transactions carry a product cost, otherwise revenue.",
+        "margin after cost-to-serve when the client has cost rates, margin when the "
+        "transactions carry a product cost, otherwise revenue.",
         "crmlib.analytics.clv.CLVPipeline",
     ),
     Metric(
         "mvc_clv_share",
         "Lifetime value held by the most valuable customers",
         SHARE,
-        "Share of total lifetime value held by the most valuable customers (MVC).",
+        "Share of the positive lifetime value (summed over customers with a CLV above 0) "
+        "held by the most valuable customers (MVC).",
         _IDIC + " (Differentiate: MVC, MGC, BZ)",
     ),
     Metric(
         "mgc_customers",
         "Most growable customers",
         COUNT,
-        "Customers with the most unrealised value (the value of similar customers less "
-        "their own) outside the MVC and BZ classes (MGC).",
-        _IDIC + " (Differentiate: MVC, MGC, BZ)",
+        "Customers outside the MVC and BZ classes, likely still active (Pareto/NBD P(alive) "
+        "at least the threshold), with the largest expected gap between their wallet (90th "
+        "percentile of spend given their own features) and expected spend (MGC).",
+        _IDIC + " (Differentiate: MVC, MGC, BZ); Perlich, Rosset, Lawrence & Zadrozny "
+        "(2007), KDD '07 (customer wallet by high-quantile regression)",
     ),
     Metric(
         "bz_customers",
         "Below-zero customers",
         COUNT,
-        "Customers whose margin to date is below zero (BZ).",
+        "Customers whose lifetime value after cost-to-serve is below zero: expected to "
+        "cost more than they bring (BZ).",
         _IDIC + " (Differentiate: MVC, MGC, BZ)",
     ),
     Metric(
@@ -261,8 +267,38 @@ _METRICS = (
         "offers",
         "Next best offers",
         COUNT,
-        "Offers of a product the customer has not bought, made by the recommender.",
+        "Offers with a positive expected value (P(alive) x uplift x margin - contact cost).",
         _IDIC + " (Customize)",
+    ),
+    Metric(
+        "mgc_expected_gap",
+        "Growth potential of the most growable customers",
+        CURRENCY,
+        "Sum over the MGC of P(alive) x max(wallet - expected spend, 0) x margin share over "
+        "the horizon, discounted.",
+        "Perlich, Rosset, Lawrence & Zadrozny (2007), KDD '07; " + _BTYD,
+    ),
+    Metric(
+        "offer_value_total",
+        "Expected value of the next best offers",
+        CURRENCY,
+        "Sum over offers of P(alive) x uplift x margin - contact cost.",
+        "Lo (2002), SIGKDD Explorations 4(2) (incremental response); " + _BTYD,
+    ),
+    Metric(
+        "offer_uplift",
+        "Incremental response used for offers",
+        SHARE,
+        "Response rate of contacted minus holdout customers over all campaigns with a "
+        "holdout; an assumed default when none has one (see offer_uplift_source).",
+        "Newcombe (1998), Statistics in Medicine 17 (interval); Lo (2002)",
+    ),
+    Metric(
+        "offer_uplift_source",
+        "Where the offers' uplift comes from",
+        TEXT,
+        "measured (campaign holdouts) or assumed (a stated default).",
+        "crmlib.models.idic.next_best_offers",
     ),
     # 02 QCi
     Metric(
@@ -489,15 +525,36 @@ _METRICS = (
         "value_of_one_retention_point",
         "Value of one more point of retention",
         CURRENCY,
-        "Customer equity at retention r + 0.01 minus customer equity at r.",
-        _GUPTA,
+        "One more point of P(alive) for every current customer: sum of 0.01 x CLV / P(alive) "
+        "over customers with a positive CLV (the same 12-month CLV after cost-to-serve as "
+        "every recommendation).",
+        _GUPTA + "; " + _BTYD,
     ),
     Metric(
         "clv_to_cac",
         "Lifetime value per acquisition cost",
         RATIO,
-        "Mean customer lifetime value divided by the campaign cost per new customer.",
-        _PF + " (value creation)",
+        "Expected value of a new customer (BG/NBD new-customer expectation x Gamma-Gamma "
+        "mean spend x margin - cost-to-serve, discounted over the horizon, plus the first "
+        "order) divided by acquisition-campaign spend per new customer; absent when the "
+        "data hold no or partial acquisition spend (see clv_to_cac_note).",
+        "Fader, Hardie & Lee (2005), Marketing Science 24(2); Farris et al. (2010), "
+        "Marketing Metrics, ch. 5; " + _PF + " (value creation)",
+    ),
+    Metric(
+        "new_customer_value",
+        "Expected value of a new customer",
+        CURRENCY,
+        "First order's margin plus the discounted expected margin after cost-to-serve of a "
+        "new customer's repeat purchases over the horizon (BG/NBD E[X(t)] x Gamma-Gamma mean).",
+        "Fader, Hardie & Lee (2005), Marketing Science 24(2), E[X(t)]; " + _BTYD,
+    ),
+    Metric(
+        "clv_to_cac_note",
+        "Why there is no CLV/CAC",
+        TEXT,
+        "One sentence on what the data lack for an acquisition cost (absent when there is one).",
+        "crmlib.analytics.acquisition.acquisition_spend",
     ),
     Metric(
         "channel_breaks",
@@ -546,8 +603,10 @@ _METRICS = (
         "value_at_stake",
         "Value at stake",
         CURRENCY,
-        "What acting on a recommendation is worth, over the horizon the recommendation "
-        "states (shown beside each recommendation, not recorded as a figure).",
+        "Incremental expected margin of acting on a recommendation over its stated horizon "
+        "(12 months by default), discounted, from the same CLV (after cost-to-serve) and "
+        "wallet models; same-kind recommendations over the same customers are merged, each "
+        "customer counted once (shown beside each recommendation, not recorded as a figure).",
         "crmlib.results.recommendations",
     ),
     Metric(
@@ -561,7 +620,8 @@ _METRICS = (
         "recommendations_ranked",
         "Recommendations ranked",
         COUNT,
-        "Recommendations of all sections, ranked by value at stake.",
+        "Recommendations of all sections after merging overlapping ones, ranked by value at "
+        "stake.",
         "crmlib.results.recommendations",
     ),
     Metric(

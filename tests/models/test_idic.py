@@ -14,7 +14,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from crmlib import synth
-from crmlib.analytics import clv, linkage, segments
+from crmlib.analytics import clv, linkage, segments, wallet
 from crmlib.analytics.summary import customer_summary
 from crmlib.data import schema as s
 from crmlib.data.io import ClientData
@@ -365,28 +365,26 @@ def test_value_tiers_split_by_rank():
 
 def test_value_needs_portfolio_by_hand():
     index = [f"c{i}" for i in range(10)]
-    actual = pd.Series([100, 90, 10, 5, 0, 50, 40, 30, 20, 10], index=index, dtype=float)
-    history = pd.Series([5, 5, 5, -1, 5, 5, 5, 5, 5, 5], index=index, dtype=float)
+    actual = pd.Series([100, 90, 10, -5, 0, 50, 40, 30, 20, 10], index=index, dtype=float)
+    growth = pd.DataFrame(
+        {
+            wallet.EXPECTED_GAP: [0, 50, 30, 80, 25, 0, 5, 60, 20, 70],
+            wallet.ELIGIBLE: [True] * 7 + [False, True, True],
+        },
+        index=index,
+        dtype=object,
+    ).astype({wallet.EXPECTED_GAP: float, wallet.ELIGIBLE: bool})
     needs = pd.Series(["x"] * 5 + ["y"] * 4, index=index[:9])  # c9 without survey
-    out = idic.value_needs_portfolio(
-        actual, history, needs, mvc_share=0.2, mgc_share=0.2, potential_quantile=0.5
-    )
-    # potential = median of the segment: x {100, 90, 10, 5, 0} -> 10; y {50, 40, 30, 20} -> 35
-    assert out.loc["c0", idic.POTENTIAL_VALUE] == 10
-    assert out.loc["c8", idic.POTENTIAL_VALUE] == 35
+    out = idic.value_needs_portfolio(actual, growth, needs, mvc_share=0.2, mgc_share=0.2)
     assert out.loc["c9", idic.NEEDS_SEGMENT] == segments.NOT_SURVEYED
-    assert out.loc["c4", idic.UNREALISED_VALUE] == 10 and out.loc["c0", idic.UNREALISED_VALUE] == 0
+    assert out.loc["c2", idic.UNREALISED_VALUE] == 30
+    assert out.loc["c2", idic.POTENTIAL_VALUE] == 40  # CLV 10 + expected gap 30
     classes = out[idic.VALUE_CLASS].astype(str)
-    assert classes["c3"] == idic.BZ  # negative margin to date
+    assert classes["c3"] == idic.BZ  # negative CLV (after cost-to-serve), whatever its gap
     assert classes[["c0", "c1"]].tolist() == [idic.MVC, idic.MVC]  # top 2 of 10 by CLV
-    # largest gaps among the rest: c8 (35 - 20 = 15), c7 (5) ... and c4 (10): c8, c4
-    assert sorted(classes[classes == idic.MGC].index) == ["c4", "c8"]
-
-
-# =========================================================================================
-# Interact
-# =========================================================================================
-
+    # MGC: the 2 largest gaps among the eligible rest: c9 (70) and c2 (30); c7 (60) is
+    # likely gone (not eligible), c1 (50) is an MVC, c3 (80) below zero
+    assert sorted(classes[classes == idic.MGC].index) == ["c2", "c9"]
 
 def test_beta_binomial_update_by_hand():
     events = pd.DataFrame(
@@ -537,17 +535,26 @@ def test_category_associations_by_hand():
 
 def test_next_best_offers_by_hand():
     transactions, products = _baskets()
-    offers = idic.next_best_offers(transactions, products, offer_cost=1.0)
-    # c3 bought A only: A -> B has lift 4/3 > 1; gain = 2/3 * margin of a B line (30) = 20.
-    # A -> C has lift 2/3: no offer. c1, c4: no candidate with lift above 1.
+    alive = pd.Series({"c1": 1.0, "c2": 1.0, "c3": 0.5, "c4": 1.0})
+    offers = idic.next_best_offers(
+        transactions, products, p_alive=alive, measured_uplift=0.1, offer_cost=1.0
+    )
+    # c3 bought A only: A -> B has lift 4/3 > 1; value = P(alive) 0.5 x uplift 0.1 x the
+    # margin of a B line (30) - 1 = 0.5. A -> C has lift 2/3: no offer. c1, c4: no candidate.
     assert offers[s.CUSTOMER_ID].tolist() == ["c3"]
     best = offers.iloc[0]
     assert best["offer"] == "cross-sell: B"
-    assert best[idic.EXPECTED_GAIN] == pytest.approx(20.0)
-    assert best[idic.NET_GAIN] == pytest.approx(19.0)
+    assert best[idic.EXPECTED_GAIN] == pytest.approx(1.5)
+    assert best[idic.NET_GAIN] == pytest.approx(0.5)
+    assert best[idic.UPLIFT_SOURCE] == idic.MEASURED
     assert best[idic.REASON] == "bought A; 67 % of A buyers also bought B (lift 1.33)"
-    # the budget rule: an offer dearer than its expected gain is dropped
-    assert idic.next_best_offers(transactions, products, offer_cost=21.0).empty
+    # no measured uplift: the stated default, marked assumed (0.5 x 0.02 x 30 < 1: dropped)
+    assumed = idic.next_best_offers(transactions, products, p_alive=alive, offer_cost=0.2)
+    assert assumed[idic.UPLIFT_SOURCE].tolist() == [idic.ASSUMED]
+    assert assumed[idic.NET_GAIN].iloc[0] == pytest.approx(0.5 * idic.DEFAULT_UPLIFT * 30 - 0.2)
+    # a customer surely gone gets no offer, whatever the margin
+    gone = alive.replace(0.5, 0.0)
+    assert idic.next_best_offers(transactions, products, p_alive=gone, measured_uplift=0.9).empty
 
 
 def test_next_best_offers_when_every_customer_already_bought_every_category():
@@ -577,11 +584,11 @@ def test_next_best_offers_with_segment_rules_and_budget():
     segments = pd.DataFrame({idic.RFM_SEGMENT: ["at risk", "at risk"]}, index=["c4", "c1"])
     rules = pd.DataFrame(
         [(idic.RFM_SEGMENT, "at risk", "win-back voucher", 0.5, 4.0)],
-        columns=["segment_column", "segment", "offer", "response_rate", "cost"],
+        columns=["segment_column", "segment", "offer", idic.UPLIFT, "cost"],
     )
     offers = idic.next_best_offers(transactions, products, segments, rules, offer_cost=1.0)
     segment = offers[offers[idic.KIND_OF_OFFER] == "segment"].set_index(s.CUSTOMER_ID)
-    # margin per order: c1 (10 + 30) / 2 = 20 -> gain 10 >= 4; c4 10 -> gain 5 >= 4
+    # margin per order: c1 (10 + 30) / 2 = 20 -> gain 0.5 x 20 = 10 > 4; c4 10 -> 5 > 4
     assert segment.loc["c1", idic.EXPECTED_GAIN] == pytest.approx(10.0)
     assert segment.loc["c4", idic.EXPECTED_GAIN] == pytest.approx(5.0)
     assert "at risk" in segment.loc["c4", idic.REASON]
@@ -608,9 +615,12 @@ def test_rfm_heatmap_has_one_cell_per_score_pair():
 
 
 def test_portfolio_chart_has_a_cell_per_class_and_segment():
+    growth = pd.DataFrame(
+        {wallet.EXPECTED_GAP: [0.0, 1, 2, 3, 4], wallet.ELIGIBLE: True}, index=list("abcde")
+    )
     portfolio = idic.value_needs_portfolio(
-        pd.Series([5.0, 4, 3, 2, 1], index=list("abcde")),
-        pd.Series([1.0, 1, 1, -1, 1], index=list("abcde")),
+        pd.Series([5.0, 4, 3, -2, 1], index=list("abcde")),
+        growth,
         pd.Series(["x", "y", "x", "y"], index=list("abcd")),
     )
     ax = idic_plots.plot_value_needs_portfolio(portfolio)

@@ -42,7 +42,15 @@ from crmlib.analytics.clv.holdout import (
     holdout_tracking,
 )
 from crmlib.analytics.clv.pareto_nbd import ParetoNBD
-from crmlib.analytics.clv.pipeline import MODEL, CLVPipeline, margin_share
+from crmlib.analytics.clv.pipeline import (
+    BASIS_AFTER_SERVE,
+    BASIS_MARGIN,
+    BASIS_REVENUE,
+    MODEL,
+    CLVPipeline,
+    cost_per_order,
+    margin_share,
+)
 from crmlib.analytics.clv.shifted_beta_geo import ShiftedBetaGeo, survivors_from_subscriptions
 from crmlib.analytics.clv.value import (
     CLV,
@@ -50,10 +58,16 @@ from crmlib.analytics.clv.value import (
     PERIODS_PER_MONTH,
     annual_to_monthly_rate,
     customer_lifetime_value,
+    discounted_expected_purchases,
     historical_clv,
 )
 
 __all__ = [
+    "BASIS_AFTER_SERVE",
+    "BASIS_MARGIN",
+    "BASIS_REVENUE",
+    "cost_per_order",
+    "discounted_expected_purchases",
     "ACTUAL",
     "CLV",
     "CUSTOMERS",

@@ -127,16 +127,39 @@ def customer_lifetime_value(
         if not (np.isfinite(margin) and 0 <= margin <= 1):
             raise CRMError(f"margin is a share of spend between 0 and 1, not {margin!r}")
         margin_values = float(margin)
-    x, tx, T = values[s.FREQUENCY], values[s.RECENCY], values[s.T]
+    x = values[s.FREQUENCY]
     spend = np.asarray(gamma_gamma.expected_spend(x, values[s.MONETARY_VALUE]), dtype=float)
+    purchases = _discounted_purchases(beta_geo, values, horizon, time_unit, discount_rate)
+    return pd.Series(margin_values * spend * purchases, index=summary.index, name=CLV)
+
+
+def _discounted_purchases(beta_geo, values, horizon, time_unit, discount_rate) -> np.ndarray:
+    """sum over m = 1 .. horizon of (E[Y(m months)] - E[Y(m - 1 months)]) / (1 + d)**m."""
+    x, tx, T = values[s.FREQUENCY], values[s.RECENCY], values[s.T]
     per_month = PERIODS_PER_MONTH[time_unit]
-    clv = np.zeros(len(summary))
-    previous = np.zeros(len(summary))
+    total = np.zeros(len(x))
+    previous = np.zeros(len(x))
     for month in range(1, int(horizon) + 1):
         cumulative = np.asarray(beta_geo.expected_purchases(month * per_month, x, tx, T))
-        clv += (cumulative - previous) / (1.0 + discount_rate) ** month
+        total += (cumulative - previous) / (1.0 + discount_rate) ** month
         previous = cumulative
-    return pd.Series(margin_values * spend * clv, index=summary.index, name=CLV)
+    return total
+
+
+def discounted_expected_purchases(
+    beta_geo: BetaGeo, summary: pd.DataFrame, horizon: int, time_unit: str, discount_rate: float
+) -> pd.Series:
+    """Each customer's expected purchases over the next ``horizon`` months, each discounted.
+
+    ``sum over m = 1 .. horizon of (E[Y(m months)] - E[Y(m - 1 months)]) / (1 + d)**m``:
+    the purchase part of :func:`customer_lifetime_value` (Fader, Hardie & Lee
+    2005b), which a cost per purchase (cost-to-serve) multiplies.
+    """
+    if time_unit not in PERIODS_PER_MONTH:
+        raise CRMError(f"time_unit must be 'D' or 'W', not {time_unit!r}")
+    values = summary_columns(summary, (s.FREQUENCY, s.RECENCY, s.T), "discounted_expected_purchases")
+    total = _discounted_purchases(beta_geo, values, horizon, time_unit, discount_rate)
+    return pd.Series(total, index=summary.index, name="discounted_purchases")
 
 
 def historical_clv(summary: pd.DataFrame) -> pd.Series:

@@ -16,7 +16,8 @@ Differentiate
     named segments of :data:`RFM_SEGMENTS`; :class:`crmlib.analytics.clv.CLVPipeline` (CLV from
     BG/NBD + Gamma-Gamma) and :func:`crmlib.analytics.segments.value_tiers`;
     :class:`NeedsSegmenter` (k-means on standardised survey needs, k by
-    silhouette); :func:`value_needs_portfolio` (MVC, MGC, BZ).
+    silhouette); :func:`value_needs_portfolio` (MVC, MGC from each customer's
+    wallet gap, :mod:`crmlib.analytics.wallet`; BZ from CLV after cost-to-serve).
 Interact
     :func:`contact_outcomes`, :func:`response_rates` and :func:`engagement`
     describe the interactions table; :class:`ChannelPropensity` learns each
@@ -27,7 +28,8 @@ Customize
     :func:`category_associations` (support, confidence, lift of "customers who
     bought A also bought B": Agrawal, Imielinski & Swami 1993; Brin et al.
     1997) and :func:`next_best_offers`, which adds segment rules and keeps an
-    offer only when its expected value gain covers its cost.
+    offer only when its expected value, P(alive) x uplift x margin - contact
+    cost (:func:`crmlib.analytics.uplift.offer_value`), is positive.
 
 Personal data (names, e-mails, phones) is used to match records and is never
 put into a message, a returned table of pairs or a chart; :func:`mask` hides
@@ -83,7 +85,12 @@ from crmlib.models.idic._common import (
     VALUE_CLASSES,
 )
 from crmlib.models.idic.customize import (
+    ASSUMED,
+    DEFAULT_UPLIFT,
+    MEASURED,
     SEGMENT_OFFERS,
+    UPLIFT,
+    UPLIFT_SOURCE,
     category_associations,
     next_best_offers,
 )
@@ -112,6 +119,11 @@ from crmlib.models.idic.rfm import (
 )
 
 __all__ = [
+    "ASSUMED",
+    "DEFAULT_UPLIFT",
+    "MEASURED",
+    "UPLIFT",
+    "UPLIFT_SOURCE",
     "ACTUAL_VALUE",
     "ALPHA",
     "ANTECEDENT",

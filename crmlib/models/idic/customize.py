@@ -1,4 +1,5 @@
-"""Customize: category associations (support, confidence, lift) and next best offers."""
+"""Customize: category associations (support, confidence, lift) and next best offers
+(P(alive) x uplift x margin - contact cost)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from crmlib.analytics.summary import customer_summary
+from crmlib.analytics.uplift import offer_value
+from crmlib.analytics.wallet import P_ALIVE
 from crmlib.data import schema as s
 from crmlib.data.checks import need_columns
 from crmlib.errors import CRMError
@@ -30,6 +33,9 @@ from crmlib.models.idic._common import (
     RFM_SEGMENT,
     SUPPORT,
 )
+
+UPLIFT = "uplift"  # incremental response assumed or measured for an offer
+UPLIFT_SOURCE = "uplift_source"  # "measured" (over a holdout) or "assumed"
 
 # =========================================================================================
 # Customize
@@ -108,21 +114,28 @@ def category_associations(transactions: pd.DataFrame, products: pd.DataFrame) ->
     )
 
 
-#: Illustrative segment rules for :func:`next_best_offers`: who gets which offer,
-#: the response rate assumed and the cost of one offer (GBP). Edit them for a client.
+#: Illustrative segment rules for :func:`next_best_offers`: who gets which offer, the
+#: incremental response (uplift) ASSUMED for it when the client's data measure none, and
+#: the cost of one contact (GBP). Assumptions to replace with measured uplift.
 SEGMENT_OFFERS = pd.DataFrame(
     [
-        (RFM_SEGMENT, "champions", "early access to new ranges", 0.25, 1.0),
-        (RFM_SEGMENT, "at risk", "win-back voucher", 0.10, 5.0),
-        (RFM_SEGMENT, "can't lose them", "personal call from the service team", 0.20, 6.0),
-        (RFM_SEGMENT, "new customers", "welcome series", 0.15, 0.5),
-        (NEEDS_SEGMENT, "price", "price-drop alerts", 0.08, 0.1),
-        (NEEDS_SEGMENT, "convenience", "free delivery on the next order", 0.12, 3.0),
-        (NEEDS_SEGMENT, "quality", "premium range preview", 0.10, 1.0),
-        (NEEDS_SEGMENT, "service", "personal advice appointment", 0.12, 4.0),
+        (RFM_SEGMENT, "champions", "early access to new ranges", 0.03, 1.0),
+        (RFM_SEGMENT, "at risk", "win-back voucher", 0.03, 5.0),
+        (RFM_SEGMENT, "can't lose them", "personal call from the service team", 0.05, 6.0),
+        (RFM_SEGMENT, "new customers", "welcome series", 0.03, 0.5),
+        (NEEDS_SEGMENT, "price", "price-drop alerts", 0.02, 0.1),
+        (NEEDS_SEGMENT, "convenience", "free delivery on the next order", 0.03, 3.0),
+        (NEEDS_SEGMENT, "quality", "premium range preview", 0.02, 1.0),
+        (NEEDS_SEGMENT, "service", "personal advice appointment", 0.03, 4.0),
     ],
-    columns=["segment_column", "segment", "offer", "response_rate", "cost"],
+    columns=["segment_column", "segment", "offer", UPLIFT, "cost"],
 )
+
+#: The incremental response assumed for a cross-sell offer when no campaign was measured
+#: against a holdout: an assumption, stated as such in every offer's ``uplift_source``.
+DEFAULT_UPLIFT = 0.02
+
+MEASURED, ASSUMED = "measured", "assumed"
 
 
 def next_best_offers(
@@ -130,46 +143,66 @@ def next_best_offers(
     products: pd.DataFrame,
     segments: pd.DataFrame | None = None,
     rules: pd.DataFrame = SEGMENT_OFFERS,
+    p_alive: pd.Series | None = None,
+    measured_uplift: float | None = None,
     offer_cost: float = 0.5,
     n_offers: int = 2,
     min_lift: float = 1.0,
+    default_uplift: float = DEFAULT_UPLIFT,
 ) -> pd.DataFrame:
-    """Up to ``n_offers`` offers per customer whose expected value gain covers their cost.
+    """Up to ``n_offers`` offers per customer with a positive expected value.
 
-    Two sources of offers:
+    Expected value of an offer (:func:`crmlib.analytics.uplift.offer_value`)::
 
-    - cross-sell: for a category B the customer has not bought, the
-      association A -> B (:func:`category_associations`) with the highest
-      confidence among the categories A they have bought and lift above
-      ``min_lift``; expected gain = confidence x the mean margin of a
-      purchase line in B (an upper bound of what the offer adds: some would
-      buy B anyway); cost = ``offer_cost``;
-    - segment rules (:data:`SEGMENT_OFFERS`): a customer whose
-      ``segments[segment_column]`` equals ``segment`` gets the rule's offer;
-      expected gain = the rule's response rate x the customer's mean margin
-      per order; cost = the rule's cost.
+        value = P(alive) x uplift x margin - cost of the contact
 
-    The budget rule keeps an offer only when expected gain >= cost; the
-    offers left are ranked by net gain = expected gain - cost.
+    - P(alive): the customer's BG/NBD probability of still being a customer
+      (a lapsed customer cannot respond);
+    - uplift: the incremental response measured over campaign holdouts
+      (``measured_uplift``, e.g. :func:`crmlib.analytics.uplift.pooled_uplift`)
+      when the data have one, else the stated default (``default_uplift`` for
+      cross-sell, the rule's ``uplift`` for segment offers), marked "assumed";
+    - margin: for a cross-sell offer of category B, the mean margin of a
+      purchase line in B; for a segment offer, the customer's mean margin per
+      order.
+
+    Candidates: cross-sell of a category B the customer has not bought, through
+    the association A -> B (:func:`category_associations`) with the highest
+    confidence among the categories A they bought and lift above ``min_lift``;
+    segment rules (:data:`SEGMENT_OFFERS`) for customers whose
+    ``segments[segment_column]`` equals ``segment``. An offer is kept when its
+    expected value is positive; the offers left are ranked by it.
 
     Parameters
     ----------
     transactions, products : pandas.DataFrame
     segments : pandas.DataFrame, optional
-        Indexed by customer_id, with the columns the rules name (e.g.
-        ``rfm_segment``, ``needs_segment``).
+        Indexed by customer_id, with the columns the rules name.
     rules : pandas.DataFrame
-        ``segment_column``, ``segment``, ``offer``, ``response_rate``, ``cost``.
+        ``segment_column``, ``segment``, ``offer``, ``uplift``, ``cost``.
+    p_alive : pandas.Series, optional
+        By customer_id; None counts every customer as alive (an upper bound).
+    measured_uplift : float, optional
+        Incremental response measured against a holdout; None: assumed uplifts.
     offer_cost : float, default 0.5
-        Cost of one cross-sell offer (e.g. an e-mail with a voucher's expected cost).
+        Cost of one cross-sell contact.
     n_offers : int, default 2
     min_lift : float, default 1.0
+    default_uplift : float, default :data:`DEFAULT_UPLIFT`
 
     Returns
     -------
     pandas.DataFrame
-        customer_id, rank, offer, kind ("cross-sell" or "segment"),
-        expected_gain, cost, net_gain, reason (text).
+        customer_id, rank, offer, kind ("cross-sell" or "segment"), p_alive,
+        uplift, uplift_source ("measured" or "assumed"), expected_gain
+        (P(alive) x uplift x margin), cost, net_gain (the offer's expected
+        value), reason (text).
+
+    References
+    ----------
+    Lo, V. S. Y. (2002). The true lift model. SIGKDD Explorations 4(2), 78-86.
+    Bult, J. R., & Wansbeek, T. (1995). Optimal selection for direct mail.
+    Marketing Science 14(4), 378-394.
     """
     if isinstance(n_offers, bool) or not float(n_offers).is_integer() or n_offers < 1:
         raise CRMError(f"n_offers is a whole number of at least 1, not {n_offers!r}")
@@ -187,14 +220,16 @@ def next_best_offers(
         [CONFIDENCE, LIFT, ANTECEDENT], ascending=[False, False, True]
     )
     best = candidates.drop_duplicates([s.CUSTOMER_ID, CONSEQUENT])
+    source = MEASURED if measured_uplift is not None else ASSUMED
+    cross_uplift = float(measured_uplift if measured_uplift is not None else default_uplift)
     cross = pd.DataFrame(
         {
             s.CUSTOMER_ID: best[s.CUSTOMER_ID].to_numpy(),
             "offer": ("cross-sell: " + best[CONSEQUENT].astype(str)).to_numpy(),
             KIND_OF_OFFER: "cross-sell",
-            EXPECTED_GAIN: (
-                best[CONFIDENCE] * best[CONSEQUENT].map(line_margin).astype(float)
-            ).to_numpy(),
+            UPLIFT: cross_uplift,
+            UPLIFT_SOURCE: source,
+            "margin": best[CONSEQUENT].map(line_margin).astype(float).to_numpy(),
             "cost": float(offer_cost),
             REASON: (
                 "bought "
@@ -219,27 +254,43 @@ def next_best_offers(
                 continue
             who = segments.index[segments[rule.segment_column].astype("str") == rule.segment]
             who = who.astype("str")
-            gain = rule.response_rate * order_margin.reindex(who).fillna(0.0).to_numpy()
+            rule_uplift = float(measured_uplift if measured_uplift is not None else rule.uplift)
             parts.append(
                 pd.DataFrame(
                     {
                         s.CUSTOMER_ID: who,
                         "offer": rule.offer,
                         KIND_OF_OFFER: "segment",
-                        EXPECTED_GAIN: gain,
+                        UPLIFT: rule_uplift,
+                        UPLIFT_SOURCE: source,
+                        "margin": order_margin.reindex(who).fillna(0.0).to_numpy(),
                         "cost": float(rule.cost),
-                        REASON: f"{rule.segment_column} is {rule.segment}: assumed response "
-                        f"{rule.response_rate:.0%} x the customer's margin per order",
+                        REASON: f"{rule.segment_column} is {rule.segment}; uplift "
+                        f"{rule_uplift:.1%} ({source}) x the customer's margin per order",
                     }
                 )
             )
     offers = pd.concat([p for p in parts if len(p)] or [cross], ignore_index=True)
-    offers = offers[offers[EXPECTED_GAIN] >= offers["cost"]].copy()
-    offers[NET_GAIN] = offers[EXPECTED_GAIN] - offers["cost"]
+    if p_alive is None:
+        alive = pd.Series(1.0, index=offers.index)
+    else:
+        alive_of = pd.Series(p_alive, dtype=float)
+        alive_of.index = alive_of.index.astype(str)
+        alive = offers[s.CUSTOMER_ID].astype(str).map(alive_of).fillna(0.0)
+    offers[P_ALIVE] = alive.to_numpy()
+    offers[EXPECTED_GAIN] = offers[P_ALIVE] * offers[UPLIFT] * offers["margin"]
+    offers[NET_GAIN] = offer_value(
+        offers[P_ALIVE].to_numpy(), offers[UPLIFT].to_numpy(), offers["margin"].to_numpy(),
+        offers["cost"].to_numpy(),
+    )
+    offers = offers[offers[NET_GAIN] > 0].copy()
     offers = offers.sort_values([s.CUSTOMER_ID, NET_GAIN, "offer"], ascending=[True, False, True])
     offers[RANK] = offers.groupby(s.CUSTOMER_ID).cumcount() + 1
     offers = offers[offers[RANK] <= n_offers]
-    columns = [s.CUSTOMER_ID, RANK, "offer", KIND_OF_OFFER, EXPECTED_GAIN, "cost", NET_GAIN, REASON]
+    columns = [
+        s.CUSTOMER_ID, RANK, "offer", KIND_OF_OFFER, P_ALIVE, UPLIFT, UPLIFT_SOURCE,
+        EXPECTED_GAIN, "cost", NET_GAIN, REASON,
+    ]  # fmt: skip
     return offers[columns].reset_index(drop=True)
 
 

@@ -45,7 +45,7 @@ def contact_outcomes(
 ) -> pd.DataFrame:
     """Campaign contacts as Bernoulli trials: one row per contact, ``success`` = its recorded
     outcome is a response (the channel's own record; QCi's
-    :func:`crmlib.models.qci.campaign_groups` measures purchases against a control group instead).
+    :func:`crmlib.analytics.uplift.campaign_groups` measures purchases against a control group instead).
 
     Parameters
     ----------

@@ -148,8 +148,69 @@ def acquisition_cost(transactions: pd.DataFrame, campaigns: pd.DataFrame, as_of=
     return float(window[acquisition.CAMPAIGN_COST].sum() / new)
 
 
+@dataclass
+class NewCustomerEconomics:
+    """What a new customer is worth against what one costs to acquire.
+
+    Attributes
+    ----------
+    value : float
+        Expected value of a new customer over the horizon
+        (:meth:`crmlib.analytics.clv.CLVPipeline.new_customer_value`, first order included).
+    first_order_margin : float
+    horizon_months : int
+    acquisition : crmlib.analytics.acquisition.AcquisitionSpend
+    ratio : float or None
+        value / acquisition cost per new customer; None when the data do not support it.
+    reason : str or None
+        Why there is no ratio, in one sentence.
+    """
+
+    value: float
+    first_order_margin: float
+    horizon_months: int
+    acquisition: acquisition.AcquisitionSpend
+    ratio: float | None
+    reason: str | None
+
+
+def new_customer_economics(
+    pipeline, transactions: pd.DataFrame, campaigns: pd.DataFrame | None, as_of=None
+) -> NewCustomerEconomics:
+    """CLV/CAC on one basis: a *new* customer's expected value against acquisition spend.
+
+    value = :func:`crmlib.analytics.acquisition.first_order_margin` (less the
+    mean cost-to-serve of an order) + the fitted pipeline's expected margin of
+    a new customer's repeat purchases over its horizon, discounted
+    (:meth:`crmlib.analytics.clv.CLVPipeline.new_customer_value`: Fader, Hardie
+    & Lee 2005a E[X(t)] x the Gamma-Gamma mean spend); acquisition cost =
+    acquisition campaigns' spend / new customers over the same number of
+    months (:func:`crmlib.analytics.acquisition.acquisition_spend`). Gupta &
+    Lehmann (2003) compare the same two quantities as a difference. The
+    ratio is None, with the reason, when the data hold no objective for the
+    campaigns or only part of the period's acquisition spend.
+    """
+    first = acquisition.first_order_margin(
+        transactions, cost_per_order=pipeline.mean_cost_per_order_, as_of=as_of
+    )
+    value = pipeline.new_customer_value(first_order_margin=first)
+    spend = acquisition.acquisition_spend(
+        transactions, campaigns, as_of=as_of, months=pipeline.horizon_months
+    )
+    cac = spend.cost_per_new_customer
+    ratio = float(clv_to_cac(value, cac)) if cac else None
+    reason = spend.reason if cac is None else None
+    if cac == 0:
+        reason = "The acquisition campaigns cost nothing, so there is no ratio."
+    return NewCustomerEconomics(value, first, int(pipeline.horizon_months), spend, ratio, reason)
+
+
 def clv_to_cac(clv, cac: float):
     """CLV / CAC: what a customer is worth for each unit spent to acquire one.
+
+    Use the value of a *new* customer (:func:`new_customer_economics`), not the
+    CLV of the existing base: existing customers have already survived the
+    early churn a new one faces.
 
     Above 1 an acquired customer repays their acquisition cost; practitioners
     often look for 3 or more (a rule of thumb, not a law). Gupta & Lehmann

@@ -40,6 +40,7 @@ non-negative revenue (a negative line is a return, as in :mod:`crmlib.data.io`);
 lines after it are ignored.
 """
 
+from crmlib.analytics.uplift import campaign_groups
 from crmlib.models.qci._common import (
     ACT_CONTACT,
     ACT_DELIVERY,
@@ -86,7 +87,6 @@ from crmlib.models.qci._common import (
     WINDOW_START,
 )
 from crmlib.models.qci.effect import (
-    campaign_groups,
     campaign_lift,
 )
 from crmlib.models.qci.evidence import (

@@ -2,6 +2,27 @@
 
 from __future__ import annotations
 
+# the campaign-effect vocabulary is shared with IDIC's offers (crmlib.analytics.uplift)
+from crmlib.analytics.uplift import (  # noqa: F401
+    CONTROL,
+    CONTROL_KIND,
+    HOLDOUT,
+    INCREMENTAL,
+    KIND_CONTACT,
+    KIND_HOLDOUT,
+    LIFT,
+    N_CONTROL,
+    N_TREATED,
+    NOT_CONTACTED,
+    RATE_CONTROL,
+    RATE_TREATED,
+    RESPONDED,
+    RESPONDERS_CONTROL,
+    RESPONDERS_TREATED,
+    TREATED,
+    WINDOW_END,
+    WINDOW_START,
+)
 from crmlib.data import schema as s
 
 # --- vocabulary of the results (the inputs' columns come from crmlib.data.schema) --------
@@ -24,16 +45,6 @@ UNIT_COST = "unit_cost"
 ACTIVITY_COST = "cost"
 ACT_ORDER, ACT_DELIVERY, ACT_RETURN = s.ACT_ORDER, s.ACT_DELIVERY, s.ACT_RETURN
 ACT_TICKET, ACT_CONTACT = s.ACT_TICKET, s.ACT_CONTACT
-KIND_CONTACT, KIND_HOLDOUT = s.KIND_CAMPAIGN_CONTACT, s.KIND_CAMPAIGN_HOLDOUT
-TREATED, CONTROL = "treated", "control"
-RESPONDED = "responded"
-WINDOW_START, WINDOW_END = "window_start", "window_end"
-CONTROL_KIND = "control_kind"
-HOLDOUT, NOT_CONTACTED = "holdout", "not contacted"
-N_TREATED, N_CONTROL = "n_treated", "n_control"
-RESPONDERS_TREATED, RESPONDERS_CONTROL = "responders_treated", "responders_control"
-RATE_TREATED, RATE_CONTROL = "rate_treated", "rate_control"
-INCREMENTAL = "incremental_responders"
 COST_PER_INCREMENTAL = "cost_per_incremental"
 
 
@@ -42,4 +53,3 @@ QUESTION = s.QUESTION_ID
 
 
 # --- shared helpers --------------------------------------------------------------
-LIFT = "lift"  # the difference of response rates, treated - control

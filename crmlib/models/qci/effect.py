@@ -1,146 +1,18 @@
-"""Measuring the effect: campaign treated and control groups, and lift with its interval."""
+"""Measuring the effect: campaign lift with its interval and cost per incremental responder.
+
+The groups and the uplift formula are shared with IDIC's offers and live in
+:mod:`crmlib.analytics.uplift`; QCi adds the campaigns' names and costs.
+"""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from crmlib.analytics.experience import CI_HIGH, CI_LOW, GROUP
-from crmlib.analytics.intervals import proportion_difference_ci
-from crmlib.analytics.lapse import check_days
-from crmlib.analytics.orders import purchase_lines as _purchases
+from crmlib.analytics.uplift import campaign_uplift
 from crmlib.data import schema as s
-from crmlib.data.checks import need_columns as _need
-from crmlib.models.qci._common import (
-    CONTROL,
-    CONTROL_KIND,
-    COST_PER_INCREMENTAL,
-    HOLDOUT,
-    INCREMENTAL,
-    KIND_CONTACT,
-    KIND_HOLDOUT,
-    LIFT,
-    N_CONTROL,
-    N_TREATED,
-    NOT_CONTACTED,
-    RATE_CONTROL,
-    RATE_TREATED,
-    RESPONDED,
-    RESPONDERS_CONTROL,
-    RESPONDERS_TREATED,
-    TREATED,
-    WINDOW_END,
-    WINDOW_START,
-)
+from crmlib.models.qci._common import COST_PER_INCREMENTAL, INCREMENTAL, LIFT
 
 # --- measuring the effect ----------------------------------------------------------------------
-
-
-def _campaign_windows(
-    interactions: pd.DataFrame, campaigns: pd.DataFrame | None, window_days: int
-) -> pd.DataFrame:
-    """Start and end (inclusive) of each campaign's response window."""
-    first = interactions.groupby(s.CAMPAIGN_ID)[s.TIMESTAMP].min().dt.normalize()
-    windows = pd.DataFrame(
-        {WINDOW_START: first, WINDOW_END: first + pd.Timedelta(days=window_days - 1)}
-    )
-    if campaigns is not None and {s.START_DATE, s.END_DATE} <= set(campaigns.columns):
-        dated = campaigns.dropna(subset=[s.START_DATE, s.END_DATE]).drop_duplicates(s.CAMPAIGN_ID)
-        dated = dated.set_index(s.CAMPAIGN_ID)
-        known = windows.index.intersection(dated.index)
-        windows.loc[known, WINDOW_START] = dated.loc[known, s.START_DATE].dt.normalize()
-        windows.loc[known, WINDOW_END] = dated.loc[known, s.END_DATE].dt.normalize()
-    return windows
-
-
-def campaign_groups(
-    transactions: pd.DataFrame,
-    interactions: pd.DataFrame,
-    campaigns: pd.DataFrame | None = None,
-    window_days: int = 28,
-) -> pd.DataFrame:
-    """Who was in each campaign's treated and control group, and who responded by buying.
-
-    * Treated: customers with an interaction of kind ``campaign_contact`` for
-      the campaign. Control: customers with kind ``campaign_holdout`` (a
-      random holdout kept from the contact), not also contacted. A campaign
-      without a holdout is compared with the *non-contacted* customers: those
-      with a purchase before its window who got neither. That comparison is
-      biased whenever the contacted were chosen (by segment, by value), so the
-      lift table says which control was used.
-    * Response: a purchase (revenue >= 0) dated inside the campaign window,
-      ``start_date`` to ``end_date`` inclusive from the campaigns table, else
-      ``window_days`` days from the campaign's first contact. A window still
-      open on the last order date understates the responses of both groups.
-
-    Returns
-    -------
-    DataFrame
-        One row per (campaign, customer): campaign_id, customer_id, group
-        (``treated`` / ``control``), control_kind (``holdout`` / ``not
-        contacted``), responded (bool), window_start, window_end.
-    """
-    _need(interactions, "interactions", (s.CUSTOMER_ID, s.TIMESTAMP, s.KIND, s.CAMPAIGN_ID))
-    days = check_days(window_days, "window_days")
-    bought, _ = _purchases(transactions)
-    arms = interactions.loc[
-        interactions[s.KIND].isin([KIND_CONTACT, KIND_HOLDOUT])
-        & interactions[s.CAMPAIGN_ID].notna(),
-        [s.CAMPAIGN_ID, s.CUSTOMER_ID, s.KIND, s.TIMESTAMP],
-    ]
-    columns = [
-        s.CAMPAIGN_ID,
-        s.CUSTOMER_ID,
-        GROUP,
-        CONTROL_KIND,
-        RESPONDED,
-        WINDOW_START,
-        WINDOW_END,
-    ]
-    if arms.empty:
-        return pd.DataFrame(columns=columns)
-    windows = _campaign_windows(arms, campaigns, days)
-    treated = arms.loc[arms[s.KIND] == KIND_CONTACT, [s.CAMPAIGN_ID, s.CUSTOMER_ID]]
-    treated = treated.drop_duplicates().assign(**{GROUP: TREATED})
-    holdout = arms.loc[
-        arms[s.KIND] == KIND_HOLDOUT, [s.CAMPAIGN_ID, s.CUSTOMER_ID]
-    ].drop_duplicates()
-    contacted = pd.MultiIndex.from_frame(treated[[s.CAMPAIGN_ID, s.CUSTOMER_ID]])
-    holdout = holdout.loc[~pd.MultiIndex.from_frame(holdout).isin(contacted)]
-    holdout = holdout.assign(**{GROUP: CONTROL, CONTROL_KIND: HOLDOUT})
-    parts = [treated, holdout]
-    for campaign in treated[s.CAMPAIGN_ID].unique():
-        if (holdout[s.CAMPAIGN_ID] == campaign).any():
-            continue
-        start = windows.at[campaign, WINDOW_START]
-        earlier = bought.loc[bought[s.ORDER_DATE] < start, s.CUSTOMER_ID].unique()
-        reached = arms.loc[arms[s.CAMPAIGN_ID] == campaign, s.CUSTOMER_ID].unique()
-        others = np.setdiff1d(earlier.astype(object), reached.astype(object))
-        parts.append(
-            pd.DataFrame(
-                {
-                    s.CAMPAIGN_ID: campaign,
-                    s.CUSTOMER_ID: others,
-                    GROUP: CONTROL,
-                    CONTROL_KIND: NOT_CONTACTED,
-                }
-            )
-        )
-    groups = pd.concat(parts, ignore_index=True)
-    kind = groups.groupby(s.CAMPAIGN_ID)[CONTROL_KIND].first()  # NaN: no control at all
-    groups[CONTROL_KIND] = groups[s.CAMPAIGN_ID].map(kind)
-    groups = groups.join(windows, on=s.CAMPAIGN_ID)
-    # a response: any purchase of the customer inside the campaign's window
-    joined = groups[[s.CAMPAIGN_ID, s.CUSTOMER_ID, WINDOW_START, WINDOW_END]].merge(
-        bought[[s.CUSTOMER_ID, s.ORDER_DATE]], on=s.CUSTOMER_ID
-    )
-    inside = joined.loc[
-        (joined[s.ORDER_DATE] >= joined[WINDOW_START])
-        & (joined[s.ORDER_DATE] <= joined[WINDOW_END])
-    ]
-    hit = pd.MultiIndex.from_frame(inside[[s.CAMPAIGN_ID, s.CUSTOMER_ID]].drop_duplicates())
-    groups[RESPONDED] = pd.MultiIndex.from_frame(groups[[s.CAMPAIGN_ID, s.CUSTOMER_ID]]).isin(hit)
-    return groups[columns].sort_values([s.CAMPAIGN_ID, GROUP], ignore_index=True, kind="stable")
 
 
 def campaign_lift(
@@ -151,8 +23,8 @@ def campaign_lift(
 ) -> pd.DataFrame:
     """Lift of each campaign: response rate of the treated minus that of the control group.
 
-    ``lift = x_t / n_t - x_c / n_c`` with its confidence interval from
-    :func:`proportion_difference_ci` (Newcombe 1998 by default). A lift
+    ``lift = x_t / n_t - x_c / n_c`` with its confidence interval
+    (:func:`crmlib.analytics.uplift.campaign_uplift`, Newcombe 1998 by default). A lift
     whose interval lies above 0 is evidence the campaign caused purchases;
     the response rate of the treated alone (what a CRM system usually
     reports as "responders") also counts customers who would have bought
@@ -162,7 +34,7 @@ def campaign_lift(
     Parameters
     ----------
     responses : DataFrame
-        From :func:`campaign_groups`.
+        From :func:`crmlib.analytics.uplift.campaign_groups`.
     campaigns : DataFrame, optional
         Adds ``name`` and ``cost``, and the cost per incremental responder.
     level : float, default 0.95
@@ -178,47 +50,7 @@ def campaign_lift(
         lift is above 0). Campaigns lacking a treated or a control customer
         are left out.
     """
-    _need(responses, "campaign responses", (s.CAMPAIGN_ID, GROUP, RESPONDED, CONTROL_KIND))
-    rows = []
-    for campaign, part in responses.groupby(s.CAMPAIGN_ID, sort=True):
-        t = part.loc[part[GROUP] == TREATED, RESPONDED]
-        c = part.loc[part[GROUP] == CONTROL, RESPONDED]
-        if t.empty or c.empty:
-            continue
-        lift, low, high = proportion_difference_ci(
-            int(t.sum()), len(t), int(c.sum()), len(c), level=level, method=method
-        )
-        rows.append(
-            {
-                s.CAMPAIGN_ID: campaign,
-                CONTROL_KIND: part[CONTROL_KIND].iloc[0],
-                N_TREATED: len(t),
-                RESPONDERS_TREATED: int(t.sum()),
-                RATE_TREATED: float(t.mean()),
-                N_CONTROL: len(c),
-                RESPONDERS_CONTROL: int(c.sum()),
-                RATE_CONTROL: float(c.mean()),
-                LIFT: lift,
-                CI_LOW: low,
-                CI_HIGH: high,
-                INCREMENTAL: lift * len(t),
-            }
-        )
-    columns = [
-        s.CAMPAIGN_ID,
-        CONTROL_KIND,
-        N_TREATED,
-        RESPONDERS_TREATED,
-        RATE_TREATED,
-        N_CONTROL,
-        RESPONDERS_CONTROL,
-        RATE_CONTROL,
-        LIFT,
-        CI_LOW,
-        CI_HIGH,
-        INCREMENTAL,
-    ]
-    table = pd.DataFrame(rows, columns=columns).set_index(s.CAMPAIGN_ID)
+    table = campaign_uplift(responses, level=level, method=method)
     if campaigns is not None and s.CAMPAIGN_ID in campaigns.columns:
         info = campaigns.drop_duplicates(s.CAMPAIGN_ID).set_index(s.CAMPAIGN_ID)
         if s.NAME in info.columns:

@@ -10,6 +10,7 @@ from crmlib.analytics.assessment import TEXT as QUESTION_TEXT
 from crmlib.analytics.experience import CI_LOW, SATISFIED, csat_table, nps
 from crmlib.analytics.lapse import LAPSED_AFTER_DAYS
 from crmlib.analytics.requirements import Need, missing_pieces
+from crmlib.analytics.uplift import campaign_groups
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
 from crmlib.models.qci._common import (
@@ -22,10 +23,7 @@ from crmlib.models.qci._common import (
     UNIT,
     VALUE,
 )
-from crmlib.models.qci.effect import (
-    campaign_groups,
-    campaign_lift,
-)
+from crmlib.models.qci.effect import campaign_lift
 from crmlib.models.qci.penetration import (
     penetration,
 )

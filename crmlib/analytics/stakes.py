@@ -1,0 +1,247 @@
+"""Value at stake on one basis: incremental expected margin over one horizon, per customer.
+
+Every recommendation a lesson hands the report carries its value as the expected
+margin the action adds (or protects) over one stated horizon (default 12
+months), discounted, from the same models: the CLV of
+:class:`crmlib.analytics.clv.CLVPipeline` (BG/NBD + Gamma-Gamma, after
+cost-to-serve when the client has cost rates) and the wallet gap of
+:mod:`crmlib.analytics.wallet`. Values are kept per customer, so that the report
+can merge two recommendations of the same kind that cover the same customers
+(:func:`merge_overlapping`) and count each customer's value once.
+
+Kinds of value (:data:`KINDS`):
+
+- ``retention``: the margin the customers are expected to bring over the
+  horizon, which losing them would lose (:func:`retention_stake`): the most a
+  protecting action can be worth; one more point of survival for every customer
+  (:func:`retention_point_stake`);
+- ``growth``: the expected, discounted margin on the part of their wallet the
+  firm does not get (:func:`crmlib.analytics.wallet.growth_potential`);
+- ``cost``: the expected loss of customers whose CLV after cost-to-serve is
+  negative (:func:`cost_stake`): what re-pricing or re-serving them to break
+  even adds.
+
+A recommendation is a dict (:func:`recommendation`); its ``per_customer``
+Series stays out of JSON (:func:`crmlib.results.record` writes it to a sidecar
+file of customer ids and values, never names or contact details).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from crmlib.errors import CRMError
+
+# --- names this module defines ---------------------------------------------
+RETENTION, GROWTH, COST = "retention", "growth", "cost"
+KINDS = (RETENTION, GROWTH, COST)
+
+TEXT = "text"
+VALUE_AT_STAKE = "value_at_stake"
+KIND = "kind"
+CUSTOMERS = "customers"
+HORIZON_MONTHS = "horizon_months"
+CONFIDENCE = "confidence"
+EVIDENCE = "evidence"
+PER_CUSTOMER = "per_customer"  # a pandas Series by customer_id: kept out of JSON
+FIELDS = (TEXT, VALUE_AT_STAKE, KIND, CUSTOMERS, HORIZON_MONTHS, CONFIDENCE, EVIDENCE)
+
+# columns of the per-customer tables
+REC_ID = "recommendation_id"
+CUSTOMER_ID = "customer_id"
+VALUE = "value"
+
+
+def _values(values: pd.Series, what: str) -> pd.Series:
+    if not isinstance(values, pd.Series):
+        raise CRMError(f"{what} needs a Series of values by customer_id")
+    out = values.astype(float)
+    if not np.isfinite(out.to_numpy()).all():
+        raise CRMError(f"{what}: every customer's value must be a finite number")
+    out.index = out.index.astype(str)
+    return out
+
+
+def retention_stake(clv: pd.Series, customers=None) -> pd.Series:
+    """Margin at risk: each customer's CLV over the horizon (0 when negative).
+
+    The CLV is the discounted expected margin the customer brings over the
+    horizon (after cost-to-serve when known); a customer lost brings none of it,
+    so it bounds from above what an action that keeps them adds (Gupta,
+    Lehmann & Stuart 2004, "Valuing customers", *Journal of Marketing
+    Research* 41(1): customer value as discounted future margin).
+
+    Parameters
+    ----------
+    clv : pandas.Series
+        By customer_id.
+    customers : index-like, optional
+        The customers the action covers; default all.
+    """
+    values = _values(clv, "retention_stake")
+    if customers is not None:
+        values = values.reindex(pd.Index(customers).astype(str)).fillna(0.0)
+    return values.clip(lower=0.0)
+
+
+def retention_point_stake(clv: pd.Series, p_alive: pd.Series, step: float = 0.01) -> pd.Series:
+    """What ``step`` more probability of staying is worth, per customer, over the horizon.
+
+    ``min(step, 1 - P(alive)) * CLV / P(alive)`` for customers with a positive
+    CLV: CLV / P(alive) is what the customer brings if alive (the BG/NBD
+    expectation is P(alive) times the expectation given alive, Fader, Hardie &
+    Lee 2005a, eq. 10), and one more point of P(alive) adds a point of it.
+    This is the retention-point value of the geometric model (Gupta & Lehmann
+    2003) on the CLV model's horizon and basis.
+    """
+    if not 0 < step < 1:
+        raise CRMError(f"step is a share between 0 and 1, not {step!r}")
+    values = _values(clv, "retention_point_stake")
+    alive = _values(p_alive, "retention_point_stake").reindex(values.index)
+    if alive.isna().any() or (alive <= 0).any() or (alive > 1).any():
+        raise CRMError("retention_point_stake: P(alive) must be in (0, 1] for every customer")
+    gain = np.minimum(step, 1.0 - alive) * values / alive
+    return gain.where(values > 0, 0.0)
+
+
+def cost_stake(clv: pd.Series) -> pd.Series:
+    """Expected loss of each below-zero customer: -CLV where CLV after cost-to-serve < 0.
+
+    Peppers & Rogers' below-zero customers (*Managing Customer
+    Relationships*, 2nd ed. 2011, ch. 5) "are expected to cost more than they
+    bring": re-priced or served at a lower cost to break even, each adds
+    their expected loss.
+    """
+    values = _values(clv, "cost_stake")
+    return (-values[values < 0]).astype(float)
+
+
+def recommendation(
+    text: str,
+    kind: str,
+    per_customer: pd.Series,
+    horizon_months: int = 12,
+    confidence: str = "",
+    evidence: str = "",
+) -> dict:
+    """A recommendation dict for :func:`crmlib.results.record`, valued per customer.
+
+    Parameters
+    ----------
+    text : str
+        The action, for a client.
+    kind : {"retention", "growth", "cost"}
+    per_customer : pandas.Series
+        Each covered customer's value (currency), by customer_id; customers
+        with 0 are left out. The recommendation's value is its sum.
+    horizon_months : int, default 12
+    confidence : str
+        How sure, in words (e.g. what the estimate rests on).
+    evidence : str
+        Where it comes from: lesson and section.
+
+    Returns
+    -------
+    dict
+        text, value_at_stake (rounded to a whole unit), kind, customers
+        (count), horizon_months, confidence, evidence and per_customer.
+    """
+    if kind not in KINDS:
+        raise CRMError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    values = _values(per_customer, "recommendation")
+    if (values < 0).any():
+        raise CRMError("recommendation: a value at stake is not negative; choose the kind instead")
+    values = values[values > 0]
+    return {
+        TEXT: text,
+        VALUE_AT_STAKE: round(float(values.sum()), 0),
+        KIND: kind,
+        CUSTOMERS: int(len(values)),
+        HORIZON_MONTHS: int(horizon_months),
+        CONFIDENCE: confidence,
+        EVIDENCE: evidence,
+        PER_CUSTOMER: values,
+    }
+
+
+def merge_overlapping(table: pd.DataFrame, per_customer: pd.DataFrame) -> pd.DataFrame:
+    """Merge recommendations of the same kind that cover some of the same customers.
+
+    Two recommendations of one kind whose customers overlap (directly or
+    through a chain) become one row: its customers are the union, and its
+    value counts each customer once, at the largest value any of the merged
+    recommendations gives them. Rows without a kind or without per-customer
+    values are left as they are. So no two rows count the same customers'
+    same kind of value.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per recommendation, index ``recommendation_id``, with ``text``,
+        ``kind`` and ``value_at_stake`` (and any other columns; the merged row
+        keeps those of its highest-valued member, and joins the texts with "; ").
+    per_customer : pandas.DataFrame
+        ``recommendation_id``, ``customer_id``, ``value``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table with merged rows (index: the first member's id), a column
+        ``merged`` (the number of recommendations in the row).
+    """
+    out = table.copy()
+    out["merged"] = 1
+    if per_customer is None or per_customer.empty:
+        return out
+    parent = {i: i for i in out.index}
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    pc = per_customer[per_customer[REC_ID].isin(out.index)]
+    kinds = out[KIND].reindex(pc[REC_ID]).to_numpy()
+    pc = pc.assign(_kind=kinds).dropna(subset=["_kind"])
+    for _, group in pc.groupby(["_kind", CUSTOMER_ID])[REC_ID]:
+        ids = group.unique()
+        for other in ids[1:]:
+            a, b = find(ids[0]), find(other)
+            if a != b:
+                parent[b] = a
+    groups: dict = {}
+    for i in out.index:
+        groups.setdefault(find(i), []).append(i)
+    rows = []
+    for members in groups.values():
+        if len(members) == 1:
+            rows.append(out.loc[members[0]].to_dict() | {REC_ID: members[0]})
+            continue
+        ranked = out.loc[members].sort_values(VALUE_AT_STAKE, ascending=False, kind="stable")
+        best = ranked.iloc[0].to_dict()
+        values = pc[pc[REC_ID].isin(members)].groupby(CUSTOMER_ID)[VALUE].max()
+        best[TEXT] = "; ".join(dict.fromkeys(ranked[TEXT].astype(str)))
+        best[VALUE_AT_STAKE] = round(float(values.sum()), 0)
+        if CUSTOMERS in best:
+            best[CUSTOMERS] = int(len(values))
+        if EVIDENCE in best:
+            best[EVIDENCE] = "; ".join(
+                dict.fromkeys(e for e in ranked[EVIDENCE].astype(str) if e and e != "nan")
+            )
+        best["merged"] = len(members)
+        rows.append(best | {REC_ID: min(members)})
+    merged = pd.DataFrame(rows).set_index(REC_ID)
+    merged.index.name = table.index.name
+    return merged.loc[sorted(merged.index)]
+
+
+def is_value(value) -> bool:
+    """A finite number (not a bool or a string)."""
+    try:
+        return not isinstance(value, (bool, str)) and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
