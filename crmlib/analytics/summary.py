@@ -14,8 +14,10 @@ published:
 
 ``recency`` and ``T`` are measured in days (``time_unit="D"``) or weeks
 (``"W"``, days / 7). Totals: ``orders`` (:mod:`crmlib.analytics.orders`: distinct order ids,
-a line without one counting as its customer's order of that day), ``revenue`` (net of returns) and ``margin``
-(revenue − cost, missing when cost is unknown). ``orders`` counts purchases only.
+a line without one counting as its customer's order of that day), ``revenue`` (net of returns),
+``margin`` (revenue − cost, missing when cost is unknown) and ``gross_revenue`` (the purchase
+occasions' value before returns: what ``monetary_value`` averages over the repeat ones).
+``orders`` counts purchases only.
 
 The engines of :mod:`crmlib.engines` give identical results: ``"pandas"``,
 ``"duckdb"`` (SQL, also on a CSV/Parquet file or client folder too large for
@@ -153,6 +155,7 @@ def _summary_pandas(tx: pd.DataFrame, as_of, time_unit: str) -> pd.DataFrame:
         out[s.MARGIN] = out[s.REVENUE] - cost
     else:
         out[s.MARGIN] = np.nan
+    out[s.GROSS_REVENUE] = total_value.astype(float)
     out.index.name = cid
     return out[list(s.SUMMARY_COLUMNS)]
 
@@ -187,7 +190,8 @@ SELECT per.cid AS {cid},
        CAST(last AS TIMESTAMP) AS {last_purchase},
        CAST(totals.orders AS DOUBLE) AS {orders},
        totals.revenue AS {revenue},
-       totals.revenue - totals.cost AS {margin}
+       totals.revenue - totals.cost AS {margin},
+       per.total AS {gross}
 FROM per JOIN totals USING (cid)
 ORDER BY per.cid
 """
@@ -228,6 +232,7 @@ def summary_query(eng, as_of=None, time_unit: str = "D") -> str:
         orders=s.ORDERS,
         revenue=s.REVENUE,
         margin=s.MARGIN,
+        gross=s.GROSS_REVENUE,
     )
 
 
@@ -242,6 +247,15 @@ def _summary_sql(engine: str, source, as_of, time_unit: str, spark_master=None) 
         out = out.sort_index()
     for col in (s.FIRST_PURCHASE, s.LAST_PURCHASE):
         out[col] = out[col].astype("datetime64[ns]")
-    for col in (s.FREQUENCY, s.RECENCY, s.T, s.MONETARY_VALUE, s.ORDERS, s.REVENUE, s.MARGIN):
+    for col in (
+        s.FREQUENCY,
+        s.RECENCY,
+        s.T,
+        s.MONETARY_VALUE,
+        s.ORDERS,
+        s.REVENUE,
+        s.MARGIN,
+        s.GROSS_REVENUE,
+    ):
         out[col] = out[col].astype(float)
     return out[list(s.SUMMARY_COLUMNS)]

@@ -106,6 +106,7 @@ FIRST_PURCHASE = "first_purchase"
 LAST_PURCHASE = "last_purchase"
 ORDERS = "orders"
 MARGIN = "margin"
+GROSS_REVENUE = "gross_revenue"  # revenue of the purchase lines, before returns
 
 SUMMARY_COLUMNS = (
     FREQUENCY,
@@ -117,6 +118,7 @@ SUMMARY_COLUMNS = (
     ORDERS,
     REVENUE,
     MARGIN,
+    GROSS_REVENUE,
 )
 
 # --- rejects report -----------------------------------------------------------

@@ -83,18 +83,28 @@ def cost_per_order(profitability: pd.DataFrame) -> pd.Series:
 
 
 def margin_share(summary: pd.DataFrame) -> float:
-    """Total margin / total revenue of a customer summary, clipped to [0, 1].
+    """The margin kept per unit of spend the spend model predicts, clipped to [0, 1].
 
-    1.0 (CLV of revenue) when the summary has no margin (no product cost in the
-    data), no revenue column, or no positive total revenue.
+    Gamma-Gamma predicts the value of a purchase occasion before returns (the
+    summary's ``monetary_value``), so the share is total margin (net of
+    returns and product cost) / total ``gross_revenue`` (purchases before
+    returns); a summary without ``gross_revenue`` uses its net ``revenue``.
+    Without product cost the share is revenue kept after returns (net /
+    gross). 1.0 when the summary has neither, or no positive total.
     """
-    if s.MARGIN not in summary or s.REVENUE not in summary:
+    gross = s.GROSS_REVENUE if s.GROSS_REVENUE in summary else s.REVENUE
+    if gross not in summary:
         return 1.0
-    revenue = float(summary[s.REVENUE].sum())
-    margin = summary[s.MARGIN]
-    if not margin.notna().any() or revenue <= 0:
+    base = float(summary[gross].sum())
+    if base <= 0:
         return 1.0
-    return float(np.clip(float(margin.sum()) / revenue, 0.0, 1.0))
+    if s.MARGIN in summary and summary[s.MARGIN].notna().any():
+        kept = float(summary[s.MARGIN].sum())
+    elif s.REVENUE in summary:
+        kept = float(summary[s.REVENUE].sum())
+    else:
+        return 1.0
+    return float(np.clip(kept / base, 0.0, 1.0))
 
 
 class CLVPipeline(Estimator):
@@ -229,9 +239,7 @@ class CLVPipeline(Estimator):
         expected value weight by it and test it against their threshold.
         """
         self._require_fitted("activity_model_")
-        alive = self.activity_model_.p_alive(
-            summary[s.FREQUENCY], summary[s.RECENCY], summary[s.T]
-        )
+        alive = self.activity_model_.p_alive(summary[s.FREQUENCY], summary[s.RECENCY], summary[s.T])
         return pd.Series(np.asarray(alive, dtype=float), index=summary.index, name="p_active")
 
     def expected_revenue(self, summary: pd.DataFrame, horizon_months=None) -> pd.Series:
@@ -282,7 +290,9 @@ class CLVPipeline(Estimator):
         horizon = self.horizon_months if horizon_months is None else horizon_months
         p, q, v = (self.gamma_gamma_.params_[k] for k in ("p", "q", "v"))
         if q <= 1:
-            raise DataError("CLVPipeline: the Gamma-Gamma q is at most 1, so mean spend is infinite")
+            raise DataError(
+                "CLVPipeline: the Gamma-Gamma q is at most 1, so mean spend is infinite"
+            )
         per_order = self.margin_share_ * p * v / (q - 1.0) - self.mean_cost_per_order_
         months = np.arange(0, int(horizon) + 1) * PERIODS_PER_MONTH[self.time_unit]
         cumulative = np.asarray(self.beta_geo_.expected_purchases_new(months), dtype=float)
