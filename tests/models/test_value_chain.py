@@ -322,6 +322,13 @@ def test_customer_knowledge_by_hand():
     assert top[vc.SURVEYED] == pytest.approx(0.5)
     thin = vc.thin_knowledge(known, value, top=0.5)
     assert thin.to_dict() == {"A": False, "B": True}  # B: incomplete and never surveyed
+    # the rest (C, E) are known less (completeness 0.25 vs 0.75, nobody surveyed):
+    # the headline says so first, even though half the top has thin knowledge
+    headline = vc.knowledge_headline(by_value, thin)
+    assert headline.startswith("The top 50 % by value are better known than the rest")
+    assert "1 of the 2 (50%)" in headline
+    flipped = vc.knowledge_by_value(known, -value, top=0.5)  # now C and E are the top half
+    assert vc.knowledge_headline(flipped, thin).startswith("Knowledge is thinnest where value")
 
 
 # --- network development ---------------------------------------------------------------------

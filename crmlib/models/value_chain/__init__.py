@@ -19,7 +19,7 @@ Customer portfolio analysis
 Customer intimacy
     What the organisation knows about each customer (:func:`customer_knowledge`)
     and where knowledge is thin for valuable customers (:func:`knowledge_by_value`,
-    :func:`thin_knowledge`).
+    :func:`thin_knowledge`, said in one sentence by :func:`knowledge_headline`).
 Network development
     Partners and suppliers named in the data (:func:`partner_columns`) and
     the experience and value of the customers each serves
@@ -119,6 +119,7 @@ from crmlib.models.value_chain.conditions import (
 from crmlib.models.value_chain.intimacy import (
     customer_knowledge,
     knowledge_by_value,
+    knowledge_headline,
     thin_knowledge,
 )
 from crmlib.models.value_chain.network import (
@@ -149,6 +150,7 @@ __all__ = [
     "conditions_by_stage",
     "customer_knowledge",
     "knowledge_by_value",
+    "knowledge_headline",
     "lifecycle_stages",
     "migration_matrix",
     "net_price",
