@@ -139,7 +139,7 @@ def test_the_plain_index_shows_figures_by_label_formatted_by_unit():
         "html": "02_qci.html",
         "results": {
             "churn_rate": 0.597,
-            "inactivity_days": 180,
+            "lapsed_days": 180,
             "nps": None,
             "handwritten": "x",  # a results file not written by results.record
             "finding": "not a figure",
@@ -331,7 +331,7 @@ def synth_reports(tmp_path_factory):
     folder = root / "client"
     made = crm("synth", "--customers", "300", "--seed", "7", "--out", folder)
     assert made.returncode == 0, made.stderr
-    args = ["--only", "foundations,qci", "--as-of", "2024-06-30", "--param", "inactivity_days=90"]
+    args = ["--only", "foundations,qci", "--as-of", "2024-06-30", "--param", "lapsed_days=90"]
     runs = [  # r1 as crm report runs; r2 the way before the snapshot: each lesson validates
         crm("report", folder, "--client", "Synth Ltd", "--out", root / f"r{i}", *args, *extra)
         for i, extra in ((1, []), (2, ["--no-snapshot"]))
@@ -366,8 +366,8 @@ def test_report_on_a_synth_client_folder(synth_reports):
     by_name = {entry["lesson"]: entry for entry in manifest["lessons"]}
     assert manifest["as_of"] == "2024-06-30"
     assert by_name["idic"]["status"] == "skipped" and "--only" in by_name["idic"]["reason"]
-    assert by_name["qci"]["results"]["inactivity_days"] == 90  # --param reached the lesson
-    assert by_name["qci"]["parameters"]["inactivity_days"] == 90
+    assert by_name["qci"]["results"]["lapsed_days"] == 90  # --param reached the lesson
+    assert by_name["qci"]["parameters"]["lapsed_days"] == 90
     tx = pd.read_csv(folder / "transactions.csv", parse_dates=[s.ORDER_DATE])
     kept = tx[tx[s.ORDER_DATE] <= "2024-06-30"]  # --as-of: later orders rejected
     assert by_name["foundations"]["results"]["customers"] == kept[s.CUSTOMER_ID].nunique()
