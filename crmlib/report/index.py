@@ -100,8 +100,8 @@ def build_manifest(
         if nb is not None:
             effective = default_values(declared[nb])
             effective.update({k: v for k, v in parameters.items() if k in declared[nb]})
-            for key in (RESULTS_PARAMETER, IDENTITY_PARAMETER):
-                if effective.get(key):
+            for key in (RESULTS_PARAMETER, IDENTITY_PARAMETER):  # set by crm report
+                if key in effective:
                     effective[key] = HIDDEN_REPORT
             entry["parameters"] = privacy.redact_parameters(effective, redact)
             seeds.update(

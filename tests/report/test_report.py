@@ -24,6 +24,7 @@ from crmlib.data import datasets, privacy
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
 from crmlib.report import (
+    IDENTITY_DIR,
     KERNEL_ENV,
     NOTEBOOKS_DIR,
     SNAPSHOT_DIR,
@@ -249,6 +250,25 @@ def test_report_on_the_sample(sample_report):
     assert set(manifest["data_fingerprint"]) == sample_files
     assert manifest["lessons"][0]["results"]["customers"] > 0
     assert_no_snapshot(out)
+
+
+@pytest.mark.slow
+def test_every_lesson_counts_the_same_customers_by_the_same_lapse_rule(sample_report):
+    _, out, _ = sample_report
+    lessons = json.loads((out / "manifest.json").read_text())["lessons"]
+    figures = {e["lesson"]: e["results"] for e in lessons}
+    customers = {name: r["customers"] for name, r in figures.items() if "customers" in r}
+    assert set(customers) == {
+        "foundations", "idic", "qci", "value_chain", "payne_frow", "client_summary"
+    }
+    # the sample's records come from three source systems: every lesson counts linked persons
+    data = datasets.load_sample()
+    ids = data.transactions.loc[data.transactions[s.REVENUE] >= 0, s.CUSTOMER_ID].nunique()
+    assert len(set(customers.values())) == 1 and customers["idic"] < ids
+    assert customers["idic"] <= figures["idic"]["persons"] < figures["idic"]["records"]
+    lapsed = {name: r["lapsed_days"] for name, r in figures.items() if "lapsed_days" in r}
+    assert set(lapsed) == {"qci", "value_chain", "payne_frow"} and len(set(lapsed.values())) == 1
+    assert not (out / IDENTITY_DIR).exists()
 
 
 @pytest.mark.slow
@@ -834,3 +854,68 @@ def test_a_kernel_that_never_starts_fails_its_lesson_with_the_reason(tmp_path, m
         kernels.kill_all()
     assert run.status == "failed" and len(starts) == 3
     assert run.reason.startswith("the kernel did not start (3 attempt(s) within 10 s; last: ")
+
+
+# --- identified once: the report links the records once and every lesson reuses the links ----
+
+LINKED = """
+import json, os
+from crmlib import results
+from crmlib.analytics import linkage
+from crmlib.data import datasets
+data = datasets.load(data_path, as_of=as_of)
+persons, identity = linkage.identify(data, saved=identity_dir)
+figures = {
+    "saved": identity_dir is not None and os.path.isdir(identity_dir),
+    "records": identity.records,
+    "persons": identity.persons,
+    "customers": identity.customers,
+    "ids": sorted(persons.transactions["customer_id"].unique()),
+}
+with open(os.path.join(os.environ[results.RESULTS_ENV], NAME + ".results.json"), "w") as fh:
+    json.dump(figures, fh)
+"""
+
+TWO_SYSTEMS = {
+    "customers.csv": "customer_id,name,email,phone,source_system\n"
+    "1,Ann Lee,ann@x.org,020 7946 0001,webshop\n2,Anne Lee,ANN@x.org,+44 20 7946 0001,store\n"
+    "3,Bob Stone,bob@x.org,,store\n4,Cy Young,cy@x.org,020 7946 0003,store\n"
+    "5,Di Moss,di@x.org,,webshop\n6,Ed Hart,,,store\n",
+    "transactions.csv": "order_id,customer_id,order_date,revenue\nO1,1,2024-01-05,10\n"
+    "O2,2,2024-02-01,20\nO3,3,2024-03-01,30\nO4,5,2024-03-02,-5\n",
+}
+
+
+def _linked_lesson(folder: Path, name: str) -> None:
+    nb = new_notebook()
+    params = new_code_cell('data_path = None\nclient_name = "x"\nas_of = None\nidentity_dir = None')
+    params.metadata["tags"] = ["parameters"]
+    body = LINKED.replace("NAME", repr(name.split("_", 1)[1].removesuffix(".ipynb")))
+    nb.cells = [params, new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / name)
+
+
+def test_the_report_links_once_and_every_lesson_counts_the_same_persons(tmp_path):
+    client = tmp_path / "client"
+    client.mkdir()
+    for name, text in TWO_SYSTEMS.items():
+        (client / name).write_text(text)
+    lessons_dir = tmp_path / "lessons"
+    lessons_dir.mkdir()
+    for name in ("00_one.ipynb", "01_two.ipynb"):
+        _linked_lesson(lessons_dir, name)
+    with pytest.raises(CRMError, match="identity_dir is set by crm report"):
+        run_report(client, "Client", tmp_path / "x", lessons_dir=lessons_dir,
+                   params={"identity_dir": str(tmp_path)})
+    done = run_report(client, "Client", tmp_path / "r", lessons_dir=lessons_dir, timeout=60)
+    assert done.complete
+    one, two = (r.results for r in sorted(done.runs, key=lambda r: r.notebook))
+    # records 1 and 2 are one person (two systems); persons who bought: 1 (with 2) and 3
+    assert one == two
+    assert one["saved"] is True  # the lesson read the report's links, it did not link again
+    assert (one["records"], one["persons"], one["customers"]) == (6, 5, 2)
+    assert one["ids"] == ["1", "3", "5"]
+    assert not (done.out / IDENTITY_DIR).exists()  # ids of the client's records: not kept
+    manifest = json.loads((done.out / "manifest.json").read_text())
+    assert {e["parameters"]["identity_dir"] for e in manifest["lessons"]} == {"<report folder>"}
