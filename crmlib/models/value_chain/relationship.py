@@ -48,11 +48,6 @@ def _check_rules(new_days, at_risk_days, lapsed_days) -> tuple[int, int, int]:
     return int(new_days), int(at_risk_days), int(lapsed_days)
 
 
-def _purchase_days(transactions: pd.DataFrame) -> pd.DataFrame:
-    """Distinct purchase days per customer with the gap (days) since the previous one."""
-    return purchase_days(transactions)
-
-
 def _stages_at(days: pd.DataFrame, at: pd.Timestamp, rules: tuple[int, int, int]) -> pd.Series:
     new_days, at_risk_days, lapsed_days = rules
     seen = days.loc[days[s.ORDER_DATE] <= at]
@@ -116,7 +111,7 @@ def lifecycle_stages(
         customer_id of every customer with a purchase on or before ``at``.
     """
     rules = _check_rules(new_days, at_risk_days, lapsed_days)
-    days = _purchase_days(transactions)
+    days = purchase_days(transactions)
     when = _last_day(transactions) if at is None else _timestamp(at, "at")
     return _stages_at(days, when, rules)
 
@@ -149,7 +144,7 @@ def stage_counts(
         stage, counts of customers.
     """
     rules = _check_rules(new_days, at_risk_days, lapsed_days)
-    days = _purchase_days(transactions)
+    days = purchase_days(transactions)
     if days.empty:
         raise DataError("transactions: there is no purchase to place in a lifecycle stage")
     when = _last_day(transactions) if as_of is None else _timestamp(as_of, "as_of")
@@ -202,7 +197,7 @@ def migration_matrix(
     t0, t1 = _timestamp(start, "start"), _timestamp(end, "end")
     if not t0 < t1:
         raise CRMError(f"start ({t0:%Y-%m-%d}) must come before end ({t1:%Y-%m-%d})")
-    days = _purchase_days(transactions)
+    days = purchase_days(transactions)
     before = _stages_at(days, t0, rules).astype("object")
     after = _stages_at(days, t1, rules)
     origin = before.reindex(after.index).fillna(NOT_YET)
