@@ -8,7 +8,10 @@ splink's Fellegi-Sunter model (Fellegi & Sunter 1969, "A theory for record linka
 pairs, m probabilities by expectation maximisation, and pairs above a match probability are
 clustered (connected components). :func:`merge_customers` turns the clusters into one golden
 record per person and applies the id map to every table. :func:`pairwise_link_quality` scores
-clusters against a known truth.
+clusters against a known truth. :func:`identify` is the one Identify step of every lesson and
+of ``crm report``: it links the records (or reads the links :func:`write_finder` saved) and,
+when they come from several source systems or hold duplicates, returns the data on persons;
+:func:`buyers` is the one definition of a customer (a person with a purchase by the as-of date).
 
 Personal data (names, e-mails, phones) is used to match records and is never put into a
 message, a returned table of pairs or a chart; :func:`mask` hides it for the few masked
