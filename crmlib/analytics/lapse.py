@@ -1,22 +1,35 @@
 """Lapsed: when a customer counts as gone, defined once for every lesson.
 
-A customer has **lapsed** on a date when their last purchase lies more than
-:data:`LAPSED_AFTER_DAYS` days before it: the "hiatus" heuristic of Wübben & von Wangenheim
-(2008, "Instant customer base analysis: managerial heuristics often get it right", *Journal
-of Marketing* 72(3), 82-93), which they found to predict future inactivity about as well as
-a BTYD model. QCi's churn rate, the value chain's lifecycle stage "lapsed", the retention after
-a survey or a ticket and Payne & Frow's retention KPIs all use this rule; a lesson may choose
-another threshold for a client (a parameter), and then says so.
+A customer has **lapsed** on a date when their last purchase lies more than ``days`` days
+before it: the "hiatus" heuristic of Wübben & von Wangenheim (2008, "Instant customer base
+analysis: managerial heuristics often get it right", *Journal of Marketing* 72(3), 82-93),
+which they found to predict future inactivity about as well as a BTYD model. The hiatus
+should follow the client's buying cycle, so the workbook derives it from the data
+(:func:`lapse_rule`): the :data:`LAPSE_QUANTILE` quantile of the gaps between a customer's
+consecutive purchase days (:func:`purchase_days`), i.e. a customer is lapsed once silent for
+longer than nine in ten observed repeat purchases took. QCi's churn rate and its back-test
+(lesson 02), the value chain's lifecycle stages and revenue sources (lesson 03), and the
+retention after a survey (lessons 02 and 04) all use the same rule; a lesson's common
+parameter ``lapsed_days`` (None: derived) sets another for a client, and the lesson then
+says so. :data:`LAPSED_AFTER_DAYS` is the fallback when the data hold too few repeat
+purchases to derive one.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
+from crmlib.data import schema as s
+from crmlib.data.checks import as_of_date, need_columns
 from crmlib.errors import CRMError
 
-LAPSED_AFTER_DAYS = 180  # six months without a purchase
+LAPSED_AFTER_DAYS = 180  # six months without a purchase: the fallback
+LAPSE_QUANTILE = 0.9  # the share of observed repeat gaps the rule waits out
+MIN_GAPS = 30  # fewer repeat gaps than this: too few to derive the rule from
+GAP = "gap_days"
 
 
 def check_days(days, name: str = "inactivity_days") -> int:
@@ -41,3 +54,103 @@ def is_lapsed(days_since_last_purchase, after: int = LAPSED_AFTER_DAYS):
     if isinstance(days_since_last_purchase, pd.Series):
         return days_since_last_purchase > after
     return np.asarray(days_since_last_purchase) > after
+
+
+def purchase_days(transactions: pd.DataFrame, as_of=None) -> pd.DataFrame:
+    """Distinct purchase days per customer, with the gap in days since the previous one.
+
+    A purchase is a line with revenue >= 0 (a negative line is a return); with ``as_of``
+    only the days up to it count.
+
+    Returns
+    -------
+    DataFrame
+        customer_id (str), order_date (the day), ``gap_days`` (NaN on a customer's first
+        day), sorted by customer and day.
+    """
+    need_columns(transactions, "transactions", (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE))
+    keep = transactions[s.REVENUE] >= 0
+    if as_of is not None:
+        keep &= transactions[s.ORDER_DATE] <= pd.Timestamp(as_of)
+    bought = transactions.loc[keep]
+    days = pd.DataFrame(
+        {
+            s.CUSTOMER_ID: bought[s.CUSTOMER_ID].astype(str),
+            s.ORDER_DATE: bought[s.ORDER_DATE].dt.normalize(),
+        }
+    ).drop_duplicates()
+    days = days.sort_values([s.CUSTOMER_ID, s.ORDER_DATE], kind="stable", ignore_index=True)
+    days[GAP] = (days[s.ORDER_DATE] - days.groupby(s.CUSTOMER_ID)[s.ORDER_DATE].shift(1)).dt.days
+    return days
+
+
+@dataclasses.dataclass(frozen=True)
+class LapseRule:
+    """The lapse rule a lesson uses: ``days``, and where the number comes from.
+
+    ``basis`` is ``"data"`` (the :data:`LAPSE_QUANTILE` quantile of ``gaps`` repeat gaps),
+    ``"parameter"`` (set for the client) or ``"default"`` (too few repeat gaps:
+    :data:`LAPSED_AFTER_DAYS`).
+    """
+
+    days: int
+    basis: str
+    gaps: int
+    quantile: float = LAPSE_QUANTILE
+
+    def sentence(self) -> str:
+        """The rule in one sentence, with where its number comes from."""
+        rule = f"Lapsed: no purchase for more than {self.days} days"
+        if self.basis == "data":
+            share = f"{self.quantile:.0%}".replace("%", " %")
+            return (
+                f"{rule}: {share} of the {self.gaps:,} gaps between a customer's consecutive "
+                f"purchase days are at most {self.days} days (derived from these data)."
+            )
+        if self.basis == "parameter":
+            return f"{rule} (set for this client)."
+        return (
+            f"{rule} (the workbook's default: only {self.gaps:,} repeat gaps, too few to derive "
+            "the rule from the data)."
+        )
+
+
+def lapse_rule(
+    transactions: pd.DataFrame,
+    days: int | None = None,
+    as_of=None,
+    quantile: float = LAPSE_QUANTILE,
+    min_gaps: int = MIN_GAPS,
+) -> LapseRule:
+    """The lapse rule for these data: ``days`` when given, else derived from the buying cycle.
+
+    Derived: the smallest whole number of days at or above the ``quantile`` quantile of the
+    gaps between consecutive purchase days of the same customer (:func:`purchase_days`) up to
+    ``as_of``. With fewer than ``min_gaps`` gaps, :data:`LAPSED_AFTER_DAYS`. The observed gaps
+    leave out the customers still silent, so the rule errs short; lesson 02's back-test
+    measures how often a customer it calls lapsed comes back.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+    days : int, optional
+        The client's own rule; None: derive it.
+    as_of : date-like, optional
+        Default the last order date.
+    quantile : float, default :data:`LAPSE_QUANTILE`
+    min_gaps : int, default :data:`MIN_GAPS`
+
+    Returns
+    -------
+    LapseRule
+    """
+    if days is not None:
+        return LapseRule(check_days(days, "lapsed_days"), "parameter", 0, quantile)
+    if not 0 < quantile < 1:
+        raise CRMError(f"quantile must lie between 0 and 1, not {quantile!r}")
+    when = as_of_date(transactions, as_of)
+    gaps = purchase_days(transactions, when)[GAP].dropna()
+    if len(gaps) < min_gaps:
+        return LapseRule(LAPSED_AFTER_DAYS, "default", int(len(gaps)), quantile)
+    derived = int(np.ceil(np.quantile(gaps.to_numpy(dtype=float), quantile) - 1e-9))
+    return LapseRule(max(derived, 1), "data", int(len(gaps)), quantile)

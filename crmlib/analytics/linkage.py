@@ -8,7 +8,10 @@ splink's Fellegi-Sunter model (Fellegi & Sunter 1969, "A theory for record linka
 pairs, m probabilities by expectation maximisation, and pairs above a match probability are
 clustered (connected components). :func:`merge_customers` turns the clusters into one golden
 record per person and applies the id map to every table. :func:`pairwise_link_quality` scores
-clusters against a known truth.
+clusters against a known truth. :func:`identify` is the one Identify step of every lesson and
+of ``crm report``: it links the records (or reads the links :func:`write_finder` saved) and,
+when they come from several source systems or hold duplicates, returns the data on persons;
+:func:`buyers` is the one definition of a customer (a person with a purchase by the as-of date).
 
 Personal data (names, e-mails, phones) is used to match records and is never put into a
 message, a returned table of pairs or a chart; :func:`mask` hides it for the few masked
@@ -22,6 +25,7 @@ import logging
 import re
 import unicodedata
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -690,3 +694,186 @@ def merge_customers(data: ClientData, clusters: pd.DataFrame) -> MergedCustomers
         else:
             tables[name] = table
     return MergedCustomers(dataclasses.replace(data, tables=tables), golden, id_map)
+
+
+# --- the one identify step: records -> persons, for every lesson and the report ---------------
+#: Files a fitted :class:`DuplicateFinder` is written to (ids, weights and the model; no personal data).
+FINDER_FILES = ("clusters.csv", "pairs.csv", "parameters.csv", "model.json")
+
+
+def write_finder(finder: DuplicateFinder, folder) -> Path:
+    """Write a fitted finder's clusters, pairs, parameters and prior to ``folder``.
+
+    Only record ids, match probabilities and weights are written: no name, e-mail or phone.
+    :func:`read_finder` reads it back, so that the report links the records once and every
+    lesson reuses the links (:func:`identify` with ``saved``).
+    """
+    import json
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    finder.clusters_.to_csv(folder / "clusters.csv")
+    finder.pairs_.to_csv(folder / "pairs.csv", index=False)
+    finder.parameters_.to_csv(folder / "parameters.csv", index=False)
+    model = {
+        "threshold": finder.threshold,
+        "n_records": int(finder.n_records_),
+        "probability_two_random_records_match": finder.probability_two_random_records_match_,
+        "log": list(finder.log_),
+    }
+    (folder / "model.json").write_text(json.dumps(model, indent=1), encoding="utf-8")
+    return folder
+
+
+def read_finder(folder) -> DuplicateFinder:
+    """A fitted :class:`DuplicateFinder` as :func:`write_finder` left it in ``folder``."""
+    import json
+
+    folder = Path(folder)
+    missing = [name for name in FINDER_FILES if not (folder / name).is_file()]
+    if missing:
+        raise CRMError(f"{folder.name}: no saved record linkage here (missing {', '.join(missing)})")
+    model = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    finder = DuplicateFinder(threshold=model["threshold"])
+    ids = {s.CUSTOMER_ID: str, CLUSTER_ID: str, CUSTOMER_ID_L: str, CUSTOMER_ID_R: str}
+    finder.clusters_ = pd.read_csv(folder / "clusters.csv", dtype=ids, index_col=s.CUSTOMER_ID)
+    finder.pairs_ = pd.read_csv(folder / "pairs.csv", dtype=ids)
+    finder.parameters_ = pd.read_csv(folder / "parameters.csv")
+    finder.n_records_ = int(model["n_records"])
+    finder.probability_two_random_records_match_ = float(
+        model["probability_two_random_records_match"]
+    )
+    finder.log_ = list(model["log"])
+    return finder
+
+
+def buyers(data: ClientData) -> pd.Index:
+    """The workbook's one definition of *a customer*: an id with a purchase by the as-of date.
+
+    A purchase is a transaction line with revenue >= 0 on or before ``data.as_of``
+    (:func:`crmlib.analytics.orders.purchase_lines`). On data that :func:`identify` linked,
+    the ids are persons; every lesson's count of customers is ``len(buyers(data))``.
+    """
+    from crmlib.analytics.orders import purchase_lines
+
+    bought, _ = purchase_lines(data.transactions, data.as_of)
+    return pd.Index(bought[s.CUSTOMER_ID].astype(str).unique(), name=s.CUSTOMER_ID)
+
+
+@dataclasses.dataclass
+class Identity:
+    """What :func:`identify` did: records, persons, and the customers the lessons count.
+
+    Attributes
+    ----------
+    records, persons : int or None
+        Customer records compared and the persons they belong to (None: nothing to link).
+    source_systems : tuple of str
+        The customers table's source systems.
+    linked : bool
+        True when the data were relabelled onto persons (several source systems, or
+        duplicate records found).
+    customers : int
+        Customers by the workbook's one definition (:func:`buyers`), on the returned data.
+    finder : DuplicateFinder or None
+        The fitted (or read) match model.
+    merged : MergedCustomers or None
+        The golden records and the id map, when the data were linked.
+    """
+
+    records: int | None
+    persons: int | None
+    source_systems: tuple[str, ...]
+    linked: bool
+    customers: int
+    finder: DuplicateFinder | None = None
+    merged: MergedCustomers | None = None
+
+    @property
+    def duplicate_records(self) -> int:
+        return 0 if self.records is None else self.records - self.persons
+
+    def sentence(self) -> str:
+        """One sentence a lesson prints: what a customer is here."""
+        tail = f"{self.customers:,} customers (persons with a purchase by the as-of date)"
+        if self.records is None:
+            return f"No customer records to link: a customer is a customer id; {tail}."
+        systems = f" from {len(self.source_systems)} source systems" if len(self.source_systems) > 1 else ""
+        if not self.linked:
+            return (
+                f"{self.records:,} customer records{systems}, no duplicates found: one record is "
+                f"one person; {tail}."
+            )
+        return (
+            f"Linked persons: {self.records:,} customer records{systems} belong to "
+            f"{self.persons:,} persons ({self.duplicate_records:,} duplicate records merged); "
+            f"every figure counts persons: {tail}."
+        )
+
+
+def identify(
+    data: ClientData,
+    saved=None,
+    threshold: float = 0.9,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+) -> tuple[ClientData, Identity]:
+    """Identify, once: the client data on linked persons, and what was linked.
+
+    IDIC's Identify task (Peppers & Rogers) for every lesson: the customers table's records
+    are linked with :func:`find_duplicates` (or the links saved by :func:`write_finder` are
+    read from ``saved``, as ``crm report`` does to link once for all lessons). When the
+    records come from more than one source system, or duplicate records are found, the
+    records of each person are merged (:func:`merge_customers`) and every table points at
+    persons; otherwise the data are returned unchanged. Without a customers table with a
+    name, e-mail or phone, a customer is a customer id.
+
+    Parameters
+    ----------
+    data : crmlib.data.io.ClientData
+    saved : str or Path, optional
+        A folder written by :func:`write_finder` for these data's customers table.
+    threshold : float, default 0.9
+        Match probability at which two records are one person (when not ``saved``).
+    engine, spark_master
+        splink's backend (:class:`DuplicateFinder`).
+
+    Returns
+    -------
+    (ClientData, Identity)
+
+    Raises
+    ------
+    crmlib.errors.CRMError
+        ``saved`` holds no linkage, or one of other records than the customers table's.
+    """
+    customers = data.table("customers")
+    comparable = customers is not None and any(
+        c in customers and customers[c].notna().any() for c in (s.NAME, s.EMAIL, s.PHONE)
+    )
+    if not comparable:
+        return data, Identity(None, None, (), False, len(buyers(data)))
+    if saved is not None:
+        finder = read_finder(saved)
+        ids = set(customers[s.CUSTOMER_ID].astype(str))
+        if set(finder.clusters_.index.astype(str)) != ids:
+            raise CRMError(
+                f"{Path(saved).name}: the saved record linkage is of other customer records "
+                "than these data's; run without it"
+            )
+    else:
+        finder = find_duplicates(
+            customers, threshold=threshold, engine=engine, spark_master=spark_master
+        )
+    systems = ()
+    if s.SOURCE_SYSTEM in customers:
+        systems = tuple(sorted(customers[s.SOURCE_SYSTEM].dropna().astype(str).unique()))
+    records, persons = len(finder.clusters_), int(finder.clusters_[CLUSTER_ID].nunique())
+    merged = None
+    if records > persons or len(systems) > 1:
+        merged = merge_customers(data, finder.clusters_)
+        data = merged.data
+    identity = Identity(
+        records, persons, systems, merged is not None, len(buyers(data)), finder, merged
+    )
+    return data, identity

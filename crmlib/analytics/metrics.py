@@ -106,8 +106,9 @@ _METRICS = (
         "customers",
         "Customers",
         COUNT,
-        "Distinct customers with at least one order line in the data up to the as-of date.",
-        "crmlib.analytics.summary.customer_summary",
+        "Customers by the one definition of every lesson: persons (customer records linked "
+        "across source systems) with at least one purchase up to the as-of date.",
+        "crmlib.analytics.linkage.buyers",
     ),
     Metric(
         "linked_customers",
@@ -253,8 +254,9 @@ _METRICS = (
         "needs_segments",
         "Needs segments",
         COUNT,
-        "Segments found by clustering the survey's needs answers (k chosen by silhouette).",
-        "Rousseeuw (1987), Journal of Computational and Applied Mathematics 20",
+        "Needs segments among the surveyed customers: each respondent's highest-rated need "
+        "('mixed' on a tie), the one needs segmentation of every lesson.",
+        "crmlib.analytics.segments.needs_segments",
     ),
     Metric(
         "best_response_channel",
@@ -302,18 +304,20 @@ _METRICS = (
     ),
     # 02 QCi
     Metric(
-        "inactivity_days",
+        "lapsed_days",
         "Inactivity after which a customer counts as lapsed",
         DAYS,
-        "The churn rule: no purchase for more than this many days.",
+        "The one lapse rule of every lesson: no purchase for more than this many days; "
+        "unless set for the client, the 90 % quantile of the gaps between a customer's "
+        "consecutive purchase days (crmlib.analytics.lapse).",
         "Wübben & von Wangenheim (2008), Journal of Marketing 72(3)",
     ),
     Metric(
         "churn_rate",
         "Lapsed customers",
         SHARE,
-        "Share of the customers the inactivity rule can judge whose last purchase lies "
-        "more than the inactivity days before the as-of date.",
+        "Share of the customers the lapse rule can judge whose last purchase lies "
+        "more than the lapse days before the as-of date.",
         "Wübben & von Wangenheim (2008), Journal of Marketing 72(3)",
     ),
     Metric(
@@ -434,10 +438,11 @@ _METRICS = (
         "Shapiro, Rangan, Moriarty & Ross (1987), Harvard Business Review 65(5)",
     ),
     Metric(
-        "cost_magnets",
-        "Cost magnets",
+        "costly_to_serve",
+        "Costly-to-serve customers",
         COUNT,
-        "Loss-making customers whose cost to serve per order is a multiple of the median.",
+        "Loss-making customers whose cost to serve per order is at least twice the median "
+        "(the costly-to-serve tail of the whale curve).",
         _ABC,
     ),
     Metric(

@@ -2,7 +2,7 @@
 
 :func:`value_tiers` ranks customers by a value with the workbook's one top-k rule
 (:func:`crmlib.analytics.concentration.top_count`); :func:`needs_segments` labels each
-respondent by the need they rate highest.
+respondent by the need they rate highest (the one needs segmentation of every lesson).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ def needs_segments(surveys: pd.DataFrame, columns=s.NEEDS) -> pd.Series:
     The answers of a customer who replied more than once are averaged; the
     segment is the need with the highest mean (``need_price`` gives
     ``"price"``), or ``"mixed"`` when two or more needs tie for the highest.
-    A transparent rule for a first value proposition; a statistical
-    segmentation of the answers (k-means) is in :mod:`crmlib.models.idic`.
+    The workbook's one needs segmentation: lessons 01 (IDIC's Differentiate),
+    03 (value propositions) and 04 (Payne & Frow's segments) all use it.
 
     Parameters
     ----------

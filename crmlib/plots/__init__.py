@@ -21,7 +21,6 @@ from crmlib.plots.idic import (
     plot_channel_response,
     plot_propensity_history,
     plot_rfm_heatmap,
-    plot_silhouette,
     plot_value_needs_portfolio,
 )
 from crmlib.plots.payne_frow import (
@@ -78,7 +77,6 @@ __all__ = [
     "plot_rfm_heatmap",
     "plot_scorecard",
     "plot_segment_profile",
-    "plot_silhouette",
     "plot_strategy_matrix",
     "plot_value_needs_portfolio",
     "plot_whale_curve",

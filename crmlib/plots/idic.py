@@ -178,31 +178,3 @@ def plot_propensity_history(history: pd.DataFrame, ax: Axes | None = None) -> Ax
     ax.set_title("What each interaction teaches about one customer")
     ax.legend(title="channel")
     return ax
-
-
-def plot_silhouette(
-    silhouette: pd.Series, chosen: int | None = None, ax: Axes | None = None
-) -> Axes:
-    """Mean silhouette width by number of segments k, the chosen k marked.
-
-    Parameters
-    ----------
-    silhouette : pandas.Series
-        ``NeedsSegmenter.silhouette_`` (index k).
-    chosen : int, optional
-        Default: the k with the highest silhouette.
-    ax : matplotlib.axes.Axes, optional
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-    """
-    ax = new_axes(ax, figsize=(5, 3.5))
-    chosen = int(silhouette.idxmax()) if chosen is None else int(chosen)
-    ax.plot(silhouette.index, silhouette.to_numpy(), marker="o")
-    ax.axvline(chosen, color="tab:red", linestyle="--", label=f"chosen k = {chosen}")
-    ax.set_xlabel("number of needs segments k")
-    ax.set_ylabel("mean silhouette width")
-    ax.set_title("Choosing k by silhouette")
-    ax.legend()
-    return ax

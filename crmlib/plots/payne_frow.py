@@ -93,17 +93,23 @@ def plot_strategy_matrix(position: pf.StrategyPosition, ax: Axes | None = None) 
     return ax
 
 
-def plot_segment_profile(profile: pd.DataFrame, ax: Axes | None = None) -> Axes:
+def plot_segment_profile(
+    profile: pd.DataFrame, ax: Axes | None = None, period: str | None = None
+) -> Axes:
     """Segments by size (share of customers), value (revenue per customer) and growth (colour).
 
     Bubble area is the segment's revenue; the dashed line is the revenue per
-    customer of all segments together; colour is revenue growth (grey when
-    it cannot be measured).
+    customer of all segments together; colour is the sign and size of revenue
+    growth on a scale centred on 0: green grows, red shrinks, yellow about flat
+    (grey when it cannot be measured).
 
     Parameters
     ----------
     profile : DataFrame
         From :func:`crmlib.models.payne_frow.segment_profile`.
+    period : str, optional
+        Over which period growth is measured (e.g. "2024-10-01 to 2024-12-31 against
+        the 92 days before"): shown on the colour bar, so the colours are read with it.
 
     Returns
     -------
@@ -135,7 +141,8 @@ def plot_segment_profile(profile: pd.DataFrame, ax: Axes | None = None) -> Axes:
             alpha=0.7,
             edgecolor="0.3",
         )
-        ax.figure.colorbar(points, ax=ax, label="revenue growth", format=PercentFormatter(1))
+        label = "revenue growth" + (f"\n{period}" if period else "")
+        ax.figure.colorbar(points, ax=ax, label=label, format=PercentFormatter(1))
     for name, xi, yi in zip(profile.index, x, y, strict=True):
         ax.annotate(str(name), (xi, yi), textcoords="offset points", xytext=(0, 10), ha="center")
     average = profile[s.REVENUE].sum() / profile[pf.CUSTOMERS].sum()

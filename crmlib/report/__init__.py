@@ -24,11 +24,12 @@ from crmlib.report.html import outside_references
 from crmlib.report.kernels import KERNEL_ENV
 from crmlib.report.parameters import NOTEBOOKS_DIR, lesson_notebooks
 from crmlib.report.pdf import find_chromium
-from crmlib.report.runner import SNAPSHOT_DIR, ReportResult, run_report
+from crmlib.report.runner import IDENTITY_DIR, SNAPSHOT_DIR, ReportResult, run_report
 
 __all__ = [
     "KERNEL_ENV",
     "NOTEBOOKS_DIR",
+    "IDENTITY_DIR",
     "SNAPSHOT_DIR",
     "LessonRun",
     "Progress",

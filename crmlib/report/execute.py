@@ -33,7 +33,13 @@ from crmlib.report.kernels import (
     start_and_run,
 )
 from crmlib.report.lessons import EXPLORER_TAG, batch_notebook
-from crmlib.report.parameters import HIDDEN_PATH, HIDDEN_REPORT, RESULTS_PARAMETER, lesson_name
+from crmlib.report.parameters import (
+    HIDDEN_PATH,
+    HIDDEN_REPORT,
+    IDENTITY_PARAMETER,
+    RESULTS_PARAMETER,
+    lesson_name,
+)
 
 WAIT_TAG = "wait-for-results"  # the summary's cell that waits for them: no per-cell timeout
 
@@ -289,7 +295,8 @@ def _scrub(nb, name: str, parameters: dict, hidden: dict[str, str]):
     import nbformat
 
     redacted = privacy.redact_parameters(
-        parameters, {"data_path": HIDDEN_PATH, RESULTS_PARAMETER: HIDDEN_REPORT}
+        parameters,
+        {"data_path": HIDDEN_PATH, RESULTS_PARAMETER: HIDDEN_REPORT, IDENTITY_PARAMETER: HIDDEN_REPORT},
     )
     for key, value in parameters.items():  # e.g. the data snapshot: shown as the data it holds
         if isinstance(value, (str, os.PathLike)) and str(value) in hidden:

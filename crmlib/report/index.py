@@ -23,7 +23,13 @@ from crmlib.analytics import metrics
 from crmlib.data import privacy
 from crmlib.errors import CRMError
 from crmlib.report.kernels import KERNEL_ENV
-from crmlib.report.parameters import HIDDEN_PATH, HIDDEN_REPORT, RESULTS_PARAMETER, default_values
+from crmlib.report.parameters import (
+    HIDDEN_PATH,
+    HIDDEN_REPORT,
+    IDENTITY_PARAMETER,
+    RESULTS_PARAMETER,
+    default_values,
+)
 
 MANIFEST = "manifest.json"
 PACKAGES = (
@@ -94,8 +100,9 @@ def build_manifest(
         if nb is not None:
             effective = default_values(declared[nb])
             effective.update({k: v for k, v in parameters.items() if k in declared[nb]})
-            if RESULTS_PARAMETER in effective:
-                effective[RESULTS_PARAMETER] = HIDDEN_REPORT
+            for key in (RESULTS_PARAMETER, IDENTITY_PARAMETER):  # set by crm report
+                if key in effective:
+                    effective[key] = HIDDEN_REPORT
             entry["parameters"] = privacy.redact_parameters(effective, redact)
             seeds.update(
                 {f"{r.lesson}.{k}": v for k, v in effective.items() if "seed" in k.lower()}

@@ -19,6 +19,8 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 COMMON_PARAMETERS = ("data_path", "client_name", "as_of")
 ENGINE_PARAMETER, SPARK_PARAMETER = "engine", "spark_master"  # taken by the model lessons
 RESULTS_PARAMETER = "results_dir"  # the summary's: the report's work folder
+IDENTITY_PARAMETER = "identity_dir"  # the record linkage the report ran once (ids only)
+MATCH_PARAMETER = "match_threshold"  # lesson 01's; the report links at it when given
 HIDDEN_PATH = "<client folder>"
 HIDDEN_REPORT = "<report folder>"
 

@@ -24,6 +24,13 @@ fraction of the time. The snapshot holds personal data: it is deleted before
 the report moves into place, complete or not. ``snapshot=False``
 (``crm report --no-snapshot``) lets every lesson load the folder itself.
 
+**Linked once.** When the customers table can be linked, the run links its
+records once (:func:`crmlib.analytics.linkage.identify`) and writes the fitted
+links (record ids, match probabilities and weights; no names, e-mails or phones)
+to ``identity/`` in the work folder; every lesson that declares ``identity_dir``
+reads them instead of linking again, so that all lessons count the same persons.
+The folder is deleted with the snapshot before the report moves into place.
+
 **One run per report folder.** A run holds a lock file beside ``DIR``
 (``.DIR.lock``: pid, host, start) while it writes; a second run into the
 same ``DIR`` is refused with a message naming the first. The lock dies with
@@ -74,6 +81,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crmlib import engines, results
+from crmlib.analytics import linkage
 from crmlib.data import datasets, privacy, snapshot
 from crmlib.errors import CRMError
 from crmlib.report.execute import LessonRun, Progress, run_lesson
@@ -85,6 +93,8 @@ from crmlib.report.parameters import (
     ENGINE_PARAMETER,
     HIDDEN_PATH,
     HIDDEN_REPORT,
+    IDENTITY_PARAMETER,
+    MATCH_PARAMETER,
     NOTEBOOKS_DIR,
     RESULTS_PARAMETER,
     SPARK_PARAMETER,
@@ -98,6 +108,7 @@ from crmlib.report.pdf import CHROMIUM_ENV, CHROMIUM_NAMES, PDF_NAME, find_chrom
 
 INDEX = "index.html"
 SNAPSHOT_DIR = "data-snapshot"  # in the work folder; removed before the report moves into place
+IDENTITY_DIR = "identity"  # the record linkage, run once; removed with the snapshot
 
 
 @dataclass
@@ -241,8 +252,9 @@ def run_report(
         skipped = [nb for nb in every if nb not in selected and nb != summary]
 
         user = dict(params or {})
-        if RESULTS_PARAMETER in user:
-            raise CRMError(f"{RESULTS_PARAMETER} is set by crm report; do not pass it")
+        for key in (RESULTS_PARAMETER, IDENTITY_PARAMETER):
+            if key in user:
+                raise CRMError(f"{key} is set by crm report; do not pass it")
         parameters = {"data_path": str(data), "client_name": client, "as_of": as_of}
         parameters.update(resolve_paths(user))
         to_run = models + ([summary] if summary else [])
@@ -254,7 +266,8 @@ def run_report(
         if unused:
             raise CRMError(
                 f"unknown parameter(s) {', '.join(unused)}: no lesson takes them; "
-                f"the lessons take: {', '.join(sorted(taken - {RESULTS_PARAMETER}))}"
+                f"the lessons take: "
+                f"{', '.join(sorted(taken - {RESULTS_PARAMETER, IDENTITY_PARAMETER}))}"
             )
         for key, value in ((ENGINE_PARAMETER, engine), (SPARK_PARAMETER, spark_master)):
             if key in user:
@@ -275,6 +288,7 @@ def run_report(
                     progress(event)
 
         lesson_data = str(data)  # what the lessons load: the snapshot once it is written
+        identity_dir = None  # the record linkage, once it is written
 
         def own(nb: Path) -> dict:
             mine = {k: v for k, v in parameters.items() if k in declared[nb]}
@@ -282,6 +296,8 @@ def run_report(
                 mine["data_path"] = lesson_data
             if RESULTS_PARAMETER in declared[nb]:
                 mine[RESULTS_PARAMETER] = str(work)
+            if IDENTITY_PARAMETER in declared[nb]:
+                mine[IDENTITY_PARAMETER] = identity_dir
             return mine
 
         def submit(pool, nb: Path, html_name: str | None = None):
@@ -303,6 +319,11 @@ def run_report(
             if snapshot:
                 lesson_data = _write_snapshot(validated, work / SNAPSHOT_DIR, as_of) or lesson_data
                 hidden[str(work / SNAPSHOT_DIR)] = str(data) if named else HIDDEN_PATH
+            identity_dir = _link_once(
+                validated, work / IDENTITY_DIR, parameters.get(MATCH_PARAMETER, 0.9), engine, spark_master
+            )
+            if identity_dir:
+                hidden[identity_dir] = HIDDEN_REPORT + "/" + IDENTITY_DIR
             futures = {submit(pool, nb): nb for nb in models}
             # queued last, the summary starts when a slot frees after every lesson has started;
             # it loads its data meanwhile and waits (results.load) for sections.json
@@ -403,14 +424,26 @@ def _write_snapshot(validated, folder: Path, as_of) -> str | None:
         return None
 
 
+def _link_once(validated, folder: Path, threshold, engine: str, spark_master) -> str | None:
+    """Link the customer records once for every lesson; None when there is nothing to link."""
+    _, identity = linkage.identify(
+        validated, threshold=threshold, engine=engine, spark_master=spark_master
+    )
+    if identity.finder is None:
+        return None
+    return str(linkage.write_finder(identity.finder, folder))
+
+
 def _move_into_place(work: Path, out: Path, complete: bool) -> Path:
     """Rename the finished work folder to ``out`` (complete) or ``out.incomplete``.
 
-    The data snapshot (:data:`SNAPSHOT_DIR`, personal data) is deleted first:
-    it is never part of a report, complete or not.
+    The data snapshot (:data:`SNAPSHOT_DIR`, personal data) and the record linkage
+    (:data:`IDENTITY_DIR`, customer ids) are deleted first: they are never part of a
+    report, complete or not.
     """
-    if (work / SNAPSHOT_DIR).exists():
-        shutil.rmtree(work / SNAPSHOT_DIR)
+    for folder in (SNAPSHOT_DIR, IDENTITY_DIR):
+        if (work / folder).exists():
+            shutil.rmtree(work / folder)
     incomplete = out.with_name(out.name + ".incomplete")
     target = out if complete else incomplete
     if target.exists():

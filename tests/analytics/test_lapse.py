@@ -37,3 +37,47 @@ def test_qci_churn_and_the_value_chain_lifecycle_agree_on_who_has_lapsed():
     stages = vc.lifecycle_stages(TX, at=AS_OF)
     assert set(stages[stages == vc.LAPSED].index) == LAPSED
     assert set(stages[stages == vc.AT_RISK].index) == {"b", "c"}  # 90 < days <= 180
+
+
+def _two_purchases(gaps: dict[str, int]) -> pd.DataFrame:
+    rows = []
+    for customer, gap in gaps.items():
+        rows += [(customer, AS_OF - pd.Timedelta(days=500), 5.0)]
+        rows += [(customer, AS_OF - pd.Timedelta(days=500 - gap), 5.0)]
+    return pd.DataFrame(rows, columns=[s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE])
+
+
+def test_the_default_rule_is_derived_from_the_gaps_between_purchases():
+    # 95 repeat gaps of 30 days and 5 of 200: 90 % of the gaps are at most 30 days
+    gaps = {f"c{i}": 30 for i in range(95)} | {f"s{i}": 200 for i in range(5)}
+    rule = lapse.lapse_rule(_two_purchases(gaps), as_of=AS_OF)
+    assert (rule.days, rule.basis, rule.gaps) == (30, "data", 100)
+    assert "more than 30 days" in rule.sentence() and "100 gaps" in rule.sentence()
+    # 80 gaps of 10 days and 20 of 45: the 90 % quantile lies in the long ones
+    gaps = {f"c{i}": 10 for i in range(80)} | {f"s{i}": 45 for i in range(20)}
+    assert lapse.lapse_rule(_two_purchases(gaps), as_of=AS_OF).days == 45
+
+
+def test_a_client_rule_and_the_fallback():
+    tx = _two_purchases({f"c{i}": 30 for i in range(10)})  # 10 gaps: too few to derive a rule
+    rule = lapse.lapse_rule(tx, as_of=AS_OF)
+    assert (rule.days, rule.basis) == (lapse.LAPSED_AFTER_DAYS, "default")
+    assert lapse.lapse_rule(tx, days=120).days == 120
+    assert lapse.lapse_rule(tx, days=120).basis == "parameter"
+    with pytest.raises(CRMError, match="lapsed_days"):
+        lapse.lapse_rule(tx, days=0)
+
+
+def test_purchase_days_merge_a_day_and_leave_out_returns_and_later_days():
+    tx = pd.DataFrame(
+        {
+            s.CUSTOMER_ID: ["a", "a", "a", "a", "a"],
+            s.ORDER_DATE: pd.to_datetime(
+                ["2024-01-01 09:00", "2024-01-01 17:00", "2024-01-11 00:00", "2024-01-20 00:00", "2025-02-01 00:00"]
+            ),
+            s.REVENUE: [5.0, 5.0, 5.0, -5.0, 5.0],
+        }
+    )
+    days = lapse.purchase_days(tx, as_of=AS_OF)
+    assert days[s.ORDER_DATE].dt.strftime("%m-%d").tolist() == ["01-01", "01-11"]
+    assert days[lapse.GAP].tolist()[1] == 10 and np.isnan(days[lapse.GAP].iloc[0])

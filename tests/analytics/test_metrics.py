@@ -58,7 +58,7 @@ def test_currency_symbol_decimals_and_absent_values():
 
 def test_format_by_key_uses_the_catalogue():
     assert format_value("top_20pct_revenue_share", 0.6123) == "61.2 %"
-    assert format_value("inactivity_days", 180) == "180 days"
+    assert format_value("lapsed_days", 180) == "180 days"
     assert format_value("net_revenue_per_customer", 97.5) == "97.50"
     assert format_value("nps", 23.456) == "23.5"
     assert format_value("clv_to_cac", 3.1) == "3.10×"

@@ -299,28 +299,17 @@ def test_rfm_segment_rules_cover_the_grid_once():
 
 @pytest.fixture(scope="module")
 def needs(by_person):
-    return idic.NeedsSegmenter().fit(by_person["surveys"])
+    return segments.needs_segments(by_person["surveys"])
 
 
 def test_needs_segments_recover_the_planted_segments(needs, persons):
-    # The planted answers are noisy (synth.NEEDS_MODEL): even the oracle rule "segment =
-    # the need scored highest" reaches an adjusted Rand index of only about 0.5 (0.46-0.52
-    # measured over seeds 1, 2, 3 and this file's, ~600 answers each), so the bounds are:
-    # k = 4, ARI >= 0.45, and (next test) ARI >= 90 % of the oracle's.
-    assert needs.k_ == len(synth.SEGMENTS)
-    truth = persons.loc[needs.labels_.index, synth.NEEDS_SEGMENT]
-    assert adjusted_rand_score(truth, needs.labels_) >= 0.45
-    # each segment is named after its top need, and the names match the planted segments
-    assert set(needs.labels_.unique()) == set(synth.SEGMENTS)
-    assert (needs.labels_ == truth).mean() >= 0.75
-
-
-def test_needs_ari_close_to_the_oracle(needs, by_person, persons):
-    surveys = by_person["surveys"].set_index(s.CUSTOMER_ID).loc[needs.labels_.index]
-    answers = surveys[list(s.NEEDS)].to_numpy() + np.linspace(0, 1e-6, len(s.NEEDS))
-    oracle = np.asarray(synth.SEGMENTS)[answers.argmax(axis=1)]
-    truth = persons.loc[needs.labels_.index, synth.NEEDS_SEGMENT]
-    assert adjusted_rand_score(truth, needs.labels_) >= 0.9 * adjusted_rand_score(truth, oracle)
+    # The planted answers are noisy (synth.NEEDS_MODEL): the highest-rated need recovers
+    # the planted segment of most respondents, and a tie is "mixed", never a guess
+    labelled = needs[needs != segments.MIXED]
+    truth = persons.loc[labelled.index, synth.NEEDS_SEGMENT]
+    assert set(labelled.unique()) == set(synth.SEGMENTS)
+    assert (labelled == truth).mean() >= 0.85  # measured 0.915 (23 % mixed)
+    assert adjusted_rand_score(truth, labelled) >= 0.7  # measured 0.79
 
 
 @pytest.fixture(scope="module")
@@ -654,9 +643,6 @@ def test_propensity_history_and_silhouette_charts():
     ax = idic_plots.plot_propensity_history(history)
     assert len(ax.lines) == 2
     assert ax.lines[1].get_ydata().tolist() == pytest.approx([1 / 2, 2 / 3, 3 / 4])  # web
-    ax = idic_plots.plot_silhouette(pd.Series({2: 0.2, 3: 0.4, 4: 0.3}))
-    assert ax.lines[0].get_xdata().tolist() == [2, 3, 4]
-    assert ax.lines[1].get_xdata()[0] == 3  # the chosen k
 
 
 def test_rfm_explorer_reports_bad_cut_points():

@@ -797,6 +797,17 @@ def test_plot_segment_profile_channel_and_readiness_charts():
     assert len(points) == len(profile)
     assert set(points[:, 1]) == set(profile[pf.REVENUE_PER_CUSTOMER])
 
+    # colours follow the sign of growth: a shrinking segment red, a growing one green
+    planted = profile.iloc[:2].assign(**{pf.GROWTH: [-0.37, 0.2]})
+    ax = pf_plots.plot_segment_profile(planted, period="2024-10-01 to 2024-12-31")
+    points = ax.collections[-1]
+    red, green = points.to_rgba(points.get_array())
+    assert red[0] > red[1] and green[1] > green[0]
+    both_grow = planted.assign(**{pf.GROWTH: [0.05, 0.3]})  # no red for a small growth
+    points = pf_plots.plot_segment_profile(both_grow).collections[-1]
+    assert all(g > r for r, g, *_ in points.to_rgba(points.get_array()))
+    assert "2024-10-01 to 2024-12-31" in ax.figure.axes[-1].get_ylabel()
+
     mix = pf.channel_mix(CHANNEL_TX, pd.Series({"A": "X", "B": "Y"}))
     ax = pf_plots.plot_channel_mix(mix)
     assert len(ax.patches) == 2 * 2  # two segments x two channels

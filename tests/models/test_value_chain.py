@@ -1,6 +1,6 @@
 """crmlib.models.value_chain, its charts and explorer: hand-computed small examples for every
 rule, and the planted truth of a synthetic company (profit per record to the cent,
-whales and cost magnets recovered, the whale curve's shape)."""
+whales and the costly-to-serve recovered, the whale curve's shape)."""
 
 from __future__ import annotations
 
@@ -236,11 +236,36 @@ def test_strategic_flags_by_hand():
     clv = pd.Series({"u": 1.0, "v": 2.0, "w": 50.0, "x": 3.0, "y": 4.0})
     flags = vc.strategic_flags(p, clv=clv, top=0.2)
     # median cost per order 5: y and z cost at least 2 x 5, and only y loses money
-    assert flags[vc.COST_MAGNET].tolist() == [False, False, False, False, True, False]
+    assert flags[vc.COSTLY_TO_SERVE].tolist() == [False, False, False, False, True, False]
     assert flags[vc.HIGH_VOLUME].tolist() == [True, True, False, False, False, False]
     assert flags[vc.HIGH_FUTURE_VALUE].tolist() == [False, False, True, False, False, False]
     assert flags[vc.LOSS_MAKING].sum() == 2
     assert vc.strategic_flags(p)[vc.HIGH_FUTURE_VALUE].isna().all()  # no CLV, no judgement
+    # benchmark, inspiration, door opener: the account team's judgement, never a guess
+    for kind in (vc.BENCHMARK, vc.INSPIRATION, vc.DOOR_OPENER):
+        assert flags[kind].isna().all()
+    assert set(vc.STRATEGIC_SIGNIFICANCE) == {
+        vc.HIGH_FUTURE_VALUE, vc.HIGH_VOLUME, vc.BENCHMARK, vc.INSPIRATION, vc.DOOR_OPENER
+    }
+    with pytest.raises(CRMError, match="cost_factor"):
+        vc.strategic_flags(p, cost_factor=0)
+
+
+def test_high_volume_customers_absorb_fixed_costs_even_at_a_thin_margin():
+    # Buttle & Maklan's high-volume customers: the largest volume, whatever the margin;
+    # v buys most and earns least, the costly-to-serve rule does not make it less significant
+    p = pd.DataFrame(
+        {
+            s.REVENUE: [100.0, 500.0, 50.0, 40.0, 30.0],
+            prof.COST_TO_SERVE: [5.0, 5.0, 5.0, 5.0, 5.0],
+            prof.ORDERS: [2, 10, 1, 1, 1],
+            prof.PROFIT: [30.0, 1.0, 15.0, 12.0, 9.0],
+        },
+        index=pd.Index(list("uvwxy"), name=s.CUSTOMER_ID),
+    )
+    flags = vc.strategic_flags(p, top=0.2)
+    assert flags[vc.HIGH_VOLUME].tolist() == [False, True, False, False, False]
+    assert not flags[vc.COSTLY_TO_SERVE].any() and not flags[vc.LOSS_MAKING].any()
 
 
 def test_without_any_cost_no_customer_is_called_loss_making():
@@ -297,6 +322,13 @@ def test_customer_knowledge_by_hand():
     assert top[vc.SURVEYED] == pytest.approx(0.5)
     thin = vc.thin_knowledge(known, value, top=0.5)
     assert thin.to_dict() == {"A": False, "B": True}  # B: incomplete and never surveyed
+    # the rest (C, E) are known less (completeness 0.25 vs 0.75, nobody surveyed):
+    # the headline says so first, even though half the top has thin knowledge
+    headline = vc.knowledge_headline(by_value, thin)
+    assert headline.startswith("The top 50 % by value are better known than the rest")
+    assert "1 of the 2 (50%)" in headline
+    flipped = vc.knowledge_by_value(known, -value, top=0.5)  # now C and E are the top half
+    assert vc.knowledge_headline(flipped, thin).startswith("Knowledge is thinnest where value")
 
 
 # --- network development ---------------------------------------------------------------------
@@ -324,6 +356,31 @@ def test_partners_found_and_measured():
     assert table.loc["DHL", vc.MEAN_CSAT] == pytest.approx(2.5)
     assert table.loc["UPS", vc.PROFIT_PER_CUSTOMER] == 30.0
     assert vc.partner_columns(_client(HAND)) == []
+
+
+def test_network_development_finds_the_supplier_of_each_product():
+    tx = _tx(
+        [
+            ("A", "2024-01-01", "P1", 40.0),
+            ("A", "2024-01-05", "P1", -40.0),  # a return of Acme's product
+            ("A", "2024-01-09", "P2", 20.0),
+            ("B", "2024-01-02", "P2", 30.0),
+            ("B", "2024-01-03", "P3", 30.0),  # P3 has no supplier on file
+        ],
+        (s.CUSTOMER_ID, s.ORDER_DATE, s.PRODUCT_ID, s.REVENUE),
+    )
+    products = pd.DataFrame(
+        {s.PRODUCT_ID: ["P1", "P2", "P3"], s.SUPPLIER: ["Acme", "Bolt", None]}
+    )
+    data = _client({"transactions": tx, "products": products})
+    assert vc.partner_columns(data) == [("products", s.SUPPLIER)]
+    table = vc.partner_performance(data, "products", s.SUPPLIER)
+    assert table.loc["Acme", vc.LINES] == 2 and table.loc["Bolt", vc.LINES] == 2
+    assert table.loc["Acme", vc.RETURN_RATE] == pytest.approx(1.0)  # one return, one purchase
+    assert table.loc["Bolt", vc.CUSTOMERS] == 2
+    assert table.loc["Bolt", s.REVENUE] == pytest.approx(50.0)
+    empty = products.assign(**{s.SUPPLIER: None})
+    assert vc.partner_columns(_client({"transactions": tx, "products": empty})) == []
 
 
 # --- value proposition -----------------------------------------------------------------------
@@ -461,31 +518,61 @@ def test_migration_matrix_by_hand():
 def test_revenue_sources_by_hand():
     tx = _tx(
         [
-            ("P", "2023-03-01", 100.0),
-            ("P", "2024-03-01", 60.0),  # kept 60 of 100: retention 60
-            ("G", "2023-04-01", 50.0),
-            ("G", "2024-04-01", 90.0),
+            ("P", "2023-11-01", 100.0),
+            ("P", "2024-03-01", 60.0),  # 121 days later: kept 60 of 100, retention 60
+            ("G", "2023-10-01", 50.0),
+            ("G", "2024-01-15", 90.0),
             ("G", "2024-05-01", -10.0),  # net 80: retention 50, development 30
             ("N", "2024-03-01", 40.0),  # first purchase in the period: acquisition 40
-            ("W", "2022-06-01", 30.0),
-            ("W", "2024-06-01", 25.0),  # nothing in 2023: won back 25
+            ("W", "2023-02-01", 30.0),  # bought in the year before, then lapsed:
+            ("W", "2024-06-01", 25.0),  # back after 486 days: won back 25
+            ("V", "2022-06-01", 30.0),
+            ("V", "2024-06-01", 25.0),  # nothing in 2023: won back 25
+            ("R", "2023-12-01", 20.0),
+            ("R", "2024-02-01", 20.0),  # 62 days later
+            ("R", "2024-09-01", 20.0),  # 213 days later: won back 40 (its year's revenue)
             ("Q", "2023-05-01", 70.0),  # lost: not in this year's revenue
         ],
         (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE),
     )
-    split = vc.revenue_sources(tx, as_of="2024-12-31", months=12)
+    split = vc.revenue_sources(tx, as_of="2024-12-31", months=12, lapsed_days=180)
     assert split.to_dict() == pytest.approx(
         {
             vc.ACQUISITION: 40.0,
             vc.RETENTION: 110.0,
             vc.DEVELOPMENT: 30.0,
-            vc.WON_BACK_REVENUE: 25.0,
-            vc.TOTAL: 205.0,
+            vc.WON_BACK_REVENUE: 90.0,
+            vc.TOTAL: 270.0,
         }
     )
     assert split.name == "2024-01-01 to 2024-12-31"
+    # a longer lapse rule: R's 213 days are no lapse, so R is kept (20 before, 40 now)
+    longer = vc.revenue_sources(tx, as_of="2024-12-31", months=12, lapsed_days=365)
+    assert longer[vc.WON_BACK_REVENUE] == pytest.approx(50.0)
+    assert (longer[vc.RETENTION], longer[vc.DEVELOPMENT]) == pytest.approx((130.0, 50.0))
+    # the same customers the lifecycle calls won back (new_days 90 before 2024-09-10)
+    stages = vc.lifecycle_stages(tx, at="2024-09-10", lapsed_days=180)
+    assert set(stages[stages == vc.WON_BACK].index) == {"R"}
     with pytest.raises(CRMError, match="history before the period"):
         vc.revenue_sources(tx, as_of="2024-12-31", months=36)
+
+
+def test_won_back_revenue_with_two_years_of_data():
+    # the data start a year before the period: every existing customer bought in the year
+    # before, so a "nothing the year before" rule could never find a won-back customer
+    tx = _tx(
+        [
+            ("A", "2023-01-10", 10.0),
+            ("A", "2024-03-01", 15.0),  # 416 days later: won back
+            ("B", "2023-11-10", 10.0),
+            ("B", "2024-01-10", 15.0),  # 61 days later: kept
+        ],
+        (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE),
+    )
+    split = vc.revenue_sources(tx, as_of="2024-12-31", months=12, lapsed_days=180)
+    assert split[vc.WON_BACK_REVENUE] == pytest.approx(15.0)
+    assert split[vc.RETENTION] == pytest.approx(10.0)
+    assert split[vc.DEVELOPMENT] == pytest.approx(5.0)
 
 
 # --- supporting conditions --------------------------------------------------------------------
@@ -612,9 +699,9 @@ def test_planted_whales_are_among_the_most_profitable(company, profitability):
     assert (top & whale).sum() / whale.sum() >= 0.85  # and among the top 20 % by revenue
 
 
-def test_planted_cost_magnets_are_flagged(company, profitability):
+def test_planted_costly_to_serve_customers_are_flagged(company, profitability):
     magnet = _planted(company, synth.IS_COST_MAGNET, profitability.index)
-    flagged = vc.strategic_flags(profitability)[vc.COST_MAGNET].to_numpy(dtype=bool)
+    flagged = vc.strategic_flags(profitability)[vc.COSTLY_TO_SERVE].to_numpy(dtype=bool)
     recall = (flagged & magnet).sum() / magnet.sum()
     precision = (flagged & magnet).sum() / flagged.sum()
     assert recall >= 0.65  # measured 0.76-0.80 over five seeds
@@ -641,7 +728,7 @@ def test_cdnow_is_portfolio_analysis_on_revenue_only():
     assert prof.profit_basis(p) == "revenue"
     assert len(p) == 2357
     assert p[prof.PROFIT].sum() == pytest.approx(data.transactions[s.REVENUE].sum())
-    assert vc.strategic_flags(p)[vc.COST_MAGNET].isna().all()
+    assert vc.strategic_flags(p)[vc.COSTLY_TO_SERVE].isna().all()
     assert concentration.whale_summary(p[prof.PROFIT])[concentration.LOSS_MAKING_SHARE] == 0.0
 
 

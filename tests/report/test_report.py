@@ -19,11 +19,13 @@ import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from crmlib import synth
 from crmlib.analytics.summary import customer_summary
 from crmlib.data import datasets, privacy
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
 from crmlib.report import (
+    IDENTITY_DIR,
     KERNEL_ENV,
     NOTEBOOKS_DIR,
     SNAPSHOT_DIR,
@@ -139,7 +141,7 @@ def test_the_plain_index_shows_figures_by_label_formatted_by_unit():
         "html": "02_qci.html",
         "results": {
             "churn_rate": 0.597,
-            "inactivity_days": 180,
+            "lapsed_days": 180,
             "nps": None,
             "handwritten": "x",  # a results file not written by results.record
             "finding": "not a figure",
@@ -252,6 +254,25 @@ def test_report_on_the_sample(sample_report):
 
 
 @pytest.mark.slow
+def test_every_lesson_counts_the_same_customers_by_the_same_lapse_rule(sample_report):
+    _, out, _ = sample_report
+    lessons = json.loads((out / "manifest.json").read_text())["lessons"]
+    figures = {e["lesson"]: e["results"] for e in lessons}
+    customers = {name: r["customers"] for name, r in figures.items() if "customers" in r}
+    assert set(customers) == {
+        "foundations", "idic", "qci", "value_chain", "payne_frow", "client_summary"
+    }
+    # the sample's records come from three source systems: every lesson counts linked persons
+    data = datasets.load_sample()
+    ids = data.transactions.loc[data.transactions[s.REVENUE] >= 0, s.CUSTOMER_ID].nunique()
+    assert len(set(customers.values())) == 1 and customers["idic"] < ids
+    assert customers["idic"] <= figures["idic"]["persons"] < figures["idic"]["records"]
+    lapsed = {name: r["lapsed_days"] for name, r in figures.items() if "lapsed_days" in r}
+    assert set(lapsed) == {"qci", "value_chain", "payne_frow"} and len(set(lapsed.values())) == 1
+    assert not (out / IDENTITY_DIR).exists()
+
+
+@pytest.mark.slow
 def test_sample_manifest_reproduces_the_inputs(sample_report):
     _, out, _ = sample_report
     manifest = json.loads((out / "manifest.json").read_text())
@@ -331,7 +352,7 @@ def synth_reports(tmp_path_factory):
     folder = root / "client"
     made = crm("synth", "--customers", "300", "--seed", "7", "--out", folder)
     assert made.returncode == 0, made.stderr
-    args = ["--only", "foundations,qci", "--as-of", "2024-06-30", "--param", "inactivity_days=90"]
+    args = ["--only", "foundations,qci", "--as-of", "2024-06-30", "--param", "lapsed_days=90"]
     runs = [  # r1 as crm report runs; r2 the way before the snapshot: each lesson validates
         crm("report", folder, "--client", "Synth Ltd", "--out", root / f"r{i}", *args, *extra)
         for i, extra in ((1, []), (2, ["--no-snapshot"]))
@@ -366,11 +387,16 @@ def test_report_on_a_synth_client_folder(synth_reports):
     by_name = {entry["lesson"]: entry for entry in manifest["lessons"]}
     assert manifest["as_of"] == "2024-06-30"
     assert by_name["idic"]["status"] == "skipped" and "--only" in by_name["idic"]["reason"]
-    assert by_name["qci"]["results"]["inactivity_days"] == 90  # --param reached the lesson
-    assert by_name["qci"]["parameters"]["inactivity_days"] == 90
+    assert by_name["qci"]["results"]["lapsed_days"] == 90  # --param reached the lesson
+    assert by_name["qci"]["parameters"]["lapsed_days"] == 90
     tx = pd.read_csv(folder / "transactions.csv", parse_dates=[s.ORDER_DATE])
     kept = tx[tx[s.ORDER_DATE] <= "2024-06-30"]  # --as-of: later orders rejected
-    assert by_name["foundations"]["results"]["customers"] == kept[s.CUSTOMER_ID].nunique()
+    # customers are linked persons with a purchase: the planted persons of crm synth's client
+    person_of = synth.generate(n_customers=300, seed=7).truth.records.set_index(s.CUSTOMER_ID)
+    bought = kept.loc[kept[s.REVENUE] >= 0, s.CUSTOMER_ID]
+    persons = bought.map(person_of[synth.PERSON_ID]).nunique()
+    assert by_name["foundations"]["results"]["customers"] == persons < bought.nunique()
+    assert by_name["qci"]["results"]["customers"] == persons
     index = (root / "r1" / "index.html").read_text()
     assert "CRM assessment: Synth Ltd" in index and 'href="00_foundations.html"' in index
     assert_offline(root / "r1" / "index.html")
@@ -834,3 +860,68 @@ def test_a_kernel_that_never_starts_fails_its_lesson_with_the_reason(tmp_path, m
         kernels.kill_all()
     assert run.status == "failed" and len(starts) == 3
     assert run.reason.startswith("the kernel did not start (3 attempt(s) within 10 s; last: ")
+
+
+# --- identified once: the report links the records once and every lesson reuses the links ----
+
+LINKED = """
+import json, os
+from crmlib import results
+from crmlib.analytics import linkage
+from crmlib.data import datasets
+data = datasets.load(data_path, as_of=as_of)
+persons, identity = linkage.identify(data, saved=identity_dir)
+figures = {
+    "saved": identity_dir is not None and os.path.isdir(identity_dir),
+    "records": identity.records,
+    "persons": identity.persons,
+    "customers": identity.customers,
+    "ids": sorted(persons.transactions["customer_id"].unique()),
+}
+with open(os.path.join(os.environ[results.RESULTS_ENV], NAME + ".results.json"), "w") as fh:
+    json.dump(figures, fh)
+"""
+
+TWO_SYSTEMS = {
+    "customers.csv": "customer_id,name,email,phone,source_system\n"
+    "1,Ann Lee,ann@x.org,020 7946 0001,webshop\n2,Anne Lee,ANN@x.org,+44 20 7946 0001,store\n"
+    "3,Bob Stone,bob@x.org,,store\n4,Cy Young,cy@x.org,020 7946 0003,store\n"
+    "5,Di Moss,di@x.org,,webshop\n6,Ed Hart,,,store\n",
+    "transactions.csv": "order_id,customer_id,order_date,revenue\nO1,1,2024-01-05,10\n"
+    "O2,2,2024-02-01,20\nO3,3,2024-03-01,30\nO4,5,2024-03-02,-5\n",
+}
+
+
+def _linked_lesson(folder: Path, name: str) -> None:
+    nb = new_notebook()
+    params = new_code_cell('data_path = None\nclient_name = "x"\nas_of = None\nidentity_dir = None')
+    params.metadata["tags"] = ["parameters"]
+    body = LINKED.replace("NAME", repr(name.split("_", 1)[1].removesuffix(".ipynb")))
+    nb.cells = [params, new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / name)
+
+
+def test_the_report_links_once_and_every_lesson_counts_the_same_persons(tmp_path):
+    client = tmp_path / "client"
+    client.mkdir()
+    for name, text in TWO_SYSTEMS.items():
+        (client / name).write_text(text)
+    lessons_dir = tmp_path / "lessons"
+    lessons_dir.mkdir()
+    for name in ("00_one.ipynb", "01_two.ipynb"):
+        _linked_lesson(lessons_dir, name)
+    with pytest.raises(CRMError, match="identity_dir is set by crm report"):
+        run_report(client, "Client", tmp_path / "x", lessons_dir=lessons_dir,
+                   params={"identity_dir": str(tmp_path)})
+    done = run_report(client, "Client", tmp_path / "r", lessons_dir=lessons_dir, timeout=60)
+    assert done.complete
+    one, two = (r.results for r in sorted(done.runs, key=lambda r: r.notebook))
+    # records 1 and 2 are one person (two systems); persons who bought: 1 (with 2) and 3
+    assert one == two
+    assert one["saved"] is True  # the lesson read the report's links, it did not link again
+    assert (one["records"], one["persons"], one["customers"]) == (6, 5, 2)
+    assert one["ids"] == ["1", "3", "5"]
+    assert not (done.out / IDENTITY_DIR).exists()  # ids of the client's records: not kept
+    manifest = json.loads((done.out / "manifest.json").read_text())
+    assert {e["parameters"]["identity_dir"] for e in manifest["lessons"]} == {"<report folder>"}

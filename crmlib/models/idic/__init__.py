@@ -15,8 +15,9 @@ Differentiate
     quantile scores, Hughes, *Strategic Database Marketing*, 1994) with the
     named segments of :data:`RFM_SEGMENTS`; :class:`crmlib.analytics.clv.CLVPipeline` (CLV from
     BG/NBD + Gamma-Gamma) and :func:`crmlib.analytics.segments.value_tiers`;
-    :class:`NeedsSegmenter` (k-means on standardised survey needs, k by
-    silhouette); :func:`value_needs_portfolio` (MVC, MGC from each customer's
+    needs segments (:func:`crmlib.analytics.segments.needs_segments`, each respondent's
+    highest-rated need, the one definition of every lesson);
+    :func:`value_needs_portfolio` (MVC, MGC from each customer's
     wallet gap, :mod:`crmlib.analytics.wallet`; BZ from CLV after cost-to-serve).
 Interact
     :func:`contact_outcomes`, :func:`response_rates` and :func:`engagement`
@@ -103,9 +104,6 @@ from crmlib.models.idic.interact import (
     order_channel_choices,
     response_rates,
 )
-from crmlib.models.idic.needs import (
-    NeedsSegmenter,
-)
 from crmlib.models.idic.portfolio import (
     value_needs_portfolio,
 )
@@ -151,7 +149,6 @@ __all__ = [
     "M_SCORE",
     "NEEDS_SEGMENT",
     "NET_GAIN",
-    "NeedsSegmenter",
     "OTHER",
     "POTENTIAL_VALUE",
     "RANK",

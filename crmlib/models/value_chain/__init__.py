@@ -19,7 +19,7 @@ Customer portfolio analysis
 Customer intimacy
     What the organisation knows about each customer (:func:`customer_knowledge`)
     and where knowledge is thin for valuable customers (:func:`knowledge_by_value`,
-    :func:`thin_knowledge`).
+    :func:`thin_knowledge`, said in one sentence by :func:`knowledge_headline`).
 Network development
     Partners and suppliers named in the data (:func:`partner_columns`) and
     the experience and value of the customers each serves
@@ -47,6 +47,7 @@ from crmlib.models.value_chain._common import (
     AGGRESSIVE,
     AT_RISK,
     BARGAIN_BASEMENT,
+    BENCHMARK,
     CARRIAGE_TRADE,
     CHANNEL_MIX,
     CLASS_A,
@@ -55,15 +56,18 @@ from crmlib.models.value_chain._common import (
     CLASS_D,
     COMPLETE_PROFILE,
     CONDITIONS,
-    COST_MAGNET,
     COST_PER_ORDER,
     COST_TO_SERVE_PER_CUSTOMER,
+    COSTLY_TO_SERVE,
     CUSTOMER_SHARE,
     CUSTOMERS,
     DEVELOPMENT,
+    DOOR_OPENER,
     FROM_STAGE,
     HIGH_FUTURE_VALUE,
     HIGH_VOLUME,
+    INSPIRATION,
+    JUDGEMENT_ONLY,
     LAPSED,
     LINES,
     LOSS_MAKING,
@@ -94,6 +98,7 @@ from crmlib.models.value_chain._common import (
     SHARE,
     STAGE,
     STAGES,
+    STRATEGIC_SIGNIFICANCE,
     SUPPRESSED,
     SURVEYED,
     THIN,
@@ -114,6 +119,7 @@ from crmlib.models.value_chain.conditions import (
 from crmlib.models.value_chain.intimacy import (
     customer_knowledge,
     knowledge_by_value,
+    knowledge_headline,
     thin_knowledge,
 )
 from crmlib.models.value_chain.network import (
@@ -144,6 +150,7 @@ __all__ = [
     "conditions_by_stage",
     "customer_knowledge",
     "knowledge_by_value",
+    "knowledge_headline",
     "lifecycle_stages",
     "migration_matrix",
     "net_price",
@@ -182,7 +189,12 @@ __all__ = [
     "SHARE",
     "HIGH_FUTURE_VALUE",
     "HIGH_VOLUME",
-    "COST_MAGNET",
+    "BENCHMARK",
+    "INSPIRATION",
+    "DOOR_OPENER",
+    "JUDGEMENT_ONLY",
+    "STRATEGIC_SIGNIFICANCE",
+    "COSTLY_TO_SERVE",
     "LOSS_MAKING",
     "PROFILE_COMPLETENESS",
     "TOUCHPOINTS",

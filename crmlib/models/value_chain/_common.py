@@ -39,8 +39,38 @@ SHARE = "share"
 
 HIGH_FUTURE_VALUE = "high_future_value"
 HIGH_VOLUME = "high_volume"
-COST_MAGNET = "cost_magnet"
+BENCHMARK = "benchmark"
+INSPIRATION = "inspiration"
+DOOR_OPENER = "door_opener"
+COSTLY_TO_SERVE = "costly_to_serve"
 LOSS_MAKING = "loss_making"
+#: Buttle & Maklan's strategically significant customers (customer portfolio management):
+#: each kind as the source means it, and what the data can show of it.
+STRATEGIC_SIGNIFICANCE = {
+    HIGH_FUTURE_VALUE: (
+        "high future lifetime value",
+        "the top share by CLV over the horizon",
+    ),
+    HIGH_VOLUME: (
+        "high volume: customers whose volume absorbs the fixed cost base, valuable even at "
+        "thin margins",
+        "the top share by net revenue",
+    ),
+    BENCHMARK: (
+        "benchmark customers, whose choices other customers copy",
+        "the account team's judgement: no data column records it",
+    ),
+    INSPIRATION: (
+        "customers who inspire change: new products, better processes",
+        "the account team's judgement: no data column records it",
+    ),
+    DOOR_OPENER: (
+        "door openers, who give access to a new market or network",
+        "the account team's judgement: no data column records it",
+    ),
+}
+#: The kinds no table records: the flag is NA until the account team sets it.
+JUDGEMENT_ONLY = (BENCHMARK, INSPIRATION, DOOR_OPENER)
 
 PROFILE_COMPLETENESS = "profile_completeness"
 TOUCHPOINTS = "touchpoints"

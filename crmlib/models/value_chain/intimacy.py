@@ -156,3 +156,40 @@ def thin_knowledge(
     if valuable[SURVEYED].notna().any():
         thin |= ~valuable[SURVEYED].fillna(False).astype(bool)
     return thin.rename(THIN)
+
+
+def knowledge_headline(by_value: pd.DataFrame, thin: pd.Series) -> str:
+    """What :func:`knowledge_by_value` shows, in one sentence: is knowledge thinner where value is?
+
+    Compares the most valuable customers with the rest on the two measures of
+    :func:`thin_knowledge` (mean profile completeness, and the share surveyed when the
+    client surveys) and says which group is better known, then how many valuable customers
+    still have thin knowledge. The comparison leads, so that a high thin share among
+    valuable customers is not read as "the valuable are known least" when the rest are
+    known even less.
+
+    Parameters
+    ----------
+    by_value : DataFrame
+        From :func:`knowledge_by_value` (rows: the top group, then the rest).
+    thin : Series
+        From :func:`thin_knowledge`.
+    """
+    top, rest = by_value.iloc[0], by_value.iloc[1]
+    measures = [(PROFILE_COMPLETENESS, "mean profile completeness")]
+    if pd.notna(top[SURVEYED]) and pd.notna(rest[SURVEYED]):
+        measures.append((SURVEYED, "surveyed"))
+    better = sum(top[c] > rest[c] for c, _ in measures)
+    worse = sum(top[c] < rest[c] for c, _ in measures)
+    if better and not worse:
+        verdict = f"The {by_value.index[0]} are better known than the rest"
+    elif worse and not better:
+        verdict = f"Knowledge is thinnest where value is highest: the {by_value.index[0]} are known less than the rest"
+    else:
+        verdict = f"The {by_value.index[0]} are known about as well as the rest"
+    detail = ", ".join(f"{label} {top[c]:.0%} against {rest[c]:.0%}" for c, label in measures)
+    share = float(thin.mean()) if len(thin) else 0.0
+    return (
+        f"{verdict} ({detail}); still {int(thin.sum()):,} of the {len(thin):,} ({share:.0%}) "
+        "have an incomplete profile or have never answered a survey."
+    )

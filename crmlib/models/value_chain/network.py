@@ -25,12 +25,18 @@ from crmlib.models.value_chain._common import (
 # =========================================================================================
 
 
+#: Partner columns of the data contract itself: the supplier of each product.
+CONTRACT_PARTNER_COLUMNS = (("products", s.SUPPLIER),)
+
+
 def partner_columns(data) -> list[tuple[str, str]]:
     """Columns that name a partner or supplier (carrier, courier, dealer, ...), by table.
 
-    Client exports may carry columns beyond the data contract (kept by
-    :mod:`crmlib.data.io`); a column whose name contains one of
-    :data:`PARTNER_WORDS` is taken to name the partner that handled the row.
+    The contract's own partner columns (:data:`CONTRACT_PARTNER_COLUMNS`:
+    ``products.supplier``) count when they hold a value; client exports may also
+    carry columns beyond the data contract (kept by :mod:`crmlib.data.io`), and a
+    column whose name contains one of :data:`PARTNER_WORDS` is taken to name the
+    partner that handled the row.
 
     Parameters
     ----------
@@ -45,7 +51,8 @@ def partner_columns(data) -> list[tuple[str, str]]:
         known = set(s.TABLES[name].names) if name in s.TABLES else set()
         for column in table.columns:
             text = str(column).lower()
-            if column not in known and any(word in text for word in PARTNER_WORDS):
+            contract = (name, column) in CONTRACT_PARTNER_COLUMNS
+            if contract or (column not in known and any(w in text for w in PARTNER_WORDS)):
                 if table[column].notna().any():
                     found.append((name, str(column)))
     return found
@@ -65,6 +72,8 @@ def partner_performance(
       of their lines, and gets the mean ``profit`` of the customers assigned
       to each partner (with ``profitability``) and their tickets per customer
       and mean CSAT (with tickets);
+    * products (a supplier column): the order lines of each supplier's products,
+      measured as transactions are;
     * tickets: tickets, customers, mean CSAT and median resolution hours;
     * other tables: rows and customers.
 
@@ -86,6 +95,13 @@ def partner_performance(
     if not data.has(table):
         raise DataError(f"{table}: the table is absent or empty", file=table)
     frame = data.tables[table]
+    if table == "products":  # a supplier per product: measured on the lines of its products
+        _need(frame, table, (s.PRODUCT_ID, column))
+        tx = data.transactions
+        _need(tx, "transactions", (s.PRODUCT_ID,), purpose="to measure the suppliers")
+        supplier = frame.drop_duplicates(s.PRODUCT_ID).set_index(s.PRODUCT_ID)[column]
+        frame = tx.assign(**{column: tx[s.PRODUCT_ID].map(supplier)})
+        table = "transactions"
     _need(frame, table, (column, s.CUSTOMER_ID))
     rows = frame.dropna(subset=[column]).assign(**{PARTNER: lambda f: f[column].astype(str)})
     grouped = rows.groupby(PARTNER)

@@ -32,11 +32,12 @@ from crmlib.models.value_chain._common import (
     CLASS_B,
     CLASS_C,
     CLASS_D,
-    COST_MAGNET,
     COST_PER_ORDER,
+    COSTLY_TO_SERVE,
     CUSTOMERS,
     HIGH_FUTURE_VALUE,
     HIGH_VOLUME,
+    JUDGEMENT_ONLY,
     LOSS_MAKING,
     NET_PRICE,
     PASSIVE,
@@ -281,60 +282,67 @@ def strategic_flags(
     profitability: pd.DataFrame,
     clv: pd.Series | None = None,
     top: float = 0.2,
-    magnet_factor: float = 2.0,
+    cost_factor: float = 2.0,
 ) -> pd.DataFrame:
-    """Flags for strategically significant customers that the data can show.
+    """Strategically significant customers, and the costly-to-serve tail, per customer.
 
-    Buttle & Maklan (customer portfolio analysis) list strategically
-    significant customers: high future lifetime value, high volume,
-    benchmark customers, those who inspire change, door openers, and those
-    whose demands make them expensive to serve. Data can show three:
+    Buttle & Maklan (*Customer Relationship Management: Concepts and Technologies*, the
+    chapter on customer portfolio management) call customers strategically significant
+    for more than this year's profit (:data:`STRATEGIC_SIGNIFICANCE`):
 
-    * ``high_future_value``: CLV (e.g. :func:`crmlib.analytics.clv.customer_lifetime_value`)
-      among the top ``top`` share of customers with a CLV; NA without ``clv``;
-    * ``high_volume``: revenue among the top ``top`` share;
-    * ``cost_magnet``: cost-to-serve per order at least ``magnet_factor`` times
-      the median over customers with an order, *and* profit < 0: customers
-      whose service demands (returns, tickets, costly channels) eat more than
-      their margin (the "cost magnets" of the whale curve's tail: Kaplan &
-      Cooper 1998). NA without cost rates;
-    * ``loss_making``: profit < 0; NA when the data hold no cost at all (no
-      product cost, no cost rates: the "profit" would be revenue, and absent
-      costs are not zero costs).
+    * ``high_future_value``: high future lifetime value: CLV (e.g.
+      :class:`crmlib.analytics.clv.CLVPipeline`) among the top ``top`` share of customers
+      with a CLV; NA without ``clv``;
+    * ``high_volume``: high volume: customers who absorb fixed costs, the volume that
+      carries the fixed cost base and is worth keeping even at a thin margin; here the top
+      ``top`` share by net revenue, whatever their profit;
+    * ``benchmark``, ``inspiration``, ``door_opener``: benchmark customers others copy,
+      customers who inspire change, door openers to new markets: the account team's
+      judgement, no table records them, so the flags are NA (:data:`JUDGEMENT_ONLY`).
 
-    Benchmark customers, change inspirers and door openers need the
-    consultant's judgement: no table records them.
+    Two more flags that are not Buttle's list:
+
+    * ``costly_to_serve``: cost-to-serve per order at least ``cost_factor`` times the
+      median over customers with an order, *and* profit < 0: the costly-to-serve tail of
+      the whale curve, customers whose service demands (returns, tickets, costly channels)
+      eat more than their margin (Kaplan & Cooper 1998, *Cost & Effect*). NA without cost
+      rates;
+    * ``loss_making``: profit < 0; NA when the data hold no cost at all (no product cost,
+      no cost rates: the "profit" would be revenue, and absent costs are not zero costs).
 
     Returns
     -------
     DataFrame
-        Index like ``profitability``; the four columns above, nullable booleans.
+        Index like ``profitability``; the seven columns above, nullable booleans.
     """
-    if magnet_factor <= 0:
-        raise CRMError(f"magnet_factor must be positive, not {magnet_factor!r}")
+    if cost_factor <= 0:
+        raise CRMError(f"cost_factor must be positive, not {cost_factor!r}")
     out = pd.DataFrame(index=profitability.index)
+    missing = pd.array([pd.NA] * len(out), dtype="boolean")
     if clv is not None:
         value = pd.Series(clv, dtype="float64").dropna()
         value.index = value.index.astype(str)
         top_value = top_mask(value, top).reindex(profitability.index, fill_value=False)
         out[HIGH_FUTURE_VALUE] = top_value.astype("boolean")
     else:
-        out[HIGH_FUTURE_VALUE] = pd.array([pd.NA] * len(out), dtype="boolean")
+        out[HIGH_FUTURE_VALUE] = missing
     out[HIGH_VOLUME] = top_mask(profitability[s.REVENUE], top).astype("boolean")
+    for kind in JUDGEMENT_ONLY:
+        out[kind] = missing
     if profitability[COST_TO_SERVE].notna().any():
         ordered = profitability[ORDERS] > 0
         per_order = profitability[COST_TO_SERVE] / profitability[ORDERS].where(ordered)
-        magnet = (per_order >= magnet_factor * per_order[ordered].median()) & (
+        costly = (per_order >= cost_factor * per_order[ordered].median()) & (
             profitability[PROFIT] < 0
         )
-        out[COST_MAGNET] = magnet.astype("boolean")
+        out[COSTLY_TO_SERVE] = costly.astype("boolean")
     else:
-        out[COST_MAGNET] = pd.array([pd.NA] * len(out), dtype="boolean")
+        out[COSTLY_TO_SERVE] = missing
     no_cost = all(  # a frame of customer_profitability whose costs are all unknown
         c in profitability and profitability[c].isna().all() for c in (PRODUCT_COST, COST_TO_SERVE)
     )
     if no_cost:
-        out[LOSS_MAKING] = pd.array([pd.NA] * len(out), dtype="boolean")
+        out[LOSS_MAKING] = missing
     else:
         out[LOSS_MAKING] = (profitability[PROFIT] < 0).astype("boolean")
     return out

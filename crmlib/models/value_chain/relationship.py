@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crmlib.analytics.lapse import LAPSED_AFTER_DAYS, is_lapsed
+from crmlib.analytics.lapse import GAP, LAPSED_AFTER_DAYS, check_days, is_lapsed, purchase_days
 from crmlib.analytics.profitability import _timestamp
 from crmlib.data import schema as s
 from crmlib.data.checks import need_columns as _need
@@ -48,22 +48,6 @@ def _check_rules(new_days, at_risk_days, lapsed_days) -> tuple[int, int, int]:
     return int(new_days), int(at_risk_days), int(lapsed_days)
 
 
-def _purchase_days(transactions: pd.DataFrame) -> pd.DataFrame:
-    """Distinct purchase days per customer with the gap (days) since the previous one."""
-    _need(transactions, "transactions", (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE))
-    bought = transactions.loc[transactions[s.REVENUE] >= 0, [s.CUSTOMER_ID, s.ORDER_DATE]]
-    days = pd.DataFrame(
-        {
-            s.CUSTOMER_ID: bought[s.CUSTOMER_ID].astype(str),
-            s.ORDER_DATE: bought[s.ORDER_DATE].dt.normalize(),
-        }
-    ).drop_duplicates()
-    days = days.sort_values([s.CUSTOMER_ID, s.ORDER_DATE], kind="stable")
-    previous = days.groupby(s.CUSTOMER_ID)[s.ORDER_DATE].shift(1)
-    days["_gap"] = (days[s.ORDER_DATE] - previous).dt.days
-    return days
-
-
 def _stages_at(days: pd.DataFrame, at: pd.Timestamp, rules: tuple[int, int, int]) -> pd.Series:
     new_days, at_risk_days, lapsed_days = rules
     seen = days.loc[days[s.ORDER_DATE] <= at]
@@ -71,7 +55,7 @@ def _stages_at(days: pd.DataFrame, at: pd.Timestamp, rules: tuple[int, int, int]
     since_first = (at - grouped.min()).dt.days
     since_last = (at - grouped.max()).dt.days
     recent = seen.loc[(at - seen[s.ORDER_DATE]).dt.days <= new_days]
-    came_back = recent.loc[recent["_gap"] > lapsed_days, s.CUSTOMER_ID].unique()
+    came_back = recent.loc[recent[GAP] > lapsed_days, s.CUSTOMER_ID].unique()
     stage = np.select(
         [
             since_first <= new_days,
@@ -127,7 +111,7 @@ def lifecycle_stages(
         customer_id of every customer with a purchase on or before ``at``.
     """
     rules = _check_rules(new_days, at_risk_days, lapsed_days)
-    days = _purchase_days(transactions)
+    days = purchase_days(transactions)
     when = _last_day(transactions) if at is None else _timestamp(at, "at")
     return _stages_at(days, when, rules)
 
@@ -160,7 +144,7 @@ def stage_counts(
         stage, counts of customers.
     """
     rules = _check_rules(new_days, at_risk_days, lapsed_days)
-    days = _purchase_days(transactions)
+    days = purchase_days(transactions)
     if days.empty:
         raise DataError("transactions: there is no purchase to place in a lifecycle stage")
     when = _last_day(transactions) if as_of is None else _timestamp(as_of, "as_of")
@@ -213,7 +197,7 @@ def migration_matrix(
     t0, t1 = _timestamp(start, "start"), _timestamp(end, "end")
     if not t0 < t1:
         raise CRMError(f"start ({t0:%Y-%m-%d}) must come before end ({t1:%Y-%m-%d})")
-    days = _purchase_days(transactions)
+    days = purchase_days(transactions)
     before = _stages_at(days, t0, rules).astype("object")
     after = _stages_at(days, t1, rules)
     origin = before.reindex(after.index).fillna(NOT_YET)
@@ -226,23 +210,30 @@ def migration_matrix(
     return table
 
 
-def revenue_sources(transactions: pd.DataFrame, as_of=None, months: int = 12) -> pd.Series:
+def revenue_sources(
+    transactions: pd.DataFrame,
+    as_of=None,
+    months: int = 12,
+    lapsed_days: int = LAPSED_AFTER_DAYS,
+) -> pd.Series:
     """Split the revenue of the last ``months`` into acquisition, retention, development, win-back.
 
-    With R(c) a customer's net revenue in the period (``as_of`` - months,
-    ``as_of``] and R'(c) in the period of the same length before it:
+    With R(c) a customer's net revenue in the period (``as_of`` - months, ``as_of``] and R'(c)
+    in the period of the same length before it:
 
     * ``acquisition``: R of customers whose first purchase falls in the period;
-    * ``retention``: sum of min(R, R') over existing customers who also
-      bought in the previous period (the revenue kept);
-    * ``development``: sum of max(R - R', 0) over the same customers (the
-      growth: up-selling and cross-selling);
-    * ``won_back``: R of existing customers who did not buy in the previous period.
+    * ``won_back``: R of existing customers who came back in the period after lapsing: a
+      purchase day in the period came more than ``lapsed_days`` days after their purchase
+      day before it (the won-back rule of :func:`lifecycle_stages`, on the workbook's one
+      lapse rule, :mod:`crmlib.analytics.lapse`);
+    * ``retention``: sum of min(R, R') over the other existing customers (the revenue kept);
+    * ``development``: sum of R - min(R, R') over the same customers (the growth:
+      up-selling and cross-selling).
 
-    The four add up to ``total``, the period's net revenue. Acquisition,
-    retention and development are the three tasks of relationship management
-    (Buttle & Maklan; Blattberg, Getz & Thomas 2001, *Customer Equity*,
-    Harvard Business School Press: acquisition, retention, add-on selling).
+    The four add up to ``total``, the period's net revenue. Acquisition, retention,
+    development and win-back are the tasks of relationship management (Buttle & Maklan;
+    Blattberg, Getz & Thomas 2001, *Customer Equity*, Harvard Business School Press:
+    acquisition, retention, add-on selling).
 
     Parameters
     ----------
@@ -250,6 +241,8 @@ def revenue_sources(transactions: pd.DataFrame, as_of=None, months: int = 12) ->
     as_of : date-like, optional
         Default the last order date.
     months : int, default 12
+    lapsed_days : int, default :data:`crmlib.analytics.lapse.LAPSED_AFTER_DAYS`
+        The lapse rule: a customer silent for longer had lapsed.
 
     Returns
     -------
@@ -264,6 +257,7 @@ def revenue_sources(transactions: pd.DataFrame, as_of=None, months: int = 12) ->
     """
     if isinstance(months, bool) or not isinstance(months, (int, np.integer)) or months < 1:
         raise CRMError(f"months must be a whole number of months, at least 1, not {months!r}")
+    lapsed_days = check_days(lapsed_days, "lapsed_days")
     _need(transactions, "transactions", (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE))
     end = _last_day(transactions) if as_of is None else _timestamp(as_of, "as_of")
     start = end - pd.DateOffset(months=int(months))
@@ -276,16 +270,17 @@ def revenue_sources(transactions: pd.DataFrame, as_of=None, months: int = 12) ->
         )
     ids = transactions[s.CUSTOMER_ID].astype(str)
     dates = transactions[s.ORDER_DATE]
-    now = transactions[s.REVENUE].where((dates > start) & (dates <= end)).groupby(ids).sum()
+    in_window = (dates > start) & (dates <= end)
+    now = transactions[s.REVENUE].where(in_window).groupby(ids).sum()
     before = transactions[s.REVENUE].where((dates > previous_start) & (dates <= start))
     earlier = before.groupby(ids).sum()
-    buys = transactions[s.REVENUE] >= 0
-    first = dates.where(buys).groupby(ids).min()
-    bought_before = ((dates > previous_start) & (dates <= start) & buys).groupby(ids).any()
-    in_period = ((dates > start) & (dates <= end)).groupby(ids).any()
-    now = now[in_period]
+    first = dates.where(transactions[s.REVENUE] >= 0).groupby(ids).min()
+    now = now[in_window.groupby(ids).any()]
     new = first.reindex(now.index) > start
-    kept = bought_before.reindex(now.index, fill_value=False) & ~new
+    days = purchase_days(transactions, end)
+    returned = days.loc[(days[s.ORDER_DATE] > start) & (days[GAP] > lapsed_days), s.CUSTOMER_ID]
+    won_back = now.index.isin(returned.unique()) & ~new
+    kept = ~new & ~won_back
     prev = earlier.reindex(now.index, fill_value=0.0)
     retention = np.minimum(now[kept], prev[kept])
     out = pd.Series(
@@ -293,7 +288,7 @@ def revenue_sources(transactions: pd.DataFrame, as_of=None, months: int = 12) ->
             ACQUISITION: float(now[new].sum()),
             RETENTION: float(retention.sum()),
             DEVELOPMENT: float((now[kept] - retention).sum()),
-            WON_BACK_REVENUE: float(now[~new & ~kept].sum()),
+            WON_BACK_REVENUE: float(now[won_back].sum()),
             TOTAL: float(now.sum()),
         }
     )
