@@ -9,14 +9,15 @@ cost-to-serve when the client has cost rates) and the wallet gap of
 can merge two recommendations of the same kind that cover the same customers
 (:func:`merge_overlapping`) and count each customer's value once.
 
-Kinds of value (:data:`KINDS`):
+Kinds of value (:data:`KINDS`), each what the action *adds*, not the value it touches:
 
-- ``retention``: the margin the customers are expected to bring over the
-  horizon, which losing them would lose (:func:`retention_stake`): the most a
-  protecting action can be worth; one more point of survival for every customer
-  (:func:`retention_point_stake`);
-- ``growth``: the expected, discounted margin on the part of their wallet the
-  firm does not get (:func:`crmlib.analytics.wallet.growth_potential`);
+- ``retention``: keeping more of the customers (:func:`retention_stake`): the
+  margin that ``step`` more probability of staying brings over the horizon,
+  the step being the effect the client's campaigns showed over their holdouts
+  (:func:`crmlib.analytics.uplift.action_effect`) or one point;
+- ``growth``: the effect times the expected, discounted margin on the part of
+  their wallet the firm does not get (:func:`growth_stake`,
+  :func:`crmlib.analytics.wallet.growth_potential`);
 - ``cost``: the expected loss of customers whose CLV after cost-to-serve is
   negative (:func:`cost_stake`): what re-pricing or re-serving them to break
   even adds.
@@ -65,46 +66,53 @@ def _values(values: pd.Series, what: str) -> pd.Series:
     return out
 
 
-def retention_stake(clv: pd.Series, customers=None) -> pd.Series:
-    """Margin at risk: each customer's CLV over the horizon (0 when negative).
-
-    The CLV is the discounted expected margin the customer brings over the
-    horizon (after cost-to-serve when known); a customer lost brings none of it,
-    so it bounds from above what an action that keeps them adds (Gupta,
-    Lehmann & Stuart 2004, "Valuing customers", *Journal of Marketing
-    Research* 41(1): customer value as discounted future margin).
-
-    Parameters
-    ----------
-    clv : pandas.Series
-        By customer_id.
-    customers : index-like, optional
-        The customers the action covers; default all.
-    """
-    values = _values(clv, "retention_stake")
-    if customers is not None:
-        values = values.reindex(pd.Index(customers).astype(str)).fillna(0.0)
-    return values.clip(lower=0.0)
-
-
-def retention_point_stake(clv: pd.Series, p_alive: pd.Series, step: float = 0.01) -> pd.Series:
+def retention_stake(clv: pd.Series, p_alive: pd.Series, step: float, customers=None) -> pd.Series:
     """What ``step`` more probability of staying is worth, per customer, over the horizon.
 
     ``min(step, 1 - P(alive)) * CLV / P(alive)`` for customers with a positive
     CLV: CLV / P(alive) is what the customer brings if alive (the BG/NBD
     expectation is P(alive) times the expectation given alive, Fader, Hardie &
-    Lee 2005a, eq. 10), and one more point of P(alive) adds a point of it.
-    This is the retention-point value of the geometric model (Gupta & Lehmann
-    2003) on the CLV model's horizon and basis.
+    Lee 2005a, eq. 10), and ``step`` more probability of being alive adds that
+    share of it. With ``step`` = 0.01 this is the value of one retention point
+    of the geometric retention model (Gupta & Lehmann 2003, "Customers as
+    assets", *Journal of Interactive Marketing* 17(1)) on the CLV model's
+    horizon and basis; with the measured campaign uplift it is what a
+    programme as effective as the client's campaigns keeps.
+
+    Parameters
+    ----------
+    clv : pandas.Series
+        CLV by customer_id (over the horizon, discounted).
+    p_alive : pandas.Series
+        The BG/NBD P(alive) of the same customers (the model the CLV comes from).
+    step : float
+        The increase in the probability of staying, in [0, 1).
+    customers : index-like, optional
+        The customers the action covers; default all.
     """
-    if not 0 < step < 1:
-        raise CRMError(f"step is a share between 0 and 1, not {step!r}")
-    values = _values(clv, "retention_point_stake")
-    alive = _values(p_alive, "retention_point_stake").reindex(values.index)
+    if not 0 <= step < 1:
+        raise CRMError(f"step is a share from 0 to below 1, not {step!r}")
+    values = _values(clv, "retention_stake")
+    if customers is not None:
+        values = values.reindex(pd.Index(customers).astype(str)).fillna(0.0)
+    alive = _values(p_alive, "retention_stake").reindex(values.index)
     if alive.isna().any() or (alive <= 0).any() or (alive > 1).any():
-        raise CRMError("retention_point_stake: P(alive) must be in (0, 1] for every customer")
+        raise CRMError("retention_stake: P(alive) must be in (0, 1] for every customer")
     gain = np.minimum(step, 1.0 - alive) * values / alive
     return gain.where(values > 0, 0.0)
+
+
+def growth_stake(expected_gap: pd.Series, effect: float) -> pd.Series:
+    """What growing customers towards their wallet adds: ``effect`` x expected gap.
+
+    The expected gap (:func:`crmlib.analytics.wallet.growth_potential`:
+    P(alive) x the wallet the firm does not get x margin, discounted) is the
+    most the firm could win; an action wins the share of it its effect moves,
+    the incremental response of :func:`crmlib.analytics.uplift.action_effect`.
+    """
+    if not 0 <= effect <= 1:
+        raise CRMError(f"effect is a share between 0 and 1, not {effect!r}")
+    return (_values(expected_gap, "growth_stake").clip(lower=0.0) * effect).astype(float)
 
 
 def cost_stake(clv: pd.Series) -> pd.Series:

@@ -117,28 +117,31 @@ def test_the_offers_uplift_recovers_the_planted_uplift(company):
     )
     planted = made.truth.campaign_lift.set_index("campaign_id")
     assert set(table.index) == set(planted.index)
-    estimate, low, high = uplift.pooled_uplift(table)
     weights = table["n_treated"]
     planted_pooled = float((planted.loc[table.index, "lift"] * weights).sum() / weights.sum())
-    assert low <= planted_pooled <= high
-    assert estimate == pytest.approx(planted_pooled, abs=0.02)
+    # the one effect offers and recommendations use
+    effect = uplift.action_effect(tx, interactions, data.table("campaigns"))
+    assert effect.source == uplift.MEASURED
+    assert effect.low <= planted_pooled <= effect.high
+    assert effect.uplift == pytest.approx(planted_pooled, abs=0.02)
     # a campaign planted with no effect is not measured as the best one
     assert table["lift"].idxmax() != planted["planted_uplift"].idxmin()
+    # without a holdout to measure against, the effect is the stated assumption
+    assumed = uplift.action_effect(tx, interactions.drop(columns=[s.CAMPAIGN_ID]))
+    assert (assumed.uplift, assumed.source) == (uplift.DEFAULT_UPLIFT, uplift.ASSUMED)
+    assert "assumed" in assumed.describe()
 
 
 def test_offer_values_are_small_against_the_base_clv(company):
     _, data, summary, _, pipeline, _ = company
     tx = data.tables["transactions"]
-    table = uplift.campaign_uplift(
-        uplift.campaign_groups(tx, data.tables["interactions"], data.table("campaigns"))
-    )
-    measured = max(uplift.pooled_uplift(table)[0], 0.0)
+    measured = uplift.action_effect(tx, data.tables["interactions"], data.table("campaigns"))
     offers = idic.next_best_offers(
         tx,
         data.tables["products"],
         None,
         p_alive=pipeline.p_active(summary),
-        measured_uplift=measured,
+        measured_uplift=measured.uplift,
         offer_cost=0.5,
     )
     total = offers[idic.NET_GAIN].sum()

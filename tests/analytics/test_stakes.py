@@ -14,16 +14,26 @@ from crmlib.errors import CRMError
 
 def test_stakes_by_hand():
     clv = pd.Series([100.0, -20.0, 0.0, 50.0], index=["a", "b", "c", "d"])
-    assert stakes.retention_stake(clv, ["a", "b"]).to_dict() == {"a": 100.0, "b": 0.0}
     assert stakes.cost_stake(clv).to_dict() == {"b": 20.0}
     alive = pd.Series([0.5, 0.9, 0.995, 1.0], index=clv.index)
-    point = stakes.retention_point_stake(clv, alive)
+    point = stakes.retention_stake(clv, alive, 0.01)
     # a: 0.01 x 100 / 0.5; b: negative CLV, nothing; d: already surely alive, nothing
     assert point.to_dict() == pytest.approx({"a": 2.0, "b": 0.0, "c": 0.0, "d": 0.0})
+    # a larger effect, on some customers: a 0.04 x 100 / 0.5; c at most 1 - 0.995
+    kept = stakes.retention_stake(clv, alive, 0.04, ["a", "c"])
+    assert kept.to_dict() == pytest.approx({"a": 8.0, "c": 0.0})
+    assert stakes.growth_stake(pd.Series({"a": 50.0, "b": -1.0}), 0.04).to_dict() == {
+        "a": 2.0,
+        "b": 0.0,
+    }
+    with pytest.raises(CRMError):
+        stakes.retention_stake(clv, alive, 1.0)
 
 
 def test_recommendation_sums_its_customers_and_checks_the_kind():
-    rec = stakes.recommendation("Keep them", "retention", pd.Series({"a": 10.4, "b": 0.0, "c": 5.0}))
+    rec = stakes.recommendation(
+        "Keep them", "retention", pd.Series({"a": 10.4, "b": 0.0, "c": 5.0})
+    )
     assert rec["value_at_stake"] == 15.0 and rec["customers"] == 2 and rec["horizon_months"] == 12
     with pytest.raises(CRMError):
         stakes.recommendation("x", "equity", pd.Series({"a": 1.0}))
@@ -31,14 +41,22 @@ def test_recommendation_sums_its_customers_and_checks_the_kind():
         stakes.recommendation("x", "cost", pd.Series({"a": -1.0}))
 
 
-def test_overlapping_recommendations_are_merged_and_each_customer_counted_once(tmp_path, monkeypatch):
+def test_overlapping_recommendations_are_merged_and_each_customer_counted_once(
+    tmp_path, monkeypatch
+):
     monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path))
-    mvc = stakes.recommendation("Protect MVC", "retention", pd.Series({"a": 100.0, "b": 60.0}), evidence="01")
-    top = stakes.recommendation("Protect top 20 %", "retention", pd.Series({"b": 60.0, "c": 40.0}), evidence="03")
+    mvc = stakes.recommendation(
+        "Protect MVC", "retention", pd.Series({"a": 100.0, "b": 60.0}), evidence="01"
+    )
+    top = stakes.recommendation(
+        "Protect top 20 %", "retention", pd.Series({"b": 60.0, "c": 40.0}), evidence="03"
+    )
     grow = stakes.recommendation("Grow MGC", "growth", pd.Series({"a": 7.0, "d": 3.0}))
     loss = stakes.recommendation("Re-serve", "cost", pd.Series({"e": 9.0}))
     results.record("idic", {"recommendations": [mvc, grow]})
-    results.record("value_chain", {"recommendations": [top, loss, {"text": "t", "value_at_stake": None}]})
+    results.record(
+        "value_chain", {"recommendations": [top, loss, {"text": "t", "value_at_stake": None}]}
+    )
     stored = json.loads((tmp_path / "idic.results.json").read_text())
     assert "per_customer" not in stored["recommendations"][0]  # customer values stay out of JSON
     side = pd.read_csv(tmp_path / "idic.stakes.csv")
@@ -49,7 +67,9 @@ def test_overlapping_recommendations_are_merged_and_each_customer_counted_once(t
     merged = ranked.iloc[0]
     assert merged["value_at_stake"] == 200.0  # a 100 + b 60 once + c 40, not 260
     assert merged["customers"] == 3 and merged["merged"] == 2
-    assert "Protect MVC" in merged["recommendation"] and "Protect top 20 %" in merged["recommendation"]
+    assert (
+        "Protect MVC" in merged["recommendation"] and "Protect top 20 %" in merged["recommendation"]
+    )
     assert ranked["value_at_stake"].tolist()[1:3] == [10.0, 9.0]  # growth and cost: other kinds
     assert pd.isna(ranked["value_at_stake"].iloc[3])
 

@@ -86,9 +86,6 @@ from crmlib.models.idic._common import (
     VALUE_CLASSES,
 )
 from crmlib.models.idic.customize import (
-    ASSUMED,
-    DEFAULT_UPLIFT,
-    MEASURED,
     SEGMENT_OFFERS,
     UPLIFT,
     UPLIFT_SOURCE,
@@ -117,9 +114,6 @@ from crmlib.models.idic.rfm import (
 )
 
 __all__ = [
-    "ASSUMED",
-    "DEFAULT_UPLIFT",
-    "MEASURED",
     "UPLIFT",
     "UPLIFT_SOURCE",
     "ACTUAL_VALUE",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from crmlib.analytics.summary import customer_summary
-from crmlib.analytics.uplift import offer_value
+from crmlib.analytics.uplift import ASSUMED, DEFAULT_UPLIFT, MEASURED, offer_value
 from crmlib.analytics.wallet import P_ALIVE
 from crmlib.data import schema as s
 from crmlib.data.checks import need_columns
@@ -130,12 +130,6 @@ SEGMENT_OFFERS = pd.DataFrame(
     ],
     columns=["segment_column", "segment", "offer", UPLIFT, "cost"],
 )
-
-#: The incremental response assumed for a cross-sell offer when no campaign was measured
-#: against a holdout: an assumption, stated as such in every offer's ``uplift_source``.
-DEFAULT_UPLIFT = 0.02
-
-MEASURED, ASSUMED = "measured", "assumed"
 
 
 def next_best_offers(
