@@ -16,8 +16,9 @@ outputs. The file is one JSON object:
   (one basis: incremental expected margin over a stated horizon, discounted)
   and also carries ``kind``, ``customers``, ``horizon_months``,
   ``confidence`` and ``evidence``; its values per customer go to the sidecar
-  ``<lesson>.stakes.csv`` (recommendation number, customer id, value: ids
-  only, no names or contact details), never into the JSON or the manifest;
+  ``<lesson>.stakes.csv`` (recommendation number, the customer's keyed pseudonym
+  of :func:`crmlib.data.privacy.pseudonymise`, value: no id, name or contact
+  detail), never into the JSON or the manifest;
 - optional ``"not_assessed"``: the sections that stepped aside because the
   data lack what they need, a list of ``{"section": "…", "missing": ["table"
   or "table.column", …], "reason": "one sentence"}``
@@ -49,11 +50,12 @@ from pathlib import Path
 import pandas as pd
 
 from crmlib.analytics import metrics, stakes
+from crmlib.data.privacy import pseudonymise
 from crmlib.errors import CRMError
 
 RESULTS_ENV = "CRM_RESULTS_DIR"  # the folder a lesson writes its results file to
 RESULTS_SUFFIX = ".results.json"
-STAKES_SUFFIX = ".stakes.csv"  # per-customer values of the recommendations (ids only)
+STAKES_SUFFIX = ".stakes.csv"  # per-customer values of the recommendations (keyed pseudonyms)
 SECTIONS_FILE = "sections.json"  # the status of every lesson, written by crm report
 PENDING_FILE = "sections.pending"  # while it exists, the other lessons are still running
 SUMMARY = "client_summary"  # the summary lesson, which reads the others' results
@@ -142,7 +144,9 @@ def _split_stakes(figures: dict) -> tuple[dict, pd.DataFrame | None]:
                 pd.DataFrame(
                     {
                         stakes.REC_ID: number,
-                        stakes.CUSTOMER_ID: values.index.astype(str),
+                        # keyed pseudonyms: the file travels with the report, which names no
+                        # customer; overlaps are found on pseudonyms just as on ids
+                        stakes.CUSTOMER_ID: pseudonymise(values.index.astype(str)).to_numpy(),
                         stakes.VALUE: values.to_numpy(dtype=float),
                     }
                 )

@@ -24,7 +24,7 @@ Kinds of value (:data:`KINDS`), each what the action *adds*, not the value it to
 
 A recommendation is a dict (:func:`recommendation`); its ``per_customer``
 Series stays out of JSON (:func:`crmlib.results.record` writes it to a sidecar
-file of customer ids and values, never names or contact details).
+file of keyed customer pseudonyms and values, never ids, names or contact details).
 """
 
 from __future__ import annotations
@@ -190,7 +190,8 @@ def merge_overlapping(table: pd.DataFrame, per_customer: pd.DataFrame) -> pd.Dat
     table : pandas.DataFrame
         One row per recommendation, index ``recommendation_id``, with ``text``,
         ``kind`` and ``value_at_stake`` (and any other columns; the merged row
-        keeps those of its highest-valued member, and joins the texts with "; ").
+        keeps those of its highest-valued member; its text names each member's action, the
+        part of its text before ": value =", and says how the value was counted).
     per_customer : pandas.DataFrame
         ``recommendation_id``, ``customer_id``, ``value``.
 
@@ -232,7 +233,11 @@ def merge_overlapping(table: pd.DataFrame, per_customer: pd.DataFrame) -> pd.Dat
         ranked = out.loc[members].sort_values(VALUE_AT_STAKE, ascending=False, kind="stable")
         best = ranked.iloc[0].to_dict()
         values = pc[pc[REC_ID].isin(members)].groupby(CUSTOMER_ID)[VALUE].max()
-        best[TEXT] = "; ".join(dict.fromkeys(ranked[TEXT].astype(str)))
+        actions = dict.fromkeys(text.split(": value =")[0] for text in ranked[TEXT].astype(str))
+        best[TEXT] = (
+            "; ".join(actions) + ". Value: each customer counted once, at the largest value "
+            "the merged recommendations give them"
+        )
         best[VALUE_AT_STAKE] = round(float(values.sum()), 0)
         if CUSTOMERS in best:
             best[CUSTOMERS] = int(len(values))
