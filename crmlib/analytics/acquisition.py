@@ -110,9 +110,11 @@ def cost_per_acquisition(
     period``: the average acquisition cost of Farris, Bendle, Pfeifer &
     Reibstein, *Marketing Metrics*, 2nd ed., Pearson 2010, ch. 5 (acquisition
     spending / customers acquired). A campaign's cost counts in the period of
-    its ``start_date``. The campaigns table does not say which spend was meant
-    for acquisition and which for retention, so every campaign counts: the
-    figure is an upper bound on the true acquisition cost.
+    its ``start_date``. When the campaigns table has an ``objective`` column,
+    only the campaigns meant to acquire (objective ``acquisition``) count, as
+    in :func:`acquisition_spend`; without it the table does not say which spend
+    was meant for acquisition and which for retention, so every campaign
+    counts and the figure is an upper bound on the true acquisition cost.
 
     Parameters
     ----------
@@ -131,6 +133,8 @@ def cost_per_acquisition(
     _need(campaigns, "campaigns", (s.COST, s.START_DATE))
     new = new_customers(transactions, freq=freq, as_of=as_of).sum(axis=1)
     costed = campaigns.dropna(subset=[s.COST, s.START_DATE])
+    if s.OBJECTIVE in costed.columns and campaigns[s.OBJECTIVE].notna().any():
+        costed = costed.loc[costed[s.OBJECTIVE].astype(str) == ACQUISITION]
     period = _periods(costed[s.START_DATE], freq).dt.to_timestamp()
     spend = costed.groupby(period)[s.COST].sum()
     index = new.index.union(spend.index)

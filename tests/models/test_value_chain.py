@@ -381,6 +381,9 @@ def test_network_development_finds_the_supplier_of_each_product():
     assert table.loc["Bolt", s.REVENUE] == pytest.approx(50.0)
     empty = products.assign(**{s.SUPPLIER: None})
     assert vc.partner_columns(_client({"transactions": tx, "products": empty})) == []
+    # order lines that do not name their product cannot be followed to a supplier
+    unnamed = tx.drop(columns=[s.PRODUCT_ID])
+    assert vc.partner_columns(_client({"transactions": unnamed, "products": products})) == []
 
 
 # --- value proposition -----------------------------------------------------------------------

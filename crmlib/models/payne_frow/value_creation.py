@@ -131,8 +131,9 @@ def acquisition_cost(transactions: pd.DataFrame, campaigns: pd.DataFrame, as_of=
     month of the first campaign with a cost to ``as_of`` (campaigns starting
     later are left out): the average acquisition cost of Farris, Bendle,
     Pfeifer & Reibstein, *Marketing Metrics*, 2nd ed., Pearson 2010, ch. 5,
-    through :func:`crmlib.analytics.acquisition.cost_per_acquisition`. Every campaign counts,
-    also those meant to retain: the figure is an upper bound.
+    through :func:`crmlib.analytics.acquisition.cost_per_acquisition`: only the campaigns
+    whose objective is acquisition when the campaigns table says so, else every campaign
+    (also those meant to retain), an upper bound.
     """
     _need(campaigns, "campaigns", (s.COST, s.START_DATE))
     when = _as_of(transactions, as_of)

@@ -33,7 +33,9 @@ def partner_columns(data) -> list[tuple[str, str]]:
     """Columns that name a partner or supplier (carrier, courier, dealer, ...), by table.
 
     The contract's own partner columns (:data:`CONTRACT_PARTNER_COLUMNS`:
-    ``products.supplier``) count when they hold a value; client exports may also
+    ``products.supplier``) count when they hold a value and the transactions name
+    the product of each line (a supplier is measured on its products' lines);
+    client exports may also
     carry columns beyond the data contract (kept by :mod:`crmlib.data.io`), and a
     column whose name contains one of :data:`PARTNER_WORDS` is taken to name the
     partner that handled the row.
@@ -51,7 +53,9 @@ def partner_columns(data) -> list[tuple[str, str]]:
         known = set(s.TABLES[name].names) if name in s.TABLES else set()
         for column in table.columns:
             text = str(column).lower()
-            contract = (name, column) in CONTRACT_PARTNER_COLUMNS
+            contract = (name, column) in CONTRACT_PARTNER_COLUMNS and (
+                name != "products" or s.PRODUCT_ID in data.tables.get("transactions", {})
+            )
             if contract or (column not in known and any(w in text for w in PARTNER_WORDS)):
                 if table[column].notna().any():
                     found.append((name, str(column)))
