@@ -30,6 +30,7 @@ file of keyed customer pseudonyms and values, never ids, names or contact detail
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,9 @@ CONFIDENCE = "confidence"
 EVIDENCE = "evidence"
 PER_CUSTOMER = "per_customer"  # a pandas Series by customer_id: kept out of JSON
 FIELDS = (TEXT, VALUE_AT_STAKE, KIND, CUSTOMERS, HORIZON_MONTHS, CONFIDENCE, EVIDENCE)
+
+#: Where a recommendation's text turns from the action to how it is valued ("...: value = ...").
+_VALUE_CLAUSE = re.compile(r"[:;,]\s*value\s*=")
 
 # columns of the per-customer tables
 REC_ID = "recommendation_id"
@@ -191,7 +195,7 @@ def merge_overlapping(table: pd.DataFrame, per_customer: pd.DataFrame) -> pd.Dat
         One row per recommendation, index ``recommendation_id``, with ``text``,
         ``kind`` and ``value_at_stake`` (and any other columns; the merged row
         keeps those of its highest-valued member; its text names each member's action, the
-        part of its text before ": value =", and says how the value was counted).
+        part of its text before its "value =" clause, and says how the value was counted).
     per_customer : pandas.DataFrame
         ``recommendation_id``, ``customer_id``, ``value``.
 
@@ -233,7 +237,7 @@ def merge_overlapping(table: pd.DataFrame, per_customer: pd.DataFrame) -> pd.Dat
         ranked = out.loc[members].sort_values(VALUE_AT_STAKE, ascending=False, kind="stable")
         best = ranked.iloc[0].to_dict()
         values = pc[pc[REC_ID].isin(members)].groupby(CUSTOMER_ID)[VALUE].max()
-        actions = dict.fromkeys(text.split(": value =")[0] for text in ranked[TEXT].astype(str))
+        actions = dict.fromkeys(_VALUE_CLAUSE.split(text)[0] for text in ranked[TEXT].astype(str))
         best[TEXT] = (
             "; ".join(actions) + ". Value: each customer counted once, at the largest value "
             "the merged recommendations give them"

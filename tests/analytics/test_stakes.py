@@ -46,10 +46,16 @@ def test_overlapping_recommendations_are_merged_and_each_customer_counted_once(
 ):
     monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path))
     mvc = stakes.recommendation(
-        "Protect MVC", "retention", pd.Series({"a": 100.0, "b": 60.0}), evidence="01"
+        "Protect MVC; value = their margin",
+        "retention",
+        pd.Series({"a": 100.0, "b": 60.0}),
+        evidence="01",
     )
     top = stakes.recommendation(
-        "Protect top 20 %", "retention", pd.Series({"b": 60.0, "c": 40.0}), evidence="03"
+        "Protect top 20 %: value = the margin kept",
+        "retention",
+        pd.Series({"b": 60.0, "c": 40.0}),
+        evidence="03",
     )
     grow = stakes.recommendation("Grow MGC", "growth", pd.Series({"a": 7.0, "d": 3.0}))
     loss = stakes.recommendation("Re-serve", "cost", pd.Series({"e": 9.0}))
@@ -70,6 +76,8 @@ def test_overlapping_recommendations_are_merged_and_each_customer_counted_once(
     assert (
         "Protect MVC" in merged["recommendation"] and "Protect top 20 %" in merged["recommendation"]
     )
+    assert "their margin" not in merged["recommendation"]  # each action, without its own value
+    assert "the margin kept" not in merged["recommendation"]
     assert ranked["value_at_stake"].tolist()[1:3] == [10.0, 9.0]  # growth and cost: other kinds
     assert pd.isna(ranked["value_at_stake"].iloc[3])
 
