@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 from crmlib.data import schema as s
 from crmlib.data.io import load_folder
 
+SAMPLE = Path(__file__).resolve().parents[2] / "datasets" / "sample"
 TX = "order_id,customer_id,order_date,revenue\nO1,C1,2024-01-05,10\nO2,C2,2024-02-05,12\n"
 SUBS = "subscription_id,customer_id,plan,start_date,end_date,price,period\n"
 
@@ -105,6 +108,15 @@ def test_a_folder_without_the_table_still_loads(write, tmp_path):
     data = load_folder(tmp_path, as_of="2024-12-31")
     assert not data.has("subscriptions") and data.table("subscriptions") is None
     assert "subscriptions" not in data.reports
+
+
+def test_the_sample_holds_subscriptions_without_rejects():
+    data = load_folder(SAMPLE, as_of="2024-12-31")
+    sub = data.table("subscriptions")
+    assert sub is not None and data.reports["subscriptions"].rejected == 0
+    assert sub[s.END_DATE].isna().any() and sub[s.END_DATE].notna().any()
+    assert (sub[s.END_DATE].dropna() >= sub.loc[sub[s.END_DATE].notna(), s.START_DATE]).all()
+    assert set(sub[s.CUSTOMER_ID]) <= set(data.tables["customers"][s.CUSTOMER_ID])
 
 
 def test_the_quality_audit_counts_an_active_subscription_as_complete(write, tmp_path):

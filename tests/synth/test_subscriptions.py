@@ -13,19 +13,24 @@ estimate 2.8 times the planted ``alpha`` of "plus", so these checks would fail.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 from crmlib import synth
 from crmlib.analytics.clv import ShiftedBetaGeo, survivors_from_subscriptions
+from crmlib.cli import cli
 from crmlib.data import schema as s
 from crmlib.synth import subscriptions as subs
 
 SEED = 20261122  # the sample's seed (datasets/README.md)
 N = 5000
+SAMPLE = Path(__file__).resolve().parents[2] / "datasets" / "sample"
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +145,30 @@ def test_add_months_counts_months_as_pandas_does(months):
     got = subs.add_months(days.to_numpy().astype("datetime64[D]"), np.full(days.size, months))
     expected = days + pd.DateOffset(months=months)
     np.testing.assert_array_equal(got, expected.to_numpy().astype("datetime64[D]"))
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in folder.glob("*.csv")
+        if not p.name.startswith(s.ASSESSMENT_PREFIX)
+    }
+
+
+def test_regenerating_the_sample_changes_no_file(tmp_path):
+    """The README's command rewrites every generated file of datasets/sample byte for byte.
+
+    The subscriptions come from a stream of their own, so the files the sample
+    had before the table existed are unchanged and ``subscriptions.csv`` is the
+    one added.
+    """
+    out = tmp_path / "sample"
+    args = ["synth", "--customers", str(N), "--seed", str(SEED), "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    written = _digests(out)
+    assert "subscriptions.csv" in written
+    assert written == _digests(SAMPLE)
 
 
 def test_subscriptions_in_a_large_folder(tmp_path):
