@@ -117,9 +117,8 @@ def _subscriptions(
     n = t0.size
     who = np.flatnonzero(rng.random(n) < SUBSCRIPTION_SHARE)
     plan = rng.choice(len(plans), size=who.size, p=[p.share for p in plans])
-    day = np.floor(rng.uniform(t0[who], np.minimum(t0[who] + SUBSCRIPTION_JOIN_DAYS, span))).astype(
-        np.int64
-    )
+    join_by = np.minimum(t0[who] + SUBSCRIPTION_JOIN_DAYS, span)
+    day = np.floor(rng.uniform(t0[who], join_by)).astype(np.int64)
     alpha = np.array([p.alpha for p in plans])[plan]
     beta = np.array([p.beta for p in plans])[plan]
     theta = rng.beta(alpha, beta)
