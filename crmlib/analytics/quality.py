@@ -41,6 +41,7 @@ MAY_BE_EMPTY = frozenset(
         ("tickets", s.CSAT),
         ("interactions", s.CAMPAIGN_ID),
         ("cost_rates", s.CHANNEL),
+        ("subscriptions", s.END_DATE),  # empty while the subscription is active
     }
 )
 DATE_COLUMNS = {
@@ -53,7 +54,7 @@ DATE_COLUMNS = {
 }
 OUT_OF_WINDOW = "after the as-of date"
 FEED_TABLES = ("transactions", "customers", "interactions", "tickets", "surveys")
-CUSTOMER_TABLES = ("transactions", "interactions", "tickets", "surveys")
+CUSTOMER_TABLES = ("transactions", "interactions", "tickets", "surveys", "subscriptions")
 
 
 @dataclass

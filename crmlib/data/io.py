@@ -31,6 +31,7 @@ states them for users):
    a negative quantity on a line with non-negative revenue: rejected;
    negative revenue: kept and flagged ``is_return`` (a return, not a purchase);
    an exact copy of an earlier line: rejected as a duplicate;
+   subscriptions: an end date before the start date: rejected;
 6. a repeated key (e.g. a second row with the same customers.customer_id): rejected;
 7. rows referring to customer ids absent from ``customers`` (when present): kept, warned;
 8. tickets closed before they were opened: kept, warned.
@@ -692,6 +693,12 @@ def _table_rules(
                     )
                 )
         frame[s.IS_RETURN] = frame[s.REVENUE] < 0
+    if name == "subscriptions" and s.END_DATE in frame:
+        early = frame[s.END_DATE] < frame[s.START_DATE]
+        for row in frame.index[early.to_numpy()]:
+            start = frame.at[row, s.START_DATE].date()
+            end = frame.at[row, s.END_DATE].date()
+            bad.append(_bad(row, table.column(s.END_DATE), end, f"before the start date {start}"))
     return frame
 
 

@@ -80,6 +80,13 @@ REALITY = "reality"
 EVIDENCE = "evidence"
 ASSESSOR = "assessor"
 
+SUBSCRIPTION_ID = "subscription_id"
+PLAN = "plan"
+PRICE = "price"
+PERIOD = "period"
+#: ``subscriptions.period`` values: the billing period of the price.
+PERIODS = ("month", "year")
+
 # --- values with a meaning ----------------------------------------------------
 #: Activities of the activity-based cost-to-serve rule (``cost_rates.activity``).
 ACT_ORDER, ACT_DELIVERY, ACT_RETURN, ACT_TICKET, ACT_CONTACT = (
@@ -194,6 +201,7 @@ _ge0 = (pa.Check.ge(0, error="must not be negative"),)
 _email = (pa.Check.str_matches(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", error="not an e-mail address"),)
 _score_0_10 = (pa.Check.in_range(0, 10, error="must be an NPS answer from 0 to 10"),)
 _score_1_5 = (pa.Check.in_range(1, 5, error="must be a score from 1 to 5"),)
+_period = (pa.Check.isin(PERIODS, error=f"must be one of: {', '.join(PERIODS)}"),)
 
 TABLES: dict[str, Table] = {
     t.name: t
@@ -338,6 +346,40 @@ TABLES: dict[str, Table] = {
                 Column(UNIT_COST_RATE, FLOAT, required=True, nullable=False, checks=_ge0),
             ),
             description="activity-based cost-to-serve: cost of one activity in a channel",
+        ),
+        Table(
+            "subscriptions",
+            (
+                Column(SUBSCRIPTION_ID, ID, required=True, nullable=False),
+                Column(CUSTOMER_ID, ID, required=True, nullable=False, description="subscriber"),
+                Column(PLAN, TEXT, description="the plan subscribed to"),
+                Column(
+                    START_DATE,
+                    DATE_KIND,
+                    required=True,
+                    nullable=False,
+                    description="first day of the subscription",
+                ),
+                Column(
+                    END_DATE,
+                    DATE_KIND,
+                    description=(
+                        "last day of the subscription; empty while active; "
+                        "one before start_date rejects the row"
+                    ),
+                ),
+                Column(PRICE, FLOAT, checks=_ge0, description="price per billing period"),
+                Column(
+                    PERIOD,
+                    TEXT,
+                    checks=_period,
+                    description="billing period of the price: month or year",
+                ),
+            ),
+            key=SUBSCRIPTION_ID,
+            description=(
+                "contracts renewed each period (memberships, plans): one row per subscription"
+            ),
         ),
         Table(
             "assessment",

@@ -15,13 +15,15 @@ One module per job, each importing only the ones above it in this list:
   and the cost-to-serve rule behind its profit;
 - :mod:`~crmlib.synth.world`: products, persons, purchases, records,
   campaigns and customers;
+- :mod:`~crmlib.synth.subscriptions`: the subscriptions table, from a random
+  stream of its own;
 - :mod:`~crmlib.synth.simulate`: :func:`generate` and its steps;
 - :mod:`~crmlib.synth.writers`: :func:`write_folder`, :func:`write_truth`;
 - :mod:`~crmlib.synth.stream`: :func:`write_large_folder`, a folder of any
   size in bounded memory.
 
-This package re-exports the public names of parameters, truth, simulate,
-writers and stream.
+This package re-exports the public names of parameters, subscriptions,
+truth, simulate, writers and stream.
 """
 
 from crmlib.synth.parameters import (
@@ -60,6 +62,10 @@ from crmlib.synth.parameters import (
     SEGMENT_SHARES,
     SEGMENTS,
     SOURCE_SYSTEMS,
+    SUBSCRIPTION_JOIN_DAYS,
+    SUBSCRIPTION_PLANS,
+    SUBSCRIPTION_SHARE,
+    SUBSCRIPTION_STREAM,
     SUPPLIER_RETURN_FACTOR,
     SUPPLIERS,
     SURVEY_SHARE,
@@ -72,6 +78,7 @@ from crmlib.synth.parameters import (
     WEEKS_PER_YEAR,
     WHALE_SHARE,
     CampaignSpec,
+    PlanSpec,
 )
 from crmlib.synth.simulate import (
     SynthCompany,
@@ -80,6 +87,9 @@ from crmlib.synth.simulate import (
 from crmlib.synth.stream import (
     CHUNK_CUSTOMERS,
     write_large_folder,
+)
+from crmlib.synth.subscriptions import (
+    subscription_rng,
 )
 from crmlib.synth.truth import (
     ACQUISITION_DATE,
@@ -209,6 +219,7 @@ __all__ = [
     "PRODUCT_COST",
     "PROFIT",
     "P_DROPOUT",
+    "PlanSpec",
     "RETURN_FACTOR",
     "RETURN_PROBS",
     "SEGMENTS",
@@ -217,6 +228,10 @@ __all__ = [
     "SHARE_OF_WALLET",
     "SOURCES",
     "SOURCE_SYSTEMS",
+    "SUBSCRIPTION_JOIN_DAYS",
+    "SUBSCRIPTION_PLANS",
+    "SUBSCRIPTION_SHARE",
+    "SUBSCRIPTION_STREAM",
     "SUPPLIERS",
     "SUPPLIER_RETURN_FACTOR",
     "SURVEY_SHARE",
@@ -235,6 +250,7 @@ __all__ = [
     "WEEKS_PER_YEAR",
     "WHALE_SHARE",
     "generate",
+    "subscription_rng",
     "write_folder",
     "write_large_folder",
     "write_truth",

@@ -106,6 +106,22 @@ Service experience
     channel and drives CSAT (:data:`CSAT_MODEL`); 60 % of closed tickets carry
     the answer. A survey answer's NPS falls with the person's mean true CSAT
     of tickets opened before the survey (:data:`NPS_MODEL`).
+Subscriptions (shifted-beta-geometric churn)
+    :data:`SUBSCRIPTION_SHARE` of persons take out a paid "plus" membership
+    (free delivery) on one of two monthly plans (:data:`SUBSCRIPTION_PLANS`),
+    starting on a day drawn uniformly from their first purchase to
+    :data:`SUBSCRIPTION_JOIN_DAYS` later (at the latest the window's last
+    day). Each subscriber draws a churn probability
+    ``theta ~ Beta(alpha, beta)`` of their plan, constant per month, and renews
+    at the end of each paid month with probability ``1 - theta`` (Fader &
+    Hardie 2007, "How to project customer retention", *Journal of Interactive
+    Marketing* 21(1): the shifted-beta-geometric). ``end_date`` is the last
+    day of the last paid month, empty when the subscription is still active
+    at the end of the window. Drawn from a random stream of its own
+    (``numpy.random.default_rng([seed, SUBSCRIPTION_STREAM])``), so that every
+    other table of a seed is the same with or without it;
+    ``truth.subscription_plans`` holds each plan's ``alpha``, ``beta`` and
+    subscribers. The membership does not change the purchases.
 Data-quality defects
     Missing phone and city on a few percent of records (and the missing
     e-mails of second records) and a few tickets closed before they were
@@ -505,3 +521,37 @@ _ACQ_SOURCE_PROBS = np.array(
 COUNTRY_NAME = "United Kingdom"
 _NORMAL, _WHALE, _MAGNET = 0, 1, 2
 _WEEK = 7.0
+
+
+@dataclass(frozen=True)
+class PlanSpec:
+    """One planted subscription plan: its price per period and its sBG churn.
+
+    ``share`` is the plan's share of the subscribers; each subscriber's churn
+    probability per period is ``theta ~ Beta(alpha, beta)`` (Fader & Hardie
+    2007), so the plan's mean churn in the first period is
+    ``alpha / (alpha + beta)``.
+    """
+
+    plan: str
+    price: float
+    period: str
+    share: float
+    alpha: float
+    beta: float
+
+
+#: Share of persons with a subscription (one each).
+SUBSCRIPTION_SHARE = 0.25
+#: The two monthly "plus" plans (free delivery): "plus" (churn in the first month 17 %,
+#: falling with tenure as the likely churners leave) and "plus family" (13 %, its
+#: subscribers more alike: alpha + beta larger).
+SUBSCRIPTION_PLANS = (
+    PlanSpec("plus", 4.99, "month", 0.65, 0.5, 2.5),
+    PlanSpec("plus family", 8.99, "month", 0.35, 0.9, 6.0),
+)
+#: A subscriber joins on a day drawn uniformly from their first purchase to this many days
+#: later (or to the end of the window, when that comes first).
+SUBSCRIPTION_JOIN_DAYS = 120.0
+#: Second word of the seed of the subscriptions' own random stream.
+SUBSCRIPTION_STREAM = 7

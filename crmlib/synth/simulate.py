@@ -1,12 +1,14 @@
 """Simulate a synthetic company: :func:`generate` and the steps it runs.
 
 :func:`generate` draws the world (:mod:`crmlib.synth.world`), then orders,
-lines, returns, tickets, surveys and interactions, and records what it
-planted (:mod:`crmlib.synth.truth`).
+lines, returns, tickets, surveys and interactions, then subscriptions
+(:mod:`crmlib.synth.subscriptions`), and records what it planted
+(:mod:`crmlib.synth.truth`).
 
 Everything is drawn from one :class:`numpy.random.Generator` seeded with
-``seed``, so a seed gives the same company on every run and no global random
-state is touched. Phone numbers are unique per person up to 10 million persons.
+``seed`` (the subscriptions from a second one of their own, seeded with
+``[seed, 7]``), so a seed gives the same company on every run and no global
+random state is touched. Phone numbers are unique per person up to 10 million persons.
 """
 
 from __future__ import annotations
@@ -85,6 +87,10 @@ from crmlib.synth.parameters import (
     TICKET_CATEGORIES,
     TICKET_CHANNELS,
     TICKET_PROBS,
+)
+from crmlib.synth.subscriptions import (
+    _subscriptions,
+    subscription_rng,
 )
 from crmlib.synth.truth import (
     COST_TO_SERVE,
@@ -425,7 +431,8 @@ def generate(
         ``n_customers * (1 + duplicate_rate)`` records. About 9 transaction
         lines per person.
     seed : int
-        Seed of the one :class:`numpy.random.Generator` used throughout.
+        Seed of the :class:`numpy.random.Generator` used throughout (and of the
+        subscriptions' own, :func:`~crmlib.synth.subscriptions.subscription_rng`).
     start, end : str or date-like
         First and last day of the observation window (at least 180 days).
     duplicate_rate : float
@@ -457,12 +464,20 @@ def generate(
         **_person_tables(sim, prod, start64),
         **_small_tables(start64, prod, sim["camp_rows"], sim["acq_counts"], span),
     }
+    tables["subscriptions"], plans = _subscriptions(
+        subscription_rng(seed), sim["per"]["t0"], _primary_ids(sim["rec"]), span, start64
+    )
     tables = {name: tables[name][list(TABLES[name].names)] for name in TABLES if name in tables}
     money = _profit(*(sim[k] for k in ("rec", "orders", "lines", "ledger", "tick", "inter")))
     parts = ("per", "rec", "nat", "camp_rows", "orders", "tick", "surv", "variants", "defects")
     acq_rows = _acquisition_rows(sim["acq_counts"], start64, span)
-    truth = _truth(start64, *(sim[k] for k in parts), money, sim["future"], prod, acq_rows)
+    truth = _truth(start64, *(sim[k] for k in parts), money, sim["future"], prod, acq_rows, plans)
     return SynthCompany(tables=tables, truth=truth, seed=int(seed), as_of=t_end)
+
+
+def _primary_ids(rec: dict) -> pd.Series:
+    """Each person's ``customer_id``: that of their primary record."""
+    return _take(rec["cid"], rec["prim_rec"])
 
 
 def _window(t_start: pd.Timestamp, t_end: pd.Timestamp) -> tuple[np.datetime64, float]:

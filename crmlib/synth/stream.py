@@ -21,6 +21,11 @@ file per table. What the chunks share:
 - one phone numbering over all persons and one count of e-mail usernames, so
   that a phone number or an e-mail address still belongs to one person.
 
+A chunk's subscriptions are drawn as :func:`~crmlib.synth.simulate.generate`
+draws them, from a stream of their own
+(:func:`~crmlib.synth.subscriptions.subscription_rng` with the chunk's number),
+their ids continuing from chunk to chunk.
+
 Each chunk is a company in itself: its persons only ever appear in it, so
 per chunk every planted rule holds as in :func:`crmlib.synth.simulate.generate`. The defects are
 planted per chunk (at least one ticket closed before it was opened in each).
@@ -65,8 +70,13 @@ from crmlib.synth.parameters import (
 from crmlib.synth.simulate import (
     _check_args,
     _person_tables,
+    _primary_ids,
     _simulate,
     _window,
+)
+from crmlib.synth.subscriptions import (
+    _subscriptions,
+    subscription_rng,
 )
 from crmlib.synth.world import (
     _products,
@@ -84,7 +94,14 @@ CHUNK_CUSTOMERS = 250_000
 #: Orders, tickets and interactions per person that the fixed id widths of a large
 #: folder leave room for (the generator makes about 5, 0.7 and 8 per person).
 _IDS_PER_PERSON = 100
-_PERSON_TABLES = ("customers", "transactions", "interactions", "tickets", "surveys")
+_PERSON_TABLES = (
+    "customers",
+    "transactions",
+    "interactions",
+    "tickets",
+    "surveys",
+    "subscriptions",
+)
 #: Arrow type of each column kind: the types pandas writes for the frames of generate().
 _ARROW_TYPES = {
     ID: pa.large_string(),
@@ -257,8 +274,9 @@ def _write_chunks(folder, n, seed, chunk, fmt, window, duplicate_rate, progress)
             "T": _width(per_person, 7),
             "I": _width(per_person, 9),
             "S": _width(n, 7),  # at most one survey answer per person
+            "SB": _width(n, 7),  # at most one subscription per person
         },
-        next_id=dict.fromkeys("COTIS", 1),
+        next_id=dict.fromkeys(("C", "O", "T", "I", "S", "SB"), 1),
         first_person=0,
         phone_offset=int(shared.integers(0, 10**7)),
         email_seen={},
@@ -280,6 +298,14 @@ def _write_chunks(folder, n, seed, chunk, fmt, window, duplicate_rate, progress)
             rng = np.random.default_rng(child)
             sim = _simulate(rng, prod, size, span, start64, duplicate_rate, run)
             tables = _person_tables(sim, prod, start64)
+            tables["subscriptions"], _ = _subscriptions(
+                subscription_rng(seed, i),
+                sim["per"]["t0"],
+                _primary_ids(sim["rec"]),
+                span,
+                start64,
+                run,
+            )
             for name, df in tables.items():
                 sinks[name].write(df)
                 rows[name] += len(df)
@@ -292,6 +318,7 @@ def _write_chunks(folder, n, seed, chunk, fmt, window, duplicate_rate, progress)
                 "T": sim["tick"]["n"],
                 "I": sim["inter"]["t"].size,
                 "S": sim["surv"]["t"].size,
+                "SB": len(tables["subscriptions"]),
             }
             for prefix, count in counts.items():
                 run.next_id[prefix] += count

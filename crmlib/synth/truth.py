@@ -244,6 +244,12 @@ class SynthTruth:
     future : dict
         ``days`` (365) and the undiscounted totals over all persons of the
         future year: ``revenue``, ``product_cost``, ``cost_to_serve``, ``margin``.
+    subscription_plans : pandas.DataFrame
+        One row per subscription plan (:data:`~crmlib.synth.parameters.SUBSCRIPTION_PLANS`):
+        ``plan``, ``price``, ``period``, the planted shifted-beta-geometric
+        ``alpha`` and ``beta`` of its subscribers' churn probability per
+        period (Fader & Hardie 2007), ``n`` (subscribers) and ``n_active``
+        (still active at the end of the window).
     """
 
     persons: pd.DataFrame
@@ -262,6 +268,7 @@ class SynthTruth:
     acquisition_cost: dict
     wallet_model: dict
     future: dict
+    subscription_plans: pd.DataFrame
 
 
 def _growable(alive: np.ndarray, unrealised: np.ndarray) -> np.ndarray:
@@ -288,6 +295,7 @@ def _truth(
     future,
     prod,
     acq_rows,
+    subscription_plans,
 ):
     """Assemble :class:`SynthTruth` from the internal arrays."""
     n, cid = per["n"], rec["cid"]
@@ -459,4 +467,5 @@ def _truth(
         acquisition_cost=dict(ACQUISITION_COST),
         wallet_model=json.loads(json.dumps(WALLET_MODEL)),
         future={"days": FUTURE_DAYS, **future_totals},
+        subscription_plans=subscription_plans,
     )

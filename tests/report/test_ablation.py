@@ -239,4 +239,4 @@ def test_report_without_one_piece(tmp_path, piece):
 
 def test_needed_pieces_are_pieces_of_the_contract():
     assert NEEDED <= set(PIECES)
-    assert len(PIECES) == len(OPTIONAL_TABLES) + len(OPTIONAL_COLUMNS) == 55
+    assert len(PIECES) == len(OPTIONAL_TABLES) + len(OPTIONAL_COLUMNS) == 60

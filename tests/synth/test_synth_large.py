@@ -31,6 +31,7 @@ KEYS = {
     "interactions": ("interaction_id", "I"),
     "tickets": ("ticket_id", "T"),
     "surveys": ("response_id", "S"),
+    "subscriptions": ("subscription_id", "SB"),
 }
 
 
@@ -112,7 +113,7 @@ def test_emails_and_phones_identify_one_person_across_chunks(tables):
 
 def test_transactions_refer_to_customers_and_to_the_one_product_catalogue(tables):
     ids = set(tables["customers"]["customer_id"])
-    for name in ("transactions", "interactions", "tickets", "surveys"):
+    for name in ("transactions", "interactions", "tickets", "surveys", "subscriptions"):
         assert set(tables[name]["customer_id"]) <= ids, name
     products = tables["products"]
     # the catalogue is the one generate() draws first from the same seed
