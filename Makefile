@@ -38,7 +38,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -m "not slow and not ablation"
 
 # The full ablation over the data contract: one report on the sample per optional table and
-# column removed (tests/report/test_ablation.py; about 50 reports, 30-60 min on two cores).
+# column removed (tests/report/test_ablation.py; about 60 reports, 40-70 min on two cores).
 test-ablation: $(STAMP)
 	$(BIN)/python -m pytest tests/report/test_ablation.py -m ablation -q
 
