@@ -28,8 +28,6 @@ from crmlib.errors import DataError
 
 _SBG_PARAMS = ("alpha", "beta")
 _MONTHS_PER_PERIOD = {"M": 1, "Q": 3, "Y": 12}
-START_DATE = "start_date"
-END_DATE = "end_date"
 
 
 def _cohorts(survivors) -> list[np.ndarray]:
@@ -333,24 +331,24 @@ def survivors_from_subscriptions(
         raise DataError(
             f"{what}: period must be one of {sorted(_MONTHS_PER_PERIOD)}, not {period!r}"
         )
-    missing = [c for c in (s.CUSTOMER_ID, START_DATE, END_DATE) if c not in table.columns]
+    missing = [c for c in (s.CUSTOMER_ID, s.START_DATE, s.END_DATE) if c not in table.columns]
     if missing:
         raise DataError(
             f"{what}: the table has no column(s) {', '.join(map(repr, missing))}", column=missing[0]
         )
-    start = pd.to_datetime(table[START_DATE], errors="coerce")
-    end = pd.to_datetime(table[END_DATE], errors="coerce")
+    start = pd.to_datetime(table[s.START_DATE], errors="coerce")
+    end = pd.to_datetime(table[s.END_DATE], errors="coerce")
     if start.isna().any():
         raise DataError(
             f"{what}: {int(start.isna().sum())} start_date value(s) are empty or not dates",
-            column=START_DATE,
+            column=s.START_DATE,
         )
-    if (end.isna() != table[END_DATE].isna()).any():
-        raise DataError(f"{what}: some end_date values are not dates", column=END_DATE)
+    if (end.isna() != table[s.END_DATE].isna()).any():
+        raise DataError(f"{what}: some end_date values are not dates", column=s.END_DATE)
     if (end < start).any():
         raise DataError(
             f"{what}: {int((end < start).sum())} subscription(s) end before they start",
-            column=END_DATE,
+            column=s.END_DATE,
         )
     if as_of is None:
         as_of = pd.concat([start, end]).max()  # NaT (still active) is skipped
