@@ -63,6 +63,14 @@ _CHAIN = "Buttle & Maklan (2019), Customer Relationship Management, 4th ed. (Rou
 _ABC = "Kaplan & Cooper (1998), Cost & Effect (Harvard Business School Press)"
 _PF = "Payne & Frow (2005), Journal of Marketing 69(4)"
 _GUPTA = "Gupta & Lehmann (2003), Journal of Interactive Marketing 17(1)"
+_SETTING = (
+    "Fader & Hardie (2009), Journal of Interactive Marketing 23(1) "
+    "(contractual and non-contractual settings)"
+)
+_SBG = (
+    "Fader & Hardie (2007), Journal of Interactive Marketing 21(1) (sBG); "
+    "Fader & Hardie (2010), Marketing Science 29(1) (DERL)"
+)
 _RECOMMENDED = "crmlib.models.foundations (lesson 00's model chooser)"
 
 
@@ -208,6 +216,39 @@ _METRICS = (
         "x margin share - cost-to-serve per order, when the client has cost rates) over the "
         "horizon, discounted monthly.",
         _BTYD + "; " + _ABC,
+    ),
+    Metric(
+        "customer_setting",
+        "Customer setting",
+        TEXT,
+        "non-contractual (purchases only: a customer's leaving is never observed), contractual "
+        "(every customer holds a subscription: leaving is the end of a contract) or both.",
+        _SETTING + "; crmlib.analytics.contractual.customer_setting",
+    ),
+    Metric(
+        "active_subscribers",
+        "Active subscriptions",
+        COUNT,
+        "Subscriptions started by the as-of date with no end date, or one after it.",
+        "crmlib.analytics.contractual.contractual_value",
+    ),
+    Metric(
+        "contractual_clv",
+        "Lifetime value of the active subscribers",
+        CURRENCY,
+        "Sum over active subscriptions of price per period x discounted expected residual "
+        "lifetime (DERL, shifted-beta-geometric fitted per plan on its survivor counts; the "
+        "next renewal counted now, the annual discount rate per billing period); revenue.",
+        _SBG,
+    ),
+    Metric(
+        "subscriber_retention_12m",
+        "Subscribers still subscribed in 12 months",
+        SHARE,
+        "Expected share of the active subscriptions still held in twelve months, "
+        "S(n + k) / S(n) of the plan's shifted-beta-geometric model for a subscription held n "
+        "periods (k = 12 monthly, 1 yearly periods), averaged over the plans valued.",
+        _SBG,
     ),
     Metric(
         "clv_basis",
