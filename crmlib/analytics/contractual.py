@@ -33,22 +33,14 @@ import numpy as np
 import pandas as pd
 
 from crmlib.analytics.clv import ShiftedBetaGeo, annual_to_monthly_rate
-from crmlib.analytics.clv.shifted_beta_geo import (
-    END_DATE,
-    START_DATE,
-    _elapsed_periods,
-    survivors_from_subscriptions,
-)
+from crmlib.analytics.clv.shifted_beta_geo import elapsed_periods, survivors_from_subscriptions
 from crmlib.data import schema as s
 from crmlib.errors import DataError
 
-# The subscriptions table and its columns (the data contract's names).
+# The subscriptions table and its columns: the data contract's names.
 SUBSCRIPTIONS = "subscriptions"
-SUBSCRIPTION_ID = "subscription_id"
-PLAN = "plan"
-PRICE = "price"
-PERIOD = "period"
-MONTH, YEAR = "month", "year"
+SUBSCRIPTION_ID, PLAN, PRICE, PERIOD = s.SUBSCRIPTION_ID, s.PLAN, s.PRICE, s.PERIOD
+MONTH, YEAR = s.PERIODS
 #: survivors_from_subscriptions' period code of each billing period.
 PERIOD_CODES = {MONTH: "M", YEAR: "Y"}
 #: Periods of each billing period in twelve months.
@@ -87,8 +79,8 @@ def _setting_counts(data) -> tuple[int, int]:
         return 0, len(buyers)
     table = data.tables[SUBSCRIPTIONS]
     as_of = getattr(data, "as_of", None)
-    if as_of is not None and START_DATE in table.columns:
-        table = table[pd.to_datetime(table[START_DATE], errors="coerce") <= pd.Timestamp(as_of)]
+    if as_of is not None and s.START_DATE in table.columns:
+        table = table[pd.to_datetime(table[s.START_DATE], errors="coerce") <= pd.Timestamp(as_of)]
     subscribers = set(table[s.CUSTOMER_ID].dropna())
     return len(subscribers), len(buyers - subscribers)
 
@@ -312,7 +304,9 @@ def contractual_value(
         or dates :func:`survivors_from_subscriptions` rejects.
     """
     what = "contractual_value"
-    missing = [c for c in (s.CUSTOMER_ID, START_DATE, END_DATE, PRICE) if c not in subscriptions]
+    missing = [
+        c for c in (s.CUSTOMER_ID, s.START_DATE, s.END_DATE, PRICE) if c not in subscriptions
+    ]
     if missing:
         raise DataError(
             f"{what}: the subscriptions have no column(s) {', '.join(map(repr, missing))}",
@@ -322,8 +316,8 @@ def contractual_value(
         raise DataError(f"{what}: default_period must be {MONTH!r} or {YEAR!r}")
     as_of = pd.Timestamp(as_of)
     table = subscriptions.copy()
-    table[START_DATE] = pd.to_datetime(table[START_DATE], errors="coerce")
-    table[END_DATE] = pd.to_datetime(table[END_DATE], errors="coerce")
+    table[s.START_DATE] = pd.to_datetime(table[s.START_DATE], errors="coerce")
+    table[s.END_DATE] = pd.to_datetime(table[s.END_DATE], errors="coerce")
     table[PRICE] = pd.to_numeric(table[PRICE], errors="coerce")
     if (table[PRICE] < 0).any():
         raise DataError(f"{what}: a subscription's price must not be negative", column=PRICE)
@@ -342,11 +336,11 @@ def contractual_value(
             if billing == MONTH
             else float(annual_discount_rate)
         )
-        started = rows[rows[START_DATE] <= as_of]
-        is_active = started[END_DATE].isna() | (started[END_DATE] > as_of)
+        started = rows[rows[s.START_DATE] <= as_of]
+        is_active = started[s.END_DATE].isna() | (started[s.END_DATE] > as_of)
         active = started[is_active]
-        renewals = _elapsed_periods(
-            active[START_DATE],
+        renewals = elapsed_periods(
+            active[s.START_DATE],
             pd.Series(as_of, index=active.index),
             12 // PERIODS_PER_YEAR[billing],
         )

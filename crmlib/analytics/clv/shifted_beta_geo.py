@@ -283,7 +283,7 @@ class ShiftedBetaGeo(Estimator):
         return wrap(ratio * special.hyp2f1(1.0, beta + n, alpha + beta + n, 1.0 / (1.0 + d)), index)
 
 
-def _elapsed_periods(start: pd.Series, end: pd.Series, months: int) -> np.ndarray:
+def elapsed_periods(start: pd.Series, end: pd.Series, months: int) -> np.ndarray:
     """Whole periods of ``months`` months from ``start`` to ``end`` (calendar months)."""
     total = (end.dt.year - start.dt.year) * 12 + (end.dt.month - start.dt.month)
     total = total - (end.dt.day < start.dt.day).astype(int)
@@ -357,12 +357,12 @@ def survivors_from_subscriptions(
     start, end = start[started], end[started]
     months = _MONTHS_PER_PERIOD[period]
     stop = end.where(end.notna() & (end <= as_of), as_of)
-    tenure = _elapsed_periods(start, stop, months)
+    tenure = elapsed_periods(start, stop, months)
     cohort = start.dt.to_period(period)
     rows = {}
     for key, members in pd.Series(tenure, index=start.index).groupby(cohort.to_numpy()):
         window = int(
-            _elapsed_periods(pd.Series([start[members.index].max()]), pd.Series([as_of]), months)[0]
+            elapsed_periods(pd.Series([start[members.index].max()]), pd.Series([as_of]), months)[0]
         )
         if window < 1:
             continue
