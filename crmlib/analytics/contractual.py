@@ -41,6 +41,8 @@ from crmlib.errors import DataError
 SUBSCRIPTIONS = "subscriptions"
 SUBSCRIPTION_ID, PLAN, PRICE, PERIOD = s.SUBSCRIPTION_ID, s.PLAN, s.PRICE, s.PERIOD
 MONTH, YEAR = s.PERIODS
+#: The columns :func:`contractual_value` needs (an empty end date: still active).
+NEEDED = (s.CUSTOMER_ID, s.START_DATE, s.END_DATE, s.PRICE)
 #: survivors_from_subscriptions' period code of each billing period.
 PERIOD_CODES = {MONTH: "M", YEAR: "Y"}
 #: Periods of each billing period in twelve months.
@@ -304,9 +306,7 @@ def contractual_value(
         or dates :func:`survivors_from_subscriptions` rejects.
     """
     what = "contractual_value"
-    missing = [
-        c for c in (s.CUSTOMER_ID, s.START_DATE, s.END_DATE, PRICE) if c not in subscriptions
-    ]
+    missing = [c for c in NEEDED if c not in subscriptions]
     if missing:
         raise DataError(
             f"{what}: the subscriptions have no column(s) {', '.join(map(repr, missing))}",

@@ -66,6 +66,8 @@ NEEDED = {
     "tickets.category",  # CSAT by touchpoint
     "tickets.csat",  # CSAT
     "surveys.date",  # retention by NPS class, measures beside revenue
+    "subscriptions.end_date",  # the contractual setting (sBG): who has left
+    "subscriptions.price",  # the contractual setting: the value of a subscription
     "surveys.nps",  # NPS
     *(f"surveys.{n}" for n in s.NEEDS),  # needs segments
     "assessment.intention",  # the QCi and value chain banks score intention
