@@ -133,8 +133,8 @@ def cost_per_acquisition(
     _need(campaigns, "campaigns", (s.COST, s.START_DATE))
     new = new_customers(transactions, freq=freq, as_of=as_of).sum(axis=1)
     costed = campaigns.dropna(subset=[s.COST, s.START_DATE])
-    if s.OBJECTIVE in costed.columns and campaigns[s.OBJECTIVE].notna().any():
-        costed = costed.loc[costed[s.OBJECTIVE].astype(str) == ACQUISITION]
+    if _states_objective(campaigns):
+        costed = costed.loc[_acquiring(costed)]
     period = _periods(costed[s.START_DATE], freq).dt.to_timestamp()
     spend = costed.groupby(period)[s.COST].sum()
     index = new.index.union(spend.index)
@@ -152,6 +152,16 @@ def cost_per_acquisition(
 
 
 ACQUISITION = "acquisition"  # the campaigns.objective of campaigns meant to win new customers
+
+
+def _states_objective(campaigns: pd.DataFrame) -> bool:
+    """True when the campaigns table says what at least one campaign was for."""
+    return s.OBJECTIVE in campaigns.columns and bool(campaigns[s.OBJECTIVE].notna().any())
+
+
+def _acquiring(campaigns: pd.DataFrame) -> pd.Series:
+    """Which campaigns were meant to win new customers (objective "acquisition")."""
+    return campaigns[s.OBJECTIVE].astype(str) == ACQUISITION
 
 
 @dataclass(frozen=True)
@@ -218,13 +228,13 @@ def acquisition_spend(
 
     if campaigns is None or not {s.COST, s.START_DATE} <= set(campaigns.columns):
         return none("There is no campaign cost with a start date, so acquisition spend is unknown.")
-    if s.OBJECTIVE not in campaigns.columns or campaigns[s.OBJECTIVE].isna().all():
+    if not _states_objective(campaigns):
         return none(
             "The campaigns table does not say which campaigns were meant to acquire customers "
             "(no objective column), so acquisition spend cannot be separated from the rest."
         )
     inside = (campaigns[s.START_DATE] > start) & (campaigns[s.START_DATE] <= when)
-    acquiring = campaigns.loc[inside & (campaigns[s.OBJECTIVE].astype(str) == ACQUISITION)]
+    acquiring = campaigns.loc[inside & _acquiring(campaigns)]
     if acquiring.empty:
         return none(f"No acquisition campaign started in the {months} months to {when:%Y-%m-%d}.")
     if acquiring[s.COST].isna().any():

@@ -10,26 +10,14 @@ twice.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from report_helpers import crm
 
 from crmlib import results
 from crmlib.analytics import stakes
-from crmlib.data import privacy
-
-CRM = Path(sys.executable).with_name("crm")
-TEST_KEY = "test-pseudonym-key"
-
-
-def crm(*args):
-    cmd = [str(CRM)] if CRM.exists() else [sys.executable, "-m", "crmlib.cli"]
-    env = {**os.environ, privacy.KEY_ENV: TEST_KEY}
-    return subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, env=env)
 
 
 @pytest.fixture(scope="module")

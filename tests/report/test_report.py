@@ -18,6 +18,7 @@ import pandas as pd
 import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
+from report_helpers import CRM, TEST_KEY, crm
 
 from crmlib import synth
 from crmlib.analytics import linkage
@@ -42,15 +43,6 @@ from crmlib.report.index import index_page
 from crmlib.report.kernels import Kernels, KernelStartError, start_and_run
 from crmlib.report.lock import OutLock
 from crmlib.results import RESULTS_ENV
-
-CRM = Path(sys.executable).with_name("crm")
-TEST_KEY = "test-pseudonym-key"  # fixed: the tests recompute the pseudonyms the report shows
-
-
-def crm(*args, env=None):
-    cmd = [str(CRM)] if CRM.exists() else [sys.executable, "-m", "crmlib.cli"]
-    full_env = {**os.environ, privacy.KEY_ENV: TEST_KEY, **(env or {})}
-    return subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, env=full_env)
 
 
 @pytest.fixture(autouse=True)
