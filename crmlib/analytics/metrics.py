@@ -8,8 +8,10 @@ lesson and any table a lesson shows format a value from its unit with
 
 Units (:data:`UNITS`):
 
-- ``currency``: money in the data's currency, "1,234" (with a symbol when one
-  is given: "£1,234"); the data contract holds no currency, so none by default;
+- ``currency``: money in the client's currency, "1,234" with no currency given,
+  "€1,234" for ``EUR``, "USD 1,234" for a code without a symbol of its own
+  (:func:`currency_prefix`); the data contract holds no currency, so the
+  report takes it as a parameter;
 - ``share``: a fraction, shown as a percentage, "42.0 %";
 - ``count``: a whole number, "1,234";
 - ``days`` and ``months``: a duration, "37 days", "12 months";
@@ -666,8 +668,7 @@ _METRICS = (
         "recommendations_ranked",
         "Recommendations ranked",
         COUNT,
-        "Recommendations of all sections after merging overlapping ones, ranked by value at "
-        "stake.",
+        "Recommendations of all sections after merging overlapping ones, ranked by value at stake.",
         "crmlib.results.recommendations",
     ),
     Metric(
@@ -712,6 +713,37 @@ def is_absent(value) -> bool:
         return False
 
 
+#: Currencies written with their own symbol; any other ISO 4217 code is written before the
+#: amount ("USD 1,234": a bare "$" reads as TeX in a page with formulas).
+CURRENCY_SYMBOLS = {"EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹"}
+
+
+def currency_prefix(currency: str | None) -> str:
+    """What a money amount starts with: "€" for ``EUR``, "USD " for ``USD``, "" for none.
+
+    Parameters
+    ----------
+    currency : str or None
+        An ISO 4217 code (any case), a symbol such as "£", or ""/None for none.
+    """
+    code = (currency or "").strip()
+    if not code:
+        return ""
+    if len(code) == 3 and code.isalpha():
+        code = code.upper()
+        return CURRENCY_SYMBOLS.get(code, f"{code} ")
+    return code
+
+
+def format_money(value, currency: str | None = "", digits: int = 0) -> str:
+    """A money amount as a client reads it: "€1,234", "-€56", "USD 1,234"; absent → "n/a"."""
+    if is_absent(value):
+        return ABSENT
+    value = float(value)
+    sign = "-" if round(value, digits) < 0 else ""
+    return f"{sign}{currency_prefix(currency)}{abs(value):,.{digits}f}"
+
+
 def format_value(key_or_metric, value, currency: str = "") -> str:
     """A value as a client reads it, formatted from its metric's unit.
 
@@ -722,13 +754,14 @@ def format_value(key_or_metric, value, currency: str = "") -> str:
     value : number, str, mapping or None
         The value as recorded; a mapping is formatted item by item.
     currency : str, default ""
-        Symbol put before a currency value (e.g. "£"); none by default, as the
-        data contract holds no currency.
+        The client's currency: an ISO 4217 code ("EUR") or a symbol
+        (:func:`currency_prefix`); none by default, as the data contract holds
+        no currency.
 
     Returns
     -------
     str
-        E.g. share 0.42 → "42.0 %", currency 1234 → "1,234" ("£1,234"),
+        E.g. share 0.42 → "42.0 %", currency 1234 → "1,234" ("€1,234" for EUR),
         count → "1,234", days 37 → "37 days", score 3.44 → "3.4",
         ratio 2.345 → "2.35×"; an absent value → "n/a".
 
@@ -752,8 +785,7 @@ def format_value(key_or_metric, value, currency: str = "") -> str:
     if metric.unit == SHARE:
         return f"{value * 100:,.{digits}f} %"
     if metric.unit == CURRENCY:
-        sign = "-" if round(value, digits) < 0 else ""
-        return f"{sign}{currency}{abs(value):,.{digits}f}"
+        return format_money(value, currency, digits)
     if metric.unit == COUNT:
         return f"{round(value):,}"
     if metric.unit in (DAYS, MONTHS):

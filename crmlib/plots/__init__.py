@@ -41,6 +41,7 @@ from crmlib.plots.qci import (
     plot_new_customers,
     plot_nps_by_channel,
 )
+from crmlib.plots.style import PALETTE, money_axis
 from crmlib.plots.value_chain import (
     plot_lifecycle_stages,
     plot_migration_matrix,
@@ -49,6 +50,8 @@ from crmlib.plots.value_chain import (
 )
 
 __all__ = [
+    "PALETTE",
+    "money_axis",
     "plot_assessment_gaps",
     "plot_assessment_radar",
     "plot_calibration_holdout",

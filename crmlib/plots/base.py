@@ -5,6 +5,10 @@ from __future__ import annotations
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from crmlib.plots import style
+
+style.apply()  # one plot style for the workbook: every chart module imports this one
+
 
 def new_axes(ax: Axes | None, figsize=(6.4, 4.8), polar: bool = False) -> Axes:
     """Return ``ax``, or the Axes of a new Figure that pyplot does not track.

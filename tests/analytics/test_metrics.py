@@ -171,3 +171,13 @@ def test_every_key_a_lesson_records_is_in_the_catalogue(notebook):
     assert len(recorded) >= 5
     undeclared = recorded - set(metrics.CATALOGUE) - set(results.RESERVED)
     assert not undeclared, f"{notebook.name} records undeclared keys {sorted(undeclared)}"
+
+
+def test_currency_codes_print_as_a_client_writes_them():
+    money = _metric("currency")
+    assert format_value(money, 1234, currency="EUR") == "€1,234"
+    assert format_value(money, -56.4, currency="gbp") == "-£56"
+    # a code without a symbol of its own goes before the amount, never a bare "$"
+    assert format_value(money, 1234, currency="USD") == "USD 1,234"
+    assert format_value(money, 1234, currency="CHF") == "CHF 1,234"
+    assert format_value(money, 1234, currency="") == "1,234"
