@@ -56,6 +56,8 @@ from crmlib.errors import CRMError
 RESULTS_ENV = "CRM_RESULTS_DIR"  # the folder a lesson writes its results file to
 RESULTS_SUFFIX = ".results.json"
 STAKES_SUFFIX = ".stakes.csv"  # per-customer values of the recommendations (keyed pseudonyms)
+CHART_SUFFIX = ".chart.png"  # the lesson's key chart, shown with its finding in the summary
+CHART_TEXT_SUFFIX = ".chart.json"  # that chart's caption and image description
 SECTIONS_FILE = "sections.json"  # the status of every lesson, written by crm report
 PENDING_FILE = "sections.pending"  # while it exists, the other lessons are still running
 SUMMARY = "client_summary"  # the summary lesson, which reads the others' results
@@ -128,6 +130,42 @@ def record(lesson: str, figures: dict) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(figures, indent=2, default=jsonable), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def record_chart(lesson: str, figure, caption: str, alt: str) -> None:
+    """Hand a lesson's key chart to the report's executive summary.
+
+    Writes ``<lesson>.chart.png`` (the figure at 100 dpi) and
+    ``<lesson>.chart.json`` (caption and image description) into the folder
+    named by ``CRM_RESULTS_DIR``; run by hand (no folder), only checks the text.
+
+    Parameters
+    ----------
+    lesson : str
+        The lesson's name without its number, e.g. ``"idic"``.
+    figure : matplotlib.figure.Figure
+        The chart as drawn in the lesson (``ax.figure``).
+    caption : str
+        One sentence saying what to look at, in the client's words.
+    alt : str
+        An image description for a reader who cannot see the chart.
+
+    Raises
+    ------
+    crmlib.errors.CRMError
+        An empty caption or description.
+    """
+    if not str(caption).strip() or not str(alt).strip():
+        raise CRMError(f"{lesson}: a key chart needs a caption and an image description")
+    folder = os.environ.get(RESULTS_ENV)
+    if not folder:
+        return
+    png = Path(folder) / f"{lesson}{CHART_SUFFIX}"
+    tmp = png.with_name(png.name + ".tmp")
+    figure.savefig(tmp, format="png", dpi=100)
+    os.replace(tmp, png)
+    text = Path(folder) / f"{lesson}{CHART_TEXT_SUFFIX}"
+    text.write_text(json.dumps({"caption": caption, "alt": alt}), encoding="utf-8")
 
 
 def _split_stakes(figures: dict) -> tuple[dict, pd.DataFrame | None]:
@@ -254,7 +292,9 @@ def load(folder=None) -> dict[str, dict]:
         ``html`` (the section's page, "" when none), ``results`` (the
         lesson's results file, ``{}`` when it wrote none) and ``stakes`` (its
         recommendations' values per customer, :data:`STAKES_SUFFIX`; None when
-        it wrote none). The summary lesson itself is left out.
+        it wrote none) and ``chart`` (its key chart, :func:`record_chart`:
+        ``png`` bytes, ``caption`` and ``alt``; None when it drew none). The
+        summary lesson itself is left out.
 
     Raises
     ------
@@ -293,6 +333,13 @@ def load(folder=None) -> dict[str, dict]:
         entry["stakes"] = (
             pd.read_csv(side, dtype={stakes.CUSTOMER_ID: str}) if side.exists() else None
         )
+    for entry in out.values():
+        entry.setdefault("chart", None)
+    for png in sorted(folder.glob(f"*{CHART_SUFFIX}")):
+        name = png.name[: -len(CHART_SUFFIX)]
+        text = folder / f"{name}{CHART_TEXT_SUFFIX}"
+        if name in out and text.exists():
+            out[name]["chart"] = {"png": png.read_bytes(), **_read_json(text)}
     return out
 
 

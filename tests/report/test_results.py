@@ -99,6 +99,7 @@ def test_load_merges_status_and_results_in_lesson_order(tmp_path):
         "title": "02 · QCi",
         "html": "",
         "results": {},
+        "chart": None,
     }
     assert loaded["idic"]["html"] == "01.html"
     assert loaded["idic"]["results"]["finding"] == "Few customers matter."
@@ -172,3 +173,19 @@ def test_status_html_links_each_section_and_escapes(tmp_path):
         '<tr><td><a href="index.html">Client summary</a></td><td>this page</td><td></td></tr></table>'
     )
     assert page.count("<tr>") == 5  # header, three lessons, this page
+
+
+def test_a_key_chart_reaches_the_summary_with_its_caption(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path))
+    figure = Figure()
+    figure.add_subplot().plot([0, 1], [0, 1])
+    results.record("idic", {"customers": 3})
+    results.record_chart("idic", figure, caption="Look at the tail.", alt="A rising line.")
+    entry = results.load(tmp_path)["idic"]
+    assert entry["chart"]["png"].startswith(b"\x89PNG")
+    assert entry["chart"]["caption"] == "Look at the tail."
+    assert entry["chart"]["alt"] == "A rising line."
+    with pytest.raises(CRMError, match="caption"):
+        results.record_chart("idic", figure, caption=" ", alt="x")
