@@ -11,7 +11,8 @@
 - :mod:`~crmlib.analytics.clv.gamma_gamma`: Gamma-Gamma spend (Fader, Hardie & Lee 2005b).
 - :mod:`~crmlib.analytics.clv.value`: discounted CLV, discount rates, value to date.
 - :mod:`~crmlib.analytics.clv.holdout`: calibration/holdout split and metrics.
-- :mod:`~crmlib.analytics.clv.pipeline`: the one CLV pipeline the lessons use.
+- :mod:`~crmlib.analytics.clv.pipeline`: the one CLV pipeline the lessons use (BG/NBD or
+  Pareto/NBD, set or chosen on a holdout, with Gamma-Gamma).
 
 The models take the customer summary of :func:`crmlib.analytics.summary.customer_summary`
 (``frequency``, ``recency``, ``T``, ``monetary_value``; BTYD definitions).
@@ -43,10 +44,14 @@ from crmlib.analytics.clv.holdout import (
 )
 from crmlib.analytics.clv.pareto_nbd import ParetoNBD
 from crmlib.analytics.clv.pipeline import (
+    AUTO,
     BASIS_AFTER_SERVE,
     BASIS_MARGIN,
     BASIS_REVENUE,
+    BGNBD,
     MODEL,
+    PARETO_NBD,
+    PURCHASE_MODELS,
     CLVPipeline,
     cost_per_order,
     margin_share,
@@ -63,9 +68,13 @@ from crmlib.analytics.clv.value import (
 )
 
 __all__ = [
+    "AUTO",
     "BASIS_AFTER_SERVE",
     "BASIS_MARGIN",
     "BASIS_REVENUE",
+    "BGNBD",
+    "PARETO_NBD",
+    "PURCHASE_MODELS",
     "cost_per_order",
     "discounted_expected_purchases",
     "ACTUAL",

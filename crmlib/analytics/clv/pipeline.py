@@ -1,11 +1,19 @@
-"""The one CLV pipeline every lesson uses: BG/NBD + Gamma-Gamma + margin + discounting.
+"""The one CLV pipeline every lesson uses: a purchase model + Gamma-Gamma + margin + discounting.
 
-:class:`CLVPipeline` fits the purchase model (:class:`~crmlib.analytics.clv.beta_geo.BetaGeo`)
-and the spend model (:class:`~crmlib.analytics.clv.gamma_gamma.GammaGamma`) on a
-customer summary, learns the margin share, and gives each customer's
-discounted CLV with :func:`~crmlib.analytics.clv.value.customer_lifetime_value`.
+:class:`CLVPipeline` fits the purchase model (BG/NBD,
+:class:`~crmlib.analytics.clv.beta_geo.BetaGeo`, or Pareto/NBD,
+:class:`~crmlib.analytics.clv.pareto_nbd.ParetoNBD`, set or chosen on a
+calibration/holdout split of the transactions) and the spend model
+(:class:`~crmlib.analytics.clv.gamma_gamma.GammaGamma`) on a customer summary,
+learns the margin share, and gives each customer's discounted CLV with
+:func:`~crmlib.analytics.clv.value.customer_lifetime_value`.
 The choices are made once, here:
 
+- the purchase model is BG/NBD unless told otherwise; ``purchase_model="auto"``
+  fits both on the transactions up to ``holdout_weeks`` (26) before the as-of
+  date and keeps the one that predicts each customer's purchases in those
+  last weeks best (:func:`~crmlib.analytics.clv.holdout.choose_purchase_model`),
+  so every lesson that fits the pipeline on the same data gets the same model;
 - the time unit is weeks unless told otherwise (``recency`` and ``T`` of the summary);
 - Gamma-Gamma is fitted on the repeat buyers with positive mean spend;
 - the margin is one share for all customers: total margin / total revenue of
@@ -21,9 +29,12 @@ The choices are made once, here:
 
 On a :func:`crmlib.synth.generate` result (or any client data ``data``)::
 
-    summary = customer_summary(data.transactions, time_unit="W")
+    summary = customer_summary(data.transactions, as_of=data.as_of, time_unit="W")
     serve = cost_per_order(customer_profitability(data))
-    clv = CLVPipeline().fit(summary, cost_per_order=serve).clv(summary)
+    model = CLVPipeline(purchase_model="auto").fit(
+        summary, cost_per_order=serve, transactions=data.transactions, as_of=data.as_of
+    )
+    clv = model.clv(summary)
 """
 
 from __future__ import annotations
@@ -34,6 +45,11 @@ import pandas as pd
 from crmlib.analytics.clv.base import Estimator
 from crmlib.analytics.clv.beta_geo import BetaGeo
 from crmlib.analytics.clv.gamma_gamma import GammaGamma
+from crmlib.analytics.clv.holdout import (
+    ModelChoice,
+    calibration_holdout_split,
+    choose_purchase_model,
+)
 from crmlib.analytics.clv.pareto_nbd import ParetoNBD
 from crmlib.analytics.clv.value import (
     PERIODS_PER_MONTH,
@@ -48,6 +64,12 @@ from crmlib.errors import CRMError, DataError
 MODEL = "model"  # the first index level of CLVPipeline.summary_
 
 _MIN_SPENDERS = 3  # repeat buyers with positive spend the Gamma-Gamma fit needs at least
+
+#: The purchase_model settings of CLVPipeline: a model, or "auto" (chosen on a holdout).
+BGNBD, PARETO_NBD, AUTO = "bgnbd", "pareto_nbd", "auto"
+#: Each model setting's name, as choose_purchase_model and the reports name it.
+PURCHASE_MODELS = {BGNBD: "BG/NBD", PARETO_NBD: "Pareto/NBD"}
+HOLDOUT_WEEKS = 26  # the holdout of purchase_model="auto": the last half year
 
 #: What a CLV is worth in, by what the data allow (``CLVPipeline.clv_basis_``).
 BASIS_REVENUE = "revenue"
@@ -108,13 +130,15 @@ def margin_share(summary: pd.DataFrame) -> float:
 
 
 class CLVPipeline(Estimator):
-    """Customer lifetime value from BG/NBD and Gamma-Gamma, with an explicit horizon and rate.
+    """Customer lifetime value from a purchase model and Gamma-Gamma, with an explicit horizon and rate.
 
-    ``fit`` fits :class:`BetaGeo` on every customer of the summary and
-    :class:`GammaGamma` on the repeat buyers with positive spend; :meth:`clv`
-    is :func:`customer_lifetime_value` at the monthly discount rate
-    d = (1 + annual rate)**(1/12) - 1 on the summary's margin share (total
-    margin / total revenue, 1 without costs)::
+    ``fit`` fits :class:`BetaGeo` and :class:`ParetoNBD` on every customer of
+    the summary and :class:`GammaGamma` on the repeat buyers with positive
+    spend; the purchase model (``purchase_model``: BG/NBD, Pareto/NBD or the
+    one chosen on a holdout) gives the expected purchases E[Y] and P(alive),
+    and :meth:`clv` is :func:`customer_lifetime_value` at the monthly discount
+    rate d = (1 + annual rate)**(1/12) - 1 on the summary's margin share
+    (total margin / total revenue, 1 without costs)::
 
         CLV = sum over m = 1 .. H of
               margin share * E[spend] * (E[Y(m months)] - E[Y(m - 1 months)]) / (1 + d)**m
@@ -127,13 +151,31 @@ class CLVPipeline(Estimator):
         The cost of capital, a year.
     time_unit : {"W", "D"}, default "W"
         The unit of recency and T in the summary.
+    purchase_model : {"bgnbd", "pareto_nbd", "auto"}, default "bgnbd"
+        The model of expected purchases and P(alive): BG/NBD (Fader, Hardie &
+        Lee 2005a), Pareto/NBD (Schmittlein, Morrison & Colombo 1987), or
+        "auto": the one of the two with the lower per-customer mean absolute
+        error on a holdout of the last ``holdout_weeks`` of the transactions
+        given to :meth:`fit` (:func:`choose_purchase_model`; Fader, Hardie &
+        Lee 2005a, section 4), refitted on the whole summary.
+    holdout_weeks : int, default 26
+        The holdout of "auto"; the calibration period must be at least as
+        long, else the BG/NBD is kept and ``purchase_choice_`` says why.
 
     Attributes
     ----------
     beta_geo_ : BetaGeo
+    pareto_nbd_ : ParetoNBD
+        Both fitted on the whole summary; the Pareto/NBD also gives
+        :meth:`p_active` whatever the purchase model.
     gamma_gamma_ : GammaGamma
-    activity_model_ : ParetoNBD
-        Fitted on the same summary for :meth:`p_active` only.
+    purchase_model_ : str
+        The purchase model used: ``"BG/NBD"`` or ``"Pareto/NBD"``.
+    purchase_choice_ : str
+        Why, in one sentence.
+    model_choice_ : ModelChoice or None
+        The holdout comparison of "auto" (None otherwise, or when there was
+        too little history for one).
     margin_share_ : float
         Total margin / total revenue of the fitted summary, in [0, 1]; 1
         when the summary has no margin (CLV of revenue).
@@ -155,14 +197,23 @@ class CLVPipeline(Estimator):
     """
 
     def __init__(
-        self, horizon_months: int = 12, annual_discount_rate: float = 0.10, time_unit: str = "W"
+        self,
+        horizon_months: int = 12,
+        annual_discount_rate: float = 0.10,
+        time_unit: str = "W",
+        purchase_model: str = BGNBD,
+        holdout_weeks: int = HOLDOUT_WEEKS,
     ):
         self.horizon_months = horizon_months
         self.annual_discount_rate = annual_discount_rate
         self.time_unit = time_unit
+        self.purchase_model = purchase_model
+        self.holdout_weeks = holdout_weeks
 
-    def fit(self, summary: pd.DataFrame, cost_per_order=None) -> CLVPipeline:
-        """Fit both models on a customer summary (:func:`crmlib.analytics.summary.customer_summary`).
+    def fit(
+        self, summary: pd.DataFrame, cost_per_order=None, transactions=None, as_of=None
+    ) -> CLVPipeline:
+        """Fit the models on a customer summary (:func:`crmlib.analytics.summary.customer_summary`).
 
         Parameters
         ----------
@@ -171,6 +222,12 @@ class CLVPipeline(Estimator):
             Cost-to-serve of one order, per customer (:func:`cost_per_order`)
             or one figure for all; a customer missing from the Series is
             charged the mean of the others. None: CLV before cost-to-serve.
+        transactions : pandas.DataFrame, optional
+            The order lines the summary was made from; needed by
+            ``purchase_model="auto"`` (the holdout split), unused otherwise.
+        as_of : date-like, optional
+            The summary's as-of date, the end of the holdout of "auto";
+            default the last order date of ``transactions``.
 
         Returns
         -------
@@ -179,10 +236,22 @@ class CLVPipeline(Estimator):
 
         Raises
         ------
+        crmlib.errors.CRMError
+            An unknown ``purchase_model``, or "auto" without transactions.
         crmlib.errors.DataError
             The summary is not a valid BTYD summary (see :meth:`BetaGeo.fit`),
             or fewer than three customers bought again with positive spend.
         """
+        if self.purchase_model not in (*PURCHASE_MODELS, AUTO):
+            raise CRMError(
+                f"purchase_model must be one of {', '.join(map(repr, [*PURCHASE_MODELS, AUTO]))}, "
+                f"not {self.purchase_model!r}"
+            )
+        if self.purchase_model == AUTO and transactions is None:
+            raise CRMError(
+                "CLVPipeline(purchase_model='auto') chooses on the transactions: "
+                "call fit(summary, transactions=..., as_of=...)"
+            )
         beta_geo = BetaGeo().fit(summary)
         spenders = summary[(summary[s.FREQUENCY] > 0) & (summary[s.MONETARY_VALUE] > 0)]
         if len(spenders) < _MIN_SPENDERS:
@@ -192,7 +261,18 @@ class CLVPipeline(Estimator):
             )
         gamma_gamma = GammaGamma().fit(spenders)
         self.beta_geo_, self.gamma_gamma_ = beta_geo, gamma_gamma
-        self.activity_model_ = ParetoNBD().fit(summary)
+        self.pareto_nbd_ = ParetoNBD().fit(summary)
+        if self.purchase_model == AUTO:
+            self.model_choice_, self.purchase_choice_ = self._choose(transactions, as_of)
+            self.purchase_model_ = (
+                self.model_choice_.chosen if self.model_choice_ is not None else "BG/NBD"
+            )
+        else:
+            self.model_choice_ = None
+            self.purchase_model_ = PURCHASE_MODELS[self.purchase_model]
+            self.purchase_choice_ = (
+                f"{self.purchase_model_} is the purchase model as set, not chosen on a holdout."
+            )
         self.margin_share_ = margin_share(summary)
         self.monthly_discount_rate_ = annual_to_monthly_rate(self.annual_discount_rate)
         has_margin = s.MARGIN in summary and summary[s.MARGIN].notna().any()
@@ -206,6 +286,46 @@ class CLVPipeline(Estimator):
             self.mean_cost_per_order_ = float(cost.mean()) if isinstance(cost, pd.Series) else cost
         return self
 
+    def _choose(self, transactions: pd.DataFrame, as_of) -> tuple[ModelChoice | None, str]:
+        """The holdout comparison of "auto" and its sentence; (None, why) when there is none."""
+        if not isinstance(transactions, pd.DataFrame) or s.ORDER_DATE not in transactions:
+            raise DataError(
+                "CLVPipeline: the transactions must be a table with an order_date column",
+                column=s.ORDER_DATE,
+            )
+        weeks = int(self.holdout_weeks)
+        dates = pd.to_datetime(transactions[s.ORDER_DATE])
+        end = pd.Timestamp(dates.max() if as_of is None else as_of).normalize()
+        calibration_end = end - pd.Timedelta(weeks=weeks)
+        kept = "the BG/NBD purchase model is kept"
+        if dates.min() > calibration_end - pd.Timedelta(weeks=weeks):
+            return None, (
+                f"No holdout comparison, {kept}: the purchases start less than {2 * weeks} weeks "
+                f"before {end.date()}, too short a history to fit on {weeks} weeks and check "
+                f"on the next {weeks}."
+            )
+        try:
+            split = calibration_holdout_split(transactions, calibration_end, end, self.time_unit)
+            choice = choose_purchase_model(
+                split,
+                transactions=transactions,
+                calibration_end=calibration_end,
+                time_unit=self.time_unit,
+            )
+        except CRMError as exc:  # e.g. too few repeat buyers before the holdout
+            return None, f"No holdout comparison, {kept}: {exc}"
+        return choice, f"On a holdout of the last {weeks} weeks, {choice.reason}"
+
+    def _purchases(self):
+        """The fitted purchase model: BG/NBD or Pareto/NBD, as set or chosen."""
+        if self.purchase_model == AUTO:
+            name = self._require_fitted("purchase_model_")
+        else:
+            name = PURCHASE_MODELS.get(self.purchase_model)
+        if name == PURCHASE_MODELS[PARETO_NBD]:
+            return self._require_fitted("pareto_nbd_")
+        return self._require_fitted("beta_geo_")
+
     def _costs(self, index: pd.Index) -> np.ndarray:
         cost = self.cost_per_order_
         if cost is None:
@@ -215,16 +335,17 @@ class CLVPipeline(Estimator):
         return np.full(len(index), float(cost))
 
     def p_alive(self, summary: pd.DataFrame) -> pd.Series:
-        """Each customer's BG/NBD probability of being alive (:meth:`BetaGeo.p_alive`).
+        """Each customer's probability of being alive under the purchase model.
 
         The probability the CLV rests on: CLV = P(alive) x the CLV of a customer
-        who is alive. In the BG/NBD a customer can drop out only after a repeat
-        purchase, so a one-time buyer is alive with probability 1, however long
-        ago they bought (Fader, Hardie & Lee 2005a); to decide whom to target,
-        use :meth:`p_active`.
+        who is alive (:meth:`BetaGeo.p_alive`, :meth:`ParetoNBD.p_alive`). In
+        the BG/NBD a customer can drop out only after a repeat purchase, so a
+        one-time buyer is alive with probability 1, however long ago they
+        bought (Fader, Hardie & Lee 2005a); to decide whom to target, use
+        :meth:`p_active`.
         """
-        self._require_fitted("beta_geo_")
-        alive = self.beta_geo_.p_alive(summary[s.FREQUENCY], summary[s.RECENCY], summary[s.T])
+        model = self._purchases()
+        alive = model.p_alive(summary[s.FREQUENCY], summary[s.RECENCY], summary[s.T])
         return pd.Series(np.asarray(alive, dtype=float), index=summary.index, name="p_alive")
 
     def p_active(self, summary: pd.DataFrame) -> pd.Series:
@@ -238,25 +359,39 @@ class CLVPipeline(Estimator):
         growth potential (:mod:`crmlib.analytics.wallet`) and the offers'
         expected value weight by it and test it against their threshold.
         """
-        self._require_fitted("activity_model_")
-        alive = self.activity_model_.p_alive(summary[s.FREQUENCY], summary[s.RECENCY], summary[s.T])
+        self._require_fitted("pareto_nbd_")
+        alive = self.pareto_nbd_.p_alive(summary[s.FREQUENCY], summary[s.RECENCY], summary[s.T])
         return pd.Series(np.asarray(alive, dtype=float), index=summary.index, name="p_active")
+
+    def expected_purchases(self, summary: pd.DataFrame, horizon_months=None) -> pd.Series:
+        """Each customer's expected purchases over the horizon, not discounted: E[Y(H) | x, t_x, T].
+
+        The purchase model's conditional expectation (:meth:`BetaGeo.expected_purchases`,
+        Fader, Hardie & Lee 2005a, eq. 10; :meth:`ParetoNBD.expected_purchases`,
+        Schmittlein, Morrison & Colombo 1987, eq. 22) at t = H months in the
+        summary's time unit (a month is 30 days, :data:`PERIODS_PER_MONTH`).
+        """
+        model = self._purchases()
+        horizon = self.horizon_months if horizon_months is None else horizon_months
+        t = horizon * PERIODS_PER_MONTH[self.time_unit]
+        purchases = model.expected_purchases(
+            t,
+            summary[s.FREQUENCY].to_numpy(dtype=float),
+            summary[s.RECENCY].to_numpy(dtype=float),
+            summary[s.T].to_numpy(dtype=float),
+        )
+        return pd.Series(
+            np.asarray(purchases, dtype=float), index=summary.index, name="expected_purchases"
+        )
 
     def expected_revenue(self, summary: pd.DataFrame, horizon_months=None) -> pd.Series:
         """Expected spend over the horizon, not discounted: E[Y(H)] x E[spend | x, m]."""
-        self._require_fitted("beta_geo_")
-        horizon = self.horizon_months if horizon_months is None else horizon_months
-        x = summary[s.FREQUENCY].to_numpy(dtype=float)
-        t = horizon * PERIODS_PER_MONTH[self.time_unit]
-        purchases = self.beta_geo_.expected_purchases(
-            t, x, summary[s.RECENCY].to_numpy(dtype=float), summary[s.T].to_numpy(dtype=float)
-        )
+        purchases = self.expected_purchases(summary, horizon_months)
         spend = self.gamma_gamma_.expected_spend(
-            x, summary[s.MONETARY_VALUE].fillna(0.0).to_numpy(dtype=float)
+            summary[s.FREQUENCY].to_numpy(dtype=float),
+            summary[s.MONETARY_VALUE].fillna(0.0).to_numpy(dtype=float),
         )
-        return pd.Series(
-            np.asarray(purchases) * np.asarray(spend), index=summary.index, name="expected_revenue"
-        )
+        return (purchases * np.asarray(spend)).rename("expected_revenue")
 
     def new_customer_value(self, first_order_margin: float = 0.0, horizon_months=None) -> float:
         """Expected discounted value of a customer acquired today.
@@ -267,11 +402,12 @@ class CLVPipeline(Estimator):
                     + sum over m = 1 .. H of (margin share * E[M] - c)
                       * (E[X(m months)] - E[X(m - 1 months)]) / (1 + d)**m
 
-        with E[X(t)] the BG/NBD expected repeat purchases of a new customer
-        (Fader, Hardie & Lee 2005a, "Counting your customers the easy way",
-        *Marketing Science* 24(2), eq. 9 in the note's numbering used here,
-        :meth:`BetaGeo.expected_purchases_new`, with the Gaussian
-        hypergeometric function 2F1), E[M] = p v / (q - 1) the Gamma-Gamma
+        with E[X(t)] the purchase model's expected repeat purchases of a new
+        customer (BG/NBD: Fader, Hardie & Lee 2005a, "Counting your customers
+        the easy way", *Marketing Science* 24(2), eq. 9 in the note's numbering
+        used here, :meth:`BetaGeo.expected_purchases_new`, with the Gaussian
+        hypergeometric function 2F1; Pareto/NBD: Schmittlein, Morrison &
+        Colombo 1987, eq. 17, :meth:`ParetoNBD.expected_purchases_new`), E[M] = p v / (q - 1) the Gamma-Gamma
         population mean spend per purchase (Fader, Hardie & Lee 2005b,
         *Journal of Marketing Research* 42(4), eq. 4 with x = 0), c the mean
         cost-to-serve per order of the fitted customers (0 without cost rates)
@@ -286,7 +422,7 @@ class CLVPipeline(Estimator):
         horizon_months : int, optional
             Default the pipeline's horizon.
         """
-        self._require_fitted("beta_geo_")
+        model = self._purchases()
         horizon = self.horizon_months if horizon_months is None else horizon_months
         p, q, v = (self.gamma_gamma_.params_[k] for k in ("p", "q", "v"))
         if q <= 1:
@@ -295,7 +431,7 @@ class CLVPipeline(Estimator):
             )
         per_order = self.margin_share_ * p * v / (q - 1.0) - self.mean_cost_per_order_
         months = np.arange(0, int(horizon) + 1) * PERIODS_PER_MONTH[self.time_unit]
-        cumulative = np.asarray(self.beta_geo_.expected_purchases_new(months), dtype=float)
+        cumulative = np.asarray(model.expected_purchases_new(months), dtype=float)
         step = np.diff(cumulative) / (1.0 + self.monthly_discount_rate_) ** np.arange(
             1, int(horizon) + 1
         )
@@ -324,12 +460,12 @@ class CLVPipeline(Estimator):
         crmlib.errors.NotFittedError
             Before :meth:`fit`.
         """
-        self._require_fitted("beta_geo_")
+        model = self._purchases()
         horizon = self.horizon_months if horizon_months is None else horizon_months
         annual = self.annual_discount_rate if annual_discount_rate is None else annual_discount_rate
         rate = annual_to_monthly_rate(annual)
         value = customer_lifetime_value(
-            self.beta_geo_,
+            model,
             self.gamma_gamma_,
             summary,
             horizon=horizon,
@@ -339,24 +475,22 @@ class CLVPipeline(Estimator):
         )
         if self.cost_per_order_ is None:
             return value
-        purchases = discounted_expected_purchases(
-            self.beta_geo_, summary, horizon, self.time_unit, rate
-        )
+        purchases = discounted_expected_purchases(model, summary, horizon, self.time_unit, rate)
         return (value - self._costs(summary.index) * purchases).rename(value.name)
 
     @property
     def summary_(self) -> pd.DataFrame:
-        """The parameter tables of both models, one under the other.
+        """The parameter tables of the purchase model and Gamma-Gamma, one under the other.
 
         Raises
         ------
         crmlib.errors.NotFittedError
             Before :meth:`fit`.
         """
-        self._require_fitted("beta_geo_")
+        model = self._purchases()
+        name = "Pareto/NBD" if isinstance(model, ParetoNBD) else "BG/NBD"
         return pd.concat(
-            {"BG/NBD": self.beta_geo_.summary_, "Gamma-Gamma": self.gamma_gamma_.summary_},
-            names=[MODEL],
+            {name: model.summary_, "Gamma-Gamma": self.gamma_gamma_.summary_}, names=[MODEL]
         )
 
 
