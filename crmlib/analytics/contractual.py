@@ -19,6 +19,13 @@ contracts last.
   ignoring heterogeneity", *Marketing Science* 29(1)).
 - :func:`geometric_residual_lifetime`: the same residual lifetime under one
   constant retention rate, the model F&H (2010) compare it with.
+- :func:`horizon_payments`: the expected, discounted payments of an active
+  subscriber over the next ``horizon_months`` (month by month, as the
+  non-contractual CLV of :class:`crmlib.analytics.clv.CLVPipeline`), which
+  :func:`contractual_value` turns into each subscriber's margin over the
+  horizon: the basis of the value at stake (:mod:`crmlib.analytics.stakes`).
+- :func:`at_risk_subscribers`: the active subscriptions most likely to be
+  cancelled at their next renewal.
 
 The subscriptions table (optional in the data contract): ``subscription_id``,
 ``customer_id``, ``plan``, ``start_date``, ``end_date`` (empty while active),
@@ -27,15 +34,17 @@ The subscriptions table (optional in the data contract): ``subscription_id``,
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from crmlib.analytics.clv import ShiftedBetaGeo, annual_to_monthly_rate
 from crmlib.analytics.clv.shifted_beta_geo import elapsed_periods, survivors_from_subscriptions
 from crmlib.data import schema as s
-from crmlib.errors import DataError
+from crmlib.errors import CRMError, DataError
 
 # The subscriptions table and its columns: the data contract's names.
 SUBSCRIPTIONS = "subscriptions"
@@ -62,6 +71,7 @@ DISCOUNT_RATE = "discount_rate"  # per period
 MEAN_DERL = "mean_derl"
 RETAINED_12M = "retained_12m"
 CONTRACTUAL_CLV = "contractual_clv"
+HORIZON_CLV = "horizon_clv"  # margin of the active subscribers over the horizon
 # Columns of ContractualValue.retention (one row per plan and period t).
 T = "t"
 OBSERVED_RETENTION = "observed_retention"
@@ -72,6 +82,13 @@ SBG_SURVIVAL = "sbg_survival"
 RENEWALS = "renewals"
 DERL = "derl"
 VALUE = "value"
+NEXT_RETENTION = "next_retention"  # r(n + 1): the chance to renew at the next renewal
+HORIZON_MARGIN = "horizon_margin"  # margin share x price x horizon_payments
+
+#: The margin share of a subscription's price when none is given: 1, the price itself (revenue).
+SUBSCRIPTION_MARGIN_SHARE = 1.0
+#: The share of active subscriptions :func:`at_risk_subscribers` returns by default.
+AT_RISK_SHARE = 0.2
 
 
 def _setting_counts(data) -> tuple[int, int]:
@@ -167,6 +184,75 @@ def geometric_residual_lifetime(retention, discount_rate):
     return float(out) if out.ndim == 0 else out
 
 
+def horizon_payments(
+    model: ShiftedBetaGeo,
+    renewals,
+    first_month,
+    months_per_period: int,
+    horizon_months: int,
+    monthly_rate: float,
+):
+    """Expected discounted payments of an active subscriber over the next ``horizon_months``.
+
+    A subscriber who has made n renewals (held the plan n whole periods of L
+    months) renews for the k-th time from now in month m_k = m_1 + (k - 1) L
+    from now (m_1 in 1 .. L: the month their current period ends), with
+    probability S(n + k) / S(n) under the plan's sBG (Fader & Hardie 2007,
+    survival S(t) = B(alpha, beta + t) / B(alpha, beta); the retention rates
+    by period multiplied, Fader & Hardie 2010). Each payment is discounted at
+    the end of its month, as the non-contractual CLV discounts each month's
+    purchases::
+
+        P = sum over k >= 1 with m_k <= H of S(n + k) / S(n) / (1 + d)**m_k
+
+    For a monthly plan (L = 1, m_k = k) this is the first H terms of the DERL
+    one month later: P = (DERL(n) - S(n + H) / S(n) (1 + d)**-H DERL(n + H)) / (1 + d),
+    which tends to DERL(n) / (1 + d) as H grows (Fader & Hardie 2010 count the
+    next payment now; here it is paid within the month).
+
+    Parameters
+    ----------
+    model : ShiftedBetaGeo
+        The plan's fitted model (per billing period).
+    renewals : int or array-like
+        n, whole periods held.
+    first_month : int or array-like
+        m_1, the month from now (1 .. L) of the next renewal.
+    months_per_period : int
+        L: 1 (monthly) or 12 (yearly) billing.
+    horizon_months : int
+        H, at least 1.
+    monthly_rate : float
+        d, the monthly discount rate (:func:`crmlib.analytics.clv.annual_to_monthly_rate`).
+
+    Returns
+    -------
+    numpy.ndarray
+        One value per subscriber.
+    """
+    alpha, beta = (model.params_[k] for k in ("alpha", "beta"))
+    n = np.atleast_1d(np.asarray(renewals, dtype=float))
+    first = np.broadcast_to(np.asarray(first_month, dtype=float), n.shape)
+    if (
+        isinstance(horizon_months, bool)
+        or int(horizon_months) != horizon_months
+        or horizon_months < 1
+    ):
+        raise CRMError(
+            f"horizon_months is a whole number of months, at least 1, not {horizon_months!r}"
+        )
+    if ((first < 1) | (first > months_per_period)).any():
+        raise DataError("horizon_payments: the next renewal falls within the current period")
+    k = np.arange(1, math.ceil(horizon_months / months_per_period) + 1, dtype=float)
+    month = first[:, None] + (k[None, :] - 1.0) * months_per_period
+    kept = np.exp(
+        special.betaln(alpha, beta + n[:, None] + k[None, :])
+        - special.betaln(alpha, beta + n)[:, None]
+    )
+    terms = np.where(month <= horizon_months, kept / (1.0 + monthly_rate) ** month, 0.0)
+    return terms.sum(axis=1)
+
+
 @dataclass(frozen=True)
 class ContractualValue:
     """What :func:`contractual_value` returns.
@@ -180,7 +266,8 @@ class ContractualValue:
         ``discount_rate`` (per period), ``mean_derl`` (over the active
         subscribers), ``retained_12m`` (expected share of the active
         subscribers still subscribed in twelve months) and
-        ``contractual_clv`` (sum over the active subscribers of price x DERL).
+        ``contractual_clv`` (sum over the active subscribers of price x DERL)
+        and ``horizon_clv`` (sum of their ``horizon_margin``).
         A plan the sBG cannot be fitted on has NaN figures (see ``not_valued``).
     retention : pandas.DataFrame
         One row per plan and period t = 1 .. horizon: ``observed_retention``
@@ -189,13 +276,20 @@ class ContractualValue:
         product of the observed retention) and ``sbg_survival`` S(t).
     active : pandas.DataFrame
         One row per active subscription: ``plan``, ``customer_id``, ``price``,
-        ``renewals`` (whole periods held), ``derl`` and ``value`` (price x DERL).
+        ``renewals`` (whole periods held), ``derl``, ``value`` (price x DERL),
+        ``next_retention`` (r(n + 1), the sBG chance to renew at the next
+        renewal) and ``horizon_margin`` (margin share x price x
+        :func:`horizon_payments`: the expected margin over the horizon,
+        discounted monthly).
     models : dict of str to ShiftedBetaGeo
         The fitted model of each plan valued.
     not_valued : dict of str to str
         Plans left out, with the reason in one sentence.
     as_of : pandas.Timestamp
     annual_discount_rate : float
+    horizon_months : int
+    margin_share : float
+        The share of a subscription's price that is margin.
     """
 
     plans: pd.DataFrame
@@ -205,11 +299,19 @@ class ContractualValue:
     not_valued: dict = field(default_factory=dict)
     as_of: pd.Timestamp | None = None
     annual_discount_rate: float = 0.10
+    horizon_months: int = 12
+    margin_share: float = SUBSCRIPTION_MARGIN_SHARE
 
     @property
     def total(self) -> float | None:
         """Contractual CLV of the active base, all plans valued; None when none was."""
         values = self.plans[CONTRACTUAL_CLV].dropna()
+        return float(values.sum()) if len(values) else None
+
+    @property
+    def horizon_total(self) -> float | None:
+        """Margin of the active subscribers over the horizon, all plans valued; None when none was."""
+        values = self.plans[HORIZON_CLV].dropna()
         return float(values.sum()) if len(values) else None
 
     @property
@@ -256,6 +358,8 @@ def contractual_value(
     annual_discount_rate: float = 0.10,
     default_period: str = MONTH,
     horizon: int | None = None,
+    horizon_months: int = 12,
+    margin_share: float = SUBSCRIPTION_MARGIN_SHARE,
 ) -> ContractualValue:
     """Per plan: sBG retention and the contractual CLV of the active subscribers.
 
@@ -279,6 +383,12 @@ def contractual_value(
     subscribers, per plan and in total. It is a value of revenue (the price),
     not of margin.
 
+    On the basis of the value at stake (:mod:`crmlib.analytics.stakes`: margin
+    over one horizon, discounted monthly), each active subscriber is also worth
+    ``horizon_margin`` = margin share x price x :func:`horizon_payments` (the
+    payments expected in the next ``horizon_months``, the annual rate turned
+    monthly), summed per plan as ``horizon_clv``.
+
     Parameters
     ----------
     subscriptions : pandas.DataFrame
@@ -294,6 +404,14 @@ def contractual_value(
         The billing period of rows that do not state one.
     horizon : int, optional
         Periods of the retention curve; default twice the longest observed.
+    horizon_months : int, default 12
+        The horizon of ``horizon_margin``.
+    margin_share : float, default 1.0
+        The share of a subscription's price that is margin, 0 to 1. The default
+        1 values revenue; the lessons pass their ``subscription_margin_share``
+        parameter or, when it is empty, the client's product margin share
+        (:func:`crmlib.analytics.clv.margin_share` of the purchases, the share
+        the non-contractual CLV uses).
 
     Returns
     -------
@@ -314,6 +432,11 @@ def contractual_value(
         )
     if default_period not in PERIOD_CODES:
         raise DataError(f"{what}: default_period must be {MONTH!r} or {YEAR!r}")
+    if not (np.isfinite(margin_share) and 0 <= margin_share <= 1):
+        raise CRMError(
+            f"{what}: margin_share is a share of the price, 0 to 1, not {margin_share!r}"
+        )
+    monthly_rate = annual_to_monthly_rate(annual_discount_rate)
     as_of = pd.Timestamp(as_of)
     table = subscriptions.copy()
     table[s.START_DATE] = pd.to_datetime(table[s.START_DATE], errors="coerce")
@@ -347,7 +470,7 @@ def contractual_value(
         row = {PLAN: name, PERIOD: billing, SUBSCRIPTIONS_HELD: len(rows), ACTIVE: len(active)}
         row.update(dict.fromkeys([ALPHA, ALPHA_SE, BETA, BETA_SE, LOG_LIKELIHOOD], np.nan))
         row.update({DISCOUNT_RATE: d, MEAN_DERL: np.nan, RETAINED_12M: np.nan})
-        row[CONTRACTUAL_CLV] = np.nan
+        row[CONTRACTUAL_CLV] = row[HORIZON_CLV] = np.nan
         survivors = survivors_from_subscriptions(rows, period=PERIOD_CODES[billing], as_of=as_of)
         each = pd.DataFrame(
             {
@@ -357,6 +480,8 @@ def contractual_value(
                 RENEWALS: renewals,
                 DERL: np.nan,
                 VALUE: np.nan,
+                NEXT_RETENTION: np.nan,
+                HORIZON_MARGIN: np.nan,
             }
         )
         reason = None
@@ -386,6 +511,18 @@ def contractual_value(
                 model.discounted_expected_residual_lifetime(d, renewals), dtype=float
             )
             each[VALUE] = each[PRICE] * each[DERL]
+            each[NEXT_RETENTION] = np.asarray(model.retention_rate(renewals + 1), dtype=float)
+            length = 12 // PERIODS_PER_YEAR[billing]  # months per billing period
+            held = elapsed_periods(active[s.START_DATE], pd.Series(as_of, index=active.index), 1)
+            payments = horizon_payments(
+                model,
+                renewals,
+                length * (renewals + 1) - held,
+                length,
+                horizon_months,
+                monthly_rate,
+            )
+            each[HORIZON_MARGIN] = margin_share * each[PRICE].to_numpy(dtype=float) * payments
             k = PERIODS_PER_YEAR[billing]
             kept = np.asarray(model.survival(renewals + k), dtype=float) / np.asarray(
                 model.survival(renewals), dtype=float
@@ -399,8 +536,10 @@ def contractual_value(
                 )
             else:
                 row[CONTRACTUAL_CLV] = float(each[VALUE].sum())
+                row[HORIZON_CLV] = float(each[HORIZON_MARGIN].sum())
         else:
-            row[CONTRACTUAL_CLV] = 0.0  # valued: no active subscriber is worth nothing more
+            # valued: no active subscriber is worth nothing more
+            row[CONTRACTUAL_CLV] = row[HORIZON_CLV] = 0.0
         plan_rows.append(row)
         actives.append(each)
         width = survivors.shape[1] - 1
@@ -419,7 +558,16 @@ def contractual_value(
             )
         )
     columns = [PLAN, T, OBSERVED_RETENTION, SBG_RETENTION, OBSERVED_SURVIVAL, SBG_SURVIVAL]
-    each_columns = [PLAN, s.CUSTOMER_ID, PRICE, RENEWALS, DERL, VALUE]
+    each_columns = [
+        PLAN,
+        s.CUSTOMER_ID,
+        PRICE,
+        RENEWALS,
+        DERL,
+        VALUE,
+        NEXT_RETENTION,
+        HORIZON_MARGIN,
+    ]
     plan_columns = [
         PLAN,
         PERIOD,
@@ -434,6 +582,7 @@ def contractual_value(
         MEAN_DERL,
         RETAINED_12M,
         CONTRACTUAL_CLV,
+        HORIZON_CLV,
     ]
     return ContractualValue(
         plans=pd.DataFrame(plan_rows, columns=plan_columns).set_index(PLAN),
@@ -445,4 +594,36 @@ def contractual_value(
         not_valued=not_valued,
         as_of=as_of,
         annual_discount_rate=float(annual_discount_rate),
+        horizon_months=int(horizon_months),
+        margin_share=float(margin_share),
     )
+
+
+def at_risk_subscribers(value: ContractualValue, share: float = AT_RISK_SHARE) -> pd.DataFrame:
+    """The active subscriptions most likely to be cancelled at their next renewal.
+
+    Ranks the valued active subscriptions of ``value.active`` by their chance
+    to cancel at the next renewal, 1 - r(n + 1) of their plan's sBG at their
+    tenure (Fader & Hardie 2007: within a plan the newest subscribers, as the
+    likely churners leave first), then by ``horizon_margin``, and returns the
+    first ``share`` of them (rounded up).
+
+    Parameters
+    ----------
+    value : ContractualValue
+        From :func:`contractual_value`.
+    share : float, default 0.2
+        The share of the valued active subscriptions, in (0, 1].
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows of ``value.active`` (all its columns), most at risk first.
+    """
+    if not 0 < share <= 1:
+        raise CRMError(f"at_risk_subscribers: share is a share in (0, 1], not {share!r}")
+    valued = value.active.dropna(subset=[NEXT_RETENTION, HORIZON_MARGIN])
+    ranked = valued.assign(_risk=1.0 - valued[NEXT_RETENTION]).sort_values(
+        ["_risk", HORIZON_MARGIN], ascending=False, kind="stable"
+    )
+    return ranked.head(math.ceil(share * len(ranked))).drop(columns="_risk")

@@ -678,6 +678,28 @@ _METRICS = (
         "Segment-table cells describing fewer customers than the threshold, blanked.",
         "Hundepool et al. (2012), Statistical Disclosure Control (Wiley), ch. 5",
     ),
+    # customer-base models (issue 18)
+    Metric(
+        "purchase_model",
+        "Purchase model of the lifetime value",
+        TEXT,
+        "The model of each customer's expected purchases and chance of being alive in the "
+        "lifetime value: BG/NBD or Pareto/NBD, the one that predicted each customer's purchases "
+        "in the last 26 weeks best (lowest mean absolute error) when fitted on the weeks before.",
+        "Fader, Hardie & Lee (2005), Marketing Science 24(2) (holdout validation, BG/NBD); "
+        "Schmittlein, Morrison & Colombo (1987), Management Science 33(1) (Pareto/NBD); "
+        "crmlib.analytics.clv.CLVPipeline",
+    ),
+    Metric(
+        "subscriber_horizon_margin",
+        "Margin of the active subscribers over the horizon",
+        CURRENCY,
+        "Sum over active subscriptions of margin share x price x the renewals expected in the "
+        "horizon (survival of the plan's shifted-beta-geometric model at the subscription's "
+        "tenure), each discounted monthly at the end of its month: the basis of the value at "
+        "stake.",
+        _SBG + "; crmlib.analytics.contractual.horizon_payments",
+    ),
 )
 
 #: Every declared metric, by key.

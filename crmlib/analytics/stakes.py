@@ -14,7 +14,11 @@ Kinds of value (:data:`KINDS`), each what the action *adds*, not the value it to
 - ``retention``: keeping more of the customers (:func:`retention_stake`): the
   margin that ``step`` more probability of staying brings over the horizon,
   the step being the effect the client's campaigns showed over their holdouts
-  (:func:`crmlib.analytics.uplift.action_effect`) or one point;
+  (:func:`crmlib.analytics.uplift.action_effect`) or one point; for
+  subscribers (:func:`subscriber_retention_stake`,
+  :func:`subscriber_retention_recommendation`) the same on the margin of their
+  subscriptions over the horizon (:func:`crmlib.analytics.contractual.contractual_value`)
+  and the chance to renew at their next renewal (shifted-beta-geometric);
 - ``growth``: the effect times the expected, discounted margin on the part of
   their wallet the firm does not get (:func:`growth_stake`,
   :func:`crmlib.analytics.wallet.growth_potential`);
@@ -35,6 +39,13 @@ import re
 import numpy as np
 import pandas as pd
 
+from crmlib.analytics.contractual import (
+    AT_RISK_SHARE,
+    HORIZON_MARGIN,
+    NEXT_RETENTION,
+    ContractualValue,
+    at_risk_subscribers,
+)
 from crmlib.errors import CRMError
 
 # --- names this module defines ---------------------------------------------
@@ -104,6 +115,92 @@ def retention_stake(clv: pd.Series, p_alive: pd.Series, step: float, customers=N
         raise CRMError("retention_stake: P(alive) must be in (0, 1] for every customer")
     gain = np.minimum(step, 1.0 - alive) * values / alive
     return gain.where(values > 0, 0.0)
+
+
+def subscriber_retention_stake(subscriptions: pd.DataFrame, step: float) -> pd.Series:
+    """What ``step`` more probability of renewing is worth, per customer, over the horizon.
+
+    Per active subscription, ``min(step, 1 - r) * V / r`` where V is its
+    ``horizon_margin`` (margin share x price x the expected discounted payments
+    over the horizon, :func:`crmlib.analytics.contractual.horizon_payments`)
+    and r its ``next_retention``, the sBG chance to renew at the next renewal
+    (Fader & Hardie 2007, r(n + 1) at tenure n). Every payment of the horizon
+    needs that renewal first, so V = r x the horizon margin of a subscriber
+    who renews (the survival S(n + k) / S(n) = r(n + 1) S(n + k) / S(n + 1)),
+    and ``step`` more probability of renewing adds that share of it: the
+    contractual counterpart of :func:`retention_stake`, on the same basis
+    (margin over the horizon, discounted monthly). Summed per customer (a
+    customer may hold several subscriptions).
+
+    Parameters
+    ----------
+    subscriptions : pandas.DataFrame
+        ``customer_id``, ``next_retention`` and ``horizon_margin``, one row per
+        subscription (e.g. :func:`crmlib.analytics.contractual.at_risk_subscribers`).
+    step : float
+        The increase in the probability of renewing, in [0, 1).
+
+    Returns
+    -------
+    pandas.Series
+        By customer_id (as str); 0 for a subscription with no margin.
+    """
+    if not 0 <= step < 1:
+        raise CRMError(f"step is a share from 0 to below 1, not {step!r}")
+    missing = [c for c in (CUSTOMER_ID, NEXT_RETENTION, HORIZON_MARGIN) if c not in subscriptions]
+    if missing:
+        raise CRMError(f"subscriber_retention_stake: no column(s) {', '.join(missing)}")
+    renew = subscriptions[NEXT_RETENTION].to_numpy(dtype=float)
+    margin = subscriptions[HORIZON_MARGIN].to_numpy(dtype=float)
+    if not (np.isfinite(margin).all() and np.isfinite(renew).all()):
+        raise CRMError("subscriber_retention_stake: every subscription must be valued")
+    if ((renew <= 0) | (renew > 1)).any():
+        raise CRMError("subscriber_retention_stake: the chance to renew must be in (0, 1]")
+    gain = np.where(margin > 0, np.minimum(step, 1.0 - renew) * margin / renew, 0.0)
+    ids = subscriptions[CUSTOMER_ID].astype(str).to_numpy()
+    out = pd.Series(gain, index=pd.Index(ids, name=CUSTOMER_ID)).groupby(level=0, sort=False).sum()
+    return out.astype(float).rename(VALUE)
+
+
+def subscriber_retention_recommendation(
+    value: ContractualValue,
+    step: float,
+    share: float = AT_RISK_SHARE,
+    confidence: str = "",
+    evidence: str = "",
+) -> dict | None:
+    """Keep the subscribers most at risk of cancelling at their next renewal, valued.
+
+    The ``share`` of active subscriptions with the lowest sBG chance to renew
+    at their tenure (:func:`crmlib.analytics.contractual.at_risk_subscribers`),
+    valued by :func:`subscriber_retention_stake` with ``step`` (the measured
+    effect of the client's campaigns, or one point) over the horizon of
+    ``value`` (its ``horizon_months``), as a :func:`recommendation` of kind
+    ``retention``.
+
+    Returns
+    -------
+    dict or None
+        None when no active subscription is valued.
+    """
+    at_risk = at_risk_subscribers(value, share)
+    if at_risk.empty:
+        return None
+    months = value.horizon_months
+    text = (
+        f"Keep the {len(at_risk):,} subscriptions most at risk of being cancelled at their next "
+        f"renewal (the {share:.0%} of active subscriptions least likely to renew at their "
+        f"tenure, mostly the newest): value = {step:.1%} more chance of renewing, times "
+        f"their margin over {months} months"
+    )
+    return recommendation(
+        text,
+        RETENTION,
+        subscriber_retention_stake(at_risk, step),
+        months,
+        confidence,
+        evidence,
+    )
 
 
 def growth_stake(expected_gap: pd.Series, effect: float) -> pd.Series:
