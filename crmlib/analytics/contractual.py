@@ -26,6 +26,8 @@ contracts last.
   horizon: the basis of the value at stake (:mod:`crmlib.analytics.stakes`).
 - :func:`at_risk_subscribers`: the active subscriptions most likely to be
   cancelled at their next renewal.
+- :func:`section_state`: whether a lesson's subscriber section can run (no
+  subscriptions table, columns missing, or ready), with its sentence.
 
 The subscriptions table (optional in the data contract): ``subscription_id``,
 ``customer_id``, ``plan``, ``start_date``, ``end_date`` (empty while active),
@@ -41,6 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from crmlib.analytics import requirements
 from crmlib.analytics.clv import ShiftedBetaGeo, annual_to_monthly_rate
 from crmlib.analytics.clv.shifted_beta_geo import elapsed_periods, survivors_from_subscriptions
 from crmlib.data import schema as s
@@ -89,6 +92,76 @@ HORIZON_MARGIN = "horizon_margin"  # margin share x price x horizon_payments
 SUBSCRIPTION_MARGIN_SHARE = 1.0
 #: The share of active subscriptions :func:`at_risk_subscribers` returns by default.
 AT_RISK_SHARE = 0.2
+
+
+# The states of a subscriber section (SectionState.status).
+NO_TABLE = "no subscriptions table"
+MISSING_COLUMNS = "missing columns"
+READY = "ready"
+
+
+@dataclass(frozen=True)
+class SectionState:
+    """Whether a lesson's subscriber section can run, from :func:`section_state`.
+
+    Attributes
+    ----------
+    status : str
+        :data:`NO_TABLE` (the client is non-contractual: it lacks nothing, say
+        the sentence), :data:`MISSING_COLUMNS` (the section is not assessed:
+        record it, e.g. with ``Sections.skip(section, missing, sentence)``) or
+        :data:`READY` (fit).
+    missing : list of str
+        The missing pieces, ``subscriptions`` or ``subscriptions.<column>``.
+    sentence : str
+        What to say when the section does not run ("" when ready).
+    """
+
+    status: str
+    missing: list = field(default_factory=list)
+    sentence: str = ""
+
+    @property
+    def ready(self) -> bool:
+        """True when the section can fit its models."""
+        return self.status == READY
+
+
+def section_state(data, section: str) -> SectionState:
+    """The three-way guard of a subscriber section: no table, missing columns, or ready.
+
+    Parameters
+    ----------
+    data : crmlib.data.io.ClientData
+        The client data (``has``, ``tables``).
+    section : str
+        The section's name, as the sentence says it (e.g. "lifetime value of
+        subscribers (sBG)").
+
+    Returns
+    -------
+    SectionState
+        Without a subscriptions table: :data:`NO_TABLE` and "Not assessed:
+        <section>, for lack of the subscriptions table." (said, not listed as
+        not assessed: a client without subscriptions lacks nothing). With a
+        table that lacks a column of :data:`NEEDED`: :data:`MISSING_COLUMNS`,
+        the pieces and "Not assessed: <section>, for lack of the
+        subscriptions' <columns>.". Otherwise :data:`READY`.
+    """
+    if not data.has(SUBSCRIPTIONS):
+        return SectionState(
+            NO_TABLE,
+            [SUBSCRIPTIONS],
+            requirements.sentence(section, [([SUBSCRIPTIONS], "the subscriptions table")]),
+        )
+    lacking = [c for c in NEEDED if c not in data.tables[SUBSCRIPTIONS]]
+    if lacking:
+        return SectionState(
+            MISSING_COLUMNS,
+            [f"{SUBSCRIPTIONS}.{c}" for c in lacking],
+            f"Not assessed: {section}, for lack of the subscriptions' {', '.join(lacking)}.",
+        )
+    return SectionState(READY)
 
 
 def _setting_counts(data) -> tuple[int, int]:

@@ -39,6 +39,7 @@ def pareto_pipeline(cdnow):
 def test_pareto_nbd_pipeline_gives_the_published_conditional_expectation(cdnow, pareto_pipeline):
     assert pareto_pipeline.purchase_model_ == "Pareto/NBD"
     assert pareto_pipeline.model_choice_ is None
+    assert pareto_pipeline.purchase_estimator_ is pareto_pipeline.pareto_nbd_
     one = pd.DataFrame({s.FREQUENCY: [2.0], s.RECENCY: [30.43], s.T: [38.86]}, index=["c"])
     weeks_39 = 39 * 7 / 30  # months of 30 days
     assert pareto_pipeline.expected_purchases(one, weeks_39).iloc[0] == pytest.approx(

@@ -18,6 +18,7 @@ from crmlib.analytics import contractual as c
 from crmlib.analytics import stakes
 from crmlib.analytics.clv import ShiftedBetaGeo
 from crmlib.data import schema as s
+from crmlib.data.io import ClientData
 from crmlib.errors import CRMError
 
 ALPHA, BETA = 0.704, 1.182  # Fader & Hardie (2007), "regular"
@@ -199,3 +200,33 @@ def test_subscriber_stake_by_hand():
         stakes.subscriber_retention_stake(subs, 1.0)
     with pytest.raises(CRMError):
         stakes.subscriber_retention_stake(subs.drop(columns=c.HORIZON_MARGIN), 0.01)
+
+
+# --- the three-way guard of a subscriber section ---------------------------------------------
+
+
+def _client(subscriptions=None):
+    tables = {"transactions": pd.DataFrame({s.CUSTOMER_ID: ["a"], s.ORDER_DATE: [AS_OF]})}
+    if subscriptions is not None:
+        tables[c.SUBSCRIPTIONS] = subscriptions
+    return ClientData(tables=tables, rejects=pd.DataFrame(), reports={}, as_of=AS_OF)
+
+
+def test_section_state_no_table_missing_columns_ready():
+    section = "lifetime value of subscribers (sBG)"
+    none = c.section_state(_client(), section)
+    assert (none.status, none.missing, none.ready) == (c.NO_TABLE, ["subscriptions"], False)
+    assert none.sentence == (
+        "Not assessed: lifetime value of subscribers (sBG), for lack of the subscriptions table."
+    )
+    keys_only = pd.DataFrame({s.CUSTOMER_ID: ["a"], s.START_DATE: ["2023-01-01"]})
+    partial = c.section_state(_client(keys_only), section)
+    assert partial.status == c.MISSING_COLUMNS
+    assert partial.missing == ["subscriptions.end_date", "subscriptions.price"]
+    assert partial.sentence == (
+        "Not assessed: lifetime value of subscribers (sBG), for lack of the subscriptions' "
+        "end_date, price."
+    )
+    full = keys_only.assign(**{s.END_DATE: pd.NaT, s.PRICE: 10.0})
+    ready = c.section_state(_client(full), section)
+    assert ready.ready and ready.status == c.READY and ready.sentence == ""

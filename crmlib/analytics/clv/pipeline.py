@@ -171,6 +171,8 @@ class CLVPipeline(Estimator):
     gamma_gamma_ : GammaGamma
     purchase_model_ : str
         The purchase model used: ``"BG/NBD"`` or ``"Pareto/NBD"``.
+    purchase_estimator_ : BetaGeo or ParetoNBD
+        That model, fitted (``beta_geo_`` or ``pareto_nbd_``).
     purchase_choice_ : str
         Why, in one sentence.
     model_choice_ : ModelChoice or None
@@ -315,6 +317,17 @@ class CLVPipeline(Estimator):
         except CRMError as exc:  # e.g. too few repeat buyers before the holdout
             return None, f"No holdout comparison, {kept}: {exc}"
         return choice, f"On a holdout of the last {weeks} weeks, {choice.reason}"
+
+    @property
+    def purchase_estimator_(self) -> BetaGeo | ParetoNBD:
+        """The fitted purchase model the CLV uses (``beta_geo_`` or ``pareto_nbd_``).
+
+        Raises
+        ------
+        crmlib.errors.NotFittedError
+            Before :meth:`fit`.
+        """
+        return self._purchases()
 
     def _purchases(self):
         """The fitted purchase model: BG/NBD or Pareto/NBD, as set or chosen."""
