@@ -189,9 +189,9 @@ def subscriber_retention_recommendation(
     months = value.horizon_months
     text = (
         f"Keep the {len(at_risk):,} subscriptions most at risk of being cancelled at their next "
-        f"renewal (the {share:.0%} of active subscriptions least likely to renew at their "
-        f"tenure, mostly the newest): value = {step:.1%} more chance of renewing, times "
-        f"their margin over {months} months"
+        f"renewal (the {100 * share:.0f} % of active subscriptions least likely to renew at "
+        f"their tenure, mostly the newest): value = {100 * step:.1f} points more chance of "
+        f"renewing, times their margin over {months} months"
     )
     return recommendation(
         text,

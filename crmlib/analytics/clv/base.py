@@ -53,20 +53,6 @@ class Estimator:
 
     _param_names: tuple[str, ...] = ()
 
-    @classmethod
-    def _with_params(cls, model: str, *values: float):
-        """A new model holding known parameters ``values`` (in ``_param_names`` order).
-
-        ``model`` names it in the error ("BG/NBD parameter r must be ..."); every
-        parameter of these models is a positive finite number.
-        """
-        for name, value in zip(cls._param_names, values, strict=True):
-            if not (np.isfinite(value) and value > 0):
-                raise CRMError(f"{model} parameter {name} must be a positive number, not {value}")
-        instance = cls()
-        instance.params_ = dict(zip(cls._param_names, map(float, values), strict=True))
-        return instance
-
     def _require_fitted(self, attribute: str = "params_"):
         """The fitted ``attribute``; NotFittedError when fit has not set it."""
         value = getattr(self, attribute, None)
@@ -137,6 +123,84 @@ class Estimator:
             index=pd.Index(list(params), name=PARAMETER),
         )
         return table
+
+
+class MaximumLikelihoodEstimator(Estimator):
+    """Base of the models fitted by maximum likelihood: optimiser settings and known parameters.
+
+    A subclass names itself in ``_model`` (for messages, e.g. "BG/NBD") and its
+    parameters in ``_param_names``, and fits with :func:`maximise` using
+    ``self.tol`` and ``self.maxiter``.
+
+    Parameters
+    ----------
+    tol : float, optional
+        Gradient tolerance of the BFGS optimiser (on the mean negative
+        log-likelihood per customer, with respect to the log parameters);
+        default the model's ``_default_tol``.
+    maxiter : int, default 1000
+        Iteration limit of the optimiser.
+    """
+
+    _model: str = ""
+    _default_tol: float = 1e-7
+
+    def __init__(self, tol: float | None = None, maxiter: int = 1000):
+        self.tol = self._default_tol if tol is None else tol
+        self.maxiter = maxiter
+
+    @classmethod
+    def from_params(cls, *values: float, **named: float):
+        """A model holding known parameters (e.g. published ones, or to simulate from).
+
+        The parameters in ``_param_names`` order, by name, or both (e.g.
+        ``BetaGeo.from_params(0.243, 4.414, 0.793, 2.426)`` or
+        ``BetaGeo.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426)``);
+        every parameter of these models is a positive finite number.
+
+        Raises
+        ------
+        crmlib.errors.CRMError
+            A parameter missing, unknown, given twice, or not positive.
+        """
+        names = cls._param_names
+        if len(values) > len(names):
+            raise CRMError(f"{cls._model} has {len(names)} parameters ({', '.join(names)})")
+        given = dict(zip(names, values, strict=False))
+        unknown = sorted(set(named) - set(names))
+        twice = sorted(set(named) & set(given))
+        missing = [n for n in names if n not in given and n not in named]
+        for problem, which in (("unknown", unknown), ("given twice", twice), ("missing", missing)):
+            if which:
+                raise CRMError(f"{cls._model} parameter(s) {problem}: {', '.join(which)}")
+        given.update(named)
+        for name in names:
+            value = given[name]
+            if not (np.isfinite(value) and value > 0):
+                raise CRMError(
+                    f"{cls._model} parameter {name} must be a positive number, not {value}"
+                )
+        instance = cls()
+        instance.params_ = {name: float(given[name]) for name in names}
+        return instance
+
+
+class PenalizedEstimator(MaximumLikelihoodEstimator):
+    """A :class:`MaximumLikelihoodEstimator` with an L2 penalty on its parameters.
+
+    Parameters
+    ----------
+    penalizer : float, default 0
+        L2 penalty on the parameters, added to the mean negative
+        log-likelihood (as lifetimes' ``penalizer_coef``). 0 is plain maximum
+        likelihood and reproduces the published fits.
+    tol, maxiter
+        As :class:`MaximumLikelihoodEstimator`.
+    """
+
+    def __init__(self, penalizer: float = 0.0, tol: float | None = None, maxiter: int = 1000):
+        super().__init__(tol=tol, maxiter=maxiter)
+        self.penalizer = penalizer
 
 
 def maximise(objective, x0: np.ndarray, tol: float, maxiter: int, model: str):

@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import special
 
 from crmlib.analytics.clv._inputs import broadcast, btyd_rows, check_btyd, wrap
-from crmlib.analytics.clv.base import Estimator, maximise
+from crmlib.analytics.clv.base import PenalizedEstimator, maximise
 from crmlib.data import schema as s
 from crmlib.errors import CRMError, DataError
 
@@ -193,7 +193,7 @@ def _away_from_one(a: float) -> float:
     return a
 
 
-class BetaGeo(Estimator):
+class BetaGeo(PenalizedEstimator):
     """BG/NBD model of repeat purchasing (Fader, Hardie & Lee 2005a).
 
     While alive, a customer buys as a Poisson process with rate lambda;
@@ -246,17 +246,8 @@ class BetaGeo(Estimator):
     {'r': 0.243, 'alpha': 4.414, 'a': 0.793, 'b': 2.426}
     """
 
+    _model = "BG/NBD"
     _param_names = _BG_PARAMS
-
-    def __init__(self, penalizer: float = 0.0, tol: float = 1e-7, maxiter: int = 1000):
-        self.penalizer = penalizer
-        self.tol = tol
-        self.maxiter = maxiter
-
-    @classmethod
-    def from_params(cls, r: float, alpha: float, a: float, b: float) -> BetaGeo:
-        """A model with known parameters (e.g. published ones, or to simulate from)."""
-        return cls._with_params("BG/NBD", r, alpha, a, b)
 
     def fit(self, summary: pd.DataFrame) -> BetaGeo:
         """Fit r, alpha, a, b by maximum likelihood.
@@ -305,7 +296,7 @@ class BetaGeo(Estimator):
         mean_T = (_dot(data.weight, data.T) + _dot(data.weight0, data.T0)) / n
         alpha0 = mean_T / mean_x if mean_x > 0 and mean_T > 0 else 1.0
         x0 = np.log([1.0, alpha0, 1.0, 1.0])
-        result = maximise(objective, x0, self.tol, self.maxiter, "BG/NBD")
+        result = maximise(objective, x0, self.tol, self.maxiter, self._model)
         params = self._set_maximum_likelihood_fit(objective, result, n)
         self.log_likelihood_ = _bgnbd_loglik(params, data)
         self.n_customers_ = int(n)

@@ -29,7 +29,7 @@ from crmlib.analytics.clv._inputs import (
     rows_text,
     wrap,
 )
-from crmlib.analytics.clv.base import Estimator, maximise
+from crmlib.analytics.clv.base import MaximumLikelihoodEstimator, maximise
 from crmlib.data import schema as s
 from crmlib.errors import DataError
 
@@ -134,7 +134,7 @@ def _bgbb_loglik(params, x, tx, n, weight, gradient: bool = False):
     return total, weight @ per_row
 
 
-class BetaGeoBetaBinom(Estimator):
+class BetaGeoBetaBinom(MaximumLikelihoodEstimator):
     """BG/BB: discrete-time transactions and dropout, Fader, Hardie & Shang (2010).
 
     In each period an alive customer transacts with probability p; at the
@@ -184,16 +184,9 @@ class BetaGeoBetaBinom(Estimator):
     {'alpha': 1.204, 'beta': 0.75, 'gamma': 0.657, 'delta': 2.783}
     """
 
+    _model = "BG/BB"
     _param_names = _BGBB_PARAMS
-
-    def __init__(self, tol: float = 1e-8, maxiter: int = 1000):
-        self.tol = tol
-        self.maxiter = maxiter
-
-    @classmethod
-    def from_params(cls, alpha: float, beta: float, gamma: float, delta: float) -> BetaGeoBetaBinom:
-        """A model with known parameters (e.g. published ones)."""
-        return cls._with_params("BG/BB", alpha, beta, gamma, delta)
+    _default_tol = 1e-8
 
     def fit(self, summary: pd.DataFrame) -> BetaGeoBetaBinom:
         """Fit alpha, beta, gamma, delta by maximum likelihood.
@@ -231,7 +224,7 @@ class BetaGeoBetaBinom(Estimator):
             ll, grad = _bgbb_loglik(params, x, tx, n_, w, gradient=True)
             return -ll / n, -grad / n * params  # chain rule for the log scale
 
-        result = maximise(objective, np.zeros(4), self.tol, self.maxiter, "BG/BB")
+        result = maximise(objective, np.zeros(4), self.tol, self.maxiter, self._model)
         params = self._set_maximum_likelihood_fit(objective, result, n)
         self.log_likelihood_ = _bgbb_loglik(params, x, tx, n_, w)
         self.n_customers_ = int(n)

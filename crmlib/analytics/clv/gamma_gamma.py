@@ -23,7 +23,7 @@ from crmlib.analytics.clv._inputs import (
     summary_columns,
     wrap,
 )
-from crmlib.analytics.clv.base import Estimator, compress, maximise
+from crmlib.analytics.clv.base import PenalizedEstimator, compress, maximise
 from crmlib.data import schema as s
 from crmlib.errors import CorrelationWarning, CRMError, DataError
 
@@ -69,7 +69,7 @@ def _gamma_gamma_loglik(params, x, m, gradient: bool = False):
     return ll, grad
 
 
-class GammaGamma(Estimator):
+class GammaGamma(PenalizedEstimator):
     """Gamma-Gamma model of the average spend per purchase (Fader, Hardie & Lee 2005b).
 
     A customer's purchases are worth z ~ Gamma(p, nu); across customers
@@ -117,24 +117,18 @@ class GammaGamma(Estimator):
     Note, brucehardie.com.
     """
 
+    _model = "Gamma-Gamma"
     _param_names = _GG_PARAMS
 
     def __init__(
         self,
         penalizer: float = 0.0,
-        tol: float = 1e-7,
+        tol: float | None = None,
         maxiter: int = 1000,
         correlation_threshold: float = 0.3,
     ):
-        self.penalizer = penalizer
-        self.tol = tol
-        self.maxiter = maxiter
+        super().__init__(penalizer=penalizer, tol=tol, maxiter=maxiter)
         self.correlation_threshold = correlation_threshold
-
-    @classmethod
-    def from_params(cls, p: float, q: float, v: float) -> GammaGamma:
-        """A model with known parameters (e.g. the published ones)."""
-        return cls._with_params("Gamma-Gamma", p, q, v)
 
     def fit(self, summary: pd.DataFrame) -> GammaGamma:
         """Fit p, q, v by maximum likelihood on the repeat buyers of ``summary``.
@@ -207,7 +201,7 @@ class GammaGamma(Estimator):
 
         # Start at p = q = 1 with v matching the mean spend (E[z] = p v / (q - 1) ~ v p / q).
         x0 = np.log([1.0, 1.0, max(float(np.mean(m)), 1e-6)])
-        result = maximise(objective, x0, self.tol, self.maxiter, "Gamma-Gamma")
+        result = maximise(objective, x0, self.tol, self.maxiter, self._model)
         params = self._set_maximum_likelihood_fit(objective, result, n)
         self.log_likelihood_ = float(w @ _gamma_gamma_loglik(params, xs, ms))
         self.n_customers_ = int(n)

@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import special
 
 from crmlib.analytics.clv._inputs import broadcast, btyd_rows, check_btyd, wrap
-from crmlib.analytics.clv.base import Estimator, maximise
+from crmlib.analytics.clv.base import PenalizedEstimator, maximise
 from crmlib.data import schema as s
 from crmlib.errors import CRMError, DataError
 
@@ -138,7 +138,7 @@ def _pnbd_loglik(params, data: _PNBDData) -> float:
     )
 
 
-class ParetoNBD(Estimator):
+class ParetoNBD(PenalizedEstimator):
     """Pareto/NBD model of repeat purchasing (Schmittlein, Morrison & Colombo 1987).
 
     While alive, a customer buys as a Poisson process with rate lambda; their
@@ -194,17 +194,8 @@ class ParetoNBD(Estimator):
     {'r': 0.553, 'alpha': 10.578, 's': 0.606, 'beta': 11.668}
     """
 
+    _model = "Pareto/NBD"
     _param_names = _PNBD_PARAMS
-
-    def __init__(self, penalizer: float = 0.0, tol: float = 1e-7, maxiter: int = 1000):
-        self.penalizer = penalizer
-        self.tol = tol
-        self.maxiter = maxiter
-
-    @classmethod
-    def from_params(cls, r: float, alpha: float, s: float, beta: float) -> ParetoNBD:
-        """A model with known parameters (e.g. published ones, or to simulate from)."""
-        return cls._with_params("Pareto/NBD", r, alpha, s, beta)
 
     def fit(self, summary: pd.DataFrame) -> ParetoNBD:
         """Fit r, alpha, s, beta by maximum likelihood.
@@ -261,7 +252,7 @@ class ParetoNBD(Estimator):
         alpha0 = mean_T / mean_x if mean_x > 0 and mean_T > 0 else 1.0
         beta0 = mean_T if mean_T > 0 else 1.0
         x0 = np.log([1.0, alpha0, 1.0, beta0])
-        result = maximise(objective, x0, self.tol, self.maxiter, "Pareto/NBD")
+        result = maximise(objective, x0, self.tol, self.maxiter, self._model)
         params = self._set_maximum_likelihood_fit(objective, result, n)
         self.log_likelihood_ = _pnbd_loglik(params, data)
         self.n_customers_ = int(n)

@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import special
 
 from crmlib.analytics.clv._inputs import broadcast, wrap
-from crmlib.analytics.clv.base import Estimator, maximise
+from crmlib.analytics.clv.base import MaximumLikelihoodEstimator, maximise
 from crmlib.data import schema as s
 from crmlib.errors import DataError
 
@@ -102,7 +102,7 @@ def _sbg_loglik(params, churned, last, n_last, gradient: bool = False):
     return total, grad
 
 
-class ShiftedBetaGeo(Estimator):
+class ShiftedBetaGeo(MaximumLikelihoodEstimator):
     """Shifted-beta-geometric retention of a contractual cohort, Fader & Hardie (2007).
 
     Every customer renews each period until they churn, with a churn
@@ -154,16 +154,9 @@ class ShiftedBetaGeo(Estimator):
     {'alpha': 0.704, 'beta': 1.182}
     """
 
+    _model = "sBG"
     _param_names = _SBG_PARAMS
-
-    def __init__(self, tol: float = 1e-8, maxiter: int = 1000):
-        self.tol = tol
-        self.maxiter = maxiter
-
-    @classmethod
-    def from_params(cls, alpha: float, beta: float) -> ShiftedBetaGeo:
-        """A model with known parameters (e.g. published ones)."""
-        return cls._with_params("sBG", alpha, beta)
+    _default_tol = 1e-8
 
     def fit(self, survivors) -> ShiftedBetaGeo:
         """Fit alpha and beta by maximum likelihood from survivor counts.
@@ -204,7 +197,7 @@ class ShiftedBetaGeo(Estimator):
             ll, grad = _sbg_loglik(params, churned, last, n_last, gradient=True)
             return -ll / n, -grad / n * params
 
-        result = maximise(objective, np.zeros(2), self.tol, self.maxiter, "sBG")
+        result = maximise(objective, np.zeros(2), self.tol, self.maxiter, self._model)
         params = self._set_maximum_likelihood_fit(objective, result, n)
         self.log_likelihood_ = _sbg_loglik(params, churned, last, n_last)
         self.n_customers_ = int(n)
