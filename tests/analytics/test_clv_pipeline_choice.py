@@ -137,29 +137,40 @@ def _auto(tx: pd.DataFrame) -> tuple[CLVPipeline, pd.DataFrame]:
         ), summary
 
 
+# Two years of 12,000 customers: at 3,000 the two models' holdout forecasts are too alike for
+# the paired test to tell apart (BG/NBD is then kept, as it should be); at 12,000 it finds the
+# Pareto/NBD population in two of three draws and never rejects BG/NBD on its own population.
+@pytest.fixture(scope="module")
+def planted_choices():
+    return {
+        (kind, seed): _auto(_transactions(kind, 12_000, seed))
+        for kind in ("BG/NBD", "Pareto/NBD")
+        for seed in (1, 2, 3)
+    }
+
+
 # spend is uniform on 20-30 here: Gamma-Gamma's q runs high and may warn
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::crmlib.errors.ConvergenceWarning")
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_auto_picks_pareto_nbd_on_a_planted_pareto_nbd_population(seed):
-    model, summary = _auto(_transactions("Pareto/NBD", 3000, seed))
-    assert model.purchase_model_ == "Pareto/NBD"
-    assert model.model_choice_.chosen == "Pareto/NBD"
-    assert model.purchase_choice_.startswith("On a holdout of the last 26 weeks, Pareto/NBD")
-    # the CLV is the Pareto/NBD pipeline's, refitted on the whole summary
-    fixed = CLVPipeline(purchase_model="pareto_nbd").fit(summary)
-    np.testing.assert_allclose(model.clv(summary), fixed.clv(summary), rtol=1e-12)
+def test_auto_finds_the_generating_model_more_often_than_not(planted_choices):
+    picked = {key: model.purchase_model_ for key, (model, _) in planted_choices.items()}
+    on_pareto = [picked[("Pareto/NBD", seed)] for seed in (1, 2, 3)]
+    on_bg = [picked[("BG/NBD", seed)] for seed in (1, 2, 3)]
+    assert on_pareto.count("Pareto/NBD") >= 2, on_pareto
+    assert on_bg == ["BG/NBD"] * 3, on_bg
 
 
-def test_auto_on_a_planted_bg_nbd_population_favours_bg_nbd_by_likelihood_not_by_mae():
-    # What could honestly be tested: on BG/NBD populations the calibration
-    # likelihood favours the generating model, but the choice criterion of
-    # choose_purchase_model (per-customer MAE, which a forecast nearer the
-    # median of mostly-zero holdout counts wins) picks the Pareto/NBD, whose
-    # one-time buyers may have left. This records that behaviour.
-    model, _ = _auto(_transactions("BG/NBD", 3000, 1))
-    table = model.model_choice_.table
-    assert table.loc["BG/NBD", "log_likelihood"] > table.loc["Pareto/NBD", "log_likelihood"]
-    assert model.purchase_model_ == table["mae"].idxmin()
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::crmlib.errors.ConvergenceWarning")
+def test_auto_uses_the_chosen_model_refitted_on_the_whole_summary(planted_choices):
+    for (_kind, _seed), (model, summary) in planted_choices.items():
+        if model.purchase_model_ != "Pareto/NBD":
+            continue
+        assert model.purchase_choice_.startswith("On a holdout of the last 26 weeks, Pareto/NBD")
+        fixed = CLVPipeline(purchase_model="pareto_nbd").fit(summary)
+        np.testing.assert_allclose(model.clv(summary), fixed.clv(summary), rtol=1e-12)
+        return
+    pytest.fail("no planted population chose Pareto/NBD")
 
 
 def test_auto_without_enough_history_keeps_the_bg_nbd_and_says_why():
