@@ -15,6 +15,7 @@ from crmlib.analytics import segments
 from crmlib.data import schema as s
 from crmlib.models import idic
 from crmlib.plots.base import new_axes
+from crmlib.plots.style import PALETTE
 
 
 def _annotated_matrix(ax: Axes, table: pd.DataFrame, fmt: str, label: str, cmap: str) -> Axes:
@@ -131,7 +132,7 @@ def plot_channel_response(rates: pd.DataFrame, ax: Axes | None = None) -> Axes:
         [rate - rates[idic.LOWER].to_numpy(dtype=float), rates[idic.UPPER].to_numpy() - rate]
     )
     positions = np.arange(len(rates))
-    ax.bar(positions, rate, yerr=errors, capsize=4, color="tab:blue", alpha=0.8)
+    ax.bar(positions, rate, yerr=errors, capsize=4, color=PALETTE[0], alpha=0.85)
     upper = rates[idic.UPPER].to_numpy(dtype=float)
     for x, (r, top, n) in enumerate(zip(rate, upper, rates[idic.CONTACTS], strict=True)):
         ax.annotate(
@@ -176,5 +177,6 @@ def plot_propensity_history(history: pd.DataFrame, ax: Axes | None = None) -> Ax
     ax.set_ylabel("propensity: posterior mean and 90 % interval")
     ax.set_ylim(0, 1)
     ax.set_title("What each interaction teaches about one customer")
-    ax.legend(title="channel")
+    # beside the axes: inside, the legend would cover the lines of a 0-1 axis
+    ax.legend(title="channel", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
