@@ -38,6 +38,7 @@ def _matrix(ax, values, frequency, recency, label, title, unit="periods"):
         extent=(recency[0], recency[-1], frequency[0] - 0.5, frequency[-1] + 0.5),
     )
     ax.figure.colorbar(image, ax=ax, label=label)
+    ax.grid(False)  # grid lines would cut through the cells
     ax.set_xlabel(f"recency: {unit} from first to last purchase")
     ax.set_ylabel("frequency (repeat purchases)")
     ax.set_title(title)
@@ -207,8 +208,8 @@ def plot_clv_distribution(
     ax.legend(
         handles,
         [f"mean {format_money(mean, currency)}", f"median {format_money(median, currency)}"],
-        loc="lower left",
-        bbox_to_anchor=(0.0, 1.06),
+        loc="lower right",
+        bbox_to_anchor=(1.0, 1.0),
         ncol=2,
         borderaxespad=0.0,
     )

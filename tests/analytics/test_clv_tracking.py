@@ -170,3 +170,31 @@ def test_clv_histogram_spreads_skewed_values_over_log_bins_with_a_money_axis():
     assert ax.xaxis.get_major_formatter()(3000.0, None) == "€3,000"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["mean €552", "median €16"]
+
+
+def test_rfm_money_heat_map_shows_the_currency_and_no_grid_through_the_cells():
+    from crmlib.models import idic
+    from crmlib.plots import idic as idic_plots
+
+    rfm = pd.DataFrame(
+        {idic.R_SCORE: [1, 2, 2], idic.F_SCORE: [1, 2, 2], idic.MONETARY: [10.0, 30.0, 50.0]}
+    )
+    ax = idic_plots.plot_rfm_heatmap(rfm, value=idic.MONETARY, bins=2, currency="EUR")
+    assert sorted(t.get_text() for t in ax.texts if t.get_text()) == ["€10", "€40"]
+    colourbar = ax.images[0].colorbar.ax
+    assert colourbar.get_ylabel() == "mean net revenue"
+    assert colourbar.yaxis.get_major_formatter()(1500.0, None) == "€1,500"
+    assert not any(line.get_visible() for line in ax.get_xgridlines() + ax.get_ygridlines())
+
+
+def test_channel_response_axis_is_in_percent_with_room_for_the_labels():
+    from crmlib.models import idic
+    from crmlib.plots import idic as idic_plots
+
+    responses = pd.DataFrame(
+        {s.CHANNEL: ["email", "email", "sms", "sms"], idic.SUCCESS: [True, False, False, False]}
+    )
+    rates = idic.response_rates(responses, s.CHANNEL)
+    ax = idic_plots.plot_channel_response(rates)
+    assert ax.yaxis.get_major_formatter()(0.25, None) == "25%"
+    assert ax.get_ylim()[1] == pytest.approx(rates[idic.UPPER].max() * 1.15)
