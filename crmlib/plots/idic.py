@@ -166,7 +166,7 @@ def plot_channel_response(rates: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set_xticks(
         positions, labels, rotation=30 if rotated else 0, ha="right" if rotated else "center"
     )
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_ylim(0, max(float(np.nanmax(upper)) * 1.15, 0.01))  # room for the labels
     ax.set_ylabel("response rate (90 % interval)")
     ax.set_xlabel(" / ".join(map(str, rates.index.names)))
