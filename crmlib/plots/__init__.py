@@ -15,6 +15,7 @@ from crmlib.plots.clv import (
     plot_clv_distribution,
     plot_frequency_recency_matrix,
     plot_probability_alive_matrix,
+    plot_tracking,
 )
 from crmlib.plots.foundations import plot_customers_over_time, plot_lorenz_curve
 from crmlib.plots.idic import (
@@ -81,6 +82,7 @@ __all__ = [
     "plot_scorecard",
     "plot_segment_profile",
     "plot_strategy_matrix",
+    "plot_tracking",
     "plot_value_needs_portfolio",
     "plot_whale_curve",
 ]

@@ -10,24 +10,30 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.ticker import PercentFormatter
 
 from crmlib.analytics import segments
+from crmlib.analytics.metrics import currency_prefix
 from crmlib.data import schema as s
 from crmlib.models import idic
 from crmlib.plots.base import new_axes
+from crmlib.plots.style import PALETTE, money_axis
 
 
-def _annotated_matrix(ax: Axes, table: pd.DataFrame, fmt: str, label: str, cmap: str) -> Axes:
-    """Draw ``table`` as a heat map with its values written in the cells."""
+def _annotated_matrix(
+    ax: Axes, table: pd.DataFrame, fmt: str, label: str, cmap: str, prefix: str = ""
+) -> Axes:
+    """Draw ``table`` as a heat map with its values written in the cells (after ``prefix``)."""
     values = table.to_numpy(dtype=float)
     image = ax.imshow(values, cmap=cmap, aspect="auto", origin="lower")
     ax.figure.colorbar(image, ax=ax, label=label)
+    ax.grid(False)  # grid lines would cut through the cells
     ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
     ax.set_yticks(range(table.shape[0]), [str(i) for i in table.index])
     finite = values[np.isfinite(values)]
     middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
     for (row, col), value in np.ndenumerate(values):
-        text = "" if not np.isfinite(value) else format(value, fmt)
+        text = "" if not np.isfinite(value) else prefix + format(value, fmt)
         ax.text(
             col,
             row,
@@ -41,7 +47,11 @@ def _annotated_matrix(ax: Axes, table: pd.DataFrame, fmt: str, label: str, cmap:
 
 
 def plot_rfm_heatmap(
-    rfm: pd.DataFrame, value: str | None = None, bins: int | None = None, ax: Axes | None = None
+    rfm: pd.DataFrame,
+    value: str | None = None,
+    bins: int | None = None,
+    currency: str | None = "",
+    ax: Axes | None = None,
 ) -> Axes:
     """Customers (or the mean of ``value``) by recency score and frequency score.
 
@@ -53,6 +63,9 @@ def plot_rfm_heatmap(
         A column to average per cell (e.g. ``"monetary"``); default: count customers.
     bins : int, optional
         Number of scores; default the highest score present.
+    currency : str, optional
+        With ``value="monetary"``: the ISO code the cells and colour bar show
+        money in (:func:`crmlib.plots.money_axis`); "" shows no unit.
     ax : matplotlib.axes.Axes, optional
 
     Returns
@@ -68,11 +81,18 @@ def plot_rfm_heatmap(
         label, fmt = "customers", ",.0f"
     else:
         table = rfm.groupby([idic.R_SCORE, idic.F_SCORE])[value].mean().unstack()
-        label, fmt = f"mean {value}", ",.0f"
+        label, fmt = f"mean {value.replace('_', ' ')}", ",.0f"
+    money = value == idic.MONETARY
+    if money:
+        label = "mean net revenue"
     table = table.reindex(index=scores, columns=scores)
     if value is None:
         table = table.fillna(0)
-    _annotated_matrix(ax, table, fmt, label, "Blues")
+    _annotated_matrix(
+        ax, table, fmt, label, "Blues", prefix=currency_prefix(currency) if money else ""
+    )
+    if money:
+        money_axis(ax.images[0].colorbar.ax, currency)
     ax.set_xlabel("F score (5 = most orders)")
     ax.set_ylabel("R score (5 = most recent)")
     ax.set_title("RFM: " + label + " by recency and frequency score")
@@ -131,7 +151,7 @@ def plot_channel_response(rates: pd.DataFrame, ax: Axes | None = None) -> Axes:
         [rate - rates[idic.LOWER].to_numpy(dtype=float), rates[idic.UPPER].to_numpy() - rate]
     )
     positions = np.arange(len(rates))
-    ax.bar(positions, rate, yerr=errors, capsize=4, color="tab:blue", alpha=0.8)
+    ax.bar(positions, rate, yerr=errors, capsize=4, color=PALETTE[0], alpha=0.85)
     upper = rates[idic.UPPER].to_numpy(dtype=float)
     for x, (r, top, n) in enumerate(zip(rate, upper, rates[idic.CONTACTS], strict=True)):
         ax.annotate(
@@ -146,6 +166,8 @@ def plot_channel_response(rates: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set_xticks(
         positions, labels, rotation=30 if rotated else 0, ha="right" if rotated else "center"
     )
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylim(0, max(float(np.nanmax(upper)) * 1.15, 0.01))  # room for the labels
     ax.set_ylabel("response rate (90 % interval)")
     ax.set_xlabel(" / ".join(map(str, rates.index.names)))
     ax.set_title("Campaign response by " + " / ".join(map(str, rates.index.names)))
@@ -176,5 +198,6 @@ def plot_propensity_history(history: pd.DataFrame, ax: Axes | None = None) -> Ax
     ax.set_ylabel("propensity: posterior mean and 90 % interval")
     ax.set_ylim(0, 1)
     ax.set_title("What each interaction teaches about one customer")
-    ax.legend(title="channel")
+    # beside the axes: inside, the legend would cover the lines of a 0-1 axis
+    ax.legend(title="channel", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax

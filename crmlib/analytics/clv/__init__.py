@@ -39,6 +39,7 @@ from crmlib.analytics.clv.holdout import (
     ModelChoice,
     calibration_holdout_split,
     choose_purchase_model,
+    cumulative_repeat_tracking,
     holdout_metrics,
     holdout_tracking,
 )
@@ -103,6 +104,7 @@ __all__ = [
     "annual_to_monthly_rate",
     "calibration_holdout_split",
     "choose_purchase_model",
+    "cumulative_repeat_tracking",
     "customer_lifetime_value",
     "historical_clv",
     "holdout_metrics",

@@ -6,7 +6,11 @@ after it; :func:`holdout_metrics` compares a fitted model's predicted holdout
 purchases with those counts; :func:`choose_purchase_model` fits every
 non-contractual purchase model (BG/NBD, Pareto/NBD) on the calibration period
 and keeps the first (BG/NBD) unless another predicts the holdout significantly
-better (a paired test on per-customer squared errors, Diebold & Mariano 1995).
+better (a paired test on per-customer squared errors, Diebold & Mariano 1995);
+:func:`holdout_tracking` and
+:func:`cumulative_repeat_tracking` give the cumulative purchases over the
+holdout and over the whole calibration + holdout window (the paper's
+tracking chart).
 """
 
 from __future__ import annotations
@@ -434,3 +438,113 @@ def _paired_p_value(base: np.ndarray, other: np.ndarray) -> float:
         return 1.0
     z = float(np.mean(d)) / (sd / np.sqrt(len(d)))
     return float(2.0 * norm.sf(abs(z)))
+
+
+def cumulative_repeat_tracking(
+    models: dict[str, Estimator],
+    transactions: pd.DataFrame,
+    observation_end,
+    start=None,
+    calibration_end=None,
+    time_unit: str = "W",
+) -> pd.DataFrame:
+    """Cumulative repeat purchases period by period, actual and as each model expects them.
+
+    The tracking chart of Fader, Hardie & Lee (2005a), figure 2 (CDNOW: weeks
+    1-78, the first 39 the calibration period). Period ``k`` ends on day
+    ``7k - 1`` after ``start`` (weeks; ``k - 1`` for days), the day counted in.
+    A customer whose first purchase fell on day ``d_i`` is ``(7k - 1 - d_i) / 7``
+    weeks old at the end of period ``k``, the age convention of the BTYD
+    summary (T = days from the first purchase to the end of the window / 7).
+
+    - actual: the repeat purchase occasions (distinct days with a purchase,
+      after the first purchase day, as in
+      :func:`crmlib.analytics.summary.customer_summary`) made by the end of
+      period ``k``;
+    - model: the sum over customers of the unconditional expectation of
+      repeat purchases in their first ``t`` periods, E[X(t)] (BG/NBD:
+      Fader, Hardie & Lee 2005a, eq. 9; Pareto/NBD: Schmittlein, Morrison &
+      Colombo 1987, eq. 17), at each customer's age ``t`` (0 before their
+      first purchase): ``sum_i E[X(age_ik)]``.
+
+    Parameters
+    ----------
+    models : dict
+        Name -> fitted purchase model with ``expected_purchases_new(t)``
+        (:class:`~crmlib.analytics.clv.BetaGeo`, :class:`~crmlib.analytics.clv.ParetoNBD`),
+        usually fitted on the calibration period.
+    transactions : pandas.DataFrame
+        Order lines (customer_id, order_date, revenue). Lines with negative
+        revenue (returns) are not purchases.
+    observation_end : date-like
+        Last day tracked (inclusive).
+    start : date-like, optional
+        Day 0 of period 1; default the first order date.
+    calibration_end : date-like, optional
+        When given, only customers whose first purchase is on or before it
+        are tracked (the customers a model fitted on the calibration period
+        knows), as in the paper's cohort.
+    time_unit : {"D", "W"}, default "W"
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``period`` (1, 2, ...: every whole period up to
+        ``observation_end``), columns ``actual`` and one per model.
+
+    Raises
+    ------
+    crmlib.errors.CRMError
+        Unknown time unit, a date that is not a date, or ``observation_end``
+        before ``start``.
+    crmlib.errors.DataError
+        Transactions lacking a needed column.
+    """
+    if time_unit not in TIME_UNITS:
+        raise CRMError(f"time_unit must be 'D' (days) or 'W' (weeks), not {time_unit!r}")
+    if not isinstance(transactions, pd.DataFrame):
+        raise DataError("cumulative_repeat_tracking needs a transactions DataFrame")
+    missing = [c for c in (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE) if c not in transactions]
+    if missing:
+        raise DataError(
+            f"cumulative_repeat_tracking: transactions lack the column(s) {', '.join(missing)}",
+            column=missing[0],
+        )
+    days = pd.to_datetime(transactions[s.ORDER_DATE]).dt.normalize()
+    bought = (transactions[s.REVENUE] >= 0).to_numpy()
+    try:
+        day0 = days[bought].min() if start is None else pd.Timestamp(start).normalize()
+        obs_end = pd.Timestamp(observation_end).normalize()
+        cal_end = None if calibration_end is None else pd.Timestamp(calibration_end).normalize()
+    except (TypeError, ValueError) as exc:
+        raise CRMError(
+            f"start, calibration_end and observation_end must be dates ({exc})"
+        ) from None
+    if obs_end < day0:
+        raise CRMError(f"observation_end ({obs_end.date()}) is before start ({day0.date()})")
+    occasions = pd.DataFrame(
+        {s.CUSTOMER_ID: transactions[s.CUSTOMER_ID].to_numpy()[bought], "day": days[bought]}
+    )
+    occasions = occasions[(occasions["day"] >= day0) & (occasions["day"] <= obs_end)]
+    occasions = occasions.drop_duplicates()
+    first = occasions.groupby(s.CUSTOMER_ID)["day"].transform("min")
+    if cal_end is not None:
+        occasions = occasions[first <= cal_end]
+        first = first[first <= cal_end]
+    offset = (occasions["day"] - day0).dt.days.to_numpy()
+    first_offset = (first - day0).dt.days.to_numpy()
+    length = int(TIME_UNITS[time_unit])
+    periods = np.arange(1, ((obs_end - day0).days + 1) // length + 1)
+    period_end = periods * length - 1  # the last day of each period, counted from day 0
+    repeat = offset[offset > first_offset]
+    table = pd.DataFrame(
+        {ACTUAL: np.searchsorted(np.sort(repeat), period_end, side="right").astype(float)},
+        index=pd.Index(periods, name=PERIOD),
+    )
+    # customers who first bought on the same day share their expectation
+    cohort_day, cohort_size = np.unique(first_offset[offset == first_offset], return_counts=True)
+    for name, model in models.items():
+        ages = np.clip((period_end[:, None] - cohort_day[None, :]) / length, 0.0, None)
+        expected = np.asarray(model.expected_purchases_new(ages.ravel()), dtype=float)
+        table[name] = expected.reshape(ages.shape) @ cohort_size.astype(float)
+    return table
