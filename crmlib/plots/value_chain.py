@@ -69,11 +69,13 @@ def plot_whale_curve(curve: pd.DataFrame, ax: Axes | None = None, label: str = "
     ax.axhline(100, color="0.4", linestyle="--", linewidth=0.8, label=f"100 % of total {label}")
     peak = int(np.argmax(y))
     ax.plot([x[peak]], [y[peak]], "o", color="tab:red")
+    late = x[peak] > 50  # a peak on the right half: the note goes to its left, inside the axes
     ax.annotate(
         f"peak {y[peak]:.0f} % at {x[peak]:.0f} % of customers",
         (x[peak], y[peak]),
-        xytext=(8, 6),
+        xytext=(-8 if late else 8, 6),
         textcoords="offset points",
+        ha="right" if late else "left",
         fontsize=9,
     )
     if peak < len(x) - 1 and y[peak] > y[-1]:
