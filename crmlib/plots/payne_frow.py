@@ -163,7 +163,7 @@ def plot_strategy_matrix(position: pf.StrategyPosition, ax: Axes | None = None) 
     ax.set_xlabel("how far offers are individualised (0-1)")
     ax.set_ylabel("how much customer information is used (0-1)")
     ax.set_title("CRM strategy matrix")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the matrix, not in a quadrant
     return ax
 
 
