@@ -233,7 +233,8 @@ def plot_segment_profile(
     ax.set_xlabel("share of customers (size)")
     ax.set_ylabel("net revenue per customer (value)")
     ax.set_title("Segments by size, value and growth")
-    ax.legend(loc="lower right")
+    # above the plot, right of the left-aligned title: never over a bubble or a name
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.2)
     ax.figure.canvas.draw_idle()  # the colour bar has taken its room: place labels after it
     if ax.figure.get_layout_engine() is not None:
         ax.figure.get_layout_engine().execute(ax.figure)

@@ -68,23 +68,28 @@ def plot_whale_curve(curve: pd.DataFrame, ax: Axes | None = None, label: str = "
     ax.plot(x, y, color="tab:blue", linewidth=2, label=f"cumulative {label}")
     ax.axhline(100, color="0.4", linestyle="--", linewidth=0.8, label=f"100 % of total {label}")
     peak = int(np.argmax(y))
-    ax.plot([x[peak]], [y[peak]], "o", color="tab:red")
-    late = x[peak] > 50  # a peak on the right half: the note goes to its left, inside the axes
-    ax.annotate(
-        f"peak {y[peak]:.0f} % at {x[peak]:.0f} % of customers",
-        (x[peak], y[peak]),
-        xytext=(-8 if late else 8, 6),
-        textcoords="offset points",
-        ha="right" if late else "left",
-        fontsize=9,
-    )
+    if y[peak] > y[-1] + 1e-9:  # a whale's back: mark its peak (a curve that only rises has none)
+        ax.plot([x[peak]], [y[peak]], "o", color="tab:red")
+        late = x[peak] > 50  # a peak on the right half: the note goes to its left, inside the axes
+        ax.annotate(
+            f"peak {y[peak]:.0f} % at {x[peak]:.0f} % of customers",
+            (x[peak], y[peak]),
+            xytext=(-8 if late else 8, 6),
+            textcoords="offset points",
+            ha="right" if late else "left",
+            fontsize=9,
+        )
     if peak < len(x) - 1 and y[peak] > y[-1]:
         ax.axvspan(x[peak], 100, color="tab:red", alpha=0.08, label="loss-making customers")
     ax.set_xlim(0, 100)
     ax.set_ylim(min(0.0, float(y.min())), max(105.0, float(y.max()) * 1.08))
     ax.xaxis.set_major_formatter(PercentFormatter(100))
     ax.yaxis.set_major_formatter(PercentFormatter(100))
-    ax.set_xlabel("customers, ranked from the most to the least profitable")
+    ax.set_xlabel(
+        "customers, ranked from the most to the least profitable"
+        if label == "profit"
+        else f"customers, ranked from the highest to the lowest {label}"
+    )
     ax.set_ylabel(f"cumulative share of total {label}")
     ax.set_title(f"Whale curve of customer {label}")
     ax.legend(loc="lower right", fontsize=8)
@@ -255,6 +260,7 @@ def plot_lifecycle_stages(counts: pd.DataFrame, ax: Axes | None = None) -> Axes:
         values = counts[stage].to_numpy(dtype=float)
         ax.bar(x, values, bottom=bottom, color=colours.get(stage), label=str(stage))
         bottom += values
+    ax.set_ylim(0, max(float(bottom.max()), 1.0) * 1.06)  # headroom above the tallest bar
     labels = [pd.Timestamp(d).strftime("%Y-%m-%d") for d in counts.index]
     step = max(1, int(np.ceil(len(labels) / 12)))
     ax.set_xticks(x[::step], labels[::step], rotation=45, ha="right")

@@ -788,3 +788,13 @@ def test_profitability_matrix_names_its_quadrants_where_no_customer_hides_them()
     hidden = [t.get_text() for t in names if _point_inside(t.get_window_extent(renderer), points)]
     assert hidden == []
     assert ax.get_yticklabels()[-1].get_text().startswith("€")  # money in the client's currency
+
+
+def test_whale_curve_marks_a_peak_only_where_the_curve_falls_back():
+    rising = concentration.concentration_curve(pd.Series([40.0, 30.0, 20.0, 10.0]))
+    ax = vc_plots.plot_whale_curve(rising, label="revenue")
+    assert len(ax.lines) == 2 and len(ax.texts) == 0  # the curve and the 100 % line, no peak
+    assert "highest to the lowest revenue" in ax.get_xlabel()
+    whale = concentration.concentration_curve(pd.Series([50.0, 30.0, 20.0, -10.0, -40.0]))
+    ax = vc_plots.plot_whale_curve(whale)
+    assert [t.get_text() for t in ax.texts] == ["peak 200 % at 60 % of customers"]
