@@ -7,6 +7,8 @@ and creates a :class:`matplotlib.figure.Figure` (outside pyplot) only when
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -14,10 +16,12 @@ from matplotlib.colors import ListedColormap
 from matplotlib.ticker import PercentFormatter
 
 from crmlib.analytics.assessment import NAME, AssessmentResult
+from crmlib.analytics.metrics import format_money
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
 from crmlib.models import payne_frow as pf
 from crmlib.plots.base import new_axes
+from crmlib.plots.style import money_axis
 
 __all__ = [
     "plot_channel_mix",
@@ -33,6 +37,76 @@ __all__ = [
 ]
 
 RAG_COLOURS = {pf.GREEN: "tab:green", pf.AMBER: "orange", pf.RED: "tab:red", pf.NO_DATA: "0.7"}
+#: KPIs that are shares (0-1), shown in percent.
+SHARE_KPIS = (pf.RETENTION, pf.WALLET, pf.SATISFIED)
+
+
+def _spread_labels(ax: Axes, x, y, radius_pt, labels, fontsize: float = 9.0) -> None:
+    """Name each bubble where the name overlaps neither another name nor a bubble.
+
+    Work in display units: each name (wrapped at 18 characters) tries the
+    places above, below, right and left of its bubble, then the same places
+    one step further out, and so on, and takes the first whose box clears
+    every bubble and every name placed before it (the largest bubbles are
+    named first). A name placed away from its bubble gets a thin leader line.
+    The y limit grows to keep the names inside the axes.
+    """
+    scale = ax.figure.dpi / 72.0  # points to pixels
+    to_pixels = ax.transData
+    line_height = fontsize * 1.3 * scale
+    centres = to_pixels.transform(np.column_stack([x, y]))
+    radii = np.asarray(radius_pt, dtype=float) * scale
+    obstacles = [
+        (cx - r, cy - r, cx + r, cy + r) for (cx, cy), r in zip(centres, radii, strict=True)
+    ]
+
+    def clear(box, own: int) -> bool:
+        for k, (left, bottom, right, top) in enumerate(obstacles):
+            if k == own:
+                continue
+            if box[0] < right and box[2] > left and box[1] < top and box[3] > bottom:
+                return False
+        return True
+
+    inverse = to_pixels.inverted()
+    top_needed = ax.get_ylim()[1]
+    for i in np.argsort(-radii, kind="stable"):
+        text = textwrap.fill(str(labels[i]), 18)
+        parts = text.split("\n")
+        width = max(len(part) for part in parts) * fontsize * 0.6 * scale
+        height = len(parts) * line_height
+        (cx, cy), r = centres[i], radii[i]
+        gap = 3 * scale
+        chosen = None
+        for step in range(12):
+            reach = r + gap + step * line_height
+            for dx, dy in ((0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (-1, 1), (1, -1), (-1, -1)):
+                left = cx - width / 2 + dx * (reach + width / 2)
+                bottom = cy - height / 2 + dy * (reach + height / 2)
+                box = (left, bottom, left + width, bottom + height)
+                if clear(box, i):
+                    chosen = (box, step > 0 or (dx and dy))
+                    break
+            if chosen:
+                break
+        if chosen is None:  # nowhere free nearby: above the bubble, as before
+            box = (cx - width / 2, cy + r + gap, cx + width / 2, cy + r + gap + height)
+            chosen = (box, False)
+        box, lead = chosen
+        obstacles.append(box)
+        middle = inverse.transform(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2))
+        ax.annotate(
+            text,
+            (x[i], y[i]),
+            xytext=tuple(middle),
+            textcoords="data",
+            ha="center",
+            va="center",
+            fontsize=fontsize,
+            arrowprops={"arrowstyle": "-", "color": "0.5", "linewidth": 0.6} if lead else None,
+        )
+        top_needed = max(top_needed, float(inverse.transform((0, box[3] + 4 * scale))[1]))
+    ax.set_ylim(ax.get_ylim()[0], top_needed)
 
 
 def _require(frame: pd.DataFrame, columns, what: str) -> None:
@@ -89,12 +163,15 @@ def plot_strategy_matrix(position: pf.StrategyPosition, ax: Axes | None = None) 
     ax.set_xlabel("how far offers are individualised (0-1)")
     ax.set_ylabel("how much customer information is used (0-1)")
     ax.set_title("CRM strategy matrix")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the matrix, not in a quadrant
     return ax
 
 
 def plot_segment_profile(
-    profile: pd.DataFrame, ax: Axes | None = None, period: str | None = None
+    profile: pd.DataFrame,
+    ax: Axes | None = None,
+    period: str | None = None,
+    currency: str | None = "",
 ) -> Axes:
     """Segments by size (share of customers), value (revenue per customer) and growth (colour).
 
@@ -110,11 +187,15 @@ def plot_segment_profile(
     period : str, optional
         Over which period growth is measured (e.g. "2024-10-01 to 2024-12-31 against
         the 92 days before"): shown on the colour bar, so the colours are read with it.
+    currency : str, default ""
+        ISO code of the client's currency for the value axis
+        (:func:`crmlib.plots.style.money_axis`).
 
     Returns
     -------
     matplotlib.axes.Axes
-        One bubble per segment.
+        One bubble per segment, each named above it; names that would overlap
+        are moved up, with a leader line to their bubble.
     """
     columns = (pf.CUSTOMER_SHARE, pf.REVENUE_PER_CUSTOMER, s.REVENUE, pf.GROWTH, pf.CUSTOMERS)
     _require(profile, columns, "profile")
@@ -143,17 +224,21 @@ def plot_segment_profile(
         )
         label = "revenue growth" + (f"\n{period}" if period else "")
         ax.figure.colorbar(points, ax=ax, label=label, format=PercentFormatter(1))
-    for name, xi, yi in zip(profile.index, x, y, strict=True):
-        ax.annotate(str(name), (xi, yi), textcoords="offset points", xytext=(0, 10), ha="center")
     average = profile[s.REVENUE].sum() / profile[pf.CUSTOMERS].sum()
     ax.axhline(average, color="0.5", linestyle="--", linewidth=0.8, label="all customers")
     ax.set_xlim(0, min(1.0, x.max() * 1.2 + 0.02))
-    ax.set_ylim(0, y.max() * 1.25)
+    ax.set_ylim(min(0.0, float(y.min()) * 1.1), max(float(y.max()), 1e-9) * 1.15)
     ax.xaxis.set_major_formatter(PercentFormatter(1))
+    money_axis(ax, currency)
     ax.set_xlabel("share of customers (size)")
     ax.set_ylabel("net revenue per customer (value)")
     ax.set_title("Segments by size, value and growth")
-    ax.legend(loc="lower right")
+    # above the plot, right of the left-aligned title: never over a bubble or a name
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.2)
+    ax.figure.canvas.draw_idle()  # the colour bar has taken its room: place labels after it
+    if ax.figure.get_layout_engine() is not None:
+        ax.figure.get_layout_engine().execute(ax.figure)
+    _spread_labels(ax, x, y, np.sqrt(sizes) / 2, list(profile.index))
     return ax
 
 
@@ -163,6 +248,7 @@ def plot_equity_curve(
     discount_rate: float,
     customers: float = 1.0,
     ax: Axes | None = None,
+    currency: str | None = "",
 ) -> Axes:
     """Customer equity against the retention rate, with the current rate marked.
 
@@ -182,13 +268,14 @@ def plot_equity_curve(
     ax.plot(rates, equity, color="tab:blue")
     ax.plot([retention], [current], marker="o", markersize=9, color="tab:red")
     ax.annotate(
-        f"r = {retention:.0%}: {current:,.0f}",
+        f"r = {retention:.0%}: {format_money(current, currency)}",
         (retention, current),
         textcoords="offset points",
         xytext=(-10, 12),
         ha="right",
     )
     ax.xaxis.set_major_formatter(PercentFormatter(1))
+    money_axis(ax, currency)
     ax.set_xlabel("retention rate per period")
     ax.set_ylabel("customer equity")
     ax.set_title(f"Customer equity = N m r / (1 + d - r), d = {discount_rate:.1%}")
@@ -266,20 +353,27 @@ def plot_experience_by_channel(
         raise CRMError(f"no channel has a {measure} value to draw")
     ax = new_axes(ax, figsize=(7, 4))
     best = float(values.iloc[0])
-    bars = ax.bar([str(c) for c in values.index], values.to_numpy(), color="tab:blue")
+    names = [str(c) for c in values.index]
+    heights = values.to_numpy(dtype=float)
+    bars = ax.bar(names, heights, color="tab:blue")
+    # a marker at every value, so that a value at or near 0 (an NPS of 0) is still seen
+    ax.scatter(names, heights, marker="_", s=600, linewidths=2.5, color="0.15", zorder=3)
     if measure == pf.SATISFIED:
-        ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], padding=2)
+        ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], padding=3)
         ax.yaxis.set_major_formatter(PercentFormatter(1))
     else:
-        ax.bar_label(bars, fmt="%.0f" if measure == s.NPS else "%.2f", padding=2)
+        ax.bar_label(bars, fmt="%.0f" if measure == s.NPS else "%.2f", padding=3)
     ax.axhline(best, color="tab:green", linestyle="--", linewidth=1, label="best channel")
     if measure == pf.MEAN_CSAT:
         ax.set_ylim(1, 5.3)
     if measure == s.NPS:
         ax.axhline(0, color="0.3", linewidth=0.8)
+        low, high = min(0.0, float(heights.min())), max(0.0, float(heights.max()))
+        pad = max(0.15 * (high - low), 3.0)  # room for the labels beyond the bars' ends
+        ax.set_ylim(low - pad, high + pad)
     ax.set_ylabel(pf.KPI_LABELS.get(measure, measure))
     ax.set_title(f"{pf.KPI_LABELS.get(measure, measure)} by channel")
-    ax.legend(loc="lower left")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, not over them
     return ax
 
 
@@ -311,17 +405,28 @@ def plot_data_quality(scores: pd.DataFrame, ax: Axes | None = None) -> Axes:
 
 
 def plot_kpi_trend(
-    kpis: pd.DataFrame, kpi: str, target: float | None = None, ax: Axes | None = None
+    kpis: pd.DataFrame,
+    kpi: str,
+    target: float | None = None,
+    ax: Axes | None = None,
+    freq: str | None = None,
 ) -> Axes:
     """One KPI per period, with its target as a dashed line.
+
+    The periods are drawn one step apart and each tick names its period
+    ("2024Q3", "2024-07"), so that a tick sits under its point whatever the
+    period's length.
 
     Parameters
     ----------
     kpis : DataFrame
-        From :func:`crmlib.models.payne_frow.kpi_table`.
+        From :func:`crmlib.models.payne_frow.kpi_table` (indexed by the start of each period).
     kpi : str
         A column of ``kpis``.
     target : float, optional
+    freq : str, optional
+        The periods' frequency (``"Q"``, ``"M"``): the ticks name the periods; None
+        names them by their first day.
     """
     if kpi not in kpis.columns:
         raise CRMError(f"the KPI table has no {kpi!r}; it has: {', '.join(kpis.columns)}")
@@ -329,12 +434,21 @@ def plot_kpi_trend(
     if series.empty:
         raise CRMError(f"the KPI {kpi!r} has no value to draw")
     ax = new_axes(ax, figsize=(7, 3.5))
-    ax.plot(series.index, series.to_numpy(), marker="o", label=pf.KPI_LABELS.get(kpi, kpi))
+    positions = np.arange(len(series))
+    ax.plot(positions, series.to_numpy(), marker="o", label=pf.KPI_LABELS.get(kpi, kpi))
     if target is not None:
         ax.axhline(float(target), color="tab:red", linestyle="--", label="target")
+    starts = pd.DatetimeIndex(series.index)
+    names = [str(p) for p in starts.to_period(freq)] if freq else [f"{d:%Y-%m-%d}" for d in starts]
+    step = max(1, int(np.ceil(len(names) / 12)))
+    ax.set_xticks(positions[::step], names[::step])
+    ax.set_xlim(-0.5, len(series) - 0.5)
+    if kpi in SHARE_KPIS:
+        ax.yaxis.set_major_formatter(PercentFormatter(1))
+    ax.set_xlabel("period")
     ax.set_ylabel(pf.KPI_LABELS.get(kpi, kpi))
     ax.set_title(f"{pf.KPI_LABELS.get(kpi, kpi)} per period")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
 
 
@@ -362,16 +476,33 @@ def plot_scorecard(card: pd.DataFrame, ax: Axes | None = None) -> Axes:
     # a negative ratio (e.g. an NPS below 0 against a positive target) is no attainment
     attainment = np.clip(np.where(np.isfinite(attainment), attainment, 0.0), 0.0, None)
     colours = [RAG_COLOURS.get(status, "0.7") for status in card[pf.STATUS]]
-    bars = ax.barh(card[pf.LABEL], attainment, color=colours)
+    names = [textwrap.fill(str(label), 34) for label in card[pf.LABEL]]
+    ax.barh(names, attainment, color=colours)
+    rows = np.arange(len(card))
+    # a KPI with no attainment (e.g. an NPS below 0) has no bar: a marker at 0 shows it
+    none = (attainment <= 0.0) & (card[pf.STATUS] != pf.NO_DATA).to_numpy()
+    if none.any():
+        ax.scatter(
+            np.zeros(int(none.sum())),
+            rows[none],
+            marker="D",
+            s=40,
+            color=[c for c, n in zip(colours, none, strict=True) if n],
+            zorder=3,
+            clip_on=False,
+        )
     labels = [
-        pf.NO_DATA if status == pf.NO_DATA else f"{v:,.3g} vs {t:,.3g}"
+        pf.NO_DATA if status == pf.NO_DATA else f"{v:,.3g} vs target {t:,.3g}"
         for v, t, status in zip(value, target, card[pf.STATUS], strict=True)
     ]
-    ax.bar_label(bars, labels=labels, padding=3, fontsize=8)
+    right = max(1.0, float(np.nanmax(attainment)))
+    for row, (label, reach) in enumerate(zip(labels, attainment, strict=True)):
+        # right of the bar and of the 100 % line, so that the line never crosses the text
+        ax.text(max(reach, 1.0) + 0.03 * right, row, label, va="center", fontsize=8)
     ax.axvline(1.0, color="0.3", linestyle="--", linewidth=1)
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(PercentFormatter(1))
-    ax.set_xlim(0, max(1.3, float(np.nanmax(attainment)) * 1.25))
+    ax.set_xlim(0, right * 1.45)
     ax.set_xlabel("attainment of target (100 % = on target)")
     ax.set_title("CRM KPI scorecard")
     return ax
@@ -386,7 +517,9 @@ def plot_readiness(result: AssessmentResult, ax: Axes | None = None) -> Axes:
         The scored ``payne_frow_readiness`` bank (:func:`crmlib.analytics.assessment.score`).
     """
     if not isinstance(result, AssessmentResult):
-        raise CRMError("plot_readiness needs the AssessmentResult of crmlib.analytics.assessment.score")
+        raise CRMError(
+            "plot_readiness needs the AssessmentResult of crmlib.analytics.assessment.score"
+        )
     bank = result.bank
     areas = result.areas.iloc[::-1]  # first factor at the top
     ax = new_axes(ax, figsize=(8, 0.6 * len(areas) + 1.5))

@@ -17,6 +17,7 @@ from crmlib.analytics import concentration
 from crmlib.errors import CRMError
 from crmlib.models import value_chain as vc
 from crmlib.plots.base import new_axes
+from crmlib.plots.style import money_axis
 
 __all__ = [
     "plot_lifecycle_stages",
@@ -30,6 +31,9 @@ QUADRANT_COLOURS = ("tab:purple", "tab:red", "tab:green", "tab:blue")
 #: One colour per lifecycle stage, in :data:`crmlib.models.value_chain.STAGES` order.
 STAGE_COLOURS = ("tab:cyan", "tab:olive", "tab:green", "tab:orange", "tab:gray")
 MAX_POINTS = 5000  # the profitability matrix draws at most this many customers (every n-th)
+#: The band above and below the points of the profitability matrix that holds the quadrant
+#: names, as a share of the cost axis's range.
+LABEL_MARGIN = 0.14
 
 
 def _require(frame: pd.DataFrame, columns, what: str) -> None:
@@ -64,28 +68,37 @@ def plot_whale_curve(curve: pd.DataFrame, ax: Axes | None = None, label: str = "
     ax.plot(x, y, color="tab:blue", linewidth=2, label=f"cumulative {label}")
     ax.axhline(100, color="0.4", linestyle="--", linewidth=0.8, label=f"100 % of total {label}")
     peak = int(np.argmax(y))
-    ax.plot([x[peak]], [y[peak]], "o", color="tab:red")
-    ax.annotate(
-        f"peak {y[peak]:.0f} % at {x[peak]:.0f} % of customers",
-        (x[peak], y[peak]),
-        xytext=(8, 6),
-        textcoords="offset points",
-        fontsize=9,
-    )
+    if y[peak] > y[-1] + 1e-9:  # a whale's back: mark its peak (a curve that only rises has none)
+        ax.plot([x[peak]], [y[peak]], "o", color="tab:red")
+        late = x[peak] > 50  # a peak on the right half: the note goes to its left, inside the axes
+        ax.annotate(
+            f"peak {y[peak]:.0f} % at {x[peak]:.0f} % of customers",
+            (x[peak], y[peak]),
+            xytext=(-8 if late else 8, 6),
+            textcoords="offset points",
+            ha="right" if late else "left",
+            fontsize=9,
+        )
     if peak < len(x) - 1 and y[peak] > y[-1]:
         ax.axvspan(x[peak], 100, color="tab:red", alpha=0.08, label="loss-making customers")
     ax.set_xlim(0, 100)
     ax.set_ylim(min(0.0, float(y.min())), max(105.0, float(y.max()) * 1.08))
     ax.xaxis.set_major_formatter(PercentFormatter(100))
     ax.yaxis.set_major_formatter(PercentFormatter(100))
-    ax.set_xlabel("customers, ranked from the most to the least profitable")
+    ax.set_xlabel(
+        "customers, ranked from the most to the least profitable"
+        if label == "profit"
+        else f"customers, ranked from the highest to the lowest {label}"
+    )
     ax.set_ylabel(f"cumulative share of total {label}")
     ax.set_title(f"Whale curve of customer {label}")
     ax.legend(loc="lower right", fontsize=8)
     return ax
 
 
-def plot_profitability_matrix(matrix: vc.ProfitabilityMatrix, ax: Axes | None = None) -> Axes:
+def plot_profitability_matrix(
+    matrix: vc.ProfitabilityMatrix, ax: Axes | None = None, currency: str | None = ""
+) -> Axes:
     """Scatter of net price against cost-to-serve per order, with the quadrant lines.
 
     Parameters
@@ -93,6 +106,9 @@ def plot_profitability_matrix(matrix: vc.ProfitabilityMatrix, ax: Axes | None = 
     matrix : crmlib.models.value_chain.ProfitabilityMatrix
         From :func:`crmlib.models.value_chain.profitability_matrix`.
     ax : matplotlib Axes, optional
+    currency : str, default ""
+        ISO code of the client's currency for the cost axis
+        (:func:`crmlib.plots.style.money_axis`); "" shows plain numbers.
 
     Returns
     -------
@@ -100,14 +116,16 @@ def plot_profitability_matrix(matrix: vc.ProfitabilityMatrix, ax: Axes | None = 
         One scatter per non-empty quadrant (carriage trade, aggressive,
         passive, bargain basement, in that order), the split lines at
         ``matrix.price_split`` (vertical) and ``matrix.cost_split``
-        (horizontal), and each quadrant's name in its corner. Above
-        :data:`MAX_POINTS` customers every n-th is drawn.
+        (horizontal), and each quadrant's name in its corner, in a margin
+        kept free of points (the limits are padded by :data:`LABEL_MARGIN`
+        of the data's range). Above :data:`MAX_POINTS` customers every n-th
+        is drawn.
     """
     table = matrix.customers
     _require(table, (vc.NET_PRICE, vc.COST_PER_ORDER, vc.QUADRANT), "the profitability matrix")
     if table.empty:
         raise CRMError("the profitability matrix is empty: there are no customers to draw")
-    ax = new_axes(ax, figsize=(7, 5.5))
+    ax = new_axes(ax, figsize=(8, 5.5))
     step = max(1, int(np.ceil(len(table) / MAX_POINTS)))
     shown = table.iloc[::step]
     for name, colour in zip(vc.QUADRANTS, QUADRANT_COLOURS, strict=True):
@@ -119,26 +137,54 @@ def plot_profitability_matrix(matrix: vc.ProfitabilityMatrix, ax: Axes | None = 
                 s=8,
                 alpha=0.5,
                 color=colour,
-                label=f"{name} ({int((table[vc.QUADRANT] == name).sum())})",
+                label=f"{name} ({int((table[vc.QUADRANT] == name).sum()):,})",
             )
     ax.axvline(matrix.price_split, color="0.3", linewidth=0.9)
     ax.axhline(matrix.cost_split, color="0.3", linewidth=0.9)
+    # the quadrant names sit in a band above and below the points, so no point hides them
+    x = np.append(shown[vc.NET_PRICE].to_numpy(dtype=float), matrix.price_split)
+    y = np.append(shown[vc.COST_PER_ORDER].to_numpy(dtype=float), matrix.cost_split)
+    x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+    x_pad = max(float(np.ptp(x)), 1e-9) * 0.03
+    y_pad = max(float(np.ptp(y)), 1e-9) * LABEL_MARGIN
+    ax.set_xlim(float(x.min()) - x_pad, float(x.max()) + x_pad)
+    ax.set_ylim(float(y.min()) - y_pad, float(y.max()) + y_pad)
     corners = {
-        vc.CARRIAGE_TRADE: (0.98, 0.98, "right", "top"),
-        vc.AGGRESSIVE: (0.02, 0.98, "left", "top"),
-        vc.PASSIVE: (0.98, 0.02, "right", "bottom"),
-        vc.BARGAIN_BASEMENT: (0.02, 0.02, "left", "bottom"),
+        vc.CARRIAGE_TRADE: (0.99, 0.99, "right", "top"),
+        vc.AGGRESSIVE: (0.01, 0.99, "left", "top"),
+        vc.PASSIVE: (0.99, 0.01, "right", "bottom"),
+        vc.BARGAIN_BASEMENT: (0.01, 0.01, "left", "bottom"),
     }
-    for name, (x, y, ha, va) in corners.items():
-        ax.text(x, y, name, transform=ax.transAxes, ha=ha, va=va, fontsize=9, color="0.25")
+    for name, (cx, cy, ha, va) in corners.items():
+        ax.text(
+            cx,
+            cy,
+            name,
+            transform=ax.transAxes,
+            ha=ha,
+            va=va,
+            fontsize=9,
+            fontweight="bold",
+            color="0.25",
+            bbox={
+                "boxstyle": "round,pad=0.2",
+                "facecolor": "white",
+                "edgecolor": "none",
+                "alpha": 0.85,
+            },
+            zorder=5,
+        )
     if matrix.price_basis == vc.PRICE_LIST:
         ax.xaxis.set_major_formatter(PercentFormatter(1, decimals=0))
         ax.set_xlabel("net price: share of list price paid")
     else:
         ax.set_xlabel(f"net price: {vc.PRICE_BASES.get(matrix.price_basis, matrix.price_basis)}")
+    money_axis(ax, currency)
     ax.set_ylabel("cost-to-serve per order")
     ax.set_title("Customer profitability matrix (Shapiro et al. 1987)")
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    ax.legend(
+        loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False, title="customers"
+    )
     return ax
 
 
@@ -214,11 +260,13 @@ def plot_lifecycle_stages(counts: pd.DataFrame, ax: Axes | None = None) -> Axes:
         values = counts[stage].to_numpy(dtype=float)
         ax.bar(x, values, bottom=bottom, color=colours.get(stage), label=str(stage))
         bottom += values
+    ax.set_ylim(0, max(float(bottom.max()), 1.0) * 1.06)  # headroom above the tallest bar
     labels = [pd.Timestamp(d).strftime("%Y-%m-%d") for d in counts.index]
     step = max(1, int(np.ceil(len(labels) / 12)))
     ax.set_xticks(x[::step], labels[::step], rotation=45, ha="right")
     ax.set_ylabel("customers")
     ax.set_xlabel("end of period")
     ax.set_title("Customers by lifecycle stage")
-    ax.legend(loc="upper left", fontsize=8)
+    # beside the bars, not over them
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="stage")
     return ax

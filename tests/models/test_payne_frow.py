@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from crmlib import synth
@@ -893,3 +894,76 @@ def test_channel_paths_equal_a_plain_loop_over_each_orders_window():
         expected[label] = expected.get(label, 0) + 1
     paths = pf.channel_paths(tx, touches, lookback_days=lookback, max_touches=most, top=1000)
     assert dict(zip(paths[pf.PATH], paths[pf.ORDERS], strict=True)) == expected
+
+
+def _boxes_overlap(a, b) -> bool:
+    return a.x0 < b.x1 and a.x1 > b.x0 and a.y0 < b.y1 and a.y1 > b.y0
+
+
+def test_segment_names_overlap_neither_each_other_nor_another_bubble():
+    # three segments almost on one spot (as service, convenience and mixed in the sample)
+    profile = pd.DataFrame(
+        {
+            pf.CUSTOMER_SHARE: [0.06, 0.065, 0.07, 0.6],
+            pf.REVENUE_PER_CUSTOMER: [230.0, 222.0, 226.0, 215.0],
+            s.REVENUE: [1.4e4, 1.5e4, 1.6e4, 1.3e5],
+            pf.GROWTH: [0.2, 0.1, 0.3, 0.15],
+            pf.CUSTOMERS: [60, 65, 70, 600],
+        },
+        index=["service", "convenience", "mixed", "not surveyed"],
+    )
+    figure = Figure(figsize=(8, 5), layout="constrained")
+    ax = pf_plots.plot_segment_profile(profile, ax=figure.add_subplot(), currency="EUR")
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    labels = {t.get_text(): t.get_window_extent(renderer) for t in ax.texts}
+    assert set(labels) == set(profile.index)
+    names = list(labels)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            assert not _boxes_overlap(labels[a], labels[b]), (a, b)
+    centres = ax.transData.transform(
+        profile[[pf.CUSTOMER_SHARE, pf.REVENUE_PER_CUSTOMER]].to_numpy()
+    )
+    inside = [
+        name
+        for name, box in labels.items()
+        for other, (cx, cy) in zip(profile.index, centres, strict=True)
+        if other != name and box.x0 < cx < box.x1 and box.y0 < cy < box.y1
+    ]
+    assert inside == []  # no name sits on another segment's centre
+
+
+def test_an_nps_of_zero_and_a_kpi_without_attainment_stay_visible():
+    experience = pd.DataFrame({s.NPS: [0.0, -9.0, -11.0]}, index=["phone", "store", "web"])
+    ax = pf_plots.plot_experience_by_channel(experience, s.NPS)
+    markers = ax.collections[-1].get_offsets()
+    assert [float(v) for v in markers[:, 1]] == [0.0, -9.0, -11.0]  # a mark at every value
+    low, high = ax.get_ylim()
+    assert low < -11.0 and high > 0.0
+
+    card = pd.DataFrame(
+        {
+            pf.LABEL: ["NPS", "retention"],
+            pf.VALUE: [-5.3, 0.58],
+            pf.TARGET: [20.0, 0.6],
+            pf.STATUS: [pf.RED, pf.AMBER],
+            pf.DIRECTION: ["higher is better", "higher is better"],
+        }
+    )
+    ax = pf_plots.plot_scorecard(card)
+    assert [p.get_width() for p in ax.patches] == pytest.approx([0.0, 0.58 / 0.6])
+    marker = ax.collections[-1].get_offsets()
+    assert marker.tolist() == [[0.0, 0.0]]  # the NPS row, at 0 attainment
+    assert "-5.3 vs target 20" in [t.get_text() for t in ax.texts]
+
+
+def test_kpi_trend_ticks_name_the_periods_under_their_points():
+    kpis = pd.DataFrame(
+        {pf.RETENTION: [0.5, 0.55, 0.6]},
+        index=pd.to_datetime(["2024-01-01", "2024-04-01", "2024-07-01"]),
+    )
+    ax = pf_plots.plot_kpi_trend(kpis, pf.RETENTION, target=0.6, freq="Q")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2024Q1", "2024Q2", "2024Q3"]
+    assert ax.get_xticks().tolist() == ax.get_lines()[0].get_xdata().tolist()

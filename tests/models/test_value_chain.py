@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from crmlib import synth
@@ -746,3 +747,54 @@ def test_bad_input_is_a_user_error():
         vc.revenue_sources(LIFE, months=0)
     with pytest.raises(CRMError, match="freq"):
         vc.stage_counts(LIFE, freq="fortnight")
+
+
+def _point_inside(bbox, points) -> bool:
+    return bool(
+        (
+            (points[:, 0] > bbox.x0)
+            & (points[:, 0] < bbox.x1)
+            & (points[:, 1] > bbox.y0)
+            & (points[:, 1] < bbox.y1)
+        ).any()
+    )
+
+
+def test_profitability_matrix_names_its_quadrants_where_no_customer_hides_them():
+    # customers in every corner of the data's range: the corners are where the names used to sit
+    rng = np.random.default_rng(7)
+    n = 400
+    ids = pd.Index([f"C{i}" for i in range(n)], name=s.CUSTOMER_ID)
+    price = pd.Series(np.r_[[0.7, 0.7, 1.0, 1.0], rng.uniform(0.7, 1.0, n - 4)], index=ids)
+    serve = np.r_[[1.0, 40.0, 1.0, 40.0], rng.uniform(1.0, 40.0, n - 4)]
+    customers = pd.DataFrame(
+        {
+            s.REVENUE: 100.0,
+            prof.COST_TO_SERVE: serve * 2,
+            prof.ORDERS: 2,
+            prof.PROFIT: 100.0 - serve * 2,
+        },
+        index=ids,
+    )
+    matrix = vc.profitability_matrix(customers, price)
+    figure = Figure(figsize=(8, 5.5), layout="constrained")
+    ax = vc_plots.plot_profitability_matrix(matrix, ax=figure.add_subplot(), currency="EUR")
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    points = np.vstack([ax.transData.transform(c.get_offsets()) for c in ax.collections])
+    names = [t for t in ax.texts if t.get_text() in vc.QUADRANTS]
+    assert sorted(t.get_text() for t in names) == sorted(vc.QUADRANTS)
+    hidden = [t.get_text() for t in names if _point_inside(t.get_window_extent(renderer), points)]
+    assert hidden == []
+    assert ax.get_yticklabels()[-1].get_text().startswith("€")  # money in the client's currency
+
+
+def test_whale_curve_marks_a_peak_only_where_the_curve_falls_back():
+    rising = concentration.concentration_curve(pd.Series([40.0, 30.0, 20.0, 10.0]))
+    ax = vc_plots.plot_whale_curve(rising, label="revenue")
+    assert len(ax.lines) == 2 and len(ax.texts) == 0  # the curve and the 100 % line, no peak
+    assert "highest to the lowest revenue" in ax.get_xlabel()
+    whale = concentration.concentration_curve(pd.Series([50.0, 30.0, 20.0, -10.0, -40.0]))
+    ax = vc_plots.plot_whale_curve(whale)
+    assert [t.get_text() for t in ax.texts] == ["peak 200 % at 60 % of customers"]
