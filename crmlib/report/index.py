@@ -153,7 +153,8 @@ def _figures(recorded: dict, currency: str = "") -> list[tuple[str, str]]:
         if key in results.RESERVED or metrics.is_absent(value):
             continue
         try:
-            out.append((metrics.get(key).label, metrics.format_value(key, value, currency)))
+            shown = metrics.format_value(key, value, currency)
+            out.append((metrics.get(key).label, summary.in_words(shown)))  # a mapping's keys
         except CRMError:
             out.append((summary.humanise(key), str(value)))
     return out

@@ -53,8 +53,9 @@ MEANING, KEY = "meaning", metrics.KEY
 def first_figure(by_lesson: dict[str, dict], key: str) -> tuple[str, object] | None:
     """The first section, in lesson order, that recorded ``key``, and its value.
 
-    Sections that recorded the figure as absent (None, NaN) are passed over: the
-    summary shows a figure as the section that measured it shows it.
+    Sections that recorded the figure as absent (None, NaN), and sections that failed
+    (their figures must not be quoted), are passed over: the summary shows a figure as
+    the section that measured it shows it.
 
     Parameters
     ----------
@@ -69,6 +70,8 @@ def first_figure(by_lesson: dict[str, dict], key: str) -> tuple[str, object] | N
         The lesson's name and the value as recorded; None when no section has it.
     """
     for lesson, entry in by_lesson.items():
+        if entry.get(results.STATUS) == results.FAILED:  # its figures must not be quoted
+            continue
         value = entry.get("results", {}).get(key)
         if results.is_figure(key, value):
             return lesson, value
@@ -578,10 +581,22 @@ _NAME = re.compile(r"(?<![\w.])([a-z]+(?:_[a-z0-9]+)+)\b(?!\.\w)")
 _NOT_ASSESSED = re.compile(r"^\s*not assessed:\s*", re.IGNORECASE)
 
 
+#: Model names inside the data contract's names, as a client writes them.
+_MODEL_WORDS = {
+    "payne_frow": "Payne & Frow",
+    "value_chain": "value chain",
+    "qci": "QCi",
+    "idic": "IDIC",
+}
+_MODEL = re.compile(r"(?<![\w.])(payne_frow|value_chain|qci|idic)(_|\b)(?![\w.]*\.\w)")
+
+
 def in_words(text: str) -> str:
-    """A sentence with the data contract's names in words ("the cost rates table");
-    file names ("assessment_qci.csv") are kept as the client must name the file."""
-    return _NAME.sub(lambda m: m[1].replace("_", " "), str(text))
+    """A sentence with the data contract's names in words ("the cost rates table", "the
+    Payne & Frow readiness questions"); file names ("assessment_qci.csv") are kept as the
+    client must name the file."""
+    text = _MODEL.sub(lambda m: _MODEL_WORDS[m[1]] + (" " if m[2] else ""), str(text))
+    return _NAME.sub(lambda m: m[1].replace("_", " "), text)
 
 
 def missing_data(by_lesson: dict[str, dict], present=()) -> str:
@@ -744,8 +759,8 @@ def assumptions_html(
         items.append(
             (
                 "Effect of an action",
-                f"{metrics.format_value('offer_uplift', uplift[1])} "
-                f"more customers respond when contacted{', ' + how if how else ''}.",
+                f"contacting customers raises their response rate by {float(uplift[1]) * 100:.1f} "
+                f"percentage points{', ' + how if how else ''}.",
             )
         )
     if currency:

@@ -174,6 +174,10 @@ def test_headline_tiles_show_each_figure_as_its_section_recorded_it():
         "Between the lowest published score (17) and the average (35)."
     )
     assert len(tiles) == 4  # limit
+    failed = _by_lesson()
+    failed["idic"]["status"] = "failed"  # its figures must not be quoted: the next section's
+    assert summary.first_figure(failed, "customers") is None
+    assert summary.first_figure(_by_lesson(), "customers") == ("idic", 5000)
     assert tiles.loc["customers", "meaning"] == metrics.get("customers").meaning
     tile = summary.recommendation_tile(summary.recommendation_list(_by_lesson(), "EUR"), "EUR")
     assert tile["value"] == "€8,264"
@@ -261,6 +265,13 @@ def test_what_is_missing_is_said_in_words_once():
     assert summary.in_words("the cost_rates table (assessment_qci.csv)") == (
         "the cost rates table (assessment_qci.csv)"
     )
+    assert (
+        summary.in_words(
+            "the answers to the payne_frow_readiness questions (assessment_payne_frow_readiness.csv)"
+        )
+        == "the answers to the Payne & Frow readiness questions (assessment_payne_frow_readiness.csv)"
+    )
+    assert summary.in_words("the qci questions") == "the QCi questions"
 
 
 def test_assumptions_come_from_the_sections_and_their_parameters():
@@ -275,7 +286,7 @@ def test_assumptions_come_from_the_sections_and_their_parameters():
     assert "Horizon : 12 months" in text
     assert "Discount rate : 10.0 % a year" in text
     assert "after 112 days without a purchase (the client's own buying cycle" in text
-    assert "4.3 % more customers respond when contacted, measured against" in text
+    assert "raises their response rate by 4.3 percentage points, measured against" in text
     assert "amounts in GBP, written £1,234." in text
 
 
