@@ -26,12 +26,14 @@ outputs. The file is one JSON object:
   (:attr:`crmlib.analytics.requirements.Sections.not_assessed`). A headline
   figure of such a section is ``null``, never 0.
 
-The summary lesson reads every results file with :func:`load`, ranks the
-recommendations with :func:`recommendations`, says which lessons ran with
-:func:`status_table` (and :func:`failed_sections`, :func:`status_html`), lists the figures (label and
-value formatted from the unit) with :func:`headline_figures` and what could
-not be assessed with :func:`not_assessed`; a lesson without a finding or
-recommendations is shown with its figures only.
+The summary lesson reads every results file with :func:`load` and the
+parameters each lesson ran with (:func:`lesson_parameters`); its page
+(:mod:`crmlib.report.summary`) ranks the recommendations with
+:func:`recommendations` and names failed sections with :func:`failed_sections`.
+The tables here also say which lessons ran (:func:`status_table`,
+:func:`status_html`), list every figure (label and value formatted from the
+unit, :func:`headline_figures`) and what could not be assessed
+(:func:`not_assessed`).
 
 ``crm report`` (:mod:`crmlib.report`) sets the folder (the environment
 variable :data:`RESULTS_ENV` in each lesson's kernel), writes the status of
