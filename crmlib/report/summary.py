@@ -545,7 +545,7 @@ def recommendations_html(recs: pd.DataFrame, by_lesson: dict[str, dict]) -> str:
     for _, r in recs.iterrows():
         rows = []
         if r[CUSTOMERS] is not None and not metrics.is_absent(r[CUSTOMERS]):
-            rows.append(("Customers", f"{int(r[CUSTOMERS]):,}"))
+            rows.append(("Customers valued", f"{int(r[CUSTOMERS]):,}"))
         value = html.escape(r[VALUE_TEXT][:1].upper() + r[VALUE_TEXT][1:])
         if r[BASIS]:
             value += f" ({html.escape(r[BASIS])})"

@@ -8,11 +8,13 @@ or says why there is none, and no key name, NaN or truncation is visible.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from html.parser import HTMLParser
 
 import nbformat
+import pandas as pd
 import pytest
 from report_helpers import crm
 
@@ -293,7 +295,7 @@ def test_assumptions_come_from_the_sections_and_their_parameters():
 # --- the summary of a real report ---------------------------------------------------------
 
 SNAKE = re.compile(r"\b[a-z]+_[a-z0-9_]+\b")
-FILE_NAME = re.compile(r"\b\w+\.(csv|parquet|xlsx|json)\b")  # a client's file, as named
+FILE_NAME = re.compile(r"\b\w+\.(csv|txt|parquet|xlsx|json)\b")  # a client's file, as named
 
 
 def _client_view(notebook) -> tuple[str, list[str]]:
@@ -320,33 +322,43 @@ def _client_view(notebook) -> tuple[str, list[str]]:
 
 
 @pytest.mark.slow
-def test_the_summary_of_a_sample_report_shows_the_sections_figures_in_the_currency(tmp_path):
+@pytest.mark.parametrize(
+    "data, currency, prefix",
+    [("sample", "EUR", "€"), ("cdnow", "USD", "USD ")],  # a full client; transactions only
+)
+def test_the_summary_of_a_report_shows_the_sections_figures_in_the_currency(
+    tmp_path, data, currency, prefix
+):
     out = tmp_path / "report"
-    run = crm("report", "--only", "idic,qci", "--currency", "EUR", "--out", out)
+    run = crm("report", data, "--only", "idic,qci", "--currency", currency, "--out", out)
     assert run.returncode == 0, run.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     recorded = {e["lesson"]: e["results"] for e in manifest["lessons"]}
-    assert manifest["parameters"]["currency"] == "EUR"
+    assert manifest["parameters"]["currency"] == currency
     executed = nbformat.read(out / "05_client_summary.ipynb", as_version=4)
     text, pages = _client_view(executed)
     tiles = re.findall(
         r'<div class="crm-value">(.*?)</div><div class="crm-label">(.*?)</div>', "".join(pages)
     )
-    shown = {label: value for value, label in tiles}
+    shown = {html.unescape(label): html.unescape(value) for value, label in tiles}
     assert 4 <= len(shown) <= 6
-    # each tile is the figure its section recorded, formatted by the catalogue in euros
+    money = re.escape(prefix) + r"\d{1,3}(,\d{3})*"
+    # each tile is the figure its section recorded, formatted by the catalogue in the currency
     assert shown["Customers"] == f"{recorded['idic']['customers']:,}"
     clv = shown["Lifetime value of the customer base, next 12 months"]
-    assert clv == metrics.format_value("total_clv", recorded["idic"]["total_clv"], "EUR")
-    assert re.fullmatch(r"€\d{1,3}(,\d{3})+", clv)
-    reality = shown["Customer management in practice (% of best practice)"]
-    assert reality == f"{recorded['qci']['overall_reality']:.1f}"
-    # every recommendation's value: money in euros over its horizon, or why not in words
+    assert clv == metrics.format_value("total_clv", recorded["idic"]["total_clv"], currency)
+    assert re.fullmatch(money, clv)
+    reality = "Customer management in practice (% of best practice)"
+    if recorded["qci"].get("overall_reality") is None:  # no assessment answers: no tile
+        assert reality not in shown
+    else:
+        assert shown[reality] == f"{recorded['qci']['overall_reality']:.1f}"
+    # every recommendation's value: money in the currency over its horizon, or why not
     values = re.findall(r"<dt>Value at stake</dt><dd>(.*?)(?: \(|</dd>)", "".join(pages))
     recs = sum(len(r.get("recommendations") or []) for r in recorded.values())
     assert 0 < len(values) <= recs
-    for value in values:
-        assert re.fullmatch(r"€\d{1,3}(,\d{3})* over \d+ months", value) or value.startswith(
+    for value in map(html.unescape, values):
+        assert re.fullmatch(money + r" over \d+ months", value) or value.startswith(
             "Not valued: "
         ), value
     # nothing a client should not read
@@ -357,3 +369,34 @@ def test_the_summary_of_a_sample_report_shows_the_sections_figures_in_the_curren
     assert not re.search(r"\b(lessons?|exercises?|students?)\b", text, re.IGNORECASE)
     assert "Appendix A · The data" in text and "Appendix B · Methods and assumptions" in text
     assert "Foundations: the whole section not run in this report." in text
+
+
+def test_the_plain_index_is_the_same_page_from_the_manifest_in_the_currency():
+    from crmlib.report.index import index_page
+
+    lessons = [
+        {"lesson": name, "seconds": 1.0, "not_assessed": [], **entry}
+        for name, entry in _by_lesson().items()
+    ]
+    manifest = {
+        "complete": True,
+        "as_of": "2024-12-31",
+        "created": "now",
+        "parameters": {"currency": "EUR"},
+        "lessons": lessons,
+        "rows": {"cost_rates": {"rows": 15, "accepted": 15, "rejected": 0}},
+    }
+
+    class Validated:
+        tables = {"transactions": None}
+
+        def top_reasons(self, n):
+            return pd.DataFrame(columns=["table", "reason", "rows"])
+
+    page = index_page("Client", manifest, Validated())
+    text, _ = _Text.of(page)
+    assert "€158,715 Lifetime value of the customer base, next 12 months" in text  # a tile
+    assert "Value at stake €8,264 over 12 months" in text  # the ranked recommendations
+    assert "Not valued: no cost data" in text
+    assert "Cost rates 15 15 0" in text  # the data, in words
+    assert not SNAKE.findall(FILE_NAME.sub("", text)), SNAKE.findall(text)[:5]
