@@ -401,7 +401,7 @@ CSS = """
 .crm-title p { margin: 0.25rem 0; }
 .crm-status-ok { color: #1a7f37; font-weight: 600; }
 .crm-status-bad { color: #b42318; font-weight: 600; }
-.crm-tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(15rem, 1fr));
+.crm-tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(15rem, 100%), 1fr));
   gap: 0.8rem; margin: 1rem 0 1.5rem; }
 .crm-tile { border: 1px solid #d0d7de; border-radius: 0.5rem; padding: 0.8rem 1rem;
   background: #f6f8fa; }
@@ -424,6 +424,7 @@ ol.crm-recs dt { color: #57606a; white-space: nowrap; font-weight: 600; }
 ol.crm-recs .crm-action ul { margin: 0.3rem 0 0; padding-left: 1.2rem; }
 ol.crm-recs dd { margin: 0; }
 @media (max-width: 40rem) {
+  .crm-tiles { grid-template-columns: 1fr; }
   ol.crm-recs dl { grid-template-columns: 1fr; }
   ol.crm-recs dd { margin-bottom: 0.3rem; }
 }
