@@ -418,7 +418,7 @@ ol.crm-recs { padding-left: 1.4rem; }
 ol.crm-recs > li { margin: 0 0 1rem; padding: 0.6rem 0.8rem; border: 1px solid #d0d7de;
   border-radius: 0.5rem; }
 ol.crm-recs .crm-action { font-weight: 600; }
-ol.crm-recs dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.2rem 0.8rem;
+ol.crm-recs dl { display: grid; grid-template-columns: 9.5rem 1fr; gap: 0.2rem 0.8rem;
   margin: 0.4rem 0 0; }
 ol.crm-recs dt { color: #57606a; white-space: nowrap; font-weight: 600; }
 ol.crm-recs .crm-action ul { margin: 0.3rem 0 0; padding-left: 1.2rem; }
