@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 report: $(STAMP)
-	$(BIN)/crm report --client "Sample client" --out reports/sample
+	$(BIN)/crm report --client "Sample client" --currency EUR --out reports/sample
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -15,7 +15,8 @@ outputs. The file is one JSON object:
   recommendation is built with :func:`crmlib.analytics.stakes.recommendation`
   (one basis: incremental expected margin over a stated horizon, discounted)
   and also carries ``kind``, ``customers``, ``horizon_months``,
-  ``confidence`` and ``evidence``; its values per customer go to the sidecar
+  ``confidence`` and ``evidence``; one without a value may say why in words in
+  ``"not_valued"`` (e.g. "no cost data"; the summary says so); its values per customer go to the sidecar
   ``<lesson>.stakes.csv`` (recommendation number, the customer's keyed pseudonym
   of :func:`crmlib.data.privacy.pseudonymise`, value: no id, name or contact
   detail), never into the JSON or the manifest;
@@ -25,12 +26,14 @@ outputs. The file is one JSON object:
   (:attr:`crmlib.analytics.requirements.Sections.not_assessed`). A headline
   figure of such a section is ``null``, never 0.
 
-The summary lesson reads every results file with :func:`load`, ranks the
-recommendations with :func:`recommendations`, says which lessons ran with
-:func:`status_table` (and :func:`failed_sections`, :func:`status_html`), lists the figures (label and
-value formatted from the unit) with :func:`headline_figures` and what could
-not be assessed with :func:`not_assessed`; a lesson without a finding or
-recommendations is shown with its figures only.
+The summary lesson reads every results file with :func:`load` and the
+parameters each lesson ran with (:func:`lesson_parameters`); its page
+(:mod:`crmlib.report.summary`) ranks the recommendations with
+:func:`recommendations` and names failed sections with :func:`failed_sections`.
+The tables here also say which lessons ran (:func:`status_table`,
+:func:`status_html`), list every figure (label and value formatted from the
+unit, :func:`headline_figures`) and what could not be assessed
+(:func:`not_assessed`).
 
 ``crm report`` (:mod:`crmlib.report`) sets the folder (the environment
 variable :data:`RESULTS_ENV` in each lesson's kernel), writes the status of
@@ -40,6 +43,7 @@ lesson's ``not_assessed`` in ``manifest.json``.
 
 from __future__ import annotations
 
+import ast
 import html
 import json
 import math
@@ -236,6 +240,11 @@ def _check(lesson: str, figures: dict) -> None:
             raise CRMError(
                 f"{lesson}: recommendation {i + 1}: '{VALUE_AT_STAKE}' must be a number or None"
             )
+        note = rec.get("not_valued")
+        if note is not None and not (isinstance(note, str) and note.strip()):
+            raise CRMError(
+                f"{lesson}: recommendation {i + 1}: 'not_valued' says why in words (a str)"
+            )
         kind = rec.get(stakes.KIND)
         if kind is not None and kind not in stakes.KINDS:
             raise CRMError(
@@ -340,6 +349,66 @@ def load(folder=None) -> dict[str, dict]:
         text = folder / f"{name}{CHART_TEXT_SUFFIX}"
         if name in out and text.exists():
             out[name]["chart"] = {"png": png.read_bytes(), **_read_json(text)}
+    return out
+
+
+def lesson_parameters(folder=None) -> dict[str, dict]:
+    """The parameters each lesson of a report run ran with, from its executed notebook.
+
+    ``crm report`` writes every executed lesson (``NN_<lesson>.ipynb``) into the work
+    folder before the summary reads the results; its ``parameters`` cell holds the
+    defaults and papermill's ``injected-parameters`` cell what the run set. Only plain
+    literal assignments are read (numbers, strings, None, lists, dicts), the injected ones
+    over the defaults; the summary states the assumptions the sections made (horizon,
+    discount rate, lapse rule) from them.
+
+    Parameters
+    ----------
+    folder : str or Path, optional
+        The report's work folder; default the ``CRM_RESULTS_DIR`` environment variable.
+
+    Returns
+    -------
+    dict of str to dict
+        Parameters by name, by lesson name (the summary left out); ``{}`` run by hand.
+    """
+    folder = folder or os.environ.get(RESULTS_ENV)
+    if not folder or not Path(folder).is_dir():
+        return {}
+    out = {}
+    for path in sorted(Path(folder).glob("[0-9][0-9]_*.ipynb")):
+        lesson = path.stem.split("_", 1)[1]
+        if lesson == SUMMARY:
+            continue
+        try:
+            cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+        except (OSError, json.JSONDecodeError):
+            continue
+        values: dict = {}
+        for tag in ("parameters", "injected-parameters"):
+            for cell in cells:
+                if cell.get("cell_type") == "code" and tag in cell.get("metadata", {}).get("tags", []):
+                    source = cell.get("source", "")
+                    values.update(_literals("".join(source) if isinstance(source, list) else source))
+        out[lesson] = values
+    return out
+
+
+def _literals(source: str) -> dict:
+    """``name = literal`` assignments of a cell's code (anything else is passed over)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    out = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name):
+                try:
+                    out[target.id] = ast.literal_eval(node.value)
+                except (ValueError, SyntaxError, TypeError):
+                    pass
     return out
 
 

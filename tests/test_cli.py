@@ -81,3 +81,24 @@ def test_bad_option_values(tmp_path):
     assert out.returncode == 1 and "no such folder" in out.stderr
     out = crm("validate", tmp_path, "--as-of", "yesterday")
     assert out.returncode == 1 and "not a date" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_currency_sets_every_lessons_currency_parameter():
+    from crmlib.cli.main import with_currency
+    from crmlib.errors import CRMError
+
+    assert with_currency({"lapsed_days": 90}, "eur") == {"lapsed_days": 90, "currency": "EUR"}
+    assert with_currency({"lapsed_days": 90}, None) == {"lapsed_days": 90}
+    with pytest.raises(CRMError, match="given twice"):
+        with_currency({"currency": "USD"}, "EUR")
+    for bad in ("EURO", "€", "E1R", ""):
+        with pytest.raises(CRMError, match="three-letter ISO 4217 code"):
+            with_currency({}, bad)
+
+
+def test_a_bad_currency_stops_the_report_before_anything_runs(tmp_path):
+    out = crm("report", "--currency", "euro", "--out", tmp_path / "r")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "--currency 'euro': expected a three-letter ISO 4217 code" in out.stderr
+    assert not (tmp_path / "r").exists()
+    assert "--currency CODE" in crm("report", "--help").stdout

@@ -60,7 +60,7 @@ _BTYD = (
     "Fader, Hardie & Lee (2005), Marketing Science 24(2) (BG/NBD); "
     "Fader & Hardie (2013), The Gamma-Gamma model of monetary value"
 )
-_QCI = "Woodcock, Starkey & Stone (2003), The Customer Management Scorecard"
+_QCI = "Woodcock, Stone & Foss (2003), The Customer Management Scorecard (Kogan Page)"
 _CHAIN = "Buttle & Maklan (2019), Customer Relationship Management, 4th ed. (Routledge)"
 _ABC = "Kaplan & Cooper (1998), Cost & Effect (Harvard Business School Press)"
 _PF = "Payne & Frow (2005), Journal of Marketing 69(4)"
@@ -94,6 +94,9 @@ class Metric:
         Where the definition comes from (publication, or the lesson and function).
     decimals : int, optional
         Decimals shown; default per unit (:data:`DECIMALS`).
+    meaning : str, optional
+        What the figure tells a client, in one plain sentence (a headline tile's
+        line under the value); default the definition (:attr:`plain`).
     """
 
     key: str
@@ -102,6 +105,12 @@ class Metric:
     definition: str
     source: str
     decimals: int | None = None
+    meaning: str = ""
+
+    @property
+    def plain(self) -> str:
+        """The figure's one-line meaning for a client: :attr:`meaning`, else the definition."""
+        return self.meaning or self.definition
 
     def __post_init__(self):
         if self.unit not in UNITS:
@@ -119,6 +128,7 @@ _METRICS = (
         "Customers by the one definition of every lesson: persons (customer records linked "
         "across source systems) with at least one purchase up to the as-of date.",
         "crmlib.analytics.linkage.buyers",
+        meaning="People who bought at least once by the as-of date, each counted once.",
     ),
     Metric(
         "linked_customers",
@@ -149,6 +159,7 @@ _METRICS = (
         CURRENCY,
         "Sum of the revenue of every order line, returns (negative lines) subtracted.",
         "transactions.revenue (data contract)",
+        meaning="Everything the customers paid, less what they returned.",
     ),
     Metric(
         "net_revenue_per_customer",
@@ -164,6 +175,7 @@ _METRICS = (
         SHARE,
         "Share of customers who bought on at least two different days (BTYD frequency > 0).",
         _BTYD,
+        meaning="Customers who came back to buy on another day.",
     ),
     Metric(
         "top_20pct_revenue_share",
@@ -172,6 +184,7 @@ _METRICS = (
         "Share of net revenue from the 20 % of customers with the highest revenue "
         "(one point of the Lorenz curve).",
         _LORENZ,
+        meaning="How much of the revenue the best fifth of the customers bring.",
     ),
     # 00 foundations
     Metric(
@@ -212,12 +225,16 @@ _METRICS = (
     ),
     Metric(
         "total_clv",
-        "Customer lifetime value, all customers",
+        "Lifetime value of the customer base",
         CURRENCY,
         "Sum over customers of expected purchases (BG/NBD) x (expected spend (Gamma-Gamma) "
         "x margin share - cost-to-serve per order, when the client has cost rates) over the "
         "horizon, discounted monthly.",
         _BTYD + "; " + _ABC,
+        meaning=(
+            "What today's customers are expected to bring in margin, after the cost of "
+            "serving them, discounted to today."
+        ),
     ),
     Metric(
         "customer_setting",
@@ -362,6 +379,7 @@ _METRICS = (
         "Share of the customers the lapse rule can judge whose last purchase lies "
         "more than the lapse days before the as-of date.",
         "Wübben & von Wangenheim (2008), Journal of Marketing 72(3)",
+        meaning="Customers who have not bought for longer than the lapse rule allows.",
     ),
     Metric(
         "repeat_rate",
@@ -372,17 +390,18 @@ _METRICS = (
     ),
     Metric(
         "overall_intention",
-        "Customer management: intention (% of best practice)",
+        "Customer management as intended (% of best practice)",
         SCORE,
         "Weighted mean over the eight QCi areas of the intention answers, 0 to 100.",
         _QCI,
     ),
     Metric(
         "overall_reality",
-        "Customer management: reality (% of best practice)",
+        "Customer management in practice (% of best practice)",
         SCORE,
         "Weighted mean over the eight QCi areas of the reality answers, 0 to 100.",
         _QCI,
+        meaning="How customer management is practised, scored against best practice.",
     ),
     Metric(
         "benchmark_position",
@@ -441,6 +460,7 @@ _METRICS = (
         CURRENCY,
         "Sum over customers of revenue less product cost and activity-based cost to serve.",
         _ABC,
+        meaning="What the customers earned after product cost and the cost of serving them.",
     ),
     Metric(
         "top_20pct_profit_share",
@@ -656,12 +676,13 @@ _METRICS = (
         "wallet models; same-kind recommendations over the same customers are merged, each "
         "customer counted once (shown beside each recommendation, not recorded as a figure).",
         "crmlib.results.recommendations",
+        meaning="What acting on a recommendation adds in margin over its horizon.",
     ),
     Metric(
         "lessons_with_results",
         "Sections with results",
         COUNT,
-        "Lessons that handed results to this report.",
+        "Sections of this report that handed over their results.",
         "crmlib.results.load",
     ),
     Metric(

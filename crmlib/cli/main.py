@@ -117,6 +117,42 @@ def shape_notes(data, freq: str = "M") -> list[str]:
     return [n for n in notes if n]
 
 
+CURRENCY_PARAMETER = "currency"  # every lesson's: the client's currency (ISO 4217 code)
+
+
+def with_currency(params: dict, currency: str | None) -> dict:
+    """The lesson parameters with ``currency`` set from ``--currency`` (every lesson takes it).
+
+    Parameters
+    ----------
+    params : dict
+        The parameters given with ``--param``.
+    currency : str or None
+        The ``--currency`` option: a three-letter ISO 4217 code, any case; None when not given.
+
+    Returns
+    -------
+    dict
+        ``params`` with ``currency`` set to the upper-case code (unchanged when None).
+
+    Raises
+    ------
+    crmlib.errors.CRMError
+        A code that is not three letters, or a currency given with both ``--currency``
+        and ``--param``.
+    """
+    if currency is None:
+        return params
+    code = currency.strip()
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise CRMError(
+            f"--currency {currency!r}: expected a three-letter ISO 4217 code, e.g. EUR, USD, GBP"
+        )
+    if CURRENCY_PARAMETER in params:
+        raise CRMError("the currency is given twice: use --currency, not --param currency=...")
+    return {**params, CURRENCY_PARAMETER: code.upper()}
+
+
 @cli.command()
 @click.argument("data", required=False, type=click.Path(path_type=Path))
 @click.option("--client", default="Sample client", show_default=True, help="Client name.")
@@ -143,6 +179,12 @@ def shape_notes(data, freq: str = "M") -> list[str]:
     type=click.IntRange(min=1),
     help="Per-cell timeout in seconds.",
 )
+@click.option(
+    "--currency",
+    metavar="CODE",
+    help="The client's currency, an ISO 4217 code (EUR, USD, GBP): every section shows its "
+    "money figures and money axes in it. Default: amounts without a unit.",
+)
 @click.option("--jobs", type=click.IntRange(min=1), help="Lessons run at once (default: cores).")
 @click.option("--pdf", is_flag=True, help="Also print the summary to summary.pdf (Chromium).")
 @click.option(
@@ -161,7 +203,19 @@ def shape_notes(data, freq: str = "M") -> list[str]:
     "--no-snapshot: every lesson validates the folder itself (slower, for comparison).",
 )
 def report(
-    data, client, out, as_of, only, params, timeout, jobs, pdf, engine, spark_master, snapshot
+    data,
+    client,
+    out,
+    as_of,
+    only,
+    params,
+    timeout,
+    currency,
+    jobs,
+    pdf,
+    engine,
+    spark_master,
+    snapshot,
 ):
     """Run every lesson on a client folder (default: the sample) into a report.
 
@@ -187,6 +241,7 @@ def report(
             parsed[key.strip()] = yaml.safe_load(value)
         except yaml.YAMLError:
             raise CRMError(f"--param {p!r}: the value is not valid YAML") from None
+    parsed = with_currency(parsed, currency)
 
     # nbclient logs timeouts and kernel deaths that the progress lines already report
     logging.getLogger("papermill").addHandler(logging.NullHandler())

@@ -12,6 +12,7 @@ One module per job:
 - :mod:`crmlib.report.html`: the offline HTML page of a lesson;
 - :mod:`crmlib.report.pdf`: the summary printed by headless Chromium;
 - :mod:`crmlib.report.index`: ``manifest.json`` and the plain index page;
+- :mod:`crmlib.report.summary`: the executive summary's figures, recommendations and HTML;
 - :mod:`crmlib.report.lock`: one run per report folder.
 
 What a lesson hands the report (its results file) is :mod:`crmlib.results`,

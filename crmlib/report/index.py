@@ -4,8 +4,10 @@ The manifest holds, per lesson, its status, time, parameters and what it
 could not assess, plus the data fingerprint (SHA-256 of every input file),
 the package versions and the seeds: the same files and versions reproduce
 the report. The plain index (:func:`index_page`) stands in for the summary
-lesson when that is absent or failed; it shows each lesson's headline
-figures by label, formatted from their unit (:mod:`crmlib.analytics.metrics`).
+lesson when that is absent or failed: the summary's page (:mod:`crmlib.report.summary`)
+built from the manifest, each section with its status, finding and headline figures by
+label, formatted from their unit in the report's currency
+(:mod:`crmlib.analytics.metrics`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from crmlib import results
 from crmlib.analytics import metrics
 from crmlib.data import privacy
 from crmlib.errors import CRMError
+from crmlib.report import summary
 from crmlib.report.kernels import KERNEL_ENV
 from crmlib.report.parameters import (
     HIDDEN_PATH,
@@ -137,80 +140,146 @@ def build_manifest(
     }
 
 
-def _figures(recorded: dict) -> list[tuple[str, str]]:
+def _figures(recorded: dict, currency: str = "") -> list[tuple[str, str]]:
     """(label, formatted value) of each headline figure recorded, absent ones left out.
 
     This page is what a failed run shows: a key the catalogue does not know,
     or a value its unit cannot format (a results file not written by
-    :func:`crmlib.results.record`), is shown as it is rather than failing it.
+    :func:`crmlib.results.record`), is shown as it is (the key's words apart) rather
+    than failing it.
     """
     out = []
     for key, value in recorded.items():
         if key in results.RESERVED or metrics.is_absent(value):
             continue
         try:
-            out.append((metrics.get(key).label, metrics.format_value(key, value)))
+            shown = metrics.format_value(key, value, currency)
+            out.append((metrics.get(key).label, summary.in_words(shown)))  # a mapping's keys
         except CRMError:
-            out.append((str(key), str(value)))
+            out.append((summary.humanise(key), str(value)))
     return out
 
 
+def _by_lesson(manifest: dict) -> dict[str, dict]:
+    """The manifest's sections in the form of :func:`crmlib.results.load` (no charts or
+    per-customer values: the plain index has only the manifest)."""
+    return {
+        r[results.LESSON]: {
+            results.STATUS: r.get(results.STATUS),
+            results.REASON: r.get(results.REASON) or "",
+            results.TITLE: r.get(results.TITLE) or r[results.LESSON],
+            results.PAGE: r.get(results.PAGE) or "",
+            "results": r.get("results") or {},
+            "stakes": None,
+            "chart": None,
+        }
+        for r in manifest["lessons"]
+        if r[results.LESSON] != results.SUMMARY
+    }
+
+
 def index_page(client: str, manifest: dict, validated) -> str:
-    """The plain index, used when the summary lesson is absent or failed."""
+    """The plain index, used when the summary lesson is absent or failed.
+
+    The same page as the summary's, from the manifest alone: title block, headline tiles,
+    each section's status, finding and figures (a failed section with its cell and
+    error), the ranked recommendations, what could not be assessed, and the data; every
+    figure formatted from the metric catalogue in the report's currency.
+    """
     esc = html.escape
-    status = (
-        "Complete"
-        if manifest["complete"]
-        else "INCOMPLETE: "
-        + ", ".join(
-            f"{r['lesson']} {r['status']}" for r in manifest["lessons"] if r["status"] == "failed"
-        )
+    currency = str((manifest.get("parameters") or {}).get("currency") or "")
+    by_lesson = _by_lesson(manifest)
+    failed = [
+        summary.section_name(r.get("title") or r["lesson"])
+        for r in manifest["lessons"]
+        if r["status"] == "failed"
+    ]
+    status = "Complete" if manifest["complete"] else "INCOMPLETE: " + ", ".join(
+        f"{name} failed" for name in failed
     )
+    tx = getattr(validated, "transactions", None)
+    dates = tx["order_date"] if tx is not None and "order_date" in tx else None
+    period = (
+        f"; orders from {summary.format_date(dates.min())} to {summary.format_date(dates.max())}"
+        if dates is not None and len(dates)
+        else ""
+    )
+    try:
+        recs = summary.recommendation_list(by_lesson, currency)
+        tiles = summary.headline_tiles(by_lesson, currency)
+    except CRMError:  # a results file not written by results.record: figures below only
+        recs = tiles = None
     rows = []
     for r in manifest["lessons"]:
-        name = esc(r.get("title") or r["lesson"])
-        link = f'<a href="{esc(r["html"])}">{name}</a>' if r["html"] else name
+        link = summary.link(r["lesson"], by_lesson) if r["lesson"] in by_lesson else esc(
+            r.get("title") or r["lesson"]
+        )
+        finding = (r.get("results") or {}).get(results.FINDING)
         notes = "".join(
-            f"<li>{esc(label)}: {esc(value)}</li>" for label, value in _figures(r["results"])
+            f"<li>{esc(label)}: {esc(value)}</li>"
+            for label, value in _figures(r.get("results") or {}, currency)
         ) + "".join(
             f"<li>{esc(e[results.REASON])}</li>"  # "Not assessed: …, for lack of …"
             for e in r.get(results.NOT_ASSESSED, [])
         )
+        words = summary.STATUS_WORDS.get(r["status"], r["status"])
         rows.append(
-            f"<tr><td>{link}</td><td class='{esc(r['status'])}'>{esc(r['status'])}</td>"
-            f"<td>{r['seconds']:.1f} s</td><td>{esc(r['reason'])}<ul>{notes}</ul></td></tr>"
+            f"<tr><td>{link}</td><td class='{esc(r['status'])}'>{esc(words)}</td>"
+            f"<td>{r['seconds']:.1f} s</td><td>"
+            + (esc(r["reason"]) if r["status"] == "failed" else "")
+            + (f"<p>{esc(finding)}</p>" if isinstance(finding, str) else "")
+            + f"<ul>{notes}</ul></td></tr>"
         )
     table_rows = "".join(
-        f"<tr><td>{esc(n)}</td><td>{v['rows']:,}</td><td>{v['accepted']:,}</td>"
-        f"<td>{v['rejected']:,}</td></tr>"
+        f"<tr><td>{esc(summary.humanise(n).capitalize())}</td><td>{v['rows']:,}</td>"
+        f"<td>{v['accepted']:,}</td><td>{v['rejected']:,}</td></tr>"
         for n, v in manifest["rows"].items()
     )
     reasons = validated.top_reasons(10)
     reason_rows = (
         "".join(
-            f"<tr><td>{esc(r.table)}</td><td>{esc(r.reason)}</td><td>{r.rows}</td></tr>"
+            f"<tr><td>{esc(summary.humanise(r.table))}</td><td>{esc(r.reason)}</td>"
+            f"<td>{r.rows:,}</td></tr>"
             for r in reasons.itertuples()
         )
         or "<tr><td colspan=3>none</td></tr>"
     )
+    at_a_glance = (
+        summary.tiles_html(tiles) if tiles is not None and len(tiles) else ""
+    )
+    ranked = (
+        "<h2>Recommendations, ranked by value at stake</h2>"
+        + summary.recommendations_html(recs, by_lesson)
+        if recs is not None and len(recs)
+        else ""
+    )
+    gaps = summary.not_assessed_html(by_lesson, present=getattr(validated, "tables", {}))
+    gaps = f"<h2>What could not be assessed</h2>{gaps}" if gaps else ""
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>CRM assessment: {esc(client)}</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>CRM assessment: {esc(client)}</title>
 <style>
-body {{ font-family: sans-serif; max-width: 60em; margin: 2em auto; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; }}
+body {{ font-family: sans-serif; max-width: 60em; margin: 2em auto; padding: 0 1em; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; display: block; overflow-x: auto; }}
 td, th {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }}
 .complete {{ color: #1a7f37; }} .failed {{ color: #b42318; font-weight: bold; }}
 </style></head><body>
 <h1>CRM assessment: {esc(client)}</h1>
-<p><strong>Status: {esc(status)}</strong> · data as of {esc(str(manifest["as_of"]))}
+<p><strong>Status: {esc(status)}</strong> · data as of
+{esc(summary.format_date(manifest["as_of"]) or "the last order")}{esc(period)}
 · made {esc(manifest["created"])}</p>
+{at_a_glance}
 <h2>Sections</h2>
-<table><tr><th>section</th><th>status</th><th>time</th><th>notes</th></tr>{"".join(rows)}</table>
+<table><tr><th>section</th><th>status</th><th>time</th><th>finding and figures</th></tr>
+{"".join(rows)}</table>
+{ranked}
+{gaps}
 <h2>Appendix: the data</h2>
-<table><tr><th>table</th><th>rows</th><th>accepted</th><th>rejected</th></tr>{table_rows}</table>
+<table><tr><th>data</th><th>rows read</th><th>accepted</th><th>rejected</th></tr>{table_rows}</table>
 <h3>Most frequent reasons for rejected rows</h3>
-<table><tr><th>table</th><th>reason</th><th>rows</th></tr>{reason_rows}</table>
-<p>Reproduce: the same input files (see manifest.json, data_fingerprint) and versions give
+<table><tr><th>data</th><th>reason</th><th>values</th></tr>{reason_rows}</table>
+<p>Reproduce: the same input files (see manifest.json, their fingerprints) and versions give
 the same report.</p>
 </body></html>
 """

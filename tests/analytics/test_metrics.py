@@ -87,6 +87,14 @@ def test_every_metric_is_fully_declared():
         assert len(metric.definition) > 20 and metric.source, key
 
 
+def test_a_metric_reads_in_one_plain_line_for_a_headline_tile():
+    assert metrics.get("net_revenue").plain == "Everything the customers paid, less what they returned."
+    assert metrics.get("orders").plain == metrics.get("orders").definition  # no meaning: definition
+    for metric in metrics.CATALOGUE.values():
+        assert "\n" not in metric.plain and "_" not in metric.meaning, metric.key
+    assert metrics.get("total_clv").label == "Lifetime value of the customer base"
+
+
 def test_table_shows_labels_and_formatted_values():
     table = metrics.table({"customers": 1500, "churn_rate": 0.3})
     assert table.index.tolist() == ["Customers", "Lapsed customers"]

@@ -57,7 +57,9 @@ def _run(lesson, tmp_path, monkeypatch, **parameters):
         for o in c.outputs
         if "image/png" in o.get("data", {})
     ]
-    assert images, "the lesson showed no chart"
+    # the summary draws no chart of its own: it embeds the key charts the other lessons
+    # recorded (none when it runs alone, as here)
+    assert images or lesson.stem.endswith("client_summary"), "the lesson showed no chart"
     errors = [
         o
         for c in executed.cells

@@ -32,6 +32,7 @@ def test_record_writes_only_under_a_report(tmp_path, monkeypatch):
         ({"recommendations": [{"value_at_stake": 5}]}, "text"),
         ({"recommendations": [{"text": "t", "value_at_stake": "lots"}]}, "number"),
         ({"not_assessed": "campaigns.cost"}, "not_assessed"),
+        ({"recommendations": [{"text": "t", "value_at_stake": None, "not_valued": 3}]}, "words"),
     ],
 )
 def test_record_checks_the_documented_form(bad, message):
@@ -189,3 +190,25 @@ def test_a_key_chart_reaches_the_summary_with_its_caption(tmp_path, monkeypatch)
     assert entry["chart"]["alt"] == "A rising line."
     with pytest.raises(CRMError, match="caption"):
         results.record_chart("idic", figure, caption=" ", alt="x")
+
+
+def test_lesson_parameters_are_read_from_the_executed_lessons(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    defaults = new_code_cell("clv_horizon_months = 12\nannual_discount_rate = 0.10\nlapsed_days = None")
+    defaults.metadata["tags"] = ["parameters"]
+    injected = new_code_cell('# Parameters\nlapsed_days = 90\ndata_path = "<client folder>"')
+    injected.metadata["tags"] = ["injected-parameters"]
+    code = new_code_cell("annual_discount_rate = 0.5  # a later cell: not a parameter")
+    nbformat.write(new_notebook(cells=[defaults, injected, code]), tmp_path / "01_idic.ipynb")
+    nbformat.write(new_notebook(cells=[defaults]), tmp_path / "05_client_summary.ipynb")
+    assert results.lesson_parameters(tmp_path) == {
+        "idic": {
+            "clv_horizon_months": 12,
+            "annual_discount_rate": 0.10,
+            "lapsed_days": 90,  # the run's value over the default
+            "data_path": "<client folder>",
+        }
+    }
+    assert results.lesson_parameters(tmp_path / "absent") == {}
