@@ -160,8 +160,17 @@ def shape_notes(data, freq: str = "M") -> list[str]:
     help="Validate the folder once and hand the lessons the validated data; "
     "--no-snapshot: every lesson validates the folder itself (slower, for comparison).",
 )
+@click.option(
+    "--view",
+    type=click.Choice(["report", "lesson"]),
+    default="report",
+    show_default=True,
+    help="report: the client's pages (code hidden, cells for students left out); "
+    "lesson: the lesson view for an instructor to hand out (code shown).",
+)
 def report(
-    data, client, out, as_of, only, params, timeout, jobs, pdf, engine, spark_master, snapshot
+    data, client, out, as_of, only, params, timeout, jobs, pdf, engine, spark_master, snapshot,
+    view,
 ):
     """Run every lesson on a client folder (default: the sample) into a report.
 
@@ -233,6 +242,7 @@ def report(
             engine=engine,
             spark_master=spark_master,
             snapshot=snapshot,
+            view=view,
         )
     finally:
         signal.signal(signal.SIGTERM, previous)
