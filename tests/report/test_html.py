@@ -261,3 +261,28 @@ def test_the_report_prints_one_pdf_each_section_on_new_pages(tmp_path):
     # two short pages: one printed page each, as every section starts on a new page
     assert len(re.findall(rb"/Type\s*/Page\b(?!s)", data)) == 2
     assert not list(tmp_path.glob(".*print.html"))  # the print document is gone
+
+
+# --- through crm report ----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_crm_report_lesson_view_with_the_final_navigation(tmp_path):
+    import json
+
+    from report_helpers import crm
+
+    out = tmp_path / "r"
+    run = crm("report", "cdnow", "--client", "Acme", "--only", "foundations", "--view", "lesson", "--out", out)
+    assert run.returncode == 0, run.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["view"] == "lesson"
+    section = (out / "00_foundations.html").read_text()
+    assert "crm-view-lesson" in section and "import" in visible_text(section)  # code shows
+    for name in ("index.html", "00_foundations.html"):
+        page = (out / name).read_text()
+        bar = page[page.index(pages.NAV_START) : page.index(pages.NAV_END)]
+        assert re.findall(r'<a href="([^"]+)"', bar) == ["index.html", "00_foundations.html"]
+        assert re.search(rf'<a href="{name}" aria-current="page"', bar)
+        assert "IDIC (not run)" in bar and "Payne &amp; Frow (not run)" in bar
+        assert outside_references(page) == []
