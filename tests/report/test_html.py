@@ -286,3 +286,37 @@ def test_crm_report_lesson_view_with_the_final_navigation(tmp_path):
         assert re.search(rf'<a href="{name}" aria-current="page"', bar)
         assert "IDIC (not run)" in bar and "Payne &amp; Frow (not run)" in bar
         assert outside_references(page) == []
+
+
+def planted_lesson(folder: Path, name: str, title: str, body: str) -> None:
+    params = new_code_cell('data_path = None\nclient_name = "x"\nas_of = None')
+    params.metadata["tags"] = ["parameters"]
+    nb = new_notebook(
+        cells=[markdown(f"# {title}\n\n## Finding\n\nText $x^2$."), params, new_code_cell(body)]
+    )
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / name)
+
+
+@pytest.mark.slow
+def test_the_run_marks_failed_and_skipped_sections_on_every_page(tmp_path):
+    from crmlib.report import run_report
+
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    planted_lesson(lessons, "00_good.ipynb", "00 · Good: it runs", "x = 1")
+    planted_lesson(lessons, "01_bad.ipynb", "01 · Bad: it fails", "raise RuntimeError('planted')")
+    planted_lesson(lessons, "02_left.ipynb", "02 · Left: not asked for", "x = 2")
+    result = run_report(
+        "cdnow", "Acme", tmp_path / "r", only=["good", "bad"], lessons_dir=lessons, jobs=2
+    )
+    assert not result.complete
+    for name in ("index.html", "00_good.html", "01_bad.html"):  # index: the plain page
+        page = (result.out / name).read_text()
+        bar = page[page.index(pages.NAV_START) : page.index(pages.NAV_END)]
+        assert re.findall(r'<a href="([^"]+)"', bar) == ["index.html", "00_good.html", "01_bad.html"]
+        assert re.search(r'<a href="01_bad.html"[^>]*>Bad \(failed\)</a>', bar), name
+        assert "<span" in bar and "Left (not run)</span>" in bar
+        assert re.search(rf'<a href="{name}" aria-current="page"', bar), name
+        assert outside_references(page) == []
+    assert "<math" in (result.out / "00_good.html").read_text()
