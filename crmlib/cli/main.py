@@ -186,7 +186,7 @@ def with_currency(params: dict, currency: str | None) -> dict:
     "money figures and money axes in it. Default: amounts without a unit.",
 )
 @click.option("--jobs", type=click.IntRange(min=1), help="Lessons run at once (default: cores).")
-@click.option("--pdf", is_flag=True, help="Also print the summary to summary.pdf (Chromium).")
+@click.option("--pdf", is_flag=True, help="Also print the whole report (summary, then each section) to summary.pdf (Chromium).")
 @click.option(
     "--engine",
     type=click.Choice(["pandas", "duckdb", "spark"]),
@@ -202,6 +202,14 @@ def with_currency(params: dict, currency: str | None) -> dict:
     help="Validate the folder once and hand the lessons the validated data; "
     "--no-snapshot: every lesson validates the folder itself (slower, for comparison).",
 )
+@click.option(
+    "--view",
+    type=click.Choice(["report", "lesson"]),
+    default="report",
+    show_default=True,
+    help="report: the client's pages (code hidden, cells for students left out); "
+    "lesson: the lesson view for an instructor to hand out (code shown).",
+)
 def report(
     data,
     client,
@@ -216,6 +224,7 @@ def report(
     engine,
     spark_master,
     snapshot,
+    view,
 ):
     """Run every lesson on a client folder (default: the sample) into a report.
 
@@ -288,6 +297,7 @@ def report(
             engine=engine,
             spark_master=spark_master,
             snapshot=snapshot,
+            view=view,
         )
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -475,4 +485,3 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("interrupted", err=True)
         return 130
     return 0
-

@@ -9,8 +9,10 @@ One module per job:
 - :mod:`crmlib.report.parameters`: the lessons and the parameters they declare;
 - :mod:`crmlib.report.lessons`: a lesson's batch form (without explorers);
 - :mod:`crmlib.report.kernels`: the run's kernels, retried and all stopped;
-- :mod:`crmlib.report.html`: the offline HTML page of a lesson;
-- :mod:`crmlib.report.pdf`: the summary printed by headless Chromium;
+- :mod:`crmlib.report.html`: the offline HTML page of a lesson (report or lesson view);
+- :mod:`crmlib.report.mathml`: the prose's formulas as MathML, made at export;
+- :mod:`crmlib.report.pages`: navigation, tables of contents, style sheet, print headers;
+- :mod:`crmlib.report.pdf`: the report printed by headless Chromium;
 - :mod:`crmlib.report.index`: ``manifest.json`` and the plain index page;
 - :mod:`crmlib.report.summary`: the executive summary's figures, recommendations and HTML;
 - :mod:`crmlib.report.lock`: one run per report folder.

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from crmlib import results
 from crmlib.data import privacy
-from crmlib.report.html import lesson_title, write_html
+from crmlib.report.html import REPORT_VIEW, lesson_title, write_html
 from crmlib.report.kernels import (
     KERNEL_ENV,
     Kernels,
@@ -33,6 +33,7 @@ from crmlib.report.kernels import (
     start_and_run,
 )
 from crmlib.report.lessons import EXPLORER_TAG, batch_notebook
+from crmlib.report.pages import Page, navigation
 from crmlib.report.parameters import (
     HIDDEN_PATH,
     HIDDEN_REPORT,
@@ -114,6 +115,9 @@ def run_lesson(
     html_name: str | None = None,
     hidden: dict[str, str] | None = None,
     run_start: float | None = None,
+    view: str = REPORT_VIEW,
+    client: str = "",
+    pages: list[Page] | None = None,
 ) -> LessonRun:
     """Execute one lesson with papermill in ``workdir``; never raises for a lesson failure.
 
@@ -144,6 +148,12 @@ def run_lesson(
         Clear text to replace in the executed notebook (value → placeholder).
     run_start : float, optional
         ``time.perf_counter()`` at the start of the run, for ``LessonRun.started``.
+    view : {"report", "lesson"}
+        Which view of the lesson the HTML page shows (:func:`crmlib.report.html.write_html`).
+    client : str
+        The client's name, for the page's top bar and print header.
+    pages : list of Page, optional
+        The report's sections, for the page's top bar (none: no top bar).
     """
     import copy
 
@@ -232,7 +242,8 @@ def run_lesson(
             nb = _scrub(nb, notebook.name, parameters, hidden or {})
             nbformat.write(nb, workdir / notebook.name)
             html_path = workdir / (html_name or Path(notebook.name).with_suffix(".html").name)
-            write_html(nb, html_path, run.title)
+            nav = navigation(client, pages, html_path.name) if pages is not None else ""
+            write_html(nb, html_path, run.title, view=view, client=client, nav=nav)
             run.html = html_path.name
         except Exception as exc:  # a broken page fails the lesson, not the run
             run.status = "failed"

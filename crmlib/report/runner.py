@@ -10,11 +10,17 @@ with papermill against the validated data, several at once, and writes::
     DIR/NN_<lesson>.html        the same with its code hidden, for the client
     DIR/manifest.json           status, time and parameters per lesson, the data
                                 fingerprint, package versions and seeds
-    DIR/summary.pdf             with ``pdf=True`` (headless Chromium)
+    DIR/summary.pdf             with ``pdf=True``: the summary, then every section
+                                (headless Chromium, :mod:`crmlib.report.pdf`)
 
-**HTML.** Every lesson becomes a page with its code hidden that opens
-offline (:mod:`crmlib.report.html`); what runs is each lesson's batch form,
-without its interactive explorers (:mod:`crmlib.report.execute`).
+**HTML.** Every lesson becomes a page that opens offline
+(:mod:`crmlib.report.html`): the report view (code hidden, cells for
+students left out) or, with ``view="lesson"``, the lesson view (code shown).
+What runs is each lesson's batch form, without its interactive explorers
+(:mod:`crmlib.report.execute`). Every page carries the report's navigation
+(:mod:`crmlib.report.pages`): the pages are known before the lessons run,
+their statuses only after, so the final top bar is written into every page
+once the run is over.
 
 **Validated once.** The folder is validated once, by the run: the result
 is written as a data snapshot (:mod:`crmlib.data.snapshot`: Parquet per table and
@@ -85,9 +91,11 @@ from crmlib.analytics import linkage
 from crmlib.data import datasets, privacy, snapshot
 from crmlib.errors import CRMError
 from crmlib.report.execute import LessonRun, Progress, run_lesson
+from crmlib.report.html import REPORT_VIEW, VIEWS, lesson_title
 from crmlib.report.index import MANIFEST, build_manifest, index_page
 from crmlib.report.kernels import KERNEL_ENV, Kernels
 from crmlib.report.lock import OutLock
+from crmlib.report.pages import Page, navigation, set_navigation
 from crmlib.report.parameters import (
     COMMON_PARAMETERS,
     ENGINE_PARAMETER,
@@ -104,7 +112,7 @@ from crmlib.report.parameters import (
     lesson_notebooks,
     resolve_paths,
 )
-from crmlib.report.pdf import CHROMIUM_ENV, CHROMIUM_NAMES, PDF_NAME, find_chromium, print_pdf
+from crmlib.report.pdf import CHROMIUM_ENV, CHROMIUM_NAMES, PDF_NAME, find_chromium, print_report
 
 INDEX = "index.html"
 SNAPSHOT_DIR = "data-snapshot"  # in the work folder; removed before the report moves into place
@@ -149,6 +157,7 @@ def run_report(
     engine: str = "pandas",
     spark_master: str | None = None,
     snapshot: bool = True,
+    view: str = REPORT_VIEW,
 ) -> ReportResult:
     """Validate the client folder, run the lessons on it and build the report.
 
@@ -181,7 +190,8 @@ def run_report(
     jobs : int, optional
         Lessons run at once; default the number of cores.
     pdf : bool, default False
-        Also print the summary to ``summary.pdf`` with headless Chromium.
+        Also print the report (the summary, then every section) to
+        ``summary.pdf`` with headless Chromium.
     chromium : str, optional
         The Chromium executable (default: ``$CRM_CHROMIUM`` or on PATH).
     engine : {"pandas", "duckdb", "spark"}
@@ -196,6 +206,11 @@ def run_report(
         (:mod:`crmlib.data.snapshot`), so that the folder is validated once. False:
         every lesson loads and validates the client folder itself (the way
         before the snapshot; slower, kept for comparison).
+    view : {"report", "lesson"}
+        ``report`` (default): the client's pages, code hidden and cells tagged
+        ``lesson-only`` left out; ``lesson``: the lesson view for an instructor,
+        code shown and cells tagged ``report-only`` left out
+        (:func:`crmlib.report.html.write_html`).
 
     Returns
     -------
@@ -216,6 +231,8 @@ def run_report(
     with OutLock(out):
         run_start = time.perf_counter()
         engines.check_engine(engine)
+        if view not in VIEWS:
+            raise CRMError(f"unknown view {view!r}: choose {' or '.join(VIEWS)}")
         if spark_master and engine != "spark":
             raise CRMError("--spark-master is for --engine spark")
         if engine == "spark" and importlib.util.find_spec("pyspark") is None:
@@ -250,6 +267,7 @@ def run_report(
         summary = next((nb for nb in every if lesson_name(nb) == results.SUMMARY), None)
         models = [nb for nb in selected if nb != summary]
         skipped = [nb for nb in every if nb not in selected and nb != summary]
+        pages = _pages(every, summary, skipped)
 
         user = dict(params or {})
         for key in (RESULTS_PARAMETER, IDENTITY_PARAMETER):
@@ -312,6 +330,9 @@ def run_report(
                 html_name,
                 hidden,
                 run_start,
+                view,
+                client,
+                pages,
             )
 
         pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="crm-lesson")
@@ -363,10 +384,13 @@ def run_report(
                     if entry[results.LESSON] == results.SUMMARY:
                         entry["html"] = summary_run.html
             (work / INDEX).write_text(index_page(client, manifest, validated), encoding="utf-8")
+        if view != REPORT_VIEW:
+            manifest["view"] = view
+        written = _final_navigation(work, client, pages, runs)
         pdf_error = ""
         if pdf:
             try:
-                print_pdf(work / INDEX, work / PDF_NAME, chromium_path)
+                print_report(written, work / PDF_NAME, chromium_path, client)
                 manifest["pdf"] = PDF_NAME
             except CRMError as exc:
                 pdf_error = str(exc)
@@ -380,6 +404,47 @@ def run_report(
 
         target = _move_into_place(work, out, complete)
         return ReportResult(target, complete, runs, pdf_error)
+
+
+def _pages(every: list[Path], summary: Path | None, skipped: list[Path]) -> list[Page]:
+    """The report's sections in lesson order, as the top bar shows them before the run."""
+    import nbformat
+
+    return [
+        Page(
+            lesson=lesson_name(nb),
+            title=lesson_title(nbformat.read(nb, as_version=4), lesson_name(nb)),
+            html="" if nb in skipped else nb.with_suffix(".html").name,
+            status="skipped" if nb in skipped else "pending",
+        )
+        for nb in every
+        if nb != summary
+    ]
+
+
+def _final_navigation(work: Path, client: str, pages: list[Page], runs: list[LessonRun]):
+    """Write the top bar with every section's final status into every page; return the pages.
+
+    Returns the pages in print order: the summary (``index.html``), then the
+    sections that have a page, in lesson order.
+    """
+    by_lesson = {r.lesson: r for r in runs}
+    final = []
+    for page in pages:
+        run = by_lesson.get(page.lesson)
+        written = run is not None and run.html and (work / run.html).exists()
+        status = run.status if run is not None else page.status
+        final.append(Page(page.lesson, page.title, run.html if written else "", status))
+    summary_run = by_lesson.get(results.SUMMARY)
+    extra = [
+        summary_run.html
+        for _ in [0]
+        if summary_run and summary_run.html not in ("", INDEX) and (work / summary_run.html).exists()
+    ]
+    order = [INDEX] + [p.html for p in final if p.html] + extra
+    for name in order:
+        set_navigation(work / name, navigation(client, final, name))
+    return [work / name for name in order]
 
 
 def _skipped(nb: Path) -> LessonRun:

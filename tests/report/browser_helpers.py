@@ -235,3 +235,47 @@ def press(control: Locator, key: str, times: int) -> None:
     handle.focus()
     for _ in range(times):
         handle.press(key)
+
+
+# --- a report's pages, opened from disk with the network blocked ---------------------------
+
+
+def block_network(context) -> list[str]:
+    """Let a browser context load ``file:`` and ``data:`` addresses only; return the list
+    (filled as pages load) of every other address a page tried to fetch."""
+    tried: list[str] = []
+
+    def route(r):
+        url = r.request.url
+        if url.startswith(("file:", "data:", "about:")):
+            r.continue_()
+        else:
+            tried.append(url)
+            r.abort()
+
+    context.route("**/*", route)
+    return tried
+
+
+#: what the client-pages test reads from a report page in the browser
+PAGE_FACTS = """() => {
+  const box = e => { const r = e.getBoundingClientRect(); return [r.width, r.height]; };
+  const nav = document.querySelector('nav.crm-topbar');
+  return {
+    text: document.body.innerText,
+    nav: nav ? [...nav.querySelectorAll('a')].map(a => a.getAttribute('href')) : null,
+    navText: nav ? nav.innerText : '',
+    current: nav ? [...nav.querySelectorAll('a[aria-current="page"]')]
+      .map(a => a.getAttribute('href')) : [],
+    toc: [...document.querySelectorAll('nav.crm-toc a')].map(a => a.getAttribute('href')),
+    headings: [...document.querySelectorAll('main h2[id], main h3[id]')].map(h => '#' + h.id),
+    math: [...document.querySelectorAll('math')].map(box),
+    tex: [...document.querySelectorAll('code.crm-tex')].map(c => c.textContent),
+    images: [...document.querySelectorAll('img')].map(i => ({
+      alt: i.getAttribute('alt'), width: i.naturalWidth,
+      caption: !!(i.closest('figure') && i.closest('figure').querySelector('figcaption')),
+    })),
+    pageWidth: document.documentElement.scrollWidth,
+    viewWidth: document.documentElement.clientWidth,
+  };
+}"""
