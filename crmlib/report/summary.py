@@ -395,7 +395,7 @@ def link(lesson: str | None, by_lesson: dict, text: str | None = None) -> str:
 #: wider than the page, recommendations as numbered cards.
 CSS = """
 <style>
-.crm-summary { max-width: 60rem; }
+.crm-summary { max-width: 60rem; width: 100%; min-width: 0; box-sizing: border-box; }
 .crm-title { border-left: 0.4rem solid #1f4e79; padding: 0.2rem 0 0.2rem 1rem; margin: 0 0 1.5rem; }
 .crm-title .crm-client { font-size: 1.6rem; font-weight: 600; margin: 0; }
 .crm-title p { margin: 0.25rem 0; }
@@ -418,7 +418,7 @@ ol.crm-recs { padding-left: 1.4rem; }
 ol.crm-recs > li { margin: 0 0 1rem; padding: 0.6rem 0.8rem; border: 1px solid #d0d7de;
   border-radius: 0.5rem; }
 ol.crm-recs .crm-action { font-weight: 600; }
-ol.crm-recs dl { display: grid; grid-template-columns: 9.5rem 1fr; gap: 0.2rem 0.8rem;
+ol.crm-recs dl { display: grid; grid-template-columns: 11rem 1fr; gap: 0.2rem 0.8rem;
   margin: 0.4rem 0 0; }
 ol.crm-recs dt { color: #57606a; white-space: nowrap; font-weight: 600; }
 ol.crm-recs .crm-action ul { margin: 0.3rem 0 0; padding-left: 1.2rem; }
