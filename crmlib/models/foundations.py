@@ -198,7 +198,7 @@ def choose_model(profile: ClientProfile, weights: Mapping | None = None) -> Reco
     share = profile.top20_revenue_share
     scores = (model_signals(profile) * w).to_dict()
     reasons = {
-        "CRM value chain": f"the top 20 % of customers bring {share:.0%} of revenue: "
+        "CRM value chain": f"the top 20 % of customers bring {share * 100:.1f} % of revenue: "
         + (
             "a few customers carry the business, so start from portfolio and profitability"
             if share >= 0.6

@@ -54,7 +54,7 @@ def test_choose_model_follows_the_rule_of_thumb(profile, expected):
 
 def test_choose_model_reasons_quote_the_signal():
     rec = foundations.choose_model(ClientProfile(0.65, needs_complexity=2, channel_inconsistency=2))
-    assert "65%" in rec.reasons["CRM value chain"]
+    assert "65.0 % of revenue" in rec.reasons["CRM value chain"]
     assert rec.scores["CRM value chain"] == pytest.approx((0.65 - 0.2) / 0.6)
     assert rec.scores["IDIC"] == pytest.approx(0.25)
     assert foundations.choose_model(ClientProfile(0.95)).scores["CRM value chain"] == 1.0  # clipped
