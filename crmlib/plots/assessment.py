@@ -28,10 +28,11 @@ from crmlib.analytics.assessment import (
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
 from crmlib.plots.base import new_axes
+from crmlib.plots.style import PALETTE
 
 __all__ = ["plot_assessment_gaps", "plot_assessment_radar", "plot_priority_matrix"]
 
-_COLOURS = {s.INTENTION: "tab:blue", s.REALITY: "tab:orange"}
+_COLOURS = {s.INTENTION: PALETTE[5], s.REALITY: PALETTE[0]}  # reality: the client's practice
 _BENCHMARK_COLOUR = "0.35"
 
 
@@ -182,7 +183,7 @@ def plot_priority_matrix(result: AssessmentResult, benchmark=None, ax: Axes | No
     scored = result.priorities.dropna(subset=[s.REALITY, GAP])
     x, y = scored[s.REALITY].to_numpy(float), scored[GAP].to_numpy(float)
     sizes = 60 * scored[WEIGHT_SHARE].to_numpy(float) * len(result.areas)
-    ax.scatter(x, y, s=sizes, color="tab:purple", zorder=3)
+    ax.scatter(x, y, s=sizes, color=PALETTE[0], zorder=3)
     # each point carries its rank, on the side away from its nearest neighbour
     for i, (rank, xi, yi) in enumerate(zip(scored[RANK], x, y, strict=True)):
         others = [j for j in range(len(x)) if j != i]

@@ -226,14 +226,18 @@ def plot_nps_by_channel(nps_table: pd.DataFrame, ax: Axes | None = None) -> Axes
         yerr=[score - nps_table[experience.CI_LOW].to_numpy(), nps_table[experience.CI_HIGH].to_numpy() - score],
         capsize=4,
     )
-    for xi, v, n in zip(x, score, nps_table[experience.N], strict=True):
+    # the number of answers under each bar, in the free band at the foot of the axes
+    for xi, n in zip(x, nps_table[experience.N], strict=True):
         ax.annotate(
-            f"n={n}",
+            f"n = {n:,}",
             (xi, 0),
-            xytext=(0, -12 if v >= 0 else 4),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, 3),
             textcoords="offset points",
             ha="center",
+            va="bottom",
             fontsize=8,
+            color="0.3",
         )
     ax.axhline(0, color="0.3", linewidth=0.8)
     ax.set_xticks(x, [textwrap.fill(str(g), 14) for g in nps_table.index])
@@ -242,7 +246,7 @@ def plot_nps_by_channel(nps_table: pd.DataFrame, ax: Axes | None = None) -> Axes
     high = float(np.nanmax(nps_table[experience.CI_HIGH].to_numpy(dtype=float)))
     lo, hi = min(low, float(np.nanmin(score)), 0.0), max(high, float(np.nanmax(score)), 0.0)
     pad = 0.1 * max(hi - lo, 10.0)
-    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_ylim(lo - 1.5 * pad, hi + pad)  # the foot holds the n labels
     ax.set_ylabel("NPS (% promoters - % detractors)")
     ax.set_title("Net Promoter Score by group, with its confidence interval")
     return ax
@@ -278,7 +282,7 @@ def plot_new_customers(
     for channel in counts.columns:
         values = counts[channel].to_numpy(dtype=float)
         values[:first] = 0.0
-        ax.bar(x, values, bottom=bottom, label=str(channel))
+        ax.bar(x, values, bottom=bottom, label=str(channel).replace("_", " "))
         bottom += values
     if first:
         opening = float(counts.iloc[0].sum())
@@ -310,5 +314,5 @@ def plot_new_customers(
         if first
         else "Acquisition: new customers per period and channel"
     )
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside, not over, the bars
     return ax
