@@ -20,6 +20,7 @@ Marketing 69(4), 167-176.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -118,30 +119,86 @@ class Recommendation:
 # 80 % is the classic concentrated case. The score rises linearly between them.
 EVEN_SHARE, PARETO_SHARE = 0.2, 0.8
 
+#: The weight of each model's signal in its score: equal by default. A consultant who
+#: trusts one signal more (say, the interview's needs question) raises its weight.
+DEFAULT_WEIGHTS = {"CRM value chain": 1.0, "IDIC": 1.0, "QCi": 1.0, "Payne & Frow": 1.0}
 
-def choose_model(profile: ClientProfile) -> Recommendation:
-    """Recommend a CRM model from a client profile, with the reasoning.
 
-    Each model gets a score in [0, 1] from the signal that calls for it:
+def model_signals(profile: ClientProfile) -> pd.Series:
+    r"""The signal in [0, 1] that calls for each model (before weighting).
 
-    - value chain: (top-20 % revenue share − 0.2) / (0.8 − 0.2), clipped;
-    - IDIC: (needs complexity − 1) / 4;
-    - QCi: 1 when a scored diagnostic is wanted, else 0.25 (it is always a
-      useful baseline);
-    - Payne & Frow: (channel inconsistency − 1) / 4.
+    - value chain: :math:`x_{VC} = \min(1, \max(0, (c - 0.2) / (0.8 - 0.2)))`, with
+      :math:`c` the top-20 % revenue share (0.2 is an even spread, 0.8 Pareto's case);
+    - IDIC: :math:`x_{IDIC} = (n - 1) / 4`, with :math:`n` the needs complexity (1-5);
+    - QCi: :math:`x_{QCi} = 1` when a scored diagnostic is wanted, else 0.25 (it is
+      always a useful baseline);
+    - Payne & Frow: :math:`x_{PF} = (i - 1) / 4`, with :math:`i` the channel
+      inconsistency (1-5).
 
-    The highest score wins; ties go to the order above. This is the rule of
-    thumb of the foundations lesson, not a law: the reasons say why.
+    Returns
+    -------
+    Series
+        Indexed by model name, in the order above.
     """
     share = profile.top20_revenue_share
-    scores = {
-        "CRM value chain": float(np.clip((share - EVEN_SHARE) / (PARETO_SHARE - EVEN_SHARE), 0, 1)),
-        "IDIC": (profile.needs_complexity - 1) / 4,
-        "QCi": 1.0 if profile.wants_diagnostic else 0.25,
-        "Payne & Frow": (profile.channel_inconsistency - 1) / 4,
-    }
+    return pd.Series(
+        {
+            "CRM value chain": float(
+                np.clip((share - EVEN_SHARE) / (PARETO_SHARE - EVEN_SHARE), 0, 1)
+            ),
+            "IDIC": (profile.needs_complexity - 1) / 4,
+            "QCi": 1.0 if profile.wants_diagnostic else 0.25,
+            "Payne & Frow": (profile.channel_inconsistency - 1) / 4,
+        }
+    )
+
+
+def _check_weights(weights) -> pd.Series:
+    if not isinstance(weights, Mapping):
+        raise CRMError("weights must be a mapping of model name to weight, e.g. {'IDIC': 2}")
+    unknown = [m for m in weights if m not in DEFAULT_WEIGHTS]
+    if unknown:
+        raise CRMError(
+            f"weights: {unknown[0]!r} is not one of the models ({', '.join(DEFAULT_WEIGHTS)})"
+        )
+    out = pd.Series(DEFAULT_WEIGHTS, dtype="float64")
+    for model, weight in weights.items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
+            raise CRMError(f"weights: {model!r} must be a number of 0 or more, got {weight!r}")
+        out[model] = float(weight)
+    if out.sum() <= 0:
+        raise CRMError("weights: at least one model needs a weight above 0")
+    return out
+
+
+def choose_model(profile: ClientProfile, weights: Mapping | None = None) -> Recommendation:
+    r"""Recommend a CRM model from a client profile, with the reasoning.
+
+    Each model :math:`m` scores its weighted signal,
+    :math:`\text{score}_m = w_m \, x_m`, with :math:`x_m` from
+    :func:`model_signals` and :math:`w_m` from ``weights`` (default
+    :data:`DEFAULT_WEIGHTS`: all 1, so the score is the signal). The highest
+    score wins; ties go to the order of :func:`model_signals`. This is the rule
+    of thumb of the foundations lesson (a rule from practice, not a published
+    model), not a law: the reasons say why.
+
+    Parameters
+    ----------
+    profile : ClientProfile
+    weights : mapping of str to float, optional
+        Weights replacing the default for the models named, e.g. ``{"IDIC": 2}``;
+        models not named keep weight 1. 0 takes a model out of the running.
+
+    Raises
+    ------
+    CRMError
+        An unknown model name, a negative or non-numeric weight, or all weights 0.
+    """
+    w = _check_weights(DEFAULT_WEIGHTS if weights is None else weights)
+    share = profile.top20_revenue_share
+    scores = (model_signals(profile) * w).to_dict()
     reasons = {
-        "CRM value chain": f"the top 20 % of customers bring {share:.0%} of revenue: "
+        "CRM value chain": f"the top 20 % of customers bring {share * 100:.1f} % of revenue: "
         + (
             "a few customers carry the business, so start from portfolio and profitability"
             if share >= 0.6

@@ -17,7 +17,7 @@ from crmlib.plots.clv import (
     plot_probability_alive_matrix,
     plot_tracking,
 )
-from crmlib.plots.foundations import plot_customers_over_time, plot_lorenz_curve
+from crmlib.plots.foundations import plot_customers_over_time, plot_lifecycle, plot_lorenz_curve
 from crmlib.plots.idic import (
     plot_channel_response,
     plot_propensity_history,
@@ -68,6 +68,7 @@ __all__ = [
     "plot_experience_by_channel",
     "plot_frequency_recency_matrix",
     "plot_kpi_trend",
+    "plot_lifecycle",
     "plot_lifecycle_stages",
     "plot_lorenz_curve",
     "plot_migration_matrix",

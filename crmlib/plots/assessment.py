@@ -28,10 +28,11 @@ from crmlib.analytics.assessment import (
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
 from crmlib.plots.base import new_axes
+from crmlib.plots.style import PALETTE
 
 __all__ = ["plot_assessment_gaps", "plot_assessment_radar", "plot_priority_matrix"]
 
-_COLOURS = {s.INTENTION: "tab:blue", s.REALITY: "tab:orange"}
+_COLOURS = {s.INTENTION: PALETTE[5], s.REALITY: PALETTE[0]}  # reality: the client's practice
 _BENCHMARK_COLOUR = "0.35"
 
 
@@ -147,51 +148,104 @@ def plot_assessment_gaps(result: AssessmentResult, ax: Axes | None = None) -> Ax
     return ax
 
 
-def plot_priority_matrix(result: AssessmentResult, ax: Axes | None = None) -> Axes:
-    """Scatter of each area's weight share against its reality score.
+def plot_priority_matrix(result: AssessmentResult, benchmark=None, ax: Axes | None = None) -> Axes:
+    """Each area's reality score against its intention-reality gap: what to act on, and how.
 
-    Areas to the right (heavily weighted) and low down (low reality) come first:
-    their priority is weight share x (scale max - reality) (see
-    :func:`crmlib.analytics.assessment.score`). The dashed lines mark an equal weight share
-    and the middle of the answer scale.
+    The priority of an area is weight share x (scale max - reality) (see
+    :func:`crmlib.analytics.assessment.score`): with equal weights it is the reality
+    score alone, so the x axis is the reality score and the areas furthest left come
+    first (each point carries its rank; the key beside the axes names them). The y axis
+    is the gap, which says what kind of action the area needs: high up, plans are in
+    place and practice lags (deliver them); low down, there is little plan either
+    (plan first). The point's area grows with the area's weight share, so unequal
+    weights show.
 
     Parameters
     ----------
     result : AssessmentResult
+        On a bank scoring intention and reality.
+    benchmark : str or float, optional
+        A benchmark id of the bank (e.g. ``"all_average"``) or a number: a dashed
+        vertical line at that overall score.
     ax : matplotlib Axes, optional
 
     Returns
     -------
     matplotlib.axes.Axes
-        One point per area with a reality score, labelled with its rank.
+        One point per area with a reality and a gap score, at (reality, gap).
     """
+    if GAP not in result.areas.columns:
+        raise CRMError(
+            f"the '{result.bank.id}' bank scores only reality: there is no intention-reality gap"
+        )
     ax = new_axes(ax, figsize=(10, 6))
     bank = result.bank
-    scored = result.priorities.dropna(subset=[s.REALITY])
-    share = scored[WEIGHT_SHARE] * 100
-    ax.scatter(share, scored[s.REALITY], s=60, color="tab:purple", zorder=3)
-    # points carry their rank (alternating sides, so areas of equal weight stay
-    # readable); the names are listed beside the axes in rank order
-    for i, (rank, x, y) in enumerate(zip(scored[RANK], share, scored[s.REALITY], strict=True)):
-        right = i % 2 == 0
+    scored = result.priorities.dropna(subset=[s.REALITY, GAP])
+    x, y = scored[s.REALITY].to_numpy(float), scored[GAP].to_numpy(float)
+    sizes = 60 * scored[WEIGHT_SHARE].to_numpy(float) * len(result.areas)
+    ax.scatter(x, y, s=sizes, color=PALETTE[0], zorder=3)
+    # each point carries its rank, on the side away from its nearest neighbour
+    for i, (rank, xi, yi) in enumerate(zip(scored[RANK], x, y, strict=True)):
+        others = [j for j in range(len(x)) if j != i]
+        nearest = min(others, key=lambda j: (x[j] - xi) ** 2 + (y[j] - yi) ** 2) if others else i
+        right = x[nearest] <= xi
         ax.annotate(
             str(rank),
-            (x, y),
-            xytext=(7 if right else -7, 0),
+            (xi, yi),
+            xytext=(8 if right else -8, 0),
             textcoords="offset points",
             ha="left" if right else "right",
             va="center",
+            fontweight="bold",
         )
     key = "\n".join(
-        f"{rank}. {name} ({reality:.0f})"
-        for rank, name, reality in zip(scored[RANK], scored[NAME], scored[s.REALITY], strict=True)
+        f"{rank}. {_wrap(name, 30)} ({reality:.0f}; gap {gap:+.0f})".replace("\n", "\n    ")
+        for rank, name, reality, gap in zip(scored[RANK], scored[NAME], x, y, strict=True)
     )
-    ax.text(1.03, 1.0, f"Priority (reality)\n{key}", transform=ax.transAxes, va="top", fontsize=9)
-    ax.axvline(100 / len(result.areas), color="0.6", linestyle="--", linewidth=0.8)
-    ax.axhline((bank.scale_min + bank.scale_max) / 2, color="0.6", linestyle="--", linewidth=0.8)
-    ax.set_ylim(bank.scale_min, bank.scale_max)
-    ax.set_xlim(0, max(100 / len(result.areas) * 2, float(share.max() if len(share) else 0) * 1.3))
-    ax.set_xlabel("Weight share of the area (%)")
-    ax.set_ylabel(f"Reality{_unit(result)}")
-    ax.set_title("Priority matrix: heavy weight and low reality come first")
+    ax.text(
+        1.03,
+        1.0,
+        f"Priority (reality; gap)\n{key}",
+        transform=ax.transAxes,
+        va="top",
+        fontsize=9,
+    )
+    ax.axhline(0, color="0.6", linewidth=0.8)
+    if benchmark is not None:
+        values, label = _benchmark_values(result, benchmark)
+        ax.axvline(values[0], color=_BENCHMARK_COLOUR, linestyle="--", linewidth=1)
+        ax.annotate(
+            textwrap.fill(label, 18),
+            (values[0], 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(4, -4),
+            textcoords="offset points",
+            va="top",
+            fontsize=8,
+            color=_BENCHMARK_COLOUR,
+        )
+    ax.set_xlim(bank.scale_min, bank.scale_max)
+    span = max(10.0, float(np.nanmax(np.abs(y))) if len(y) else 0.0)
+    ax.set_ylim(min(-5.0, float(np.nanmin(y)) - 0.15 * span), float(np.nanmax(y)) + 0.2 * span)
+    ax.text(
+        0.01,
+        0.98,
+        "plans ahead of practice:\ndeliver them",
+        transform=ax.transAxes,
+        va="top",
+        fontsize=8,
+        color="0.4",
+    )
+    ax.text(
+        0.01,
+        0.02,
+        "little plan and little practice:\nplan first",
+        transform=ax.transAxes,
+        va="bottom",
+        fontsize=8,
+        color="0.4",
+    )
+    ax.set_xlabel(f"Reality{_unit(result)}: further left, higher priority")
+    ax.set_ylabel(f"Intention - Reality{_unit(result)}")
+    ax.set_title("Priorities: lowest reality first; the gap says whether plans exist")
     return ax

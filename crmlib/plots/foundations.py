@@ -1,13 +1,104 @@
-"""Charts of the foundations lesson."""
+"""Charts of the foundations lesson: the customer lifecycle, revenue concentration,
+customers over time."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
 from crmlib.analytics import concentration
+from crmlib.models.value_chain import ACTIVE, AT_RISK, LAPSED, NEW, WON_BACK
 from crmlib.plots.base import new_axes
+from crmlib.plots.style import PALETTE
+
+#: The customer lifecycle as the foundations lesson draws it: each department, what it
+#: does for the customer, and the move between the lifecycle stages of the CRM value
+#: chain (:data:`crmlib.models.value_chain.STAGES`, lesson 03) on the way to the next.
+LIFECYCLE = (
+    ("marketing", "attract and acquire;\nretain and win back", f"prospect → {NEW}"),
+    ("sales", "convert and sell;\ncross-sell, up-sell", f"{NEW} → {ACTIVE}"),
+    (
+        "operations",
+        "deliver, serve,\nsolve problems",
+        f"{ACTIVE} → {AT_RISK} → {LAPSED};\nwin-back → {WON_BACK}",
+    ),
+)
+
+
+def plot_lifecycle(ax: Axes | None = None) -> Axes:
+    """The customer lifecycle: marketing → sales → operations → back to marketing.
+
+    Each department is a box saying what it does for the customer; each arrow says how
+    the customer moves between the CRM value chain's lifecycle stages (new, active, at
+    risk, lapsed, won back: :func:`crmlib.models.value_chain.lifecycle_stages`, Buttle &
+    Maklan's relationship management) on the way to the next department. The arrow from
+    operations back to marketing closes the loop: retention, cross-selling and win-back
+    are marketing and sales again.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Three boxes (:data:`LIFECYCLE`) and three arrows, axes switched off.
+    """
+    ax = new_axes(ax, figsize=(7, 5))
+    # the three departments on a circle, marketing at the top, clockwise
+    angles = np.pi / 2 - np.arange(len(LIFECYCLE)) * 2 * np.pi / len(LIFECYCLE)
+    centres = [(0.5 + 0.34 * np.cos(a), 0.5 + 0.34 * np.sin(a)) for a in angles]
+    for i, ((name, does, _), (x, y)) in enumerate(zip(LIFECYCLE, centres, strict=True)):
+        ax.text(
+            x,
+            y,
+            f"{name.upper()}\n{does}",
+            ha="center",
+            va="center",
+            fontsize=9,
+            bbox={"boxstyle": "round,pad=0.6", "facecolor": "white", "edgecolor": PALETTE[i]},
+        )
+    for i, (_, _, move) in enumerate(LIFECYCLE):
+        (x0, y0), (x1, y1) = centres[i], centres[(i + 1) % len(centres)]
+        ax.annotate(
+            "",
+            xy=(x0 + 0.72 * (x1 - x0), y0 + 0.72 * (y1 - y0)),
+            xytext=(x0 + 0.28 * (x1 - x0), y0 + 0.28 * (y1 - y0)),
+            arrowprops={
+                "arrowstyle": "-|>",
+                "color": "0.3",
+                "connectionstyle": "arc3,rad=-0.35",
+                "linewidth": 1.2,
+            },
+        )
+        # the stage move, just outside its arrow's bend
+        mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+        dx, dy = mx - 0.5, my - 0.5
+        norm = max(float(np.hypot(dx, dy)), 1e-9)
+        side = "center" if abs(dx) < 1e-6 else ("left" if dx > 0 else "right")
+        ax.text(
+            0.5 + dx / norm * 0.32,
+            0.5 + dy / norm * 0.32,
+            move,
+            ha=side,
+            va="top" if side == "center" else "center",
+            fontsize=8.5,
+            style="italic",
+            color="0.25",
+        )
+    ax.text(
+        0.5,
+        0.5,
+        "the customer\nlifecycle",
+        ha="center",
+        va="center",
+        fontsize=10,
+        color="0.45",
+    )
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title("The customer lifecycle, with the value chain's stages")
+    return ax
 
 
 def plot_lorenz_curve(curve: pd.DataFrame, ax: Axes | None = None) -> Axes:

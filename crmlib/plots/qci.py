@@ -9,6 +9,7 @@ and creates a :class:`matplotlib.figure.Figure` (outside pyplot) only when
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 ANNOTATE_MAX_CELLS = 200  # write the share in each cell of a heatmap up to this size
+MIN_COHORT = 30  # a cohort of fewer customers is greyed out of the retention heatmap
 
 
 def _require(frame: pd.DataFrame, columns, what: str) -> None:
@@ -38,9 +40,19 @@ def _require(frame: pd.DataFrame, columns, what: str) -> None:
 
 
 def plot_cohort_retention(
-    matrix: pd.DataFrame, ax: Axes | None = None, already_customers: bool = False
+    matrix: pd.DataFrame,
+    ax: Axes | None = None,
+    already_customers: bool = False,
+    sizes: pd.Series | None = None,
+    min_size: int = MIN_COHORT,
 ) -> Axes:
     """Heatmap of a cohort retention matrix: cohorts down, periods since first purchase across.
+
+    A share of a cohort of a handful of customers jumps by whole customers (one of five
+    is 20 %), so when ``sizes`` are given the cohorts of fewer than ``min_size``
+    customers are greyed out and hatched, and left out of the colour scale: the colours
+    then compare the cohorts large enough to compare. Each cohort's size is written
+    beside its label.
 
     Parameters
     ----------
@@ -52,6 +64,11 @@ def plot_cohort_retention(
         The data are left-censored (:func:`crmlib.analytics.periods.left_censoring`):
         the first cohort is labelled as the customers already there when the
         data start, not an acquisition cohort.
+    sizes : Series, optional
+        Customers per cohort, indexed like ``matrix`` (column 0 of
+        ``cohort_retention(..., counts=True)``).
+    min_size : int, default 30
+        Cohorts with fewer customers are masked (only with ``sizes``).
 
     Returns
     -------
@@ -63,21 +80,40 @@ def plot_cohort_retention(
     ax = new_axes(ax, figsize=(10, 6))
     later = matrix.drop(columns=matrix.columns[0]) if matrix.shape[1] > 1 else matrix
     values = later.to_numpy(dtype=float)
-    top = float(np.nanmax(values)) if np.isfinite(values).any() else 1.0
+    rows, cols = values.shape
+    if sizes is not None:
+        n = sizes.reindex(matrix.index).to_numpy(dtype=float)
+        small = ~(n >= min_size)  # an unknown size counts as small
+    else:
+        n, small = None, np.zeros(rows, dtype=bool)
+    shown = np.where(small[:, None], np.nan, values)
+    top = float(np.nanmax(shown)) if np.isfinite(shown).any() else 1.0
     image = ax.imshow(
-        np.ma.masked_invalid(values), aspect="auto", cmap="viridis", vmin=0.0, vmax=max(top, 1e-9)
+        np.ma.masked_invalid(shown), aspect="auto", cmap="viridis", vmin=0.0, vmax=max(top, 1e-9)
     )
     ax.figure.colorbar(image, ax=ax, label="share of the cohort active", format=PercentFormatter(1))
-    rows, cols = values.shape
+    for i in np.flatnonzero(small):
+        observed = np.isfinite(values[i])
+        ax.barh(
+            i,
+            int(observed.sum()),
+            left=-0.5,
+            height=1.0,
+            color="0.9",
+            edgecolor="0.6",
+            hatch="//",
+            linewidth=0,
+            label=f"cohort of fewer than {min_size} customers" if i == np.flatnonzero(small)[0] else None,
+        )
     if rows * cols <= ANNOTATE_MAX_CELLS:
         for i in range(rows):
             for j in range(cols):
-                if np.isfinite(values[i, j]):
-                    colour = "white" if values[i, j] < top / 2 else "black"
+                if np.isfinite(shown[i, j]):
+                    colour = "white" if shown[i, j] < top / 2 else "black"
                     ax.text(
                         j,
                         i,
-                        f"{values[i, j]:.0%}",
+                        f"{shown[i, j]:.0%}",
                         ha="center",
                         va="center",
                         fontsize=7,
@@ -85,13 +121,23 @@ def plot_cohort_retention(
                     )
     step = max(1, math.ceil(rows / 12))
     labels = [pd.Timestamp(d).strftime("%Y-%m") for d in matrix.index]
+    if n is not None:
+        labels = [
+            f"{label} (n = {size:,.0f})" if np.isfinite(size) else label
+            for label, size in zip(labels, n, strict=True)
+        ]
     if already_customers:
         labels[0] = f"{labels[0]}: already customers"
     ax.set_yticks(range(0, rows, step), labels[::step])
     xstep = max(1, math.ceil(cols / 12))
     ax.set_xticks(range(0, cols, xstep), [str(c) for c in later.columns[::xstep]])
+    ax.set_xlim(-0.5, cols - 0.5)
+    ax.set_ylim(rows - 0.5, -0.5)
+    ax.grid(False)
+    if small.any():
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False, fontsize=8)
     ax.set_xlabel("periods since the first purchase")
-    ax.set_ylabel("cohort (first purchase)")
+    ax.set_ylabel("cohort (first purchase) and its customers")
     ax.set_title("Cohort retention: share of each cohort buying again")
     return ax
 
@@ -140,10 +186,15 @@ def plot_campaign_lift(lift_table: pd.DataFrame, ax: Axes | None = None) -> Axes
                 label=label,
             )
     ax.axvline(0, color="0.3", linewidth=0.8)
-    ax.set_yticks(y, [str(v) for v in labels])
+    # limits that hold every interval (and 0), with room for the caps
+    lo, hi = min(float(np.nanmin(low)), 0.0), max(float(np.nanmax(high)), 0.0)
+    pad = 0.08 * max(hi - lo, 1.0)
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylim(-0.7, len(table) - 0.3 + (0.6 if len(table) > 1 else 0.3))
+    ax.set_yticks(y, [textwrap.fill(str(v), 28) for v in labels])
     ax.set_xlabel("lift: treated minus control response rate (percentage points)")
     ax.set_title("Campaign lift with its confidence interval")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8, frameon=False)
     return ax
 
 
@@ -175,18 +226,27 @@ def plot_nps_by_channel(nps_table: pd.DataFrame, ax: Axes | None = None) -> Axes
         yerr=[score - nps_table[experience.CI_LOW].to_numpy(), nps_table[experience.CI_HIGH].to_numpy() - score],
         capsize=4,
     )
-    for xi, v, n in zip(x, score, nps_table[experience.N], strict=True):
+    # the number of answers under each bar, in the free band at the foot of the axes
+    for xi, n in zip(x, nps_table[experience.N], strict=True):
         ax.annotate(
-            f"n={n}",
+            f"n = {n:,}",
             (xi, 0),
-            xytext=(0, -12 if v >= 0 else 4),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, 3),
             textcoords="offset points",
             ha="center",
+            va="bottom",
             fontsize=8,
+            color="0.3",
         )
     ax.axhline(0, color="0.3", linewidth=0.8)
-    ax.set_xticks(x, [str(g) for g in nps_table.index])
-    ax.set_ylim(-100, 100)
+    ax.set_xticks(x, [textwrap.fill(str(g), 14) for g in nps_table.index])
+    # limits that hold every interval and 0 (an interval may reach -100 or 100)
+    low = float(np.nanmin(nps_table[experience.CI_LOW].to_numpy(dtype=float)))
+    high = float(np.nanmax(nps_table[experience.CI_HIGH].to_numpy(dtype=float)))
+    lo, hi = min(low, float(np.nanmin(score)), 0.0), max(high, float(np.nanmax(score)), 0.0)
+    pad = 0.1 * max(hi - lo, 10.0)
+    ax.set_ylim(lo - 1.5 * pad, hi + pad)  # the foot holds the n labels
     ax.set_ylabel("NPS (% promoters - % detractors)")
     ax.set_title("Net Promoter Score by group, with its confidence interval")
     return ax
@@ -222,7 +282,7 @@ def plot_new_customers(
     for channel in counts.columns:
         values = counts[channel].to_numpy(dtype=float)
         values[:first] = 0.0
-        ax.bar(x, values, bottom=bottom, label=str(channel))
+        ax.bar(x, values, bottom=bottom, label=str(channel).replace("_", " "))
         bottom += values
     if first:
         opening = float(counts.iloc[0].sum())
@@ -254,5 +314,5 @@ def plot_new_customers(
         if first
         else "Acquisition: new customers per period and channel"
     )
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside, not over, the bars
     return ax

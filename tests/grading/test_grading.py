@@ -165,9 +165,9 @@ def test_foundations_master_has_five_questions_with_visible_and_hidden_tests():
             kinds.append("written" if meta.get("grade") else "code answer")
         elif meta.get("grade"):
             kinds.append("hidden tests" if grading.HIDDEN_BEGIN in cell.source else "tests")
-    assert kinds.count("code answer") == 4 and kinds.count("written") == 1
-    assert kinds.count("tests") == 4 and kinds.count("hidden tests") == 4
-    assert points == 3 + 3 + 4 + 3 + 3
+    assert kinds.count("code answer") == 5 and kinds.count("written") == 1
+    assert kinds.count("tests") == 5 and kinds.count("hidden tests") == 5
+    assert points == 3 + 3 + 4 + 3 + 3 + 3
     # data comes from the package, never from a path relative to the notebook
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "crmlib.data.datasets" in code and "read_csv" not in code and "open(" not in code
@@ -185,7 +185,7 @@ def test_release_writes_a_student_version_without_solutions_or_hidden_tests(cour
     assert "assert counts.tolist() == [2, 1]" in cell_by_id(release, "q2_visible").source
     with Gradebook(course.db_url, course.course_id) as gb:
         points = gb.find_assignment("foundations").max_score
-    assert points == 16
+    assert points == 19
 
 
 @pytest.mark.slow
@@ -263,7 +263,7 @@ def test_every_submission_gets_its_status_and_score_and_the_batch_finishes(batch
             word in result.reason for word in words
         ):
             wrong[student] = (result.status, result.score, result.reason)
-        assert result.max_score == 16
+        assert result.max_score == subs.MAX_SCORE
     assert wrong == {}
 
 
@@ -284,7 +284,7 @@ def test_student_code_cannot_read_the_masters_the_gradebook_or_other_work(batch,
 @pytest.mark.slow
 def test_feedback_withholds_hidden_tests_and_their_tracebacks(batch, course):
     results, _, _ = batch
-    assert results["wrong"].score == 8
+    assert results["wrong"].score == subs.EXPECTED["wrong"][1]
     feedback = course.folder("feedback") / "wrong" / "foundations" / "foundations.html"
     text = page_text(feedback)
     secret = hidden_lines(MASTER)
@@ -329,10 +329,11 @@ def test_regrading_gives_the_same_result_and_a_resubmission_replaces_the_score(
         limits=grading.Limits(timeout=TIMEOUT),
     )
     by_student = {r.student: r for r in results}
-    assert by_student["wrong"].score == 8 + 2  # same automatic score, manual score kept
-    assert by_student["correct"].score == 8  # was 13
+    wrong_score = subs.EXPECTED["wrong"][1]
+    assert by_student["wrong"].score == wrong_score + 2  # same automatic score, manual kept
+    assert by_student["correct"].score == wrong_score  # was every autograded point
     with Gradebook(course.db_url, course.course_id) as gb:
-        assert gb.find_submission("foundations", "correct").score == 8
+        assert gb.find_submission("foundations", "correct").score == wrong_score
         assert len(gb.find_assignment("foundations").submissions) == len(
             [r for r in batch[0].values() if r.status not in ("missing", "error")]
         )
@@ -457,7 +458,7 @@ def test_a_broken_notebook_file_is_reported_and_exits_1(course, tmp_path, capsys
     code, err = run_cli([*args, "--out", str(out), "--config", str(course.config_file)], capsys)
     assert code == 1
     assert "dora: foundations.ipynb is not a valid notebook" in err and "Traceback" not in err
-    assert "dora,foundations,,16.0,error," in out.read_text(encoding="utf-8")
+    assert f"dora,foundations,,{subs.MAX_SCORE:.1f},error," in out.read_text(encoding="utf-8")
 
 
 @pytest.mark.slow
@@ -476,8 +477,9 @@ def test_grade_an_lms_zip_from_the_command_line(course, tmp_path, capsys):
     assert "WITHOUT a sandbox" in err and "[2/2]" in err
     lines = out.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "student,assignment,score,max_score,status,reason"
-    assert lines[1] == "alice,foundations,13.0,16.0,graded,3 points to grade by hand"
-    assert lines[2] == "bob,foundations,0.0,16.0,graded,"
+    top = f"{subs.AUTOGRADED:.1f},{subs.MAX_SCORE:.1f}"
+    assert lines[1] == f"alice,foundations,{top},graded,3 points to grade by hand"
+    assert lines[2] == f"bob,foundations,0.0,{subs.MAX_SCORE:.1f},graded,"
 
 
 # --- a term's grading: nbgrader's own routes, the answer key, feedback that teaches ------
@@ -503,7 +505,7 @@ def term(tmp_path_factory):
     """(course, results by student) after crm grade: one wrong, one wrapping the answer key.
 
     wrong fails hidden tests of q1, every test of q4, and q2 inside pandas;
-    its q3 is the master's solution. wrapped answers q2 with the master's
+    its q3 is the master's solution. wrapped answers q2 and q5c with the master's
     solution. (The masters' solutions earning every point: test_exercises.)
     """
     course = grading.Course.load(write_config(tmp_path_factory.mktemp("term")))
@@ -593,7 +595,8 @@ def test_answers_that_wrap_the_answer_key_get_no_automatic_credit_and_a_reason(t
     assert results["wrong"].flags == []  # its own code, right or wrong, is not flagged
     wrapped = results["wrapped"]
     assert wrapped.status == "graded"
-    assert wrapped.score == subs.POINTS["q2"]  # its own q2 earns its points, the rest nothing
+    # its own q2 and q5c earn their points, the wrapped ones nothing
+    assert wrapped.score == subs.POINTS["q2"] + subs.POINTS["q5c"]
     assert len(wrapped.flags) == len(subs.WRAPPED_NAMES)
     for question, name in subs.WRAPPED_NAMES.items():
         assert [f for f in wrapped.flags if f"{question}_answer" in f and name in f], question

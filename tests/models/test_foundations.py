@@ -54,7 +54,7 @@ def test_choose_model_follows_the_rule_of_thumb(profile, expected):
 
 def test_choose_model_reasons_quote_the_signal():
     rec = foundations.choose_model(ClientProfile(0.65, needs_complexity=2, channel_inconsistency=2))
-    assert "65%" in rec.reasons["CRM value chain"]
+    assert "65.0 % of revenue" in rec.reasons["CRM value chain"]
     assert rec.scores["CRM value chain"] == pytest.approx((0.65 - 0.2) / 0.6)
     assert rec.scores["IDIC"] == pytest.approx(0.25)
     assert foundations.choose_model(ClientProfile(0.95)).scores["CRM value chain"] == 1.0  # clipped
@@ -66,3 +66,53 @@ def test_choose_model_reasons_quote_the_signal():
 def test_profile_rejects_out_of_range_answers(kwargs):
     with pytest.raises(CRMError):
         ClientProfile(**kwargs)
+
+
+def test_default_weights_keep_the_rule_of_thumb_and_weights_change_the_ranking():
+    profile = ClientProfile(0.8, needs_complexity=4, channel_inconsistency=2)
+    # signals: value chain (0.8 - 0.2) / 0.6 = 1, IDIC (4 - 1) / 4 = 0.75, QCi 0.25,
+    # Payne & Frow (2 - 1) / 4 = 0.25
+    default = foundations.choose_model(profile)
+    assert default.model == "CRM value chain"
+    assert default.scores.to_dict() == pytest.approx(
+        {"CRM value chain": 1.0, "IDIC": 0.75, "QCi": 0.25, "Payne & Frow": 0.25}
+    )
+    assert foundations.choose_model(profile, foundations.DEFAULT_WEIGHTS).scores.equals(
+        default.scores
+    )
+    # IDIC's signal weighted 2: 1.5 beats 0.75
+    heavier = foundations.choose_model(profile, {"IDIC": 2})
+    assert heavier.model == "IDIC"
+    assert heavier.scores["IDIC"] == pytest.approx(1.5)
+    assert heavier.scores["CRM value chain"] == pytest.approx(1.0)  # unnamed: weight 1
+    # weight 0 takes a model out of the running; QCi and Payne & Frow tie at 0.25 and
+    # the tie goes to the order of the signals (QCi before Payne & Frow)
+    assert foundations.choose_model(profile, {"CRM value chain": 0, "IDIC": 0}).model == "QCi"
+
+
+@pytest.mark.parametrize(
+    "weights, message",
+    [
+        ({"Porter": 1}, "not one of the models"),
+        ({"IDIC": -1}, "0 or more"),
+        ({"IDIC": "high"}, "0 or more"),
+        ({m: 0 for m in foundations.DEFAULT_WEIGHTS}, "above 0"),
+        ([1, 1, 1, 1], "mapping"),
+    ],
+)
+def test_choose_model_rejects_bad_weights(weights, message):
+    with pytest.raises(CRMError, match=message):
+        foundations.choose_model(ClientProfile(0.5), weights)
+
+
+def test_lifecycle_names_the_departments_and_every_value_chain_stage():
+    from crmlib.models import value_chain
+
+    ax = plots.plot_lifecycle()
+    text = " ".join(t.get_text() for t in ax.texts)
+    for department in ("MARKETING", "SALES", "OPERATIONS"):
+        assert department in text
+    for stage in value_chain.STAGES:  # lesson 03's stages, by their names there
+        assert stage in text
+    arrows = [t for t in ax.texts if getattr(t, "arrow_patch", None) is not None]
+    assert len(arrows) == 3  # marketing -> sales -> operations -> marketing

@@ -733,3 +733,49 @@ def test_plots_mark_the_customers_already_there_when_the_data_start():
     matrix = qci.cohort_retention(COHORT_TX, as_of="2024-04-30")
     ax = qci_plots.plot_cohort_retention(matrix, ax=Figure().add_subplot(), already_customers=True)
     assert ax.get_yticklabels()[0].get_text() == "2024-01: already customers"
+
+
+# --- charts that teach (#17) -----------------------------------------------------------------
+
+
+def test_cohort_heatmap_greys_out_small_cohorts_and_scales_colour_on_the_rest():
+    # two cohorts of 40 customers whose month-1 shares are 25 % and 10 %, and one of 2
+    # customers whose month-1 share is 100 %: the small one must not set the colour scale
+    matrix = pd.DataFrame(
+        {0: [1.0, 1.0, 1.0], 1: [0.25, 0.10, 1.0], 2: [0.20, 0.05, np.nan]},
+        index=pd.DatetimeIndex(["2024-01-01", "2024-02-01", "2024-03-01"], name="cohort"),
+    )
+    sizes = pd.Series([40, 40, 2], index=matrix.index)
+    ax = qci_plots.plot_cohort_retention(matrix, ax=Figure().add_subplot(), sizes=sizes)
+    image = ax.images[0]
+    assert image.get_clim() == pytest.approx((0.0, 0.25))
+    assert image.get_array().mask[2].all()  # the 2-customer cohort is not coloured
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["2024-01 (n = 40)", "2024-02 (n = 40)", "2024-03 (n = 2)"]
+    assert "cohort of fewer than 30 customers" in ax.get_legend_handles_labels()[1]
+    assert "100%" not in [t.get_text() for t in ax.texts]  # its share is not written either
+    # without sizes nothing is masked: the scale runs to the largest share
+    plain = qci_plots.plot_cohort_retention(matrix, ax=Figure().add_subplot())
+    assert plain.images[0].get_clim() == pytest.approx((0.0, 1.0))
+
+
+def test_interval_charts_hold_every_interval():
+    lift = pd.DataFrame(
+        {qci.LIFT: [-0.5, 0.02], experience.CI_LOW: [-1.0, -0.01], experience.CI_HIGH: [0.1, 0.05]},
+        index=pd.Index(["CP1", "CP2"], name=s.CAMPAIGN_ID),
+    )
+    ax = qci_plots.plot_campaign_lift(lift, ax=Figure().add_subplot())
+    low, high = ax.get_xlim()
+    assert low < -100 and high > 10  # the interval from -100 to +10 points fits with its caps
+    nps = pd.DataFrame(
+        {
+            s.NPS: [-90.5, 30.0],
+            experience.CI_LOW: [-100.0, 21.0],
+            experience.CI_HIGH: [-77.9, 37.0],
+            experience.N: [21, 291],
+        },
+        index=["poor", "good"],
+    )
+    ax = qci_plots.plot_nps_by_channel(nps, ax=Figure().add_subplot())
+    low, high = ax.get_ylim()
+    assert low < -100 and high > 37  # the cap at -100 is drawn, not cut off

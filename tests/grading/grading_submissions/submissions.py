@@ -5,8 +5,8 @@ replaces the answer cells, found by their nbgrader grade id, with code that
 is right, wrong or hostile. ``EXPECTED`` says what grading must make of each.
 
 The autograded points of foundations are, per question (visible + hidden
-tests): q1 1 + 2, q2 1 + 2, q3 1 + 3, q4 1 + 2, 13 in all; q5 (3 points) is
-graded by hand.
+tests): q1 1 + 2, q2 1 + 2, q3 1 + 3, q4 1 + 2, q5c (the model chooser's score) 1 + 2,
+16 in all; q5_written (question 6, 3 points) is graded by hand.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from pathlib import Path
 
 import nbformat
 
-POINTS = {"q1": 3, "q2": 3, "q3": 4, "q4": 3}
+POINTS = {"q1": 3, "q2": 3, "q3": 4, "q4": 3, "q5c": 3}
 AUTOGRADED = sum(POINTS.values())
-HIDDEN = {"q1": 2, "q2": 2, "q3": 3, "q4": 2}
+MANUAL = 3  # q5_written, graded by hand
+MAX_SCORE = AUTOGRADED + MANUAL
+HIDDEN = {"q1": 2, "q2": 2, "q3": 3, "q4": 2, "q5c": 2}
 
 WRITTEN_ANSWER = (
     "Buttle's CRM value chain: the top 20 % of customers bring two thirds of the revenue, "
