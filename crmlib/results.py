@@ -166,7 +166,7 @@ def record_chart(lesson: str, figure, caption: str, alt: str) -> None:
         return
     png = Path(folder) / f"{lesson}{CHART_SUFFIX}"
     tmp = png.with_name(png.name + ".tmp")
-    figure.savefig(tmp, format="png", dpi=100)
+    figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight")  # labels kept whole
     os.replace(tmp, png)
     text = Path(folder) / f"{lesson}{CHART_TEXT_SUFFIX}"
     text.write_text(json.dumps({"caption": caption, "alt": alt}), encoding="utf-8")
