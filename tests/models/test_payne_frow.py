@@ -226,7 +226,8 @@ def test_strategy_signals_by_hand():
     assert position.individualisation == pytest.approx((0.5 / 3 + 0.2) / 2)
     assert position.quadrant == "customer-based marketing"
     assert "information 0.59" in position.reasoning  # the score, shown with its signals
-    assert "needs_known" not in position.reasoning
+    assert "customer tables on file 0.60" in position.reasoning  # by label, as a client reads
+    assert "known needs" not in position.reasoning and "needs_known" not in position.reasoning
 
 
 def test_strategy_signals_absent_is_not_zero():

@@ -263,6 +263,17 @@ PAGE_FACTS = """() => {
   const nav = document.querySelector('nav.crm-topbar');
   return {
     text: document.body.innerText,
+    // the words a reader reads: every text outside formulas (MathML has its own "…"), styles
+    // and scripts
+    prose: (() => {
+      const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, {
+        acceptNode: n => n.parentElement.closest('math, style, script')
+          ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT,
+      });
+      const out = [];
+      while (walk.nextNode()) out.push(walk.currentNode.nodeValue);
+      return out.join(' ');
+    })(),
     nav: nav ? [...nav.querySelectorAll('a')].map(a => a.getAttribute('href')) : null,
     navText: nav ? nav.innerText : '',
     current: nav ? [...nav.querySelectorAll('a[aria-current="page"]')]

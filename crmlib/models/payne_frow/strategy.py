@@ -42,6 +42,16 @@ from crmlib.models.payne_frow._common import (
 # =========================================================================================
 
 
+#: The strategy signals as a client reads them (:func:`strategy_position`'s reasoning).
+SIGNAL_LABELS = {
+    "customer_tables": "customer tables on file",
+    "identified_revenue": "revenue from identified customers",
+    "needs_known": "customers with known needs",
+    "contact_history": "customers with a contact history",
+    "targeted_offers": "targeting of offers",
+    "targeted_reach": "customers reached by targeted offers",
+}
+
 def default_segments(data) -> tuple[pd.Series, str]:
     """The segmentation the client's data allows, best first, and what it is.
 
@@ -364,7 +374,9 @@ def strategy_position(signals: pd.DataFrame, threshold: float = 0.5) -> Strategy
     def describe(axis, words):
         part = signals[signals[AXIS] == axis]
         listed = ", ".join(
-            f"{r[SIGNAL]} {r[VALUE]:.2f}" for _, r in part.iterrows() if pd.notna(r[VALUE])
+            f"{SIGNAL_LABELS.get(r[SIGNAL], r[SIGNAL])} {r[VALUE]:.2f}"
+            for _, r in part.iterrows()
+            if pd.notna(r[VALUE])
         )
         word = words[0] if means[axis] >= threshold else words[1]
         return f"{axis} {means[axis]:.2f} ({word}; mean of {listed})"

@@ -20,7 +20,7 @@ ABC_CLASSES = (CLASS_A, CLASS_B, CLASS_C, CLASS_D)
 NET_PRICE = "net_price"
 PRICE_LIST, PRICE_UNIT, PRICE_ORDER = "list", "unit", "order"
 PRICE_BASES = {
-    PRICE_LIST: "net revenue / list value (quantity x products.unit_price) of the purchases",
+    PRICE_LIST: "net revenue / list value (quantity × the catalogue's unit price) of the purchases",
     PRICE_UNIT: "net revenue per unit bought",
     PRICE_ORDER: "net revenue per order",
 }
