@@ -112,6 +112,19 @@ def _has_values(frame, column: str) -> bool:
     return column in frame.columns and bool(frame[column].notna().any())
 
 
+def _words(name: str) -> str:
+    """A table or column key as a client reads it: "cost_rates" -> "cost rates"."""
+    return str(name).replace("_", " ")
+
+
+def _bank_title(bank: str) -> str:
+    """A question bank by its title ("QCi ..."), or its key in words when it has none."""
+    try:
+        return assessment.load_bank(bank).title or _words(bank)
+    except CRMError:
+        return _words(bank)
+
+
 def missing_pieces(data, need: Need, answer_files: Mapping | None = None) -> list[tuple]:
     """What the data lack of a need, as ``(pieces, words)`` pairs.
 
@@ -134,7 +147,7 @@ def missing_pieces(data, need: Need, answer_files: Mapping | None = None) -> lis
     out: list[tuple[list[str], str]] = []
     absent = [t for t in need.all_tables if not data.has(t)]
     for table in absent:
-        out.append(([table], f"the {table} table"))
+        out.append(([table], f"the {_words(table)} table"))
     for table, cols in need.columns.items():
         if table in absent:
             continue
@@ -145,7 +158,8 @@ def missing_pieces(data, need: Need, answer_files: Mapping | None = None) -> lis
             out.append(
                 (
                     [f"{table}.{c}" for c in lacking],
-                    f"the {_list(lacking)} {noun} of the {table} table",
+                    f"the {_list([_words(c) for c in lacking])} {noun} of the "
+                    f"{_words(table)} table",
                 )
             )
     for table, cols in need.any_columns.items():
@@ -157,7 +171,8 @@ def missing_pieces(data, need: Need, answer_files: Mapping | None = None) -> lis
             out.append(
                 (
                     [f"{table}.{c}" for c in cols],
-                    f"the {_list(cols, 'or')} column of the {table} table",
+                    f"the {_list([_words(c) for c in cols], 'or')} column of the "
+                    f"{_words(table)} table",
                 )
             )
     for table, rows in need.min_rows.items():
@@ -166,7 +181,10 @@ def missing_pieces(data, need: Need, answer_files: Mapping | None = None) -> lis
         have = len(data.tables[table])
         if have < rows:
             out.append(
-                ([table], f"enough rows in the {table} table ({rows:,} needed, {have:,} held)")
+                (
+                    [table],
+                    f"enough rows in the {_words(table)} table ({rows:,} needed, {have:,} held)",
+                )
             )
     if need.assessment is not None:
         files = dict(getattr(data, "assessment_files", {}) or {})
@@ -175,7 +193,10 @@ def missing_pieces(data, need: Need, answer_files: Mapping | None = None) -> lis
         path = files.get(need.assessment)
         if not path:
             out.append(
-                (["assessment", name], f"the answers to the {need.assessment} questions ({name})")
+                (
+                    ["assessment", name],
+                    f"the answers to the questionnaire “{_bank_title(need.assessment)}” ({name})",
+                )
             )
         else:
             header = assessment.answer_columns(path)

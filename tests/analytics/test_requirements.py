@@ -128,8 +128,8 @@ def test_assessment_answer_file(tmp_path):
     checker, said = sections(data())
     assert not checker.check("interview scores", Need(assessment="qci"))
     assert said == [
-        "Not assessed: interview scores, for lack of the answers to the qci questions "
-        "(assessment_qci.csv)."
+        "Not assessed: interview scores, for lack of the answers to the questionnaire "
+        "“QCi customer management assessment (CMAT-style)” (assessment_qci.csv)."
     ]
     assert checker.not_assessed[0]["missing"] == ["assessment", "assessment_qci.csv"]
     # a file without a column the bank scores (QCi scores intention and reality)
@@ -197,3 +197,14 @@ def test_the_report_lists_what_each_lesson_could_not_assess(tmp_path, monkeypatc
 def test_record_refuses_a_malformed_list(value):
     with pytest.raises(CRMError, match="not_assessed"):
         results.record("qci", {NOT_ASSESSED: value})
+
+
+def test_keys_are_named_in_words_and_listed_as_keys():
+    checker, said = sections(data())
+    need = Need(tables=["cost_rates"], columns={"transactions": [s.PRODUCT_ID]})
+    assert not checker.check("cost-to-serve", need)
+    assert said == [
+        "Not assessed: cost-to-serve, for lack of the cost rates table and the product id "
+        "column of the transactions table."
+    ]
+    assert checker.not_assessed[0]["missing"] == ["cost_rates", "transactions.product_id"]
