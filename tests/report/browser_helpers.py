@@ -281,6 +281,12 @@ PAGE_FACTS = """() => {
     toc: [...document.querySelectorAll('nav.crm-toc a')].map(a => a.getAttribute('href')),
     headings: [...document.querySelectorAll('main h2[id], main h3[id]')].map(h => '#' + h.id),
     math: [...document.querySelectorAll('math')].map(box),
+    // a TeX command the converter did not know stays in the formula as typed (backslash-arg)
+    mathTyped: [...document.querySelectorAll('math')].map(m => m.textContent)
+      .filter(t => t.includes(String.fromCharCode(92))),  // a backslash
+    // a formula wider than the text column is cut off on the right
+    mathWide: [...document.querySelectorAll('math[display="block"]')]
+      .filter(m => m.scrollWidth > m.parentElement.clientWidth + 1).map(m => m.textContent.slice(0, 60)),
     tex: [...document.querySelectorAll('code.crm-tex')].map(c => c.textContent),
     images: [...document.querySelectorAll('img')].map(i => ({
       alt: i.getAttribute('alt'), width: i.naturalWidth,

@@ -247,6 +247,10 @@ def test_formulas_are_typeset(client):
             found.append(f"{len(empty)} of {len(facts['math'])} math elements have no size")
         if facts["tex"]:
             found.append(f"not converted: {facts['tex'][:3]}")
+        if facts["mathTyped"]:
+            found.append(f"a TeX command shows as typed: {facts['mathTyped'][:3]}")
+        if facts["mathWide"]:
+            found.append(f"wider than the text column: {facts['mathWide'][:3]}")
         problems[name] = found
     fail_on(problems, "formulas")
 
