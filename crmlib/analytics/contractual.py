@@ -46,6 +46,7 @@ from scipy import special
 from crmlib.analytics import requirements
 from crmlib.analytics.clv import ShiftedBetaGeo, annual_to_monthly_rate
 from crmlib.analytics.clv.shifted_beta_geo import elapsed_periods, survivors_from_subscriptions
+from crmlib.analytics.clv.value import check_horizon_months
 from crmlib.data import schema as s
 from crmlib.errors import CRMError, DataError
 
@@ -306,14 +307,7 @@ def horizon_payments(
     alpha, beta = (model.params_[k] for k in ("alpha", "beta"))
     n = np.atleast_1d(np.asarray(renewals, dtype=float))
     first = np.broadcast_to(np.asarray(first_month, dtype=float), n.shape)
-    if (
-        isinstance(horizon_months, bool)
-        or int(horizon_months) != horizon_months
-        or horizon_months < 1
-    ):
-        raise CRMError(
-            f"horizon_months is a whole number of months, at least 1, not {horizon_months!r}"
-        )
+    check_horizon_months(horizon_months)
     if ((first < 1) | (first > months_per_period)).any():
         raise DataError("horizon_payments: the next renewal falls within the current period")
     k = np.arange(1, math.ceil(horizon_months / months_per_period) + 1, dtype=float)

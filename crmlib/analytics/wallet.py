@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.analytics.clv.pipeline import CLVPipeline
-from crmlib.analytics.clv.value import annual_to_monthly_rate
+from crmlib.analytics.clv.value import annual_to_monthly_rate, check_horizon_months
 from crmlib.data import schema as s
 from crmlib.errors import CRMError, DataError
 
@@ -225,14 +225,7 @@ def growth_potential(
     """
     if not 0 <= threshold <= 1:
         raise CRMError(f"threshold is a probability between 0 and 1, not {threshold!r}")
-    if (
-        isinstance(horizon_months, bool)
-        or int(horizon_months) != horizon_months
-        or horizon_months < 1
-    ):
-        raise CRMError(
-            f"horizon_months is a whole number of months, at least 1, not {horizon_months!r}"
-        )
+    check_horizon_months(horizon_months)
     out = pd.DataFrame({WALLET: pd.Series(wallet, dtype=float)})
     out[EXPECTED_SPEND] = pd.Series(expected_spend, dtype=float).reindex(out.index)
     out[P_ALIVE] = pd.Series(p_alive, dtype=float).reindex(out.index)

@@ -532,12 +532,13 @@ def test_release_grade_hand_grade_then_canvas_grades_and_feedback(tmp_path, caps
     assert graded[1] == [
         "s-alice",
         "foundations",
-        "13.0",
-        "16.0",
+        f"{subs.AUTOGRADED:.1f}",
+        f"{subs.MAX_SCORE:.1f}",
         "graded",
         "3 points to grade by hand",
     ]
-    assert graded[2][:3] == ["s-bob", "foundations", "8.0"]
+    bob = subs.AUTOGRADED - subs.HIDDEN["q1"] - subs.POINTS["q4"]  # q1's hidden test, q4
+    assert graded[2][:3] == ["s-bob", "foundations", f"{bob:.1f}"]
 
     # formgrader: names from the roster, and the rubric below alice's written answer
     autograded = course.folder("autograded") / "s-alice" / "foundations" / NOTEBOOK
@@ -569,10 +570,10 @@ def test_release_grade_hand_grade_then_canvas_grades_and_feedback(tmp_path, caps
         "s-alice",
         "",
         "A",
-        "15",
-    ]  # 13 + 2 by hand
+        str(subs.AUTOGRADED + 2),
+    ]  # autograded + 2 by hand
     assert rows["s-alice"][-2:] == ["2", "on time"]  # q5, late
-    assert rows["s-bob"][5] == "8" and rows["s-bob"][-1] == "late"
+    assert rows["s-bob"][5] == str(bob) and rows["s-bob"][-1] == "late"
     assert rows["s-carol"][5] == "0"
     assert rows["s-dave"][:6] == ["Delta, Dave", "104", "s-dave", "", "B", ""]  # no submission
 
@@ -595,7 +596,7 @@ def test_release_grade_hand_grade_then_canvas_grades_and_feedback(tmp_path, caps
             assert [line for line in secret if line in text] == [], name
             assert grading.RUBRIC_TITLE not in text and MODEL_ANSWER not in text
         alice = packed.read("feedback_101_9001_foundations.html").decode("utf-8")
-    assert "15.0 / 16.0" in page_text_of(alice)  # the hand score reached the student
+    assert f"{subs.AUTOGRADED + 2:.1f} / {subs.MAX_SCORE:.1f}" in page_text_of(alice)  # the hand score reached the student
 
     # nbgrader's own route (formgrader's "Generate Feedback") withholds the rubric too
     settings = course.settings()

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,9 +21,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import Locator, Page, expect
+import pytest
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_CONFIG = REPO / "jupyter"
@@ -296,3 +299,17 @@ PAGE_FACTS = """() => {
     viewWidth: document.documentElement.clientWidth,
   };
 }"""
+
+
+@contextmanager
+def chromium_browser():
+    """Debian's Chromium driven by Playwright, closed afterwards; missing, a test failure."""
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.fail("CI=true but no `chromium` on PATH: install it (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

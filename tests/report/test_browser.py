@@ -25,18 +25,18 @@ from pathlib import Path
 import nbformat
 import pytest
 from browser_helpers import (
-    CHROMIUM_ARGS,
     NOTEBOOK,
     STDERR,
     LabServer,
     cell,
+    chromium_browser,
     explorer,
     open_notebook,
     press,
     run_all,
     slider,
 )
-from playwright.sync_api import Locator, Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect
 
 REPO = Path(__file__).resolve().parents[2]
 LESSONS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -76,14 +76,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    if CHROMIUM is None:
-        pytest.fail("CI=true but no `chromium` on PATH: install it (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium_browser() as chromium:
+        yield chromium
 
 
 @pytest.fixture

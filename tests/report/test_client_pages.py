@@ -23,8 +23,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browser_helpers import CHROMIUM_ARGS, PAGE_FACTS, block_network
-from playwright.sync_api import sync_playwright
+from browser_helpers import PAGE_FACTS, block_network, chromium_browser
 from report_helpers import crm
 
 REPO = Path(__file__).resolve().parents[2]
@@ -114,14 +113,8 @@ def formulas_in(notebook: Path) -> int:
 
 @pytest.fixture(scope="module")
 def browser():
-    if CHROMIUM is None:
-        pytest.fail("CI=true but no `chromium` on PATH: install it (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium_browser() as chromium:
+        yield chromium
 
 
 @pytest.fixture(scope="module")

@@ -93,14 +93,7 @@ def calibration_holdout_split(
         raise CRMError(
             f"observation_end ({obs_end.date()}) must be after calibration_end ({cal_end.date()})"
         )
-    if not isinstance(transactions, pd.DataFrame):
-        raise DataError("calibration_holdout_split needs a transactions DataFrame")
-    missing = [c for c in (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE) if c not in transactions]
-    if missing:
-        raise DataError(
-            f"calibration_holdout_split: transactions lack the column(s) {', '.join(missing)}",
-            column=missing[0],
-        )
+    _check_transactions(transactions, "calibration_holdout_split")
     days = pd.to_datetime(transactions[s.ORDER_DATE]).dt.normalize()
     calibration = customer_summary(
         transactions.loc[(days <= cal_end).to_numpy()], as_of=cal_end, time_unit=time_unit
@@ -502,14 +495,7 @@ def cumulative_repeat_tracking(
     """
     if time_unit not in TIME_UNITS:
         raise CRMError(f"time_unit must be 'D' (days) or 'W' (weeks), not {time_unit!r}")
-    if not isinstance(transactions, pd.DataFrame):
-        raise DataError("cumulative_repeat_tracking needs a transactions DataFrame")
-    missing = [c for c in (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE) if c not in transactions]
-    if missing:
-        raise DataError(
-            f"cumulative_repeat_tracking: transactions lack the column(s) {', '.join(missing)}",
-            column=missing[0],
-        )
+    _check_transactions(transactions, "cumulative_repeat_tracking")
     days = pd.to_datetime(transactions[s.ORDER_DATE]).dt.normalize()
     bought = (transactions[s.REVENUE] >= 0).to_numpy()
     try:
@@ -548,3 +534,14 @@ def cumulative_repeat_tracking(
         expected = np.asarray(model.expected_purchases_new(ages.ravel()), dtype=float)
         table[name] = expected.reshape(ages.shape) @ cohort_size.astype(float)
     return table
+
+
+def _check_transactions(transactions, caller: str) -> None:
+    """Order lines with a customer, an order date and a revenue, or a DataError naming them."""
+    if not isinstance(transactions, pd.DataFrame):
+        raise DataError(f"{caller} needs a transactions DataFrame")
+    missing = [c for c in (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE) if c not in transactions]
+    if missing:
+        raise DataError(
+            f"{caller}: transactions lack the column(s) {', '.join(missing)}", column=missing[0]
+        )

@@ -42,6 +42,12 @@ def annual_to_monthly_rate(annual_rate: float) -> float:
     return float((1.0 + annual_rate) ** (1.0 / 12.0) - 1.0)
 
 
+def check_horizon_months(horizon, name: str = "horizon_months") -> None:
+    """A horizon is a whole number of months, at least 1 (not a bool); else a CRMError."""
+    if isinstance(horizon, bool) or not float(horizon).is_integer() or horizon < 1:
+        raise CRMError(f"{name} is a whole number of months, at least 1, not {horizon!r}")
+
+
 def customer_lifetime_value(
     beta_geo: BetaGeo,
     gamma_gamma: GammaGamma,
@@ -103,8 +109,7 @@ def customer_lifetime_value(
             f"time_unit must be 'D' (days) or 'W' (weeks), the unit of recency and T in the "
             f"summary, not {time_unit!r}"
         )
-    if isinstance(horizon, bool) or not float(horizon).is_integer() or horizon < 1:
-        raise CRMError(f"horizon is a whole number of months, at least 1, not {horizon!r}")
+    check_horizon_months(horizon, "horizon")
     if not (np.isfinite(discount_rate) and 0 <= discount_rate < 1):
         raise CRMError(
             f"discount_rate is a monthly rate between 0 and 1 (0.01 = 1 % a month), not "
