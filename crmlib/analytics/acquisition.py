@@ -50,7 +50,7 @@ def new_customers(
     A customer is *new* in the period of their first purchase. The channel is
     ``customers.acquisition_channel`` when the customers table has it, else the
     channel of the first purchase (``transactions.channel``), else ``"all"``.
-    Acquisition is the "A" of REAP (Woodcock, Starkey & Stone 2003, ch. 1).
+    Acquisition is the "A" of REAP (Woodcock, Stone & Foss 2003, ch. 1).
 
     Parameters
     ----------

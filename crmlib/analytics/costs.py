@@ -451,7 +451,7 @@ def cost_to_serve_ratio(
 ) -> float:
     """Cost-to-serve per unit of net revenue: sum of :func:`cost_by_activity` / net revenue.
 
-    Efficiency is the "E" of REAP (Woodcock, Starkey & Stone 2003, ch. 1):
+    Efficiency is the "E" of REAP (Woodcock, Stone & Foss 2003, ch. 1):
     what it costs to serve the revenue the customers bring. Net revenue is
     the sum of ``revenue`` up to ``as_of``, returns included (negative).
     """

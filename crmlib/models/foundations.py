@@ -11,7 +11,7 @@ rather than as law (see ``notebooks/00_foundations.ipynb``):
 - inconsistency across departments and channels → Payne & Frow.
 
 Sources: Peppers, D. & Rogers, M., *Managing Customer Relationships*, Wiley,
-ch. 4-5; Woodcock, N., Starkey, M. & Stone, M., *The Customer Management
+ch. 4-5; Woodcock, N., Stone, M. & Foss, B., *The Customer Management
 Scorecard*, Kogan Page, 2003; Buttle, F. & Maklan, S., *Customer Relationship
 Management: Concepts and Technologies*, Routledge; Payne, A. & Frow, P. (2005),
 "A strategic framework for customer relationship management", Journal of
@@ -42,7 +42,7 @@ MODELS = pd.DataFrame(
         },
         {
             "model": "QCi",
-            "authors": "Woodcock, Starkey & Stone (QCi)",
+            "authors": "Woodcock, Stone & Foss (QCi)",
             "steps": "8 areas scored on intention and reality (CMAT)",
             "asks": "How good is our customer management practice, against best practice?",
             "suits": "a scored, benchmarked diagnostic of current practice",

@@ -7,7 +7,7 @@ One engine serves the workbook's three question banks, shipped in
     QCi's customer management model, assessed CMAT-style: every practice is
     scored as a percentage of best practice on **Intention** (clear plans,
     communicated, bought into) and **Reality** (evidence of full implementation
-    and adoption) (Woodcock, Starkey & Stone, *The Customer Management
+    and adoption) (Woodcock, Stone & Foss, *The Customer Management
     Scorecard*, Kogan Page 2003, ch. 1). The questions are the workbook's own:
     QCi's are not public.
 ``value_chain``
@@ -48,7 +48,7 @@ left out and counted, never scored as 0):
   areas comes first.
 
 This is the usual weighted-mean scoring of capability assessments (CMAT reports
-a score against best practice per area and overall: Woodcock, Starkey & Stone
+a score against best practice per area and overall: Woodcock, Stone & Foss
 2003, ch. 1); QCi's own weights are not public, so the workbook's are equal
 by default and can be overridden per area.
 """

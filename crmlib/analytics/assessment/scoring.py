@@ -131,7 +131,7 @@ def benchmark_position(
     quartile : str or None
         ``top``, ``second``, ``third`` or ``bottom`` quartile when the sector's
         quartiles are published; None otherwise (CMAT's are not: QCi reports a
-        quartile position against its own database, Woodcock, Starkey & Stone
+        quartile position against its own database, Woodcock, Stone & Foss
         2003, ch. 1, but publishes only the average, best and worst).
     """
     if value is None or not np.isfinite(value):

@@ -1,6 +1,6 @@
 """Measures of the QCi customer management model that client data can give.
 
-The QCi model (Woodcock, Starkey & Stone, *The Customer Management Scorecard:
+The QCi model (Woodcock, Stone & Foss, *The Customer Management Scorecard:
 Managing CRM for Profit*, Kogan Page 2003, ch. 1) has eight areas; an
 interview-based assessment (CMAT) scores each, and :mod:`crmlib.analytics.assessment`
 implements that scoring. Three areas can also be *measured* from a client's

@@ -29,7 +29,7 @@ def campaign_lift(
     the response rate of the treated alone (what a CRM system usually
     reports as "responders") also counts customers who would have bought
     anyway. Measuring against a control group is QCi's "measuring the
-    effect" (Woodcock, Starkey & Stone 2003, ch. 1).
+    effect" (Woodcock, Stone & Foss 2003, ch. 1).
 
     Parameters
     ----------

@@ -71,7 +71,7 @@ def penetration(transactions: pd.DataFrame, products: pd.DataFrame, as_of=None) 
     * top-category share = mean share of a customer's spend in their top
       category (1 = every customer buys in one category only).
 
-    Penetration is the "P" of REAP (Woodcock, Starkey & Stone 2003, ch. 1);
+    Penetration is the "P" of REAP (Woodcock, Stone & Foss 2003, ch. 1);
     the product-holding measures follow Kamakura, Wedel, de Rosa & Mazzon
     (2003), "Cross-selling through database marketing", *International
     Journal of Research in Marketing* 20(1).
