@@ -380,20 +380,19 @@ class Engine:
                 column=(missing or list(columns))[0],
             )
 
-    def check_rows(self, table: str, columns) -> None:
-        """Refuse the table when a needed value is empty or cannot be read as its kind.
+    def typed(self, table: str, column: str) -> str:
+        """SQL for a column of ``raw_<table>`` read as its kind, as the typed view reads it."""
+        sql_type = _SQL_TYPES[s.TABLES[table].column(column).kind]
+        return f"TRY_CAST({self._value(table, column)} AS {sql_type})"
 
-        Parameters
-        ----------
-        table : str
-        columns : iterable of str
-            The columns the step reads; required ones must not be empty.
+    def row_checks(self, table: str, columns) -> list[tuple[str, str, str]]:
+        """The row checks of :meth:`check_rows` as SQL conditions on ``raw_<table>``.
 
-        Raises
-        ------
-        DataError
-            Naming the file, the column, the reason, how many rows and the
-            ``crm validate`` lists the rows; never the value itself.
+        Returns
+        -------
+        list of (column, condition, reason)
+            A row fails a check when its condition is true: a required value
+            is empty, or a text value cannot be read as its column's kind.
         """
         spec = s.TABLES[table]
         checks = []
@@ -412,15 +411,21 @@ class Engine:
                         f"cannot be read as a {col.kind} (ISO dates, '.' decimals)",
                     )
                 )
-        if not checks:
-            return
-        counts = ", ".join(
-            f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS c{i}"
-            for i, (_, cond, _) in enumerate(checks)
-        )
-        found = self.sql(f"SELECT {counts} FROM raw_{table}").iloc[0]
-        for i, (name, _, reason) in enumerate(checks):
-            n = int(found[f"c{i}"] or 0)
+        return checks
+
+    def refuse_rows(self, table: str, checks, counts) -> None:
+        """Raise the :class:`DataError` of the first check that ``counts`` rows failed.
+
+        Parameters
+        ----------
+        table : str
+        checks : list of (column, condition, reason)
+            From :meth:`row_checks`.
+        counts : sequence of int or None
+            How many rows failed each check (counted in a step's own query).
+        """
+        for (name, _, reason), n in zip(checks, counts, strict=True):
+            n = int(n or 0)
             if n:
                 file = self.tables[table]
                 raise DataError(
@@ -429,6 +434,41 @@ class Engine:
                     file=file,
                     column=name,
                 )
+
+    def check_rows(self, table: str, columns) -> None:
+        """Refuse the table when a needed value is empty or cannot be read as its kind.
+
+        One scan of the table. The DuckDB customer summary and profitability
+        count the same checks inside their own query instead
+        (:meth:`row_checks`, :meth:`refuse_rows`).
+
+        Parameters
+        ----------
+        table : str
+        columns : iterable of str
+            The columns the step reads; required ones must not be empty.
+
+        Raises
+        ------
+        DataError
+            Naming the file, the column, the reason, how many rows and the
+            ``crm validate`` lists the rows; never the value itself.
+        """
+        checks = self.row_checks(table, columns)
+        if not checks:
+            return
+        counts = ", ".join(
+            f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS c{i}"
+            for i, (_, cond, _) in enumerate(checks)
+        )
+        found = self.sql(f"SELECT {counts} FROM raw_{table}").iloc[0]
+        self.refuse_rows(table, checks, [found[f"c{i}"] for i in range(len(checks))])
+
+    def no_order_lines(self) -> DataError:
+        """The error for transactions without a dated order line."""
+        return DataError(
+            f"{self.tables['transactions']}: there are no order lines", file="transactions"
+        )
 
     # -- SQL --
     def _spark_sql(self, query: str):
@@ -478,9 +518,7 @@ class Engine:
         """The last order date of the transactions (the default as-of date)."""
         last = self.scalar(f"SELECT MAX(CAST({s.ORDER_DATE} AS DATE)) FROM transactions")
         if last is None:
-            raise DataError(
-                f"{self.tables['transactions']}: there are no order lines", file="transactions"
-            )
+            raise self.no_order_lines()
         return last
 
 

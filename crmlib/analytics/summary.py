@@ -197,6 +197,82 @@ ORDER BY per.cid
 """
 
 
+# DuckDB, one scan: the transactions are read once, into one row per customer, day and
+# order (with the row checks counted there); the last order date, the checks and the
+# summary then come from that much smaller table.
+_LINES_SQL = """
+CREATE OR REPLACE TEMPORARY TABLE {table} AS
+SELECT cid, day, okey,
+       SUM(rev) FILTER (WHERE rev >= 0) AS value,
+       COUNT(rev) FILTER (WHERE rev >= 0) AS buys,
+       SUM(rev) AS revenue, SUM(cost) AS cost{check_sums}
+FROM (
+    SELECT {cid} AS cid, {day} AS day, {rev} AS rev, {cost} AS cost, {okey} AS okey{checks}
+    FROM raw_transactions
+) lines
+GROUP BY cid, day, okey
+"""
+
+_FOLDED_SQL = """
+WITH lines AS (SELECT * FROM {table} WHERE day <= {as_of}),
+daily AS (
+    SELECT cid, day, SUM(value) AS value FROM lines WHERE buys > 0 GROUP BY cid, day
+),
+per AS (
+    SELECT cid, MIN(day) AS first, MAX(day) AS last, COUNT(*) AS occasions,
+           SUM(value) AS total, arg_min(value, day) AS first_value
+    FROM daily GROUP BY cid
+),
+totals AS (
+    SELECT cid, SUM(revenue) AS revenue, SUM(cost) AS cost,
+           COUNT(DISTINCT okey) FILTER (WHERE buys > 0) AS orders
+    FROM lines GROUP BY cid
+)
+"""
+
+
+def _one_pass(eng, as_of, columns) -> tuple[str, object]:
+    """Read the transactions once into a temporary table; return its name and the as-of date.
+
+    The row checks of :meth:`crmlib.engines.Engine.check_rows` are counted in
+    the same scan and raise the same error; the default as-of date is the
+    table's last day (the last order date of every line, returns included).
+    """
+    table = "onepass_summary_lines"
+    checks = eng.row_checks("transactions", columns)
+
+    def typed(column):
+        return eng.typed("transactions", column)
+
+    day = f"CAST({typed(s.ORDER_DATE)} AS DATE)"
+    has_id = eng.has("transactions", s.ORDER_ID)
+    eng.sql_no_result(
+        _LINES_SQL.format(
+            table=table,
+            cid=typed(s.CUSTOMER_ID),
+            day=day,
+            rev=typed(s.REVENUE),
+            cost=typed(s.COST) if eng.has("transactions", s.COST) else "CAST(NULL AS DOUBLE)",
+            okey=order_key_sql(has_id, typed(s.ORDER_ID) if has_id else s.ORDER_ID, day),
+            checks="".join(
+                f", CAST({cond} AS INTEGER) AS check{i}" for i, (_, cond, _) in enumerate(checks)
+            ),
+            check_sums="".join(f", SUM(check{i}) AS check{i}" for i in range(len(checks))),
+        )
+    )
+    found = eng.sql(
+        "SELECT MAX(day) AS last"
+        + "".join(f", SUM(check{i}) AS check{i}" for i in range(len(checks)))
+        + f" FROM {table}"
+    ).iloc[0]
+    eng.refuse_rows("transactions", checks, [found[f"check{i}"] for i in range(len(checks))])
+    if as_of is None:
+        if pd.isna(found["last"]):
+            raise eng.no_order_lines()
+        as_of = found["last"]
+    return table, as_of
+
+
 def summary_query(eng, as_of=None, time_unit: str = "D") -> str:
     """The customer summary as one SQL query on an open engine (:class:`crmlib.engines.Engine`).
 
@@ -204,6 +280,11 @@ def summary_query(eng, as_of=None, time_unit: str = "D") -> str:
     query's columns are customer_id and :data:`crmlib.data.schema.SUMMARY_COLUMNS`,
     ordered by customer_id; :func:`customer_summary` runs it into pandas,
     ``crm aggregate`` writes it straight to Parquet.
+
+    On DuckDB the transactions are read once (:func:`_one_pass`): the row
+    checks and the last order date are computed in that scan, and the query
+    returned reads the per customer, day and order table it left. Spark checks
+    the rows, finds the last order date and aggregates in separate scans.
     """
     from crmlib.engines import as_of_sql
 
@@ -211,10 +292,16 @@ def summary_query(eng, as_of=None, time_unit: str = "D") -> str:
         raise CRMError(f"time_unit must be 'D' (days) or 'W' (weeks), not {time_unit!r}")
     needed = (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE)
     eng.need("transactions", needed, "for a customer summary")
-    eng.check_rows("transactions", [*needed, s.COST, s.ORDER_ID])
-    if as_of is None:
-        as_of = eng.last_order_date()
-    return _SQL.format(
+    columns = [*needed, s.COST, s.ORDER_ID]
+    if eng.name == "duckdb":
+        table, as_of = _one_pass(eng, as_of, columns)
+        head = _FOLDED_SQL.format(table=table, as_of=as_of_sql(as_of))
+    else:
+        eng.check_rows("transactions", columns)
+        if as_of is None:
+            as_of = eng.last_order_date()
+        head = None
+    query = _SQL.format(
         cid=s.CUSTOMER_ID,
         date=s.ORDER_DATE,
         rev=s.REVENUE,
@@ -234,6 +321,9 @@ def summary_query(eng, as_of=None, time_unit: str = "D") -> str:
         margin=s.MARGIN,
         gross=s.GROSS_REVENUE,
     )
+    if head is not None:  # the same SELECT over the folded table
+        query = head + query[query.index("SELECT per.cid") :]
+    return query
 
 
 def _summary_sql(engine: str, source, as_of, time_unit: str, spark_master=None) -> pd.DataFrame:
