@@ -28,19 +28,7 @@ priced AS (
     WHERE e.cid IS NOT NULL
     GROUP BY e.cid
 ),
-sums AS (
-    SELECT {cid} AS cid, SUM({revenue}) AS revenue, SUM({cost}) AS product_cost
-    FROM transactions WHERE {window}
-    GROUP BY {cid}
-),
-buys AS (
-    SELECT cid, COUNT(DISTINCT okey) AS orders, SUM(qty) AS units
-    FROM (
-        SELECT {cid} AS cid, {okey} AS okey, {qty} AS qty
-        FROM transactions WHERE {window} AND {revenue} >= 0
-    ) b
-    GROUP BY cid
-),
+{sums_and_buys},
 ids AS (
     {ids}
 ),
@@ -66,6 +54,45 @@ SELECT cid AS {cid},
 FROM parts
 ORDER BY cid
 """
+
+# Spark: the sums and the purchases, each a scan of the transactions.
+_SUMS_SQL = """sums AS (
+    SELECT {cid} AS cid, SUM({revenue}) AS revenue, SUM({cost}) AS product_cost
+    FROM transactions WHERE {window}
+    GROUP BY {cid}
+),
+buys AS (
+    SELECT cid, COUNT(DISTINCT okey) AS orders, SUM(qty) AS units
+    FROM (
+        SELECT {cid} AS cid, {okey} AS okey, {qty} AS qty
+        FROM transactions WHERE {window} AND {revenue} >= 0
+    ) b
+    GROUP BY cid
+)"""
+
+# DuckDB: one scan of the transactions gives both, with the row checks, whether any cost
+# and quantity is known, and the last order date.
+_ONE_PASS_SQL = """
+CREATE OR REPLACE TEMPORARY TABLE {table} AS
+SELECT cid,
+       COUNT(*) FILTER (WHERE {window}) AS lines,
+       SUM(rev) FILTER (WHERE {window}) AS revenue,
+       SUM(cost) FILTER (WHERE {window}) AS product_cost,
+       COUNT(cost) FILTER (WHERE {window}) AS costs,
+       COUNT(DISTINCT okey) FILTER (WHERE {window} AND rev >= 0) AS orders,
+       SUM(qty) FILTER (WHERE {window} AND rev >= 0) AS units,
+       COUNT(qty) FILTER (WHERE {window} AND rev >= 0) AS quantities,
+       MAX(day) AS last{check_sums}
+FROM (
+    SELECT {cid} AS cid, {day} AS day, {rev} AS rev, {cost} AS cost, {qty} AS qty,
+           {okey} AS okey{checks}
+    FROM raw_transactions
+) t
+GROUP BY cid
+"""
+
+_FOLDED_SQL = """sums AS (SELECT cid, revenue, product_cost FROM {table} WHERE lines > 0),
+buys AS (SELECT cid, orders, units FROM {table} WHERE lines > 0)"""
 
 _NO_RATES = pd.DataFrame({s.ACTIVITY: [], s.CHANNEL: [], s.UNIT_COST_RATE: []})
 
@@ -215,20 +242,33 @@ def profitability_query(eng, source=None, cost_rates=None, as_of=None) -> str:
 
     needed = (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE)
     eng.need("transactions", needed, "for customer profitability")
-    eng.check_rows("transactions", [*needed, s.COST, s.QUANTITY])
+    columns = [*needed, s.COST, s.QUANTITY]
     when = as_of if as_of is not None else getattr(source, "as_of", None)
-    if when is None:
-        when = eng.last_order_date()
-    when = _timestamp(when, "as_of")
-    day = as_of_sql(when)
-    window = f"CAST({s.ORDER_DATE} AS DATE) <= {day}"
-    bought = f"{window} AND {s.REVENUE} >= 0"
-    has_cost = eng.has("transactions", s.COST) and bool(
-        eng.scalar(f"SELECT COUNT({s.COST}) FROM transactions WHERE {window}")
-    )
-    has_qty = eng.has("transactions", s.QUANTITY) and bool(
-        eng.scalar(f"SELECT COUNT({s.QUANTITY}) FROM transactions WHERE {bought}")
-    )
+    if eng.name == "duckdb":
+        when, has_cost, has_qty, sums_and_buys = _one_pass(eng, columns, when)
+        day = as_of_sql(when)
+    else:
+        eng.check_rows("transactions", columns)
+        if when is None:
+            when = eng.last_order_date()
+        when = _timestamp(when, "as_of")
+        day = as_of_sql(when)
+        window = f"CAST({s.ORDER_DATE} AS DATE) <= {day}"
+        bought = f"{window} AND {s.REVENUE} >= 0"
+        has_cost = eng.has("transactions", s.COST) and bool(
+            eng.scalar(f"SELECT COUNT({s.COST}) FROM transactions WHERE {window}")
+        )
+        has_qty = eng.has("transactions", s.QUANTITY) and bool(
+            eng.scalar(f"SELECT COUNT({s.QUANTITY}) FROM transactions WHERE {bought}")
+        )
+        sums_and_buys = _SUMS_SQL.format(
+            cid=s.CUSTOMER_ID,
+            revenue=s.REVENUE,
+            cost=s.COST if has_cost else "CAST(NULL AS DOUBLE)",
+            qty=s.QUANTITY if has_qty else "CAST(NULL AS DOUBLE)",
+            okey=order_key_sql(eng.has("transactions", s.ORDER_ID)),
+            window=window,
+        )
     rates = cost_rates
     if rates is None and eng.has("cost_rates", s.ACTIVITY):
         rates = eng.sql("SELECT * FROM cost_rates")
@@ -245,12 +285,9 @@ def profitability_query(eng, source=None, cost_rates=None, as_of=None) -> str:
     return _PROFIT_SQL.format(
         events=costs.events_sql(eng, day),
         rates=costs.rates_sql(rates if rates is not None else _NO_RATES),
+        sums_and_buys=sums_and_buys,
         cid=s.CUSTOMER_ID,
         revenue=s.REVENUE,
-        cost=s.COST if has_cost else "CAST(NULL AS DOUBLE)",
-        qty=s.QUANTITY if has_qty else "CAST(NULL AS DOUBLE)",
-        okey=order_key_sql(eng.has("transactions", s.ORDER_ID)),
-        window=window,
         ids=" UNION ".join(ids),
         has_cost=str(has_cost).upper(),
         has_rates=str(rates is not None).upper(),
@@ -261,6 +298,64 @@ def profitability_query(eng, source=None, cost_rates=None, as_of=None) -> str:
         orders=ORDERS,
         units=UNITS,
     )
+
+
+def _one_pass(eng, columns, when):
+    """Read the transactions once on DuckDB (see ``_ONE_PASS_SQL``).
+
+    Returns
+    -------
+    tuple
+        The as-of date (``when``, else the last order date), whether any cost
+        and any quantity is known up to it, and the ``sums`` and ``buys``
+        common table expressions over the per-customer table the scan left.
+
+    Raises
+    ------
+    DataError
+        The error of :meth:`crmlib.engines.Engine.check_rows` when a row
+        fails a check (counted in the same scan), or no order line.
+    """
+    from crmlib.engines import as_of_sql
+
+    table = "onepass_profitability"
+    checks = eng.row_checks("transactions", columns)
+    when = None if when is None else _timestamp(when, "as_of")
+
+    def typed(column, absent="CAST(NULL AS DOUBLE)"):
+        return eng.typed("transactions", column) if eng.has("transactions", column) else absent
+
+    day = f"CAST({typed(s.ORDER_DATE)} AS DATE)"
+    has_id = eng.has("transactions", s.ORDER_ID)
+    eng.sql_no_result(
+        _ONE_PASS_SQL.format(
+            table=table,
+            window="day IS NOT NULL" if when is None else f"day <= {as_of_sql(when)}",
+            cid=typed(s.CUSTOMER_ID),
+            day=day,
+            rev=typed(s.REVENUE),
+            cost=typed(s.COST),
+            qty=typed(s.QUANTITY),
+            okey=order_key_sql(has_id, typed(s.ORDER_ID) if has_id else s.ORDER_ID, day),
+            checks="".join(
+                f", CAST({cond} AS INTEGER) AS check{i}" for i, (_, cond, _) in enumerate(checks)
+            ),
+            check_sums="".join(f", SUM(check{i}) AS check{i}" for i in range(len(checks))),
+        )
+    )
+    found = eng.sql(
+        "SELECT MAX(last) AS last, SUM(costs) AS costs, SUM(quantities) AS quantities"
+        + "".join(f", SUM(check{i}) AS check{i}" for i in range(len(checks)))
+        + f" FROM {table}"
+    ).iloc[0]
+    eng.refuse_rows("transactions", checks, [found[f"check{i}"] for i in range(len(checks))])
+    if when is None:
+        if pd.isna(found["last"]):
+            raise eng.no_order_lines()
+        when = _timestamp(found["last"], "as_of")
+    has_cost = eng.has("transactions", s.COST) and bool(found["costs"] or 0)
+    has_qty = eng.has("transactions", s.QUANTITY) and bool(found["quantities"] or 0)
+    return when, has_cost, has_qty, _FOLDED_SQL.format(table=table)
 
 
 def _profitability_sql(source, cost_rates, engine, as_of, spark_master) -> pd.DataFrame:

@@ -197,26 +197,18 @@ ORDER BY per.cid
 """
 
 
-# DuckDB, one scan: the transactions are read once, into one row per customer, day and
-# order (with the row checks counted there); the last order date, the checks and the
-# summary then come from that much smaller table.
-_LINES_SQL = """
+# DuckDB, one query over the transactions: the per-customer sums of the summary without
+# as-of (or with the as-of given), the row checks' counts and each customer's last order
+# date, into a temporary table; the checks, the default as-of date (the last order date of
+# every line, returns included) and the summary then come from that small table.
+_PER_CUSTOMER_SQL = """
 CREATE OR REPLACE TEMPORARY TABLE {table} AS
-SELECT cid, day, okey,
-       SUM(rev) FILTER (WHERE rev >= 0) AS value,
-       COUNT(rev) FILTER (WHERE rev >= 0) AS buys,
-       SUM(rev) AS revenue, SUM(cost) AS cost{check_sums}
-FROM (
+WITH tx AS (
     SELECT {cid} AS cid, {day} AS day, {rev} AS rev, {cost} AS cost, {okey} AS okey{checks}
     FROM raw_transactions
-) lines
-GROUP BY cid, day, okey
-"""
-
-_FOLDED_SQL = """
-WITH lines AS (SELECT * FROM {table} WHERE day <= {as_of}),
+),
 daily AS (
-    SELECT cid, day, SUM(value) AS value FROM lines WHERE buys > 0 GROUP BY cid, day
+    SELECT cid, day, SUM(rev) AS value FROM tx WHERE rev >= 0 AND {window} GROUP BY cid, day
 ),
 per AS (
     SELECT cid, MIN(day) AS first, MAX(day) AS last, COUNT(*) AS occasions,
@@ -224,21 +216,32 @@ per AS (
     FROM daily GROUP BY cid
 ),
 totals AS (
-    SELECT cid, SUM(revenue) AS revenue, SUM(cost) AS cost,
-           COUNT(DISTINCT okey) FILTER (WHERE buys > 0) AS orders
-    FROM lines GROUP BY cid
+    SELECT cid, SUM(rev) FILTER (WHERE {window}) AS revenue,
+           SUM(cost) FILTER (WHERE {window}) AS cost,
+           COUNT(DISTINCT okey) FILTER (WHERE rev >= 0 AND {window}) AS orders,
+           MAX(day) AS last_day{check_sums}
+    FROM tx GROUP BY cid
 )
+SELECT * FROM totals LEFT JOIN per USING (cid)
+"""
+
+_FOLDED_SQL = """
+WITH per AS (
+    SELECT cid, first, last, occasions, total, first_value FROM {table} WHERE occasions > 0
+),
+totals AS (SELECT cid, revenue, cost, orders FROM {table})
 """
 
 
 def _one_pass(eng, as_of, columns) -> tuple[str, object]:
-    """Read the transactions once into a temporary table; return its name and the as-of date.
+    """Aggregate the transactions per customer in one query; return the table and as-of date.
 
     The row checks of :meth:`crmlib.engines.Engine.check_rows` are counted in
-    the same scan and raise the same error; the default as-of date is the
-    table's last day (the last order date of every line, returns included).
+    the same query and raise the same error.
     """
-    table = "onepass_summary_lines"
+    from crmlib.engines import as_of_sql
+
+    table = "onepass_summary"
     checks = eng.row_checks("transactions", columns)
 
     def typed(column):
@@ -247,13 +250,14 @@ def _one_pass(eng, as_of, columns) -> tuple[str, object]:
     day = f"CAST({typed(s.ORDER_DATE)} AS DATE)"
     has_id = eng.has("transactions", s.ORDER_ID)
     eng.sql_no_result(
-        _LINES_SQL.format(
+        _PER_CUSTOMER_SQL.format(
             table=table,
             cid=typed(s.CUSTOMER_ID),
             day=day,
             rev=typed(s.REVENUE),
             cost=typed(s.COST) if eng.has("transactions", s.COST) else "CAST(NULL AS DOUBLE)",
             okey=order_key_sql(has_id, typed(s.ORDER_ID) if has_id else s.ORDER_ID, day),
+            window="day IS NOT NULL" if as_of is None else f"day <= {as_of_sql(as_of)}",
             checks="".join(
                 f", CAST({cond} AS INTEGER) AS check{i}" for i, (_, cond, _) in enumerate(checks)
             ),
@@ -261,7 +265,7 @@ def _one_pass(eng, as_of, columns) -> tuple[str, object]:
         )
     )
     found = eng.sql(
-        "SELECT MAX(day) AS last"
+        "SELECT MAX(last_day) AS last"
         + "".join(f", SUM(check{i}) AS check{i}" for i in range(len(checks)))
         + f" FROM {table}"
     ).iloc[0]
@@ -281,9 +285,9 @@ def summary_query(eng, as_of=None, time_unit: str = "D") -> str:
     ordered by customer_id; :func:`customer_summary` runs it into pandas,
     ``crm aggregate`` writes it straight to Parquet.
 
-    On DuckDB the transactions are read once (:func:`_one_pass`): the row
-    checks and the last order date are computed in that scan, and the query
-    returned reads the per customer, day and order table it left. Spark checks
+    On DuckDB the transactions are read by one query (:func:`_one_pass`): the
+    row checks and the last order date are computed in it, and the query
+    returned reads the per-customer table it left. Spark checks
     the rows, finds the last order date and aggregates in separate scans.
     """
     from crmlib.engines import as_of_sql
