@@ -20,7 +20,7 @@ from test_cli import crm  # the crm command in a subprocess, as users run it
 from crmlib import engines, synth
 from crmlib.analytics import linkage
 from crmlib.analytics import profitability as prof
-from crmlib.analytics.summary import customer_summary
+from crmlib.analytics.summary import customer_summary, summary_query
 from crmlib.data import datasets
 from crmlib.data import schema as s
 from crmlib.data.io import ClientData
@@ -160,6 +160,50 @@ def test_a_folder_on_disk_gives_what_the_same_tables_give_in_memory(
 def test_a_transactions_file_alone_is_a_source(parquet_folder, client):
     got = customer_summary(parquet_folder / "transactions.parquet", as_of=client.as_of)
     _same(customer_summary(client.transactions, as_of=client.as_of, engine="pandas"), got)
+
+
+def _parquet_scans(node) -> int:
+    """Parquet scans in a DuckDB profile (its operator tree, as JSON)."""
+    own = node.get("type") == "TABLE_SCAN" and "PARQUET" in str(node.get("extra_info", {}))
+    return int(own) + sum(_parquet_scans(child) for child in node.get("children", []))
+
+
+@pytest.mark.parametrize("step", ["summary", "profitability"])
+def test_duckdb_steps_scan_the_transactions_as_often_as_stated(step, parquet_folder, tmp_path):
+    """Every statement a step runs is profiled by DuckDB and its Parquet scans counted.
+
+    The summary reads the transactions once (checks, last order date and sums in
+    one query, its common table expression shared); profitability reads them once
+    more, for the activity events of cost-to-serve. Before the one-pass change the
+    summary read them three times (row checks, last order date, the query).
+    """
+    profile = tmp_path / "profile.json"
+    scans = []
+    with engines.Engine("duckdb", parquet_folder) as eng:
+        eng._con.execute("PRAGMA enable_profiling = 'json'")
+        eng._con.execute(f"PRAGMA profiling_output = '{profile}'")
+
+        def counted(run):
+            def wrapper(query):
+                result = run(query)
+                scans.append(sum(map(_parquet_scans, json.loads(profile.read_text())["operator"])))
+                return result
+
+            return wrapper
+
+        eng.sql, eng.sql_no_result = counted(eng.sql), counted(eng.sql_no_result)
+        if step == "summary":
+            got = eng.sql(summary_query(eng))
+        else:
+            got = eng.sql(prof.profitability_query(eng))
+    assert len(got) > 100
+    # summary: the one query over the transactions, then its small per-customer table
+    # twice (checks and last date; the summary). Profitability: its one query over the
+    # transactions, its per-customer table, the cost rates, the row checks of tickets and
+    # of interactions, then the final query (the transactions once more for the activity
+    # events of cost-to-serve, tickets, interactions, the customers' ids).
+    expected = [1, 0, 0] if step == "summary" else [1, 0, 1, 1, 1, 4]
+    assert scans == expected, scans
 
 
 # --- bad input: a clear answer naming the file and column --------------------------------
