@@ -140,9 +140,23 @@ def fresh(code: str, args: list[str], stdin: str = "", path: str | None = None) 
         capture_output=True,
         text=True,
         env=env,
+        cwd=tempfile.gettempdir(),  # not a checkout: `-c` puts the working folder first on the path
         check=True,
     )
     return float(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def crmlib_used(path: str | None) -> str:
+    """Where the fresh processes import crmlib from."""
+    env = dict(os.environ)
+    if path:
+        env["PYTHONPATH"] = path + os.pathsep + env.get("PYTHONPATH", "")
+    code = "import crmlib, pathlib; print(pathlib.Path(crmlib.__file__).parent.parent)"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True, text=True, env=env, cwd=tempfile.gettempdir(), check=True,
+    )
+    return done.stdout.strip()
 
 
 def last_day(folder: Path) -> str:
@@ -180,7 +194,7 @@ def main() -> None:
         f"SELECT COUNT(*) FROM read_parquet('{folder / 'transactions.parquet'}')"
     ).fetchall()[0][0]
     print(f"{folder.name}: {lines:,} transaction lines; each run a fresh process, best of "
-          f"{args.repeat}; crmlib from {args.crmlib or 'this checkout'}")
+          f"{args.repeat}; crmlib from {crmlib_used(args.crmlib)}")
     print(f"{'step':<15}{'crmlib s':>10}{'plain s':>10}{'ratio':>8}{'target':>8}  check")
     targets = {"summary": 1.3, "profitability": 1.5}
     with tempfile.TemporaryDirectory(prefix="bench-one-pass-") as work:

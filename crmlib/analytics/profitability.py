@@ -70,8 +70,8 @@ buys AS (
     GROUP BY cid
 )"""
 
-# DuckDB: one scan of the transactions gives both, with the row checks, whether any cost
-# and quantity is known, and the last order date.
+# DuckDB: one scan of the transactions gives the sums and the units bought, with the row
+# checks, whether any cost and quantity is known, and the last order date.
 _ONE_PASS_SQL = """
 CREATE OR REPLACE TEMPORARY TABLE {table} AS
 SELECT cid,
@@ -79,20 +79,25 @@ SELECT cid,
        SUM(rev) FILTER (WHERE {window}) AS revenue,
        SUM(cost) FILTER (WHERE {window}) AS product_cost,
        COUNT(cost) FILTER (WHERE {window}) AS costs,
-       COUNT(DISTINCT okey) FILTER (WHERE {window} AND rev >= 0) AS orders,
        SUM(qty) FILTER (WHERE {window} AND rev >= 0) AS units,
        COUNT(qty) FILTER (WHERE {window} AND rev >= 0) AS quantities,
        MAX(day) AS last{check_sums}
 FROM (
-    SELECT {cid} AS cid, {day} AS day, {rev} AS rev, {cost} AS cost, {qty} AS qty,
-           {okey} AS okey{checks}
+    SELECT {cid} AS cid, {day} AS day, {rev} AS rev, {cost} AS cost, {qty} AS qty{checks}
     FROM raw_transactions
 ) t
 GROUP BY cid
 """
 
+# the orders are counted from the activity events' ``orders`` (one row per customer and
+# purchase order up to as-of: :func:`crmlib.analytics.costs.events_sql`), not a second time
 _FOLDED_SQL = """sums AS (SELECT cid, revenue, product_cost FROM {table} WHERE lines > 0),
-buys AS (SELECT cid, orders, units FROM {table} WHERE lines > 0)"""
+buys AS (
+    SELECT t.cid, COALESCE(o.orders, 0) AS orders, t.units
+    FROM {table} t LEFT JOIN (SELECT cid, COUNT(*) AS orders FROM orders GROUP BY cid) o
+        ON o.cid = t.cid
+    WHERE t.lines > 0
+)"""
 
 _NO_RATES = pd.DataFrame({s.ACTIVITY: [], s.CHANNEL: [], s.UNIT_COST_RATE: []})
 
@@ -326,7 +331,6 @@ def _one_pass(eng, columns, when):
         return eng.typed("transactions", column) if eng.has("transactions", column) else absent
 
     day = f"CAST({typed(s.ORDER_DATE)} AS DATE)"
-    has_id = eng.has("transactions", s.ORDER_ID)
     eng.sql_no_result(
         _ONE_PASS_SQL.format(
             table=table,
@@ -336,7 +340,6 @@ def _one_pass(eng, columns, when):
             rev=typed(s.REVENUE),
             cost=typed(s.COST),
             qty=typed(s.QUANTITY),
-            okey=order_key_sql(has_id, typed(s.ORDER_ID) if has_id else s.ORDER_ID, day),
             checks="".join(
                 f", CAST({cond} AS INTEGER) AS check{i}" for i, (_, cond, _) in enumerate(checks)
             ),
