@@ -242,6 +242,11 @@ def profitability_query(eng, source=None, cost_rates=None, as_of=None) -> str:
     customer_id, with the same NULLs (no cost, no rates, no quantities) as the
     pandas rule. ``source`` gives the default ``as_of`` (a ClientData's);
     otherwise the last order date.
+
+    On DuckDB the row checks, the last order date, whether any cost and any
+    quantity is known, and the per-customer sums come from one query over the
+    transactions (:func:`_one_pass`); the query returned reads them once more
+    for the activity events of cost-to-serve. Spark runs each in its own scan.
     """
     from crmlib.engines import as_of_sql
 
