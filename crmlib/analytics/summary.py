@@ -226,10 +226,7 @@ SELECT * FROM totals LEFT JOIN per USING (cid)
 """
 
 _FOLDED_SQL = """
-WITH per AS (
-    SELECT cid, first, last, occasions, total, first_value FROM {table} WHERE occasions > 0
-),
-totals AS (SELECT cid, revenue, cost, orders FROM {table})
+WITH per AS (SELECT * FROM {table} WHERE occasions > 0)
 """
 
 
@@ -325,8 +322,9 @@ def summary_query(eng, as_of=None, time_unit: str = "D") -> str:
         margin=s.MARGIN,
         gross=s.GROSS_REVENUE,
     )
-    if head is not None:  # the same SELECT over the folded table
-        query = head + query[query.index("SELECT per.cid") :]
+    if head is not None:  # the same SELECT over the per-customer table, without a join
+        select = query[query.index("SELECT per.cid") :].replace("totals.", "per.")
+        query = head + select.replace("FROM per JOIN totals USING (cid)", "FROM per")
     return query
 
 
