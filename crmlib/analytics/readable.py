@@ -13,11 +13,15 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-ABSENT = "n/a"
+from crmlib.analytics.metrics import ABSENT
 
 
 def name(key, labels: Mapping | None = None):
-    """A row, column or axis key in words: its label, or the key with spaces for underscores."""
+    """A key in words: its label, or the key with spaces for underscores ("cost rates").
+
+    The one spelling of a data-contract name for a client: tables and columns in the
+    sentences of :mod:`crmlib.analytics.requirements`, the report's tables and headings.
+    """
     if not isinstance(key, str):
         return key
     return (labels or {}).get(key, key.replace("_", " "))

@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crmlib.analytics import assessment
+from crmlib.analytics import assessment, readable
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
 
@@ -112,17 +112,12 @@ def _has_values(frame, column: str) -> bool:
     return column in frame.columns and bool(frame[column].notna().any())
 
 
-def _words(name: str) -> str:
-    """A table or column key as a client reads it: "cost_rates" -> "cost rates"."""
-    return str(name).replace("_", " ")
-
-
 def _bank_title(bank: str) -> str:
     """A question bank by its title ("QCi ..."), or its key in words when it has none."""
     try:
-        return assessment.load_bank(bank).title or _words(bank)
+        return assessment.load_bank(bank).title or readable.name(bank)
     except CRMError:
-        return _words(bank)
+        return readable.name(bank)
 
 
 def missing_pieces(data, need: Need, answer_files: Mapping | None = None) -> list[tuple]:
@@ -147,7 +142,7 @@ def missing_pieces(data, need: Need, answer_files: Mapping | None = None) -> lis
     out: list[tuple[list[str], str]] = []
     absent = [t for t in need.all_tables if not data.has(t)]
     for table in absent:
-        out.append(([table], f"the {_words(table)} table"))
+        out.append(([table], f"the {readable.name(table)} table"))
     for table, cols in need.columns.items():
         if table in absent:
             continue
@@ -158,8 +153,8 @@ def missing_pieces(data, need: Need, answer_files: Mapping | None = None) -> lis
             out.append(
                 (
                     [f"{table}.{c}" for c in lacking],
-                    f"the {_list([_words(c) for c in lacking])} {noun} of the "
-                    f"{_words(table)} table",
+                    f"the {_list([readable.name(c) for c in lacking])} {noun} of the "
+                    f"{readable.name(table)} table",
                 )
             )
     for table, cols in need.any_columns.items():
@@ -171,8 +166,8 @@ def missing_pieces(data, need: Need, answer_files: Mapping | None = None) -> lis
             out.append(
                 (
                     [f"{table}.{c}" for c in cols],
-                    f"the {_list([_words(c) for c in cols], 'or')} column of the "
-                    f"{_words(table)} table",
+                    f"the {_list([readable.name(c) for c in cols], 'or')} column of the "
+                    f"{readable.name(table)} table",
                 )
             )
     for table, rows in need.min_rows.items():
@@ -183,7 +178,7 @@ def missing_pieces(data, need: Need, answer_files: Mapping | None = None) -> lis
             out.append(
                 (
                     [table],
-                    f"enough rows in the {_words(table)} table ({rows:,} needed, {have:,} held)",
+                    f"enough rows in the {readable.name(table)} table ({rows:,} needed, {have:,} held)",
                 )
             )
     if need.assessment is not None:

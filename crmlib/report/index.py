@@ -21,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 
 from crmlib import results
-from crmlib.analytics import metrics
+from crmlib.analytics import metrics, readable
 from crmlib.data import privacy
 from crmlib.errors import CRMError
 from crmlib.report import summary
@@ -156,7 +156,7 @@ def _figures(recorded: dict, currency: str = "") -> list[tuple[str, str]]:
             shown = metrics.format_value(key, value, currency)
             out.append((metrics.get(key).label, summary.in_words(shown)))  # a mapping's keys
         except CRMError:
-            out.append((summary.humanise(key), str(value)))
+            out.append((readable.name(key), str(value)))
     return out
 
 
@@ -194,8 +194,10 @@ def index_page(client: str, manifest: dict, validated) -> str:
         for r in manifest["lessons"]
         if r["status"] == "failed"
     ]
-    status = "Complete" if manifest["complete"] else "INCOMPLETE: " + ", ".join(
-        f"{name} failed" for name in failed
+    status = (
+        "Complete"
+        if manifest["complete"]
+        else "INCOMPLETE: " + ", ".join(f"{name} failed" for name in failed)
     )
     tx = getattr(validated, "transactions", None)
     dates = tx["order_date"] if tx is not None and "order_date" in tx else None
@@ -211,8 +213,10 @@ def index_page(client: str, manifest: dict, validated) -> str:
         recs = tiles = None
     rows = []
     for r in manifest["lessons"]:
-        link = summary.link(r["lesson"], by_lesson) if r["lesson"] in by_lesson else esc(
-            r.get("title") or r["lesson"]
+        link = (
+            summary.link(r["lesson"], by_lesson)
+            if r["lesson"] in by_lesson
+            else esc(r.get("title") or r["lesson"])
         )
         finding = (r.get("results") or {}).get(results.FINDING)
         notes = "".join(
@@ -231,22 +235,20 @@ def index_page(client: str, manifest: dict, validated) -> str:
             + f"<ul>{notes}</ul></td></tr>"
         )
     table_rows = "".join(
-        f"<tr><td>{esc(summary.humanise(n).capitalize())}</td><td>{v['rows']:,}</td>"
+        f"<tr><td>{esc(readable.name(n).capitalize())}</td><td>{v['rows']:,}</td>"
         f"<td>{v['accepted']:,}</td><td>{v['rejected']:,}</td></tr>"
         for n, v in manifest["rows"].items()
     )
     reasons = validated.top_reasons(10)
     reason_rows = (
         "".join(
-            f"<tr><td>{esc(summary.humanise(r.table))}</td><td>{esc(r.reason)}</td>"
+            f"<tr><td>{esc(readable.name(r.table))}</td><td>{esc(r.reason)}</td>"
             f"<td>{r.rows:,}</td></tr>"
             for r in reasons.itertuples()
         )
         or "<tr><td colspan=3>none</td></tr>"
     )
-    at_a_glance = (
-        summary.tiles_html(tiles) if tiles is not None and len(tiles) else ""
-    )
+    at_a_glance = summary.tiles_html(tiles) if tiles is not None and len(tiles) else ""
     ranked = (
         "<h2>Recommendations, ranked by value at stake</h2>"
         + summary.recommendations_html(recs, by_lesson)

@@ -29,7 +29,7 @@ import re
 import pandas as pd
 
 from crmlib import results
-from crmlib.analytics import metrics, stakes
+from crmlib.analytics import metrics, readable, stakes
 
 #: The headline tiles of the executive summary, in order: a tile is shown when a section (or the
 #: summary itself) recorded the figure; the first recommendation's value at stake comes after.
@@ -365,7 +365,7 @@ def section_name(title: str) -> str:
     if title in SECTION_NAMES:
         return SECTION_NAMES[title]
     name = re.sub(r"^\s*\d+\s*·\s*", "", title.split(":", 1)[0]).strip() or title
-    return humanise(name)
+    return readable.name(name)
 
 
 def format_date(value) -> str:
@@ -374,11 +374,6 @@ def format_date(value) -> str:
         return ""
     day = pd.Timestamp(value)
     return f"{day.day} {day:%B %Y}"
-
-
-def humanise(name: str) -> str:
-    """A table's name for a client: "cost rates" of ``cost_rates``."""
-    return str(name).replace("_", " ")
 
 
 def link(lesson: str | None, by_lesson: dict, text: str | None = None) -> str:
@@ -641,16 +636,16 @@ def missing_data(by_lesson: dict[str, dict], present=()) -> str:
 
     parts = []
     if tables:
-        names = [humanise(t) for t in ordered(tables)]
+        names = [readable.name(t) for t in ordered(tables)]
         parts.append(f"the {joined(names)} table{'s' if len(names) > 1 else ''}")
     by_table: dict[str, list[str]] = {}
     for piece in ordered(columns):
         table, column = piece.split(".", 1)
-        by_table.setdefault(table, []).append(humanise(column))
+        by_table.setdefault(table, []).append(readable.name(column))
     for table, cols in by_table.items():
         parts.append(
             f"the {joined(cols)} column{'s' if len(cols) > 1 else ''} of the "
-            f"{humanise(table)} table"
+            f"{readable.name(table)} table"
         )
     if files:
         parts.append(f"the answers to the assessment questions ({', '.join(ordered(files))})")
