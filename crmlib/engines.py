@@ -43,6 +43,7 @@ import shutil
 import tempfile
 import threading
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -206,6 +207,40 @@ def _in_memory(source) -> dict[str, pd.DataFrame] | None:
     if hasattr(source, "tables"):  # crmlib.data.io.ClientData
         return {k: v for k, v in source.tables.items() if len(v)}
     return None
+
+
+@dataclass(frozen=True)
+class RowChecks:
+    """The row checks of one table (:meth:`Engine.row_checks`), as SQL a query counts.
+
+    A step that scans the table anyway counts the failing rows in its own query:
+    :attr:`flags` per row, :attr:`sums` per group, then :meth:`Engine.refuse_rows`
+    on a row summing those; :meth:`Engine.check_rows` counts them in a scan of its own
+    (:attr:`totals`).
+    """
+
+    table: str
+    checks: tuple  # (column, condition, reason)
+
+    @property
+    def flags(self) -> str:
+        """``, CAST(<condition> AS INTEGER) AS check<i>``: 1 on a row failing check i."""
+        return "".join(
+            f", CAST({cond} AS INTEGER) AS check{i}" for i, (_, cond, _) in enumerate(self.checks)
+        )
+
+    @property
+    def sums(self) -> str:
+        """``, SUM(check<i>) AS check<i>``: the flags of :attr:`flags` counted."""
+        return "".join(f", SUM(check{i}) AS check{i}" for i in range(len(self.checks)))
+
+    @property
+    def totals(self) -> str:
+        """``SUM(CAST(<condition> AS INTEGER)) AS check<i>, …``: the checks counted in one scan."""
+        return ", ".join(
+            f"SUM(CAST({cond} AS INTEGER)) AS check{i}"
+            for i, (_, cond, _) in enumerate(self.checks)
+        )
 
 
 class Engine:
@@ -396,14 +431,15 @@ class Engine:
         sql_type = _SQL_TYPES[s.TABLES[table].column(column).kind]
         return f"TRY_CAST({self._value(table, column)} AS {sql_type})"
 
-    def row_checks(self, table: str, columns) -> list[tuple[str, str, str]]:
+    def row_checks(self, table: str, columns) -> RowChecks:
         """The row checks of :meth:`check_rows` as SQL conditions on ``raw_<table>``.
 
         Returns
         -------
-        list of (column, condition, reason)
-            A row fails a check when its condition is true: a required value
-            is empty, or a text value cannot be read as its column's kind.
+        RowChecks
+            One (column, condition, reason) per check: a row fails a check when
+            its condition is true (a required value is empty, or a text value
+            cannot be read as its column's kind).
         """
         spec = s.TABLES[table]
         checks = []
@@ -422,23 +458,23 @@ class Engine:
                         f"cannot be read as a {col.kind} (ISO dates, '.' decimals)",
                     )
                 )
-        return checks
+        return RowChecks(table, tuple(checks))
 
-    def refuse_rows(self, table: str, checks, counts) -> None:
-        """Raise the :class:`DataError` of the first check that ``counts`` rows failed.
+    def refuse_rows(self, checks: RowChecks, found) -> None:
+        """Raise the :class:`DataError` of the first check that rows failed.
 
         Parameters
         ----------
-        table : str
-        checks : list of (column, condition, reason)
+        checks : RowChecks
             From :meth:`row_checks`.
-        counts : sequence of int or None
-            How many rows failed each check (counted in a step's own query).
+        found : mapping
+            A result row holding ``check<i>``, how many rows failed check ``i``
+            (:attr:`RowChecks.totals`, or :attr:`RowChecks.sums` in a step's own query).
         """
-        for (name, _, reason), n in zip(checks, counts, strict=True):
-            n = int(n or 0)
+        for i, (name, _, reason) in enumerate(checks.checks):
+            n = int(found[f"check{i}"] or 0)
             if n:
-                file = self.tables[table]
+                file = self.tables[checks.table]
                 raise DataError(
                     f"{file}: column {name}: {n:,} row(s) where the value {reason}; "
                     "run `crm validate` on the folder to list them",
@@ -466,14 +502,9 @@ class Engine:
             ``crm validate`` lists the rows; never the value itself.
         """
         checks = self.row_checks(table, columns)
-        if not checks:
+        if not checks.checks:
             return
-        counts = ", ".join(
-            f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS c{i}"
-            for i, (_, cond, _) in enumerate(checks)
-        )
-        found = self.sql(f"SELECT {counts} FROM raw_{table}").iloc[0]
-        self.refuse_rows(table, checks, [found[f"c{i}"] for i in range(len(checks))])
+        self.refuse_rows(checks, self.sql(f"SELECT {checks.totals} FROM raw_{table}").iloc[0])
 
     def no_order_lines(self) -> DataError:
         """The error for transactions without a dated order line."""

@@ -345,18 +345,13 @@ def _one_pass(eng, columns, when):
             rev=typed(s.REVENUE),
             cost=typed(s.COST),
             qty=typed(s.QUANTITY),
-            checks="".join(
-                f", CAST({cond} AS INTEGER) AS check{i}" for i, (_, cond, _) in enumerate(checks)
-            ),
-            check_sums="".join(f", SUM(check{i}) AS check{i}" for i in range(len(checks))),
+            checks=checks.flags,
+            check_sums=checks.sums,
         )
     )
-    found = eng.sql(
-        "SELECT MAX(last) AS last, SUM(costs) AS costs, SUM(quantities) AS quantities"
-        + "".join(f", SUM(check{i}) AS check{i}" for i in range(len(checks)))
-        + f" FROM {table}"
-    ).iloc[0]
-    eng.refuse_rows("transactions", checks, [found[f"check{i}"] for i in range(len(checks))])
+    totals = "MAX(last) AS last, SUM(costs) AS costs, SUM(quantities) AS quantities"
+    found = eng.sql(f"SELECT {totals}{checks.sums} FROM {table}").iloc[0]
+    eng.refuse_rows(checks, found)
     if when is None:
         if pd.isna(found["last"]):
             raise eng.no_order_lines()

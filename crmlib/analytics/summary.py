@@ -255,18 +255,12 @@ def _one_pass(eng, as_of, columns) -> tuple[str, object]:
             cost=typed(s.COST) if eng.has("transactions", s.COST) else "CAST(NULL AS DOUBLE)",
             okey=order_key_sql(has_id, typed(s.ORDER_ID) if has_id else s.ORDER_ID, day),
             window="day IS NOT NULL" if as_of is None else f"day <= {as_of_sql(as_of)}",
-            checks="".join(
-                f", CAST({cond} AS INTEGER) AS check{i}" for i, (_, cond, _) in enumerate(checks)
-            ),
-            check_sums="".join(f", SUM(check{i}) AS check{i}" for i in range(len(checks))),
+            checks=checks.flags,
+            check_sums=checks.sums,
         )
     )
-    found = eng.sql(
-        "SELECT MAX(last_day) AS last"
-        + "".join(f", SUM(check{i}) AS check{i}" for i in range(len(checks)))
-        + f" FROM {table}"
-    ).iloc[0]
-    eng.refuse_rows("transactions", checks, [found[f"check{i}"] for i in range(len(checks))])
+    found = eng.sql(f"SELECT MAX(last_day) AS last{checks.sums} FROM {table}").iloc[0]
+    eng.refuse_rows(checks, found)
     if as_of is None:
         if pd.isna(found["last"]):
             raise eng.no_order_lines()
