@@ -236,7 +236,7 @@ def _check(lesson: str, figures: dict) -> None:
         if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
             raise CRMError(f"{lesson}: recommendation {i + 1} needs a 'text' (str)")
         value = rec.get(VALUE_AT_STAKE)
-        if value is not None and not _is_number(value):
+        if value is not None and not stakes.is_value(value):
             raise CRMError(
                 f"{lesson}: recommendation {i + 1}: '{VALUE_AT_STAKE}' must be a number or None"
             )
@@ -256,13 +256,6 @@ def _check(lesson: str, figures: dict) -> None:
                 f"{lesson}: recommendation {i + 1}: '{stakes.PER_CUSTOMER}' must be a Series "
                 "of values by customer id (crmlib.analytics.stakes.recommendation)"
             )
-
-
-def _is_number(value) -> bool:
-    try:
-        return not isinstance(value, (bool, str)) and math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def jsonable(value):
@@ -387,9 +380,13 @@ def lesson_parameters(folder=None) -> dict[str, dict]:
         values: dict = {}
         for tag in ("parameters", "injected-parameters"):
             for cell in cells:
-                if cell.get("cell_type") == "code" and tag in cell.get("metadata", {}).get("tags", []):
+                if cell.get("cell_type") == "code" and tag in cell.get("metadata", {}).get(
+                    "tags", []
+                ):
                     source = cell.get("source", "")
-                    values.update(_literals("".join(source) if isinstance(source, list) else source))
+                    values.update(
+                        _literals("".join(source) if isinstance(source, list) else source)
+                    )
         out[lesson] = values
     return out
 
@@ -454,7 +451,7 @@ def recommendations(by_lesson: dict[str, dict]) -> pd.DataFrame:
                     "_id": rid,
                     LESSON: lesson,
                     RECOMMENDATION: rec["text"],
-                    VALUE_AT_STAKE: float(value) if _is_number(value) else math.nan,
+                    VALUE_AT_STAKE: float(value) if stakes.is_value(value) else math.nan,
                     stakes.KIND: rec.get(stakes.KIND),
                     stakes.CUSTOMERS: rec.get(stakes.CUSTOMERS),
                     stakes.HORIZON_MONTHS: rec.get(stakes.HORIZON_MONTHS),
@@ -631,6 +628,8 @@ def status_html(by_lesson: dict[str, dict]) -> str:
             by_lesson.items(), status_table(by_lesson).iterrows(), strict=True
         )
     ]
-    rows.append('<tr><td><a href="index.html">Client summary</a></td><td>this page</td><td></td></tr>')
+    rows.append(
+        '<tr><td><a href="index.html">Client summary</a></td><td>this page</td><td></td></tr>'
+    )
     header = "<tr><th>section</th><th>status</th><th>notes</th></tr>"
     return f"<table>{header}{''.join(rows)}</table>"

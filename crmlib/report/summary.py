@@ -282,10 +282,12 @@ def recommendation_list(by_lesson: dict[str, dict], currency: str = "") -> pd.Da
         action, basis = action_and_basis(text)
         value = getattr(row, results.VALUE_AT_STAKE)
         horizon = getattr(row, stakes.HORIZON_MONTHS)
-        if _is_number(value):
+        if stakes.is_value(value):
             money = metrics.format_money(value, currency)
             months = (
-                metrics.format_value("clv_horizon_months", horizon) if _is_number(horizon) else ""
+                metrics.format_value("clv_horizon_months", horizon)
+                if stakes.is_value(horizon)
+                else ""
             )
             value_text = f"{money} over {months}" if months else money
         else:
@@ -303,10 +305,10 @@ def recommendation_list(by_lesson: dict[str, dict], currency: str = "") -> pd.Da
                     else [action]
                 ),
                 BASIS: basis,
-                CUSTOMERS: int(customers) if _is_number(customers) else None,
-                results.VALUE_AT_STAKE: float(value) if _is_number(value) else math.nan,
+                CUSTOMERS: int(customers) if stakes.is_value(customers) else None,
+                results.VALUE_AT_STAKE: float(value) if stakes.is_value(value) else math.nan,
                 VALUE_TEXT: value_text,
-                HOW_SURE: how_sure(confidence) if _is_number(value) else "",
+                HOW_SURE: how_sure(confidence) if stakes.is_value(value) else "",
                 CONFIDENCE: "" if metrics.is_absent(confidence) else str(confidence),
                 EVIDENCE: evidence_places(getattr(row, stakes.EVIDENCE), by_lesson),
             }
@@ -325,13 +327,6 @@ def recommendation_list(by_lesson: dict[str, dict], currency: str = "") -> pd.Da
     table = pd.DataFrame(rows, columns=[*columns, CONFIDENCE, EVIDENCE, ACTIONS])
     table[CUSTOMERS] = customers
     return table
-
-
-def _is_number(value) -> bool:
-    try:
-        return not isinstance(value, (bool, str)) and math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
 
 
 # --- names and dates as a client reads them ------------------------------------------------
@@ -720,7 +715,7 @@ def assumptions_html(
         (
             p["annual_discount_rate"]
             for p in parameters.values()
-            if _is_number(p.get("annual_discount_rate"))
+            if stakes.is_value(p.get("annual_discount_rate"))
         ),
         None,
     )
@@ -735,7 +730,7 @@ def assumptions_html(
     lapse = first_figure(by_lesson, "lapsed_days")
     if lapse is not None:
         days = metrics.format_value("lapsed_days", lapse[1])
-        set_here = any(_is_number(p.get("lapsed_days")) for p in parameters.values())
+        set_here = any(stakes.is_value(p.get("lapsed_days")) for p in parameters.values())
         why = (
             "set for this client"
             if set_here
