@@ -2,20 +2,31 @@
 
 Each step is a shared analytic or a model step that runs on any engine of
 :mod:`crmlib.engines`; this module only chains them and writes their outputs.
+
+:func:`at_scale` prepares a report on a folder too large for memory: it
+validates the folder out of core (:mod:`crmlib.data.outofcore`), computes the
+per-customer tables once on every accepted row (:func:`aggregate`), and draws
+a seeded sample of customers with all their rows (:mod:`crmlib.data.rowsample`)
+for what needs rows in memory. The lessons read the tables back with
+:func:`read_per_customer`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import shutil
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from crmlib.analytics import linkage, profitability
 from crmlib.analytics.summary import customer_summary, summary_query
-from crmlib.data import datasets
+from crmlib.data import datasets, outofcore, rowsample
 from crmlib.data import schema as s
+from crmlib.data.io import ClientData, load_folder
 from crmlib.engines import Engine, check_engine
 from crmlib.errors import CRMError, DataError
 from crmlib.models import qci
@@ -131,3 +142,157 @@ def _customers_for_linkage(data, engine: str) -> pd.DataFrame:
         eng.need("customers", [s.CUSTOMER_ID], "for duplicate detection")
         present = [f'"{c}"' for c in columns if eng.has("customers", c)]
         return eng.sql(f"SELECT {', '.join(present)} FROM customers")
+
+
+#: The steps a report at scale computes on every row (the duplicates are linked on the sample).
+PER_CUSTOMER_STEPS = STEPS[:3]
+#: In an aggregates folder: how the sample was drawn (:class:`crmlib.data.rowsample.CustomerSample`).
+SAMPLE_FILE = "sample.json"
+
+
+@dataclass(frozen=True)
+class PerCustomer:
+    """The per-customer tables of a whole client folder, as :func:`at_scale` wrote them.
+
+    Attributes
+    ----------
+    summary : DataFrame
+        :func:`crmlib.analytics.summary.customer_summary` in weeks, one row per customer id.
+    profitability : DataFrame
+        :func:`crmlib.analytics.profitability.customer_profitability`, one row per customer id.
+    cohorts : DataFrame
+        Monthly cohort counts (:func:`crmlib.models.qci.cohort_retention`, ``counts=True``).
+    sample : crmlib.data.rowsample.CustomerSample
+        The sample the lesson's rows come from.
+    """
+
+    summary: pd.DataFrame
+    profitability: pd.DataFrame
+    cohorts: pd.DataFrame
+    sample: rowsample.CustomerSample
+
+
+def read_per_customer(folder) -> PerCustomer | None:
+    """The per-customer tables :func:`at_scale` wrote to ``folder``; None when ``folder`` is None.
+
+    A lesson calls this with its ``aggregates_dir`` parameter: None when the
+    lesson computes everything from the rows it loaded itself.
+    """
+    if folder is None:
+        return None
+    folder = Path(folder)
+    try:
+        tables = {
+            step: pd.read_parquet(folder / STEP_FILES[step]).set_index(s.CUSTOMER_ID)
+            for step in ("summary", "profitability")
+        }
+        cohorts = pd.read_csv(folder / STEP_FILES["cohorts"], index_col=0, parse_dates=[0])
+        sample = rowsample.CustomerSample(**json.loads((folder / SAMPLE_FILE).read_text()))
+    except (OSError, ValueError, TypeError) as exc:
+        raise CRMError(f"{folder.name}: not a complete folder of per-customer tables ({exc})") from None
+    cohorts.columns = cohorts.columns.astype(int)
+    return PerCustomer(tables["summary"], tables["profitability"], cohorts, sample)
+
+
+@dataclass(frozen=True)
+class AtScale:
+    """What :func:`at_scale` prepared for a report on a large folder.
+
+    Attributes
+    ----------
+    checked : crmlib.data.outofcore.OutOfCoreData
+        The whole folder's validation: rows read, accepted and rejected per table.
+    sample : crmlib.data.io.ClientData
+        The sampled customers' rows, validated in memory, as of the whole folder's as-of date.
+    drawn : crmlib.data.rowsample.CustomerSample
+    aggregates : Path
+        The per-customer tables (:func:`read_per_customer`).
+    steps : dict
+        What :func:`aggregate` returned: file, rows and seconds per step.
+    """
+
+    checked: object
+    sample: ClientData
+    drawn: rowsample.CustomerSample
+    aggregates: Path
+    steps: dict
+
+
+def at_scale(
+    source,
+    folder,
+    engine: str = "duckdb",
+    as_of=None,
+    spark_master: str | None = None,
+    customers: int = rowsample.SAMPLE_CUSTOMERS,
+    seed: int = rowsample.SAMPLE_SEED,
+    memory_limit: str | None = None,
+    progress=None,
+) -> AtScale:
+    """Validate a large folder out of core, aggregate every row once, and sample customers.
+
+    Parameters
+    ----------
+    source : path
+        The client folder.
+    folder : path
+        A private working folder to create: it holds the accepted rows while
+        they are aggregated and sampled (then deleted), the per-customer
+        tables (``aggregates/``) and the sample's files (``sample/``).
+    engine : {"duckdb", "spark"}
+        Where the per-customer tables are computed.
+    as_of : date-like, optional
+    spark_master : str, optional
+    customers, seed : int
+        The sample's size and seed (:func:`crmlib.data.rowsample.customer_sample`).
+    memory_limit : str, optional
+        DuckDB's memory limit for the validation and the sample.
+    progress : callable, optional
+        Called with (step, seconds, rows) after the validation, each step and the sample.
+
+    Returns
+    -------
+    AtScale
+
+    Raises
+    ------
+    crmlib.errors.DataError
+        The folder is not usable (what :func:`crmlib.data.outofcore.validate` says).
+    """
+    check_engine(engine, ("duckdb", "spark"))
+    folder = Path(folder)
+    folder.mkdir(mode=0o700)
+    accepted = folder / "accepted"
+
+    def note(step, start, rows):
+        if progress:
+            progress(step, time.perf_counter() - start, rows)
+
+    start = time.perf_counter()
+    checked = outofcore.validate(
+        source, as_of=as_of, memory_limit=memory_limit, accepted_to=accepted
+    )
+    note("validation", start, sum(r.accepted for r in checked.reports.values()))
+    aggregates = folder / "aggregates"
+    steps = aggregate(
+        accepted,
+        aggregates,
+        engine=engine,
+        steps=PER_CUSTOMER_STEPS,
+        as_of=checked.as_of,
+        spark_master=spark_master,
+        progress=progress,
+    )
+    start = time.perf_counter()
+    drawn = rowsample.customer_sample(
+        accepted, folder / "sample", customers=customers, seed=seed, memory_limit=memory_limit
+    )
+    (aggregates / SAMPLE_FILE).write_text(json.dumps(asdict(drawn), indent=2), encoding="utf-8")
+    for path in checked.assessment_files.values():  # the questionnaires travel with the rows
+        if not (folder / "sample" / Path(path).name).exists():
+            shutil.copy2(path, folder / "sample" / Path(path).name)
+    shutil.rmtree(accepted)
+    sample = load_folder(folder / "sample", as_of=checked.as_of)
+    note("sample", start, drawn.sampled)
+    return AtScale(checked, sample, drawn, aggregates, steps)
+

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from crmlib.data import rowsample
 from crmlib.errors import CRMError
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -203,6 +204,22 @@ def with_currency(params: dict, currency: str | None) -> dict:
     "--no-snapshot: every lesson validates the folder itself (slower, for comparison).",
 )
 @click.option(
+    "--sample-customers",
+    type=click.IntRange(min=1),
+    default=rowsample.SAMPLE_CUSTOMERS,
+    show_default=True,
+    help="With --engine duckdb or spark: the customers whose rows the lessons chart and fit; "
+    "figures over all customers come from the per-customer tables of every row.",
+)
+@click.option(
+    "--sample-seed", type=int, default=rowsample.SAMPLE_SEED, show_default=True, help="The sample's seed."
+)
+@click.option(
+    "--memory-limit",
+    help="With --engine duckdb or spark: DuckDB's memory limit for validating and sampling "
+    "(default 4GB); it spills past it.",
+)
+@click.option(
     "--view",
     type=click.Choice(["report", "lesson"]),
     default="report",
@@ -224,6 +241,9 @@ def report(
     engine,
     spark_master,
     snapshot,
+    sample_customers,
+    sample_seed,
+    memory_limit,
     view,
 ):
     """Run every lesson on a client folder (default: the sample) into a report.
@@ -298,6 +318,9 @@ def report(
             spark_master=spark_master,
             snapshot=snapshot,
             view=view,
+            sample_customers=sample_customers,
+            sample_seed=sample_seed,
+            memory_limit=memory_limit,
         )
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from crmlib.analytics.concentration import revenue_concentration
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
 
@@ -243,9 +242,3 @@ def customers_over_time(transactions: pd.DataFrame, freq: str = "M") -> pd.DataF
     out.index = out.index.to_timestamp()
     out.index.name = "period"
     return out
-
-
-def profile_from_data(transactions: pd.DataFrame, **answers) -> ClientProfile:
-    """A :class:`ClientProfile` whose revenue concentration is measured from the
-    data; the other signals come from the interview (``answers``)."""
-    return ClientProfile(top20_revenue_share=revenue_concentration(transactions), **answers)

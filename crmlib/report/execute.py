@@ -37,8 +37,7 @@ from crmlib.report.pages import Page, navigation
 from crmlib.report.parameters import (
     HIDDEN_PATH,
     HIDDEN_REPORT,
-    IDENTITY_PARAMETER,
-    RESULTS_PARAMETER,
+    SET_BY_REPORT,
     lesson_name,
 )
 
@@ -307,7 +306,7 @@ def _scrub(nb, name: str, parameters: dict, hidden: dict[str, str]):
 
     redacted = privacy.redact_parameters(
         parameters,
-        {"data_path": HIDDEN_PATH, RESULTS_PARAMETER: HIDDEN_REPORT, IDENTITY_PARAMETER: HIDDEN_REPORT},
+        {"data_path": HIDDEN_PATH, **dict.fromkeys(SET_BY_REPORT, HIDDEN_REPORT)},
     )
     for key, value in parameters.items():  # e.g. the data snapshot: shown as the data it holds
         if isinstance(value, (str, os.PathLike)) and str(value) in hidden:

@@ -29,8 +29,7 @@ from crmlib.report.kernels import KERNEL_ENV
 from crmlib.report.parameters import (
     HIDDEN_PATH,
     HIDDEN_REPORT,
-    IDENTITY_PARAMETER,
-    RESULTS_PARAMETER,
+    SET_BY_REPORT,
     default_values,
 )
 
@@ -103,7 +102,7 @@ def build_manifest(
         if nb is not None:
             effective = default_values(declared[nb])
             effective.update({k: v for k, v in parameters.items() if k in declared[nb]})
-            for key in (RESULTS_PARAMETER, IDENTITY_PARAMETER):  # set by crm report
+            for key in SET_BY_REPORT:
                 if key in effective:
                     effective[key] = HIDDEN_REPORT
             entry["parameters"] = privacy.redact_parameters(effective, redact)

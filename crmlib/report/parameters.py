@@ -20,6 +20,9 @@ COMMON_PARAMETERS = ("data_path", "client_name", "as_of")
 ENGINE_PARAMETER, SPARK_PARAMETER = "engine", "spark_master"  # taken by the model lessons
 RESULTS_PARAMETER = "results_dir"  # the summary's: the report's work folder
 IDENTITY_PARAMETER = "identity_dir"  # the record linkage the report ran once (ids only)
+AGGREGATES_PARAMETER = "aggregates_dir"  # a report at scale: the per-customer tables of every row
+#: The parameters crm report sets itself (paths in its private work folder): never passed by a user.
+SET_BY_REPORT = (RESULTS_PARAMETER, IDENTITY_PARAMETER, AGGREGATES_PARAMETER)
 MATCH_PARAMETER = "match_threshold"  # lesson 01's; the report links at it when given
 HIDDEN_PATH = "<client folder>"
 HIDDEN_REPORT = "<report folder>"

@@ -30,6 +30,17 @@ fraction of the time. The snapshot holds personal data: it is deleted before
 the report moves into place, complete or not. ``snapshot=False``
 (``crm report --no-snapshot``) lets every lesson load the folder itself.
 
+**At scale.** With ``engine="duckdb"`` or ``"spark"`` the folder is never
+loaded whole: :func:`crmlib.pipeline.at_scale` validates it out of core,
+computes the per-customer tables once on every accepted row (what ``crm
+aggregate`` writes) and draws a seeded sample of customers with all their
+rows. The lessons load the sample (it becomes the snapshot) and read the
+per-customer tables through their ``aggregates_dir`` parameter, so that the
+figures over all customers are computed on all of them; each lesson says which
+of its figures come from the sample and how large it is. The manifest records
+the whole folder's row counts and rejects, the steps and the sample
+(``at_scale``).
+
 **Linked once.** When the customers table can be linked, the run links its
 records once (:func:`crmlib.analytics.linkage.identify`) and writes the fitted
 links (record ids, match probabilities and weights; no names, e-mails or phones)
@@ -74,6 +85,7 @@ placeholders in the executed notebooks and in the manifest
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import logging
@@ -86,9 +98,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from crmlib import engines, results
+from crmlib import engines, pipeline, results
 from crmlib.analytics import linkage
-from crmlib.data import datasets, privacy, snapshot
+from crmlib.data import datasets, privacy, rowsample, snapshot
 from crmlib.errors import CRMError
 from crmlib.report.execute import LessonRun, Progress, run_lesson
 from crmlib.report.html import REPORT_VIEW, VIEWS, lesson_title
@@ -97,6 +109,7 @@ from crmlib.report.kernels import KERNEL_ENV, Kernels
 from crmlib.report.lock import OutLock
 from crmlib.report.pages import Page, navigation, set_navigation
 from crmlib.report.parameters import (
+    AGGREGATES_PARAMETER,
     COMMON_PARAMETERS,
     ENGINE_PARAMETER,
     HIDDEN_PATH,
@@ -105,6 +118,7 @@ from crmlib.report.parameters import (
     MATCH_PARAMETER,
     NOTEBOOKS_DIR,
     RESULTS_PARAMETER,
+    SET_BY_REPORT,
     SPARK_PARAMETER,
     check_parameters,
     declared_parameters,
@@ -117,6 +131,7 @@ from crmlib.report.pdf import CHROMIUM_ENV, CHROMIUM_NAMES, PDF_NAME, find_chrom
 INDEX = "index.html"
 SNAPSHOT_DIR = "data-snapshot"  # in the work folder; removed before the report moves into place
 IDENTITY_DIR = "identity"  # the record linkage, run once; removed with the snapshot
+SCALE_DIR = "at-scale"  # a report at scale: per-customer tables and the sample; removed likewise
 
 
 @dataclass
@@ -158,6 +173,9 @@ def run_report(
     spark_master: str | None = None,
     snapshot: bool = True,
     view: str = REPORT_VIEW,
+    sample_customers: int = rowsample.SAMPLE_CUSTOMERS,
+    sample_seed: int = rowsample.SAMPLE_SEED,
+    memory_limit: str | None = None,
 ) -> ReportResult:
     """Validate the client folder, run the lessons on it and build the report.
 
@@ -211,6 +229,12 @@ def run_report(
         ``lesson-only`` left out; ``lesson``: the lesson view for an instructor,
         code shown and cells tagged ``report-only`` left out
         (:func:`crmlib.report.html.write_html`).
+    sample_customers, sample_seed : int
+        At scale (``engine`` "duckdb" or "spark"): the size and seed of the
+        customer sample the lessons load (:func:`crmlib.data.rowsample.customer_sample`).
+    memory_limit : str, optional
+        At scale: DuckDB's memory limit for validating and sampling (default
+        :data:`crmlib.engines.DUCKDB_MEMORY`).
 
     Returns
     -------
@@ -251,6 +275,9 @@ def run_report(
         jobs = max(1, jobs or 1)
         named = str(data) in datasets.NAMED
         data = str(data) if named else Path(data).resolve()
+        at_scale = engine in engines.SQL_ENGINES
+        if at_scale and named and data != "sample":
+            raise CRMError(f"--engine {engine} reads a client folder; {data} is loaded in memory only")
         out = Path(out).resolve()
         _check_out(out)
         if not os.environ.get(privacy.KEY_ENV, "").strip():
@@ -258,7 +285,8 @@ def run_report(
             if any(key_file.is_relative_to(d) for d in (out, out.with_name(out.name + ".incomplete"))):
                 raise CRMError("the pseudonym key file must not be inside the report folder")
         privacy.load_key()  # made (or refused) before any lesson needs it
-        validated = datasets.load(data, as_of=as_of)
+        # at scale the folder is validated out of core once the work folder exists
+        validated = None if at_scale else datasets.load(data, as_of=as_of)
 
         every = lesson_notebooks(None, lessons_dir)
         if not every:
@@ -270,7 +298,7 @@ def run_report(
         pages = _pages(every, summary, skipped)
 
         user = dict(params or {})
-        for key in (RESULTS_PARAMETER, IDENTITY_PARAMETER):
+        for key in SET_BY_REPORT:
             if key in user:
                 raise CRMError(f"{key} is set by crm report; do not pass it")
         parameters = {"data_path": str(data), "client_name": client, "as_of": as_of}
@@ -285,7 +313,7 @@ def run_report(
             raise CRMError(
                 f"unknown parameter(s) {', '.join(unused)}: no lesson takes them; "
                 f"the lessons take: "
-                f"{', '.join(sorted(taken - {RESULTS_PARAMETER, IDENTITY_PARAMETER}))}"
+                f"{', '.join(sorted(taken - set(SET_BY_REPORT)))}"
             )
         for key, value in ((ENGINE_PARAMETER, engine), (SPARK_PARAMETER, spark_master)):
             if key in user:
@@ -307,6 +335,8 @@ def run_report(
 
         lesson_data = str(data)  # what the lessons load: the snapshot once it is written
         identity_dir = None  # the record linkage, once it is written
+        aggregates_dir = None  # at scale: the per-customer tables of every row
+        prepared = None  # at scale: what pipeline.at_scale prepared
 
         def own(nb: Path) -> dict:
             mine = {k: v for k, v in parameters.items() if k in declared[nb]}
@@ -316,6 +346,8 @@ def run_report(
                 mine[RESULTS_PARAMETER] = str(work)
             if IDENTITY_PARAMETER in declared[nb]:
                 mine[IDENTITY_PARAMETER] = identity_dir
+            if AGGREGATES_PARAMETER in declared[nb]:
+                mine[AGGREGATES_PARAMETER] = aggregates_dir
             return mine
 
         def submit(pool, nb: Path, html_name: str | None = None):
@@ -337,6 +369,23 @@ def run_report(
 
         pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="crm-lesson")
         try:
+            if at_scale:
+                prepared = pipeline.at_scale(
+                    datasets.sample_path() if named else data,
+                    work / SCALE_DIR,
+                    engine=engine,
+                    as_of=as_of,
+                    spark_master=spark_master,
+                    customers=sample_customers,
+                    seed=sample_seed,
+                    memory_limit=memory_limit,
+                    progress=lambda step, seconds, rows: notify(
+                        Progress("data", step, 0, 0, seconds, f"{rows:,} rows")
+                    ),
+                )
+                validated = prepared.sample
+                aggregates_dir = str(prepared.aggregates)
+                hidden[aggregates_dir] = HIDDEN_REPORT + "/" + SCALE_DIR
             if snapshot:
                 lesson_data = _write_snapshot(validated, work / SNAPSHOT_DIR, as_of) or lesson_data
                 hidden[str(work / SNAPSHOT_DIR)] = str(data) if named else HIDDEN_PATH
@@ -373,9 +422,12 @@ def run_report(
 
         summary_run = next((r for r in runs if r.lesson == results.SUMMARY), None)
         complete = all(r.status in ("complete", "skipped") for r in runs)
+        whole = validated if prepared is None else _whole_folder(prepared, data, named)
         manifest = build_manifest(
-            client, complete, validated, parameters, declared, runs, named, data, jobs, run_start
+            client, complete, whole, parameters, declared, runs, named, data, jobs, run_start
         )
+        if prepared is not None:
+            manifest.update(_at_scale_manifest(prepared, engine))
         if summary_run is None or summary_run.status != "complete" or not (work / INDEX).exists():
             if summary_run is not None and summary_run.html == INDEX:  # keep the failed summary
                 summary_run.html = summary.with_suffix(".html").name
@@ -383,7 +435,7 @@ def run_report(
                 for entry in manifest["lessons"]:
                     if entry[results.LESSON] == results.SUMMARY:
                         entry["html"] = summary_run.html
-            (work / INDEX).write_text(index_page(client, manifest, validated), encoding="utf-8")
+            (work / INDEX).write_text(index_page(client, manifest, whole), encoding="utf-8")
         if view != REPORT_VIEW:
             manifest["view"] = view
         written = _final_navigation(work, client, pages, runs)
@@ -499,6 +551,37 @@ def _link_once(validated, folder: Path, threshold, engine: str, spark_master) ->
     return str(linkage.write_finder(identity.finder, folder))
 
 
+def _whole_folder(prepared, data, named: bool):
+    """The sample's data with the whole folder's source, row counts and warnings: what the
+    manifest and a failed run's index say about the client's data."""
+    return dataclasses.replace(
+        prepared.sample,
+        source=datasets.sample_path() if named else Path(data),
+        reports=dict(prepared.checked.reports),
+        warnings=list(prepared.checked.warnings),
+    )
+
+
+def _at_scale_manifest(prepared, engine: str) -> dict:
+    """The manifest's entries of a report at scale: its rejects and how it was computed."""
+    checked, drawn = prepared.checked, prepared.drawn
+    return {
+        "rejected_values": int(checked.rejected_values),
+        "rejected_top_reasons": checked.top_reasons(10).to_dict(orient="records"),
+        "at_scale": {
+            "engine": engine,
+            "per_customer_steps": {
+                step: {"rows": int(info["rows"]), "seconds": round(info["seconds"], 2)}
+                for step, info in prepared.steps.items()
+            },
+            "customers": drawn.customers,
+            "sampled_customers": drawn.sampled,
+            "sample_seed": drawn.seed,
+            "sample": drawn.sentence(),
+        },
+    }
+
+
 def _move_into_place(work: Path, out: Path, complete: bool) -> Path:
     """Rename the finished work folder to ``out`` (complete) or ``out.incomplete``.
 
@@ -506,7 +589,7 @@ def _move_into_place(work: Path, out: Path, complete: bool) -> Path:
     (:data:`IDENTITY_DIR`, customer ids) are deleted first: they are never part of a
     report, complete or not.
     """
-    for folder in (SNAPSHOT_DIR, IDENTITY_DIR):
+    for folder in (SNAPSHOT_DIR, IDENTITY_DIR, SCALE_DIR):
         if (work / folder).exists():
             shutil.rmtree(work / folder)
     incomplete = out.with_name(out.name + ".incomplete")

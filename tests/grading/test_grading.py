@@ -212,8 +212,8 @@ def test_release_refuses_a_master_whose_solution_fails_its_own_test(tmp_path):
     ("change", "message"),
     [
         (
-            "from crmlib.models.foundations import revenue_concentration as reference\n",
-            "'q1_hidden' calls crmlib.models.foundations.revenue_concentration, part of the answer key",
+            "from crmlib.analytics.concentration import revenue_concentration as reference\n",
+            "'q1_hidden' calls crmlib.analytics.concentration.revenue_concentration, part of the answer key",
         ),
         ("", "crmlib.models.foundations.no_such_function, which crmlib does not define"),
     ],

@@ -1,0 +1,77 @@
+"""A report at scale (``crm report --engine duckdb``): the folder is validated out of core, the
+per-customer tables are computed on every row, and the lessons load a sample of customers.
+
+The figures over all customers must not depend on the sample: on a folder small enough for
+both, they equal the in-memory report's although the lessons see a fifth of the customers.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from report_helpers import crm
+
+from crmlib import synth
+from crmlib.analytics import concentration
+from crmlib.data import schema as s
+
+CUSTOMERS = 600
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """A client whose customer records cannot be linked (no name, e-mail or phone): one id is
+    one customer in both reports. Linking records at scale is not done yet."""
+    folder = tmp_path_factory.mktemp("client")
+    synth.write_folder(synth.generate(n_customers=CUSTOMERS, seed=11), folder)
+    customers = pd.read_csv(folder / "customers.csv", dtype=str)
+    customers.drop(columns=[s.NAME, s.EMAIL, s.PHONE]).to_csv(folder / "customers.csv", index=False)
+    return folder
+
+
+def _run(folder, out, *extra):
+    result = crm("report", folder, "--out", out, "--only", "foundations", *extra)
+    assert result.returncode == 0, result.stderr
+    return result, json.loads((out / "manifest.json").read_text())
+
+
+def _figures(manifest, lesson):
+    entry = next(e for e in manifest["lessons"] if e["lesson"] == lesson)
+    return entry["results"]
+
+
+@pytest.mark.slow
+def test_the_figures_over_all_customers_do_not_depend_on_the_sample(folder, tmp_path):
+    _, in_memory = _run(folder, tmp_path / "memory")
+    result, at_scale = _run(folder, tmp_path / "scale", "--engine", "duckdb", "--sample-customers", "120")
+
+    scale = at_scale["at_scale"]
+    assert scale["sampled_customers"] == 120 < scale["customers"]
+    assert "data: summary in" in result.stderr and "data: sample in" in result.stderr
+    # the whole folder's row counts, not the sample's
+    assert at_scale["rows"] == in_memory["rows"]
+    assert at_scale["rejected_values"] == in_memory["rejected_values"]
+
+    memory, scaled = _figures(in_memory, "foundations"), _figures(at_scale, "foundations")
+    for key in ("customers", "top_20pct_revenue_share", "recommended_model", "finding"):
+        assert scaled[key] == memory[key], key
+    # planted: the folder's own buyers and their revenue, counted here from the raw file
+    tx = pd.read_csv(folder / "transactions.csv", dtype={s.CUSTOMER_ID: str})
+    bought = tx[tx[s.REVENUE] >= 0]
+    assert scaled["customers"] == bought[s.CUSTOMER_ID].nunique()
+    revenue = tx[tx[s.CUSTOMER_ID].isin(set(bought[s.CUSTOMER_ID]))].groupby(s.CUSTOMER_ID)[s.REVENUE].sum()
+    assert scaled["top_20pct_revenue_share"] == round(concentration.top_share(revenue, 0.2), 3)
+
+    # the lesson says that its rows are a sample, and how large
+    nb = json.loads((tmp_path / "scale" / "00_foundations.ipynb").read_text())
+    text = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
+    assert "a sample of 120 of the" in text and "seed 20261207" in text
+    # the per-customer tables and the sample are private: gone with the work folder
+    assert not list((tmp_path / "scale").glob("**/*.parquet"))
+
+
+def test_a_sample_is_for_the_engines_only(folder, tmp_path):
+    result = crm("report", folder, "--out", tmp_path / "r", "--engine", "duckdb", "--param", "aggregates_dir=x")
+    assert result.returncode == 1 and "aggregates_dir is set by crm report" in result.stderr
