@@ -54,15 +54,22 @@ def test_the_figures_over_all_customers_do_not_depend_on_the_sample(folder, tmp_
     assert at_scale["rows"] == in_memory["rows"]
     assert at_scale["rejected_values"] == in_memory["rejected_values"]
 
-    memory, scaled = _figures(in_memory, "foundations"), _figures(at_scale, "foundations")
-    for key in ("customers", "top_20pct_revenue_share", "recommended_model", "finding"):
-        assert scaled[key] == memory[key], key
+    for lesson, keys in (
+        ("foundations", ("customers", "top_20pct_revenue_share", "recommended_model", "finding")),
+        ("client_summary", ("customers", "orders", "net_revenue", "net_revenue_per_customer",
+                            "repeat_customer_share", "top_20pct_revenue_share")),
+    ):
+        memory, scaled = _figures(in_memory, lesson), _figures(at_scale, lesson)
+        for key in keys:
+            assert scaled[key] == memory[key], (lesson, key)
     # planted: the folder's own buyers and their revenue, counted here from the raw file
     tx = pd.read_csv(folder / "transactions.csv", dtype={s.CUSTOMER_ID: str})
     bought = tx[tx[s.REVENUE] >= 0]
-    assert scaled["customers"] == bought[s.CUSTOMER_ID].nunique()
     revenue = tx[tx[s.CUSTOMER_ID].isin(set(bought[s.CUSTOMER_ID]))].groupby(s.CUSTOMER_ID)[s.REVENUE].sum()
-    assert scaled["top_20pct_revenue_share"] == round(concentration.top_share(revenue, 0.2), 3)
+    scaled = _figures(at_scale, "client_summary")
+    assert scaled["customers"] == bought[s.CUSTOMER_ID].nunique()
+    assert scaled["net_revenue"] == round(tx[s.REVENUE].sum(), 2)
+    assert scaled["top_20pct_revenue_share"] == round(concentration.top_share(revenue, 0.2), 4)
 
     # the lesson says that its rows are a sample, and how large
     nb = json.loads((tmp_path / "scale" / "00_foundations.ipynb").read_text())
