@@ -24,7 +24,13 @@ outputs. The file is one JSON object:
   data lack what they need, a list of ``{"section": "…", "missing": ["table"
   or "table.column", …], "reason": "one sentence"}``
   (:attr:`crmlib.analytics.requirements.Sections.not_assessed`). A headline
-  figure of such a section is ``null``, never 0.
+  figure of such a section is ``null``, never 0;
+- in a report at scale, ``"sample"``: the lesson's rows are those of a sample
+  of customers (:func:`on_a_sample`): ``customers``, ``sampled``, ``seed``,
+  ``sentence`` and ``every_customer``, the keys of the figures it computed on
+  every customer nonetheless. The summary quotes no other figure of such a
+  lesson as the client's, and values none of its recommendations
+  (:func:`sampled_figure`).
 
 The summary lesson reads every results file with :func:`load` and the
 parameters each lesson ran with (:func:`lesson_parameters`); its page
@@ -69,8 +75,10 @@ SUMMARY = "client_summary"  # the summary lesson, which reads the others' result
 FINDING = "finding"
 RECOMMENDATIONS = "recommendations"
 NOT_ASSESSED = "not_assessed"  # = crmlib.analytics.requirements.NOT_ASSESSED
+#: A report at scale: the sample of customers the lesson's rows come from (:func:`on_a_sample`).
+SAMPLE = "sample"
 #: Keys of a results file that are not headline figures (and not in the catalogue).
-RESERVED = (FINDING, RECOMMENDATIONS, NOT_ASSESSED)
+RESERVED = (FINDING, RECOMMENDATIONS, NOT_ASSESSED, SAMPLE)
 
 # columns of the tables below
 LESSON = "lesson"
@@ -134,6 +142,55 @@ def record(lesson: str, figures: dict) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(figures, indent=2, default=jsonable), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def on_a_sample(sample, every_customer=()) -> dict:
+    """The results entry saying that a lesson's rows are a sample of the customers.
+
+    Parameters
+    ----------
+    sample : crmlib.data.rowsample.CustomerSample or None
+        How the sample was drawn (``pipeline.read_per_customer(aggregates_dir).sample``
+        in a lesson at scale); None when the lesson has every row.
+    every_customer : iterable of str
+        Keys of the figures the lesson computed on every customer (from the per-customer
+        tables), which the summary may quote.
+
+    Returns
+    -------
+    dict
+        ``{"sample": {...}}`` to merge into the figures given to :func:`record`; ``{}``
+        when ``sample`` is None or holds every customer.
+    """
+    if sample is None or sample.sampled >= sample.customers:
+        return {}
+    return {
+        SAMPLE: {
+            "customers": int(sample.customers),
+            "sampled": int(sample.sampled),
+            "seed": int(sample.seed),
+            "sentence": sample.sentence(),
+            "every_customer": list(every_customer),
+        }
+    }
+
+
+def sampled_figure(recorded: dict, key: str) -> bool:
+    """True when ``key`` of a lesson's results was computed on a sample of the customers only.
+
+    ``recorded`` is the lesson's results (what :func:`record` was given); a key listed in its
+    sample's ``every_customer`` was computed on every customer.
+    """
+    sample = recorded.get(SAMPLE)
+    return isinstance(sample, dict) and key not in sample.get("every_customer", ())
+
+
+def sample_words(recorded: dict) -> str:
+    """"a sample of n of N customer ids" for a lesson at scale (its results), else ""."""
+    sample = recorded.get(SAMPLE)
+    if not isinstance(sample, dict):
+        return ""
+    return f"a sample of {sample['sampled']:,} of {sample['customers']:,} customer ids"
 
 
 def record_chart(lesson: str, figure, caption: str, alt: str) -> None:
@@ -209,6 +266,13 @@ def _check(lesson: str, figures: dict) -> None:
                 "definition, source) in CATALOGUE in crmlib/analytics/metrics.py, or use a "
                 f"declared key; reserved keys: {', '.join(RESERVED)}"
             )
+    sample = figures.get(SAMPLE)
+    if sample is not None and not (
+        isinstance(sample, dict)
+        and all(isinstance(sample.get(k), int) for k in ("customers", "sampled", "seed"))
+        and isinstance(sample.get("every_customer"), list)
+    ):
+        raise CRMError(f"{lesson}: '{SAMPLE}' is what results.on_a_sample returns")
     finding = figures.get(FINDING)
     if finding is not None and not isinstance(finding, str):
         raise CRMError(f"{lesson}: '{FINDING}' must be one sentence (a str)")
@@ -443,8 +507,10 @@ def recommendations(by_lesson: dict[str, dict]) -> pd.DataFrame:
     rows, sides = [], []
     for lesson, entry in by_lesson.items():
         side = entry.get("stakes")
-        for number, rec in enumerate(entry.get("results", {}).get(RECOMMENDATIONS) or [], start=1):
-            value = rec.get(VALUE_AT_STAKE)
+        recorded = entry.get("results", {})
+        on_sample = sampled_figure(recorded, VALUE_AT_STAKE)  # valued on some customers only
+        for number, rec in enumerate(recorded.get(RECOMMENDATIONS) or [], start=1):
+            value = None if on_sample else rec.get(VALUE_AT_STAKE)
             rid = len(rows)
             rows.append(
                 {
@@ -459,7 +525,7 @@ def recommendations(by_lesson: dict[str, dict]) -> pd.DataFrame:
                     stakes.EVIDENCE: rec.get(stakes.EVIDENCE),
                 }
             )
-            if side is not None and len(side):
+            if side is not None and len(side) and not on_sample:
                 mine = side.loc[side[stakes.REC_ID] == number]
                 if len(mine):
                     sides.append(mine.assign(**{stakes.REC_ID: rid}))

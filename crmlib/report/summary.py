@@ -72,6 +72,8 @@ def first_figure(by_lesson: dict[str, dict], key: str) -> tuple[str, object] | N
     for lesson, entry in by_lesson.items():
         if entry.get(results.STATUS) == results.FAILED:  # its figures must not be quoted
             continue
+        if results.sampled_figure(entry.get("results", {}), key):  # not the client's figure
+            continue
         value = entry.get("results", {}).get(key)
         if results.is_figure(key, value):
             return lesson, value
@@ -276,6 +278,11 @@ def recommendation_list(by_lesson: dict[str, dict], currency: str = "") -> pd.Da
         for rec in entry.get("results", {}).get(results.RECOMMENDATIONS) or []
         if isinstance(rec.get(NOT_VALUED), str) and rec.get(NOT_VALUED).strip()
     }
+    for entry in by_lesson.values():  # at scale: valued on a sample, not on every customer
+        recorded = entry.get("results", {})
+        if results.sampled_figure(recorded, results.VALUE_AT_STAKE):
+            for rec in recorded.get(results.RECOMMENDATIONS) or []:
+                reasons[rec["text"]] = f"its section was computed on {results.sample_words(recorded)}"
     rows = []
     for rank, row in enumerate(ranked.itertuples(index=False), start=1):
         text = getattr(row, results.RECOMMENDATION)
@@ -447,6 +454,16 @@ def title_block_html(
             for lesson, entry in by_lesson.items()
         ]
         lines.append(f"<p>Assessed: {', '.join(parts)}.</p>")
+        sampled = next(
+            (results.sample_words(e.get("results", {})) for e in by_lesson.values()
+             if results.sample_words(e.get("results", {}))),
+            "",
+        )
+        if sampled:  # a report at scale
+            lines.append(
+                "<p>The figures at a glance count every customer and every order line; a "
+                f"section marked so computed its detail on {html.escape(sampled)}.</p>"
+            )
         failed = results.failed_sections(by_lesson)
         if failed:
             names = ", ".join(section_name(by_lesson[f].get("title") or f) for f in failed)
@@ -512,6 +529,9 @@ def findings_html(by_lesson: dict[str, dict]) -> str:
             text = f"This section {STATUS_WORDS[status]}."
         elif finding:
             text = _sentence(finding)
+            recorded = entry.get("results", {})
+            if results.sampled_figure(recorded, results.FINDING):
+                text += f" Computed on {results.sample_words(recorded)}."
         else:
             text = "This section states no single finding; its page shows its figures."
         figure = ""

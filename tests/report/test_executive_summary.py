@@ -18,7 +18,9 @@ import pandas as pd
 import pytest
 from report_helpers import crm
 
+from crmlib import results
 from crmlib.analytics import metrics
+from crmlib.errors import CRMError
 from crmlib.report import summary
 
 RETENTION_TEXT = (
@@ -400,3 +402,68 @@ def test_the_plain_index_is_the_same_page_from_the_manifest_in_the_currency():
     assert "Not valued: no cost data" in text
     assert "Cost rates 15 15 0" in text  # the data, in words
     assert not SNAKE.findall(FILE_NAME.sub("", text)), SNAKE.findall(text)[:5]
+
+
+# --- a report at scale: sections on a sample of customers ---------------------------------
+
+
+class _Drawn:
+    """A sample as crmlib.data.rowsample.CustomerSample gives it."""
+
+    def __init__(self, customers, sampled, seed=7):
+        self.customers, self.sampled, self.seed = customers, sampled, seed
+
+    def sentence(self):
+        return f"a sample of {self.sampled} of {self.customers}"
+
+
+def _at_scale() -> dict:
+    """The planted sections with IDIC and the value chain on a sample of 1,000 of 5,248 ids,
+    and QCi on the same sample but with its questionnaire figures of the whole client."""
+    by_lesson = _by_lesson()
+    drawn = _Drawn(5248, 1000)
+    by_lesson["idic"]["results"].update(results.on_a_sample(drawn))
+    by_lesson["value_chain"]["results"].update(results.on_a_sample(drawn))
+    by_lesson["qci"]["results"].update(
+        results.on_a_sample(drawn, every_customer=["overall_reality", "benchmark_position"])
+    )
+    by_lesson["idic"]["results"]["finding"] = "194 most valuable customers hold 74% of CLV"
+    return by_lesson
+
+
+def test_a_sample_that_holds_every_customer_is_not_a_sample():
+    assert results.on_a_sample(None) == {}
+    assert results.on_a_sample(_Drawn(600, 600)) == {}
+    entry = results.on_a_sample(_Drawn(5248, 1000), every_customer=["customers"])["sample"]
+    assert (entry["customers"], entry["sampled"], entry["every_customer"]) == (5248, 1000, ["customers"])
+    with pytest.raises(CRMError, match="results.on_a_sample"):
+        results.record("idic", {"sample": {"customers": 3}})
+
+
+def test_at_scale_the_summary_quotes_no_figure_of_a_sample_as_the_clients():
+    by_lesson = _at_scale()
+    own = {"customers": 5136, "net_revenue": 1065714.76}
+    tiles = summary.headline_tiles(by_lesson, "EUR", own=own, limit=5).set_index("key")
+    # IDIC's customers and CLV are the sample's: the summary's own count of every customer instead
+    assert tiles.loc["customers", "value"] == "5,136" and tiles.loc["customers", "lesson"] == "client_summary"
+    assert "total_clv" not in tiles.index
+    # QCi's reality comes from the questionnaire: the client's, whatever the sample
+    assert tiles.loc["overall_reality", "lesson"] == "qci"
+
+    recs = summary.recommendation_list(by_lesson, "EUR")
+    assert recs[results.VALUE_AT_STAKE].isna().all()  # none valued on every customer
+    sampled = recs[recs[results.LESSON].isin(["idic", "value_chain"])]
+    assert set(sampled[summary.VALUE_TEXT]) == {
+        "not valued: its section was computed on a sample of 1,000 of 5,248 customer ids"
+    }
+    assert summary.recommendation_tile(recs, "EUR") is None
+
+    findings = summary.findings_html(by_lesson)
+    assert "74% of CLV. Computed on a sample of 1,000 of 5,248 customer ids." in findings
+    assert "71% of revenue. Computed" not in findings  # foundations has every row here
+    title = summary.title_block_html("Client", "2024-12-31", "2023-01-01", "2024-12-31", by_lesson)
+    assert "count every customer and every order line" in title
+    assert "a sample of 1,000 of 5,248 customer ids" in title
+    assert "sample" not in summary.title_block_html(
+        "Client", "2024-12-31", "2023-01-01", "2024-12-31", _by_lesson()
+    )
