@@ -32,9 +32,14 @@ def folder(tmp_path_factory):
 
 
 def _run(folder, out, *extra):
-    result = crm("report", folder, "--out", out, "--only", "foundations", *extra)
+    result = crm("report", folder, "--out", out, "--only", "foundations,idic", *extra)
     assert result.returncode == 0, result.stderr
     return result, json.loads((out / "manifest.json").read_text())
+
+
+def at_scale_sample(manifest, lesson):
+    entry = _figures(manifest, lesson)["sample"]
+    return {"customers": entry["customers"], "sampled": entry["sampled"]}
 
 
 def _figures(manifest, lesson):
@@ -56,6 +61,7 @@ def test_the_figures_over_all_customers_do_not_depend_on_the_sample(folder, tmp_
 
     for lesson, keys in (
         ("foundations", ("customers", "top_20pct_revenue_share", "recommended_model", "finding")),
+        ("idic", ("total_clv", "clv_horizon_months")),
         ("client_summary", ("customers", "orders", "net_revenue", "net_revenue_per_customer",
                             "repeat_customer_share", "top_20pct_revenue_share")),
     ):
@@ -70,6 +76,10 @@ def test_the_figures_over_all_customers_do_not_depend_on_the_sample(folder, tmp_
     assert scaled["customers"] == bought[s.CUSTOMER_ID].nunique()
     assert scaled["net_revenue"] == round(tx[s.REVENUE].sum(), 2)
     assert scaled["top_20pct_revenue_share"] == round(concentration.top_share(revenue, 0.2), 4)
+
+    # the sections' other figures are the sample's, and marked so
+    assert at_scale_sample(at_scale, "idic") == {"customers": scale["customers"], "sampled": 120}
+    assert "sample" not in _figures(in_memory, "idic")
 
     # the lesson says that its rows are a sample, and how large
     nb = json.loads((tmp_path / "scale" / "00_foundations.ipynb").read_text())
