@@ -32,7 +32,7 @@ def folder(tmp_path_factory):
 
 
 def _run(folder, out, *extra):
-    result = crm("report", folder, "--out", out, "--only", "foundations,idic", *extra)
+    result = crm("report", folder, "--out", out, "--only", "foundations,idic,value_chain", *extra)
     assert result.returncode == 0, result.stderr
     return result, json.loads((out / "manifest.json").read_text())
 
@@ -62,6 +62,8 @@ def test_the_figures_over_all_customers_do_not_depend_on_the_sample(folder, tmp_
     for lesson, keys in (
         ("foundations", ("customers", "top_20pct_revenue_share", "recommended_model", "finding")),
         ("idic", ("total_clv", "clv_horizon_months")),
+        ("value_chain", ("portfolio_customers", "total_profit", "top_20pct_profit_share",
+                         "whale_peak_share", "loss_making_share", "profit_gini", "finding")),
         ("client_summary", ("customers", "orders", "net_revenue", "net_revenue_per_customer",
                             "repeat_customer_share", "top_20pct_revenue_share")),
     ):
