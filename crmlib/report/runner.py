@@ -278,6 +278,11 @@ def run_report(
         at_scale = engine in engines.SQL_ENGINES
         if at_scale and named and data != "sample":
             raise CRMError(f"--engine {engine} reads a client folder; {data} is loaded in memory only")
+        if at_scale and not snapshot:
+            raise CRMError(
+                f"--no-snapshot is for a report in memory: with --engine {engine} the lessons "
+                "load the sample, which only the snapshot holds"
+            )
         out = Path(out).resolve()
         _check_out(out)
         if not os.environ.get(privacy.KEY_ENV, "").strip():

@@ -94,3 +94,8 @@ def test_the_figures_over_all_customers_do_not_depend_on_the_sample(folder, tmp_
 def test_a_sample_is_for_the_engines_only(folder, tmp_path):
     result = crm("report", folder, "--out", tmp_path / "r", "--engine", "duckdb", "--param", "aggregates_dir=x")
     assert result.returncode == 1 and "aggregates_dir is set by crm report" in result.stderr
+
+
+def test_every_lesson_loading_the_whole_folder_is_refused_at_scale(folder, tmp_path):
+    result = crm("report", folder, "--out", tmp_path / "r", "--engine", "duckdb", "--no-snapshot")
+    assert result.returncode == 1 and "--no-snapshot is for a report in memory" in result.stderr
