@@ -30,7 +30,8 @@ outputs. The file is one JSON object:
   ``sentence`` and ``every_customer``, the keys of the figures it computed on
   every customer nonetheless. The summary quotes no other figure of such a
   lesson as the client's, and values none of its recommendations
-  (:func:`sampled_figure`).
+  (:func:`sampled_figure`) except those marked ``"every_customer": true``
+  (:func:`valued_on_sample`).
 
 The summary lesson reads every results file with :func:`load` and the
 parameters each lesson ran with (:func:`lesson_parameters`); its page
@@ -77,6 +78,8 @@ RECOMMENDATIONS = "recommendations"
 NOT_ASSESSED = "not_assessed"  # = crmlib.analytics.requirements.NOT_ASSESSED
 #: A report at scale: the sample of customers the lesson's rows come from (:func:`on_a_sample`).
 SAMPLE = "sample"
+#: In a recommendation of a lesson at scale: True when it was valued on every customer.
+EVERY_CUSTOMER = "every_customer"
 #: Keys of a results file that are not headline figures (and not in the catalogue).
 RESERVED = (FINDING, RECOMMENDATIONS, NOT_ASSESSED, SAMPLE)
 
@@ -183,6 +186,15 @@ def sampled_figure(recorded: dict, key: str) -> bool:
     """
     sample = recorded.get(SAMPLE)
     return isinstance(sample, dict) and key not in sample.get("every_customer", ())
+
+
+def valued_on_sample(recorded: dict, rec: dict) -> bool:
+    """True when a recommendation of a lesson at scale was valued on its sample only.
+
+    ``recorded`` is the lesson's results, ``rec`` one of its recommendations; a
+    recommendation valued on every customer says so with ``"every_customer": True``.
+    """
+    return sampled_figure(recorded, VALUE_AT_STAKE) and not rec.get(EVERY_CUSTOMER)
 
 
 def sample_words(recorded: dict) -> str:
@@ -309,6 +321,8 @@ def _check(lesson: str, figures: dict) -> None:
             raise CRMError(
                 f"{lesson}: recommendation {i + 1}: 'not_valued' says why in words (a str)"
             )
+        if not isinstance(rec.get(EVERY_CUSTOMER, False), bool):
+            raise CRMError(f"{lesson}: recommendation {i + 1}: '{EVERY_CUSTOMER}' is True or False")
         kind = rec.get(stakes.KIND)
         if kind is not None and kind not in stakes.KINDS:
             raise CRMError(
@@ -508,8 +522,8 @@ def recommendations(by_lesson: dict[str, dict]) -> pd.DataFrame:
     for lesson, entry in by_lesson.items():
         side = entry.get("stakes")
         recorded = entry.get("results", {})
-        on_sample = sampled_figure(recorded, VALUE_AT_STAKE)  # valued on some customers only
         for number, rec in enumerate(recorded.get(RECOMMENDATIONS) or [], start=1):
+            on_sample = valued_on_sample(recorded, rec)  # valued on some customers only
             value = None if on_sample else rec.get(VALUE_AT_STAKE)
             rid = len(rows)
             rows.append(

@@ -280,8 +280,8 @@ def recommendation_list(by_lesson: dict[str, dict], currency: str = "") -> pd.Da
     }
     for entry in by_lesson.values():  # at scale: valued on a sample, not on every customer
         recorded = entry.get("results", {})
-        if results.sampled_figure(recorded, results.VALUE_AT_STAKE):
-            for rec in recorded.get(results.RECOMMENDATIONS) or []:
+        for rec in recorded.get(results.RECOMMENDATIONS) or []:
+            if results.valued_on_sample(recorded, rec):
                 reasons[rec["text"]] = f"its section was computed on {results.sample_words(recorded)}"
     rows = []
     for rank, row in enumerate(ranked.itertuples(index=False), start=1):

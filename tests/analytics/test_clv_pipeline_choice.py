@@ -186,3 +186,26 @@ def test_auto_without_enough_history_keeps_the_bg_nbd_and_says_why():
     assert model.model_choice_ is None
     assert "too short a history" in model.purchase_choice_
     np.testing.assert_allclose(model.clv(summary), bg.clv(summary), rtol=1e-12)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::crmlib.errors.ConvergenceWarning")
+def test_refit_keeps_the_chosen_model_on_another_summary(planted_choices):
+    """A report at scale chooses on a sample and refits on every customer: the refit is the
+    chosen model, not chosen again, and on the same summary it is the same CLV."""
+    for (_kind, _seed), (model, summary) in planted_choices.items():
+        if model.purchase_model_ != "Pareto/NBD":
+            continue
+        again = model.refit(summary)
+        assert again.purchase_model_ == "Pareto/NBD"
+        assert again.purchase_choice_.startswith("Pareto/NBD, as chosen before: On a holdout")
+        np.testing.assert_allclose(again.clv(summary), model.clv(summary), rtol=1e-9)
+        # on a quarter of the customers: the Pareto/NBD fitted on them, though BG/NBD is default
+        part = summary.iloc[::4]
+        np.testing.assert_allclose(
+            model.refit(part).clv(part),
+            CLVPipeline(purchase_model="pareto_nbd").fit(part).clv(part),
+            rtol=1e-12,
+        )
+        return
+    pytest.fail("no planted population chose Pareto/NBD")

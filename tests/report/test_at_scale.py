@@ -32,7 +32,7 @@ def folder(tmp_path_factory):
 
 
 def _run(folder, out, *extra):
-    result = crm("report", folder, "--out", out, "--only", "foundations,idic,value_chain", *extra)
+    result = crm("report", folder, "--out", out, "--only", "foundations,idic,value_chain,payne_frow", *extra)
     assert result.returncode == 0, result.stderr
     return result, json.loads((out / "manifest.json").read_text())
 
@@ -64,6 +64,7 @@ def test_the_figures_over_all_customers_do_not_depend_on_the_sample(folder, tmp_
         ("idic", ("total_clv", "clv_horizon_months")),
         ("value_chain", ("portfolio_customers", "total_profit", "top_20pct_profit_share",
                          "whale_peak_share", "loss_making_share", "profit_gini", "finding")),
+        ("payne_frow", ("total_clv", "value_of_one_retention_point")),
         ("client_summary", ("customers", "orders", "net_revenue", "net_revenue_per_customer",
                             "repeat_customer_share", "top_20pct_revenue_share")),
     ):
@@ -79,6 +80,16 @@ def test_the_figures_over_all_customers_do_not_depend_on_the_sample(folder, tmp_
     assert scaled["net_revenue"] == round(tx[s.REVENUE].sum(), 2)
     assert scaled["top_20pct_revenue_share"] == round(concentration.top_share(revenue, 0.2), 4)
 
+    # the one recommendation valued on every customer keeps its value; the others have none
+    def valued(manifest):
+        return {
+            r["text"]: r["value_at_stake"]
+            for r in _figures(manifest, "payne_frow")["recommendations"]
+            if r.get("every_customer") or "sample" not in _figures(manifest, "payne_frow")
+        }
+
+    point = next(t for t in valued(at_scale) if t.startswith("Raise every current customer"))
+    assert valued(at_scale)[point] == valued(in_memory)[point] > 0
     # the sections' other figures are the sample's, and marked so
     assert at_scale_sample(at_scale, "idic") == {"customers": scale["customers"], "sampled": 120}
     assert "sample" not in _figures(in_memory, "idic")

@@ -288,6 +288,33 @@ class CLVPipeline(Estimator):
             self.mean_cost_per_order_ = float(cost.mean()) if isinstance(cost, pd.Series) else cost
         return self
 
+    def refit(self, summary: pd.DataFrame, cost_per_order=None) -> CLVPipeline:
+        """The same pipeline fitted on another summary, with the purchase model this fit used.
+
+        A report at scale chooses the purchase model on a sample's holdout and fits it on
+        every customer's summary (:func:`crmlib.pipeline.at_scale`): the horizon, discount
+        rate and time unit are this pipeline's, the purchase model is
+        :attr:`purchase_model_`, not chosen again.
+
+        Parameters
+        ----------
+        summary : pandas.DataFrame
+            A customer summary in this pipeline's time unit.
+        cost_per_order : pandas.Series or float, optional
+            As for :meth:`fit`.
+
+        Returns
+        -------
+        CLVPipeline
+            A new pipeline, fitted; ``purchase_choice_`` says where the choice came from.
+        """
+        chosen = {label: key for key, label in PURCHASE_MODELS.items()}[self.purchase_model_]
+        other = CLVPipeline(
+            self.horizon_months, self.annual_discount_rate, self.time_unit, chosen, self.holdout_weeks
+        ).fit(summary, cost_per_order=cost_per_order)
+        other.purchase_choice_ = f"{self.purchase_model_}, as chosen before: {self.purchase_choice_}"
+        return other
+
     def _choose(self, transactions: pd.DataFrame, as_of) -> tuple[ModelChoice | None, str]:
         """The holdout comparison of "auto" and its sentence; (None, why) when there is none."""
         if not isinstance(transactions, pd.DataFrame) or s.ORDER_DATE not in transactions:
