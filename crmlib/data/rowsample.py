@@ -145,18 +145,36 @@ def customer_sample(
         rows = {}
         for path in sorted(folder.iterdir()):
             table = path.name.removesuffix(".parquet")
-            if table in keyed:  # the rows of the chosen customers, in the file's order
-                target = out / path.name
-                con.execute(
-                    f"COPY (SELECT * EXCLUDE (file_row_number) FROM "
-                    f"read_parquet(?, file_row_number = true) "
-                    f"WHERE CAST({s.CUSTOMER_ID} AS VARCHAR) IN (SELECT id FROM chosen) "
-                    f"ORDER BY file_row_number) TO '{_quoted(target)}' (FORMAT parquet)",
-                    [str(path)],
-                )
-                rows[table] = con.execute("SELECT count(*) FROM read_parquet(?)", [str(target)]).fetchone()[0]
-            elif path.is_file():  # no customer id: products, campaigns, questionnaires, ...
-                shutil.copy2(path, out / path.name)
+            if path.suffix != ".parquet":  # questionnaires and other files: as they are
+                if path.is_file():
+                    shutil.copy2(path, out / path.name)
+                continue
+            names = {
+                r[0]
+                for r in con.execute(
+                    "DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]
+                ).fetchall()
+            }
+            # the validator's line numbers are of the client's file, not of the sample's
+            dropped = ", ".join(
+                ["file_row_number", *([s.SOURCE_ROW] if s.SOURCE_ROW in names else [])]
+            )
+            # the rows of the chosen customers, or every row of a table without a customer id
+            chosen = (
+                f"WHERE CAST({s.CUSTOMER_ID} AS VARCHAR) IN (SELECT id FROM chosen) "
+                if table in keyed
+                else ""
+            )
+            target = out / path.name
+            con.execute(
+                f"COPY (SELECT * EXCLUDE ({dropped}) FROM read_parquet(?, file_row_number = true) "
+                f"{chosen}ORDER BY file_row_number) TO '{_quoted(target)}' (FORMAT parquet)",
+                [str(path)],
+            )
+            if table in keyed:
+                rows[table] = con.execute(
+                    "SELECT count(*) FROM read_parquet(?)", [str(target)]
+                ).fetchone()[0]
     finally:
         con.close()
     return CustomerSample(int(total), int(sampled), int(seed), rows)
