@@ -75,6 +75,11 @@ _SQL_TYPES = {
 }
 
 
+def duckdb_memory(limit: str | None = None) -> str:
+    """DuckDB's memory limit: ``limit``, else ``CRM_DUCKDB_MEMORY``, else :data:`DUCKDB_MEMORY`."""
+    return limit or os.environ.get("CRM_DUCKDB_MEMORY") or DUCKDB_MEMORY
+
+
 def check_engine(engine: str, allowed=ENGINES) -> str:
     """Return ``engine`` if it is one of ``allowed``, else raise :class:`CRMError`."""
     if engine not in allowed:
@@ -268,7 +273,7 @@ class Engine:
         self.name = check_engine(name, SQL_ENGINES)
         self.source = source
         self.spark_master = spark_master
-        self.memory_limit = memory_limit or os.environ.get("CRM_DUCKDB_MEMORY") or DUCKDB_MEMORY
+        self.memory_limit = duckdb_memory(memory_limit)
         self.tables: dict[str, str] = {}  # table -> file name for messages
         self.columns: dict[str, set[str]] = {}
         self._raw_text: dict[str, set[str]] = {}
@@ -586,7 +591,7 @@ def describe(engine: str, spark_master: str | None = None) -> str:
     if engine == "duckdb":
         import duckdb
 
-        memory = os.environ.get("CRM_DUCKDB_MEMORY") or DUCKDB_MEMORY
+        memory = duckdb_memory()
         return f"DuckDB {duckdb.__version__} (out of core, memory limit {memory})"
     spark = spark_session(spark_master)
     return f"Spark {spark.version} at {spark.sparkContext.master}"

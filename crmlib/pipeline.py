@@ -27,7 +27,7 @@ from crmlib.analytics.summary import customer_summary, summary_query
 from crmlib.data import datasets, outofcore, rowsample
 from crmlib.data import schema as s
 from crmlib.data.io import ClientData, load_folder
-from crmlib.engines import Engine, check_engine
+from crmlib.engines import Engine, check_engine, duckdb_memory
 from crmlib.errors import CRMError, DataError
 from crmlib.models import qci
 
@@ -246,7 +246,8 @@ def at_scale(
     customers, seed : int
         The sample's size and seed (:func:`crmlib.data.rowsample.customer_sample`).
     memory_limit : str, optional
-        DuckDB's memory limit for the validation and the sample.
+        DuckDB's memory limit for the validation and the sample (default
+        :func:`crmlib.engines.duckdb_memory`).
     progress : callable, optional
         Called with (step, seconds, rows) after the validation, each step and the sample.
 
@@ -260,6 +261,7 @@ def at_scale(
         The folder is not usable (what :func:`crmlib.data.outofcore.validate` says).
     """
     check_engine(engine, ("duckdb", "spark"))
+    memory_limit = duckdb_memory(memory_limit)  # never DuckDB's own default, 80 % of the machine
     folder = Path(folder)
     folder.mkdir(mode=0o700)
     accepted = folder / "accepted"

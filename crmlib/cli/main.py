@@ -271,6 +271,10 @@ def report(
         except yaml.YAMLError:
             raise CRMError(f"--param {p!r}: the value is not valid YAML") from None
     parsed = with_currency(parsed, currency)
+    if memory_limit:  # also the engine's limit when it computes the per-customer tables
+        import os
+
+        os.environ["CRM_DUCKDB_MEMORY"] = memory_limit
 
     # nbclient logs timeouts and kernel deaths that the progress lines already report
     logging.getLogger("papermill").addHandler(logging.NullHandler())
