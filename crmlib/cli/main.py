@@ -186,7 +186,11 @@ def with_currency(params: dict, currency: str | None) -> dict:
     help="The client's currency, an ISO 4217 code (EUR, USD, GBP): every section shows its "
     "money figures and money axes in it. Default: amounts without a unit.",
 )
-@click.option("--jobs", type=click.IntRange(min=1), help="Lessons run at once (default: cores).")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="Lessons run at once (default: cores; 1 with --engine duckdb or spark).",
+)
 @click.option("--pdf", is_flag=True, help="Also print the whole report (summary, then each section) to summary.pdf (Chromium).")
 @click.option(
     "--engine",

@@ -128,6 +128,7 @@ def customer_sample(
     try:
         if memory_limit:
             con.execute(f"SET memory_limit = '{memory_limit}'")
+        con.execute("SET enable_progress_bar = false")
         ids = " UNION ".join(
             f"SELECT DISTINCT CAST({s.CUSTOMER_ID} AS VARCHAR) AS id FROM read_parquet(?)"
             for t in keyed

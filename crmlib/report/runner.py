@@ -206,7 +206,9 @@ def run_report(
     lessons_dir : Path
         Where the lessons are.
     jobs : int, optional
-        Lessons run at once; default the number of cores.
+        Lessons run at once; default the number of cores, and 1 at scale
+        (``engine`` "duckdb" or "spark"), where a lesson may hold every customer's
+        per-customer tables.
     pdf : bool, default False
         Also print the report (the summary, then every section) to
         ``summary.pdf`` with headless Chromium.
@@ -270,6 +272,8 @@ def run_report(
                     f"{', '.join(CHROMIUM_NAMES)} on PATH and ${CHROMIUM_ENV}); install it, e.g. "
                     "`apt-get install chromium`, or run without --pdf"
                 )
+        if jobs is None and engine in engines.SQL_ENGINES:
+            jobs = 1  # at scale each lesson may hold every customer's per-customer tables
         if jobs is None:
             jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         jobs = max(1, jobs or 1)
