@@ -527,9 +527,9 @@ class Engine:
         """A DuckDB-dialect query translated by sqlglot and run by Spark (a DataFrame).
 
         Two statements are Spark's own. ``CREATE [OR REPLACE] TEMPORARY TABLE name AS
-        query`` (a step's small per-customer table, read by the queries after it)
-        becomes ``CACHE TABLE name AS query``: computed once, now, and kept in the
-        session's memory (spilling to disk) until the engine closes. A comment
+        query`` (a step's small per-customer table, read by the queries after it) is
+        computed once, now, and kept in the session's memory (spilling to disk) as a
+        checkpoint the view ``name`` reads (``DataFrame.localCheckpoint``). A comment
         ``/*+ HINT(...) */`` before a SELECT, which DuckDB ignores, becomes Spark's hint
         on that SELECT (e.g. ``REPARTITION(cid)``: one shuffle of the lines by customer,
         after which every grouping by customer and more needs no other).
@@ -541,11 +541,12 @@ class Engine:
         temporary = isinstance(tree, exp.Create) and tree.kind == "TABLE"
         temporary = temporary and tree.find(exp.TemporaryProperty) is not None
         if temporary:
-            name = tree.this.name
-            self._spark.catalog.dropTempView(name)  # uncaches it too
-            self._spark.sql(f"CACHE TABLE {name} AS {_spark_text(tree.expression)}")
-            self._views.append(name)
-            return self._spark.table(name)
+            # computed now and kept (memory, spilling to disk) without its plan: a cached
+            # view (CACHE TABLE) is not used by a later query that reads it in a WITH clause
+            frame = self._spark.sql(_spark_text(tree.expression)).localCheckpoint(eager=True)
+            frame.createOrReplaceTempView(tree.this.name)
+            self._views.append(tree.this.name)
+            return frame
         return self._spark.sql(_spark_text(tree))
 
     def sql(self, query: str) -> pd.DataFrame:
