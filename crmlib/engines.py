@@ -39,6 +39,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -59,6 +60,13 @@ SQL_ENGINES = ("duckdb", "spark")
 DUCKDB_MEMORY = "4GB"
 #: The Spark driver's heap in local mode unless ``CRM_SPARK_DRIVER_MEMORY`` says otherwise.
 SPARK_DRIVER_MEMORY = "4g"
+#: Spark SQL settings of every session :func:`spark_session` starts, over a cluster's own
+#: defaults. Adaptive query execution (Spark's default since 3.2) sizes the shuffles of the
+#: steps' queries after they run: the one-pass plans (a shuffle of the lines by customer,
+#: then groupings without one) rely on it to merge the small partitions that follow.
+SPARK_SQL_CONFIG = {
+    "spark.sql.adaptive.enabled": "true",
+}
 #: Tables the engines read; the others are one row per customer or small.
 ENGINE_TABLES = ("transactions", "customers", "tickets", "interactions", "cost_rates")
 
@@ -166,6 +174,8 @@ def spark_session(master: str | None = None):
             )
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
             builder = builder.config("spark.sql.shuffle.partitions", str(os.cpu_count() or 2))
+        for key, value in SPARK_SQL_CONFIG.items():
+            builder = builder.config(key, value)
         try:
             with _stderr_to(work / "spark.log"):
                 session = builder.getOrCreate()
@@ -389,13 +399,13 @@ class Engine:
             return column
         spellings = ", ".join(f"'{m}'" for m in sorted(MISSING))  # as when loading
         missing = f"lower(trim({column})) IN ({spellings})"
-        if self.name == "duckdb":
-            # the same test, skipped for most values: a spelling is at most _MISSING_BYTES
-            # bytes once trimmed of spaces (strlen is the stored length, not a scan)
-            missing = (
-                f"(strlen({column}) <= {_MISSING_BYTES} OR starts_with({column}, ' ') "
-                f"OR ends_with({column}, ' ')) AND {missing}"
-            )
+        # the same test, skipped for most values: a spelling is at most _MISSING_BYTES
+        # bytes once trimmed of spaces (strlen / octet_length: the stored length, not a scan)
+        length = "strlen" if self.name == "duckdb" else "octet_length"
+        missing = (
+            f"({length}({column}) <= {_MISSING_BYTES} OR starts_with({column}, ' ') "
+            f"OR ends_with({column}, ' ')) AND {missing}"
+        )
         return f"CASE WHEN {missing} THEN NULL ELSE {column} END"
 
     def _typed_view(self, table: str) -> None:
@@ -519,10 +529,30 @@ class Engine:
 
     # -- SQL --
     def _spark_sql(self, query: str):
-        """A DuckDB-dialect query translated by sqlglot and run by Spark (a DataFrame)."""
-        import sqlglot
+        """A DuckDB-dialect query translated by sqlglot and run by Spark (a DataFrame).
 
-        return self._spark.sql(sqlglot.transpile(query, read="duckdb", write="spark")[0])
+        Two statements are Spark's own. ``CREATE [OR REPLACE] TEMPORARY TABLE name AS
+        query`` (a step's small per-customer table, read by the queries after it) is
+        computed once, now, and kept in the session's memory (spilling to disk) as a
+        checkpoint the view ``name`` reads (``DataFrame.localCheckpoint``). A comment
+        ``/*+ HINT(...) */`` before a SELECT, which DuckDB ignores, becomes Spark's hint
+        on that SELECT (e.g. ``REPARTITION(cid)``: one shuffle of the lines by customer,
+        after which every grouping by customer and more needs no other).
+        """
+        import sqlglot
+        from sqlglot import expressions as exp
+
+        tree = sqlglot.parse_one(query, read="duckdb")
+        temporary = isinstance(tree, exp.Create) and tree.kind == "TABLE"
+        temporary = temporary and tree.find(exp.TemporaryProperty) is not None
+        if temporary:
+            # computed now and kept (memory, spilling to disk) without its plan: a cached
+            # view (CACHE TABLE) is not used by a later query that reads it in a WITH clause
+            frame = self._spark.sql(_spark_text(tree.expression)).localCheckpoint(eager=True)
+            frame.createOrReplaceTempView(tree.this.name)
+            self._views.append(tree.this.name)
+            return frame
+        return self._spark.sql(_spark_text(tree))
 
     def sql(self, query: str) -> pd.DataFrame:
         """Run a DuckDB-dialect query and return its result as a pandas DataFrame."""
@@ -567,6 +597,12 @@ class Engine:
         if last is None:
             raise self.no_order_lines()
         return last
+
+
+def _spark_text(tree) -> str:
+    """Spark SQL for a parsed DuckDB statement, with ``/* + HINT */ SELECT`` as a hint."""
+    text = tree.sql(dialect="spark")
+    return re.sub(r"/\* \+ ([A-Z_]+\([^*]*\)) \*/ SELECT ", r"SELECT /*+ \1 */ ", text)
 
 
 def _for_spark(frame: pd.DataFrame) -> pd.DataFrame:

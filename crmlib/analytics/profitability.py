@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.analytics import costs
-from crmlib.analytics.orders import order_counts, order_key_sql
+from crmlib.analytics.orders import order_counts
 from crmlib.data import schema as s
 from crmlib.data.checks import as_of_date, need_columns
 from crmlib.errors import CRMError
@@ -55,23 +55,8 @@ FROM parts
 ORDER BY cid
 """
 
-# Spark: the sums and the purchases, each a scan of the transactions.
-_SUMS_SQL = """sums AS (
-    SELECT {cid} AS cid, SUM({revenue}) AS revenue, SUM({cost}) AS product_cost
-    FROM transactions WHERE {window}
-    GROUP BY {cid}
-),
-buys AS (
-    SELECT cid, COUNT(DISTINCT okey) AS orders, SUM(qty) AS units
-    FROM (
-        SELECT {cid} AS cid, {okey} AS okey, {qty} AS qty
-        FROM transactions WHERE {window} AND {revenue} >= 0
-    ) b
-    GROUP BY cid
-)"""
-
-# DuckDB: one scan of the transactions gives the sums and the units bought, with the row
-# checks, whether any cost and quantity is known, and the last order date.
+# One scan of the transactions (DuckDB and Spark) gives the sums and the units bought, with
+# the row checks, whether any cost and quantity is known, and the last order date.
 _ONE_PASS_SQL = """
 CREATE OR REPLACE TEMPORARY TABLE {table} AS
 SELECT cid,
@@ -243,10 +228,10 @@ def profitability_query(eng, source=None, cost_rates=None, as_of=None) -> str:
     pandas rule. ``source`` gives the default ``as_of`` (a ClientData's);
     otherwise the last order date.
 
-    On DuckDB the row checks, the last order date, whether any cost and any
-    quantity is known, and the per-customer sums come from one query over the
-    transactions (:func:`_one_pass`); the query returned reads them once more
-    for the activity events of cost-to-serve. Spark runs each in its own scan.
+    On either engine the row checks, the last order date, whether any cost and
+    any quantity is known, and the per-customer sums come from one query over
+    the transactions (:func:`_one_pass`); the query returned reads them once
+    more for the activity events of cost-to-serve.
     """
     from crmlib.engines import as_of_sql
 
@@ -254,31 +239,8 @@ def profitability_query(eng, source=None, cost_rates=None, as_of=None) -> str:
     eng.need("transactions", needed, "for customer profitability")
     columns = [*needed, s.COST, s.QUANTITY]
     when = as_of if as_of is not None else getattr(source, "as_of", None)
-    if eng.name == "duckdb":
-        when, has_cost, has_qty, sums_and_buys = _one_pass(eng, columns, when)
-        day = as_of_sql(when)
-    else:
-        eng.check_rows("transactions", columns)
-        if when is None:
-            when = eng.last_order_date()
-        when = _timestamp(when, "as_of")
-        day = as_of_sql(when)
-        window = f"CAST({s.ORDER_DATE} AS DATE) <= {day}"
-        bought = f"{window} AND {s.REVENUE} >= 0"
-        has_cost = eng.has("transactions", s.COST) and bool(
-            eng.scalar(f"SELECT COUNT({s.COST}) FROM transactions WHERE {window}")
-        )
-        has_qty = eng.has("transactions", s.QUANTITY) and bool(
-            eng.scalar(f"SELECT COUNT({s.QUANTITY}) FROM transactions WHERE {bought}")
-        )
-        sums_and_buys = _SUMS_SQL.format(
-            cid=s.CUSTOMER_ID,
-            revenue=s.REVENUE,
-            cost=s.COST if has_cost else "CAST(NULL AS DOUBLE)",
-            qty=s.QUANTITY if has_qty else "CAST(NULL AS DOUBLE)",
-            okey=order_key_sql(eng.has("transactions", s.ORDER_ID)),
-            window=window,
-        )
+    when, has_cost, has_qty, sums_and_buys = _one_pass(eng, columns, when)
+    day = as_of_sql(when)
     rates = cost_rates
     if rates is None and eng.has("cost_rates", s.ACTIVITY):
         rates = eng.sql("SELECT * FROM cost_rates")
@@ -311,7 +273,7 @@ def profitability_query(eng, source=None, cost_rates=None, as_of=None) -> str:
 
 
 def _one_pass(eng, columns, when):
-    """Read the transactions once on DuckDB (see ``_ONE_PASS_SQL``).
+    """Read the transactions once (see ``_ONE_PASS_SQL``; Spark caches the table it makes).
 
     Returns
     -------

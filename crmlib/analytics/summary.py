@@ -160,26 +160,9 @@ def _summary_pandas(tx: pd.DataFrame, as_of, time_unit: str) -> pd.DataFrame:
     return out[list(s.SUMMARY_COLUMNS)]
 
 
-_SQL = """
-WITH tx AS (
-    SELECT {cid} AS cid, CAST({date} AS DATE) AS day, {rev} AS rev,
-           {cost} AS cost, {okey} AS okey
-    FROM {source}
-    WHERE CAST({date} AS DATE) <= {as_of}
-),
-daily AS (
-    SELECT cid, day, SUM(rev) AS value FROM tx WHERE rev >= 0 GROUP BY cid, day
-),
-per AS (
-    SELECT cid, MIN(day) AS first, MAX(day) AS last, COUNT(*) AS occasions,
-           SUM(value) AS total, arg_min(value, day) AS first_value
-    FROM daily GROUP BY cid
-),
-totals AS (
-    SELECT cid, SUM(rev) AS revenue, SUM(cost) AS cost,
-           COUNT(DISTINCT okey) FILTER (WHERE rev >= 0) AS orders
-    FROM tx GROUP BY cid
-)
+# The summary's columns from the per-customer table of ``_one_pass`` (``per``, read by
+# ``_FOLDED_SQL``): the definitions of the module docstring.
+_SELECT_SQL = """
 SELECT per.cid AS {cid},
        CAST(occasions - 1 AS DOUBLE) AS {frequency},
        date_diff('day', first, last) / CAST({unit} AS DOUBLE) AS {recency},
@@ -188,11 +171,11 @@ SELECT per.cid AS {cid},
            AS {monetary},
        CAST(first AS TIMESTAMP) AS {first_purchase},
        CAST(last AS TIMESTAMP) AS {last_purchase},
-       CAST(totals.orders AS DOUBLE) AS {orders},
-       totals.revenue AS {revenue},
-       totals.revenue - totals.cost AS {margin},
+       CAST(per.orders AS DOUBLE) AS {orders},
+       per.revenue AS {revenue},
+       per.revenue - per.cost AS {margin},
        per.total AS {gross}
-FROM per JOIN totals USING (cid)
+FROM per
 ORDER BY per.cid
 """
 
@@ -225,6 +208,42 @@ totals AS (
 SELECT * FROM totals LEFT JOIN per USING (cid)
 """
 
+# Spark, the same table in one scan: the lines are shuffled once, by customer (the hint, see
+# crmlib.engines.Engine._spark_sql), and every grouping after it (customer and day; customer
+# and order; customer) then runs where the customer's lines are, without another shuffle;
+# the totals and the last order date are summed from the days.
+_SPARK_PER_CUSTOMER_SQL = """
+CREATE OR REPLACE TEMPORARY TABLE {table} AS
+WITH tx AS (
+    SELECT /*+ REPARTITION(cid) */
+           {cid} AS cid, {day} AS day, {rev} AS rev, {cost} AS cost, {okey} AS okey{checks}
+    FROM raw_transactions
+),
+days AS (
+    SELECT cid, day, SUM(rev) FILTER (WHERE rev >= 0 AND {window}) AS value,
+           COUNT(*) FILTER (WHERE rev >= 0 AND {window}) AS buys,
+           SUM(rev) FILTER (WHERE {window}) AS revenue,
+           SUM(cost) FILTER (WHERE {window}) AS cost{check_sums}
+    FROM tx GROUP BY cid, day
+),
+per AS (
+    SELECT cid, SUM(revenue) AS revenue, SUM(cost) AS cost, MAX(day) AS last_day{check_sums},
+           MIN(day) FILTER (WHERE buys > 0) AS first, MAX(day) FILTER (WHERE buys > 0) AS last,
+           COUNT(*) FILTER (WHERE buys > 0) AS occasions, SUM(value) AS total,
+           arg_min(value, day) FILTER (WHERE buys > 0) AS first_value
+    FROM days GROUP BY cid
+),
+bought AS (
+    SELECT cid, COUNT(*) AS orders
+    FROM (
+        SELECT cid, okey FROM tx WHERE rev >= 0 AND {window} AND okey IS NOT NULL
+        GROUP BY cid, okey
+    ) o
+    GROUP BY cid
+)
+SELECT per.*, COALESCE(bought.orders, 0) AS orders FROM per LEFT JOIN bought USING (cid)
+"""
+
 _FOLDED_SQL = """
 WITH per AS (SELECT * FROM {table} WHERE occasions > 0)
 """
@@ -234,7 +253,8 @@ def _one_pass(eng, as_of, columns) -> tuple[str, object]:
     """Aggregate the transactions per customer in one query; return the table and as-of date.
 
     The row checks of :meth:`crmlib.engines.Engine.check_rows` are counted in
-    the same query and raise the same error.
+    the same query and raise the same error. DuckDB keeps the table as a
+    temporary table, Spark as a cached one (:meth:`crmlib.engines.Engine.sql`).
     """
     from crmlib.engines import as_of_sql
 
@@ -246,8 +266,9 @@ def _one_pass(eng, as_of, columns) -> tuple[str, object]:
 
     day = f"CAST({typed(s.ORDER_DATE)} AS DATE)"
     has_id = eng.has("transactions", s.ORDER_ID)
+    template = _PER_CUSTOMER_SQL if eng.name == "duckdb" else _SPARK_PER_CUSTOMER_SQL
     eng.sql_no_result(
-        _PER_CUSTOMER_SQL.format(
+        template.format(
             table=table,
             cid=typed(s.CUSTOMER_ID),
             day=day,
@@ -276,10 +297,9 @@ def summary_query(eng, as_of=None, time_unit: str = "D") -> str:
     ordered by customer_id; :func:`customer_summary` runs it into pandas,
     ``crm aggregate`` writes it straight to Parquet.
 
-    On DuckDB the transactions are read by one query (:func:`_one_pass`): the
-    row checks and the last order date are computed in it, and the query
-    returned reads the per-customer table it left. Spark checks
-    the rows, finds the last order date and aggregates in separate scans.
+    On either engine the transactions are read by one query (:func:`_one_pass`):
+    the row checks and the last order date are computed in it, and the query
+    returned reads the per-customer table it left.
     """
     from crmlib.engines import as_of_sql
 
@@ -288,21 +308,10 @@ def summary_query(eng, as_of=None, time_unit: str = "D") -> str:
     needed = (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE)
     eng.need("transactions", needed, "for a customer summary")
     columns = [*needed, s.COST, s.ORDER_ID]
-    if eng.name == "duckdb":
-        table, as_of = _one_pass(eng, as_of, columns)
-        head = _FOLDED_SQL.format(table=table, as_of=as_of_sql(as_of))
-    else:
-        eng.check_rows("transactions", columns)
-        if as_of is None:
-            as_of = eng.last_order_date()
-        head = None
-    query = _SQL.format(
+    table, as_of = _one_pass(eng, as_of, columns)
+    head = _FOLDED_SQL.format(table=table, as_of=as_of_sql(as_of))
+    return head + _SELECT_SQL.format(
         cid=s.CUSTOMER_ID,
-        date=s.ORDER_DATE,
-        rev=s.REVENUE,
-        cost=s.COST if eng.has("transactions", s.COST) else "CAST(NULL AS DOUBLE)",
-        okey=order_key_sql(eng.has("transactions", s.ORDER_ID)),
-        source="transactions",
         as_of=as_of_sql(as_of),
         unit=TIME_UNITS[time_unit],
         frequency=s.FREQUENCY,
@@ -316,10 +325,6 @@ def summary_query(eng, as_of=None, time_unit: str = "D") -> str:
         margin=s.MARGIN,
         gross=s.GROSS_REVENUE,
     )
-    if head is not None:  # the same SELECT over the per-customer table, without a join
-        select = query[query.index("SELECT per.cid") :].replace("totals.", "per.")
-        query = head + select.replace("FROM per JOIN totals USING (cid)", "FROM per")
-    return query
 
 
 def _summary_sql(engine: str, source, as_of, time_unit: str, spark_master=None) -> pd.DataFrame:

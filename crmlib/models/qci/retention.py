@@ -128,6 +128,60 @@ GROUP BY firsts.cohort, bought.period
 """
 
 
+# Spark, one scan of the transactions: each customer's purchase periods (with the row checks,
+# the first and the last order date of all lines), cached; the checks, the as-of date, the
+# first day and the cells then come from that table. When as-of is not given it is the
+# last order date, so every dated line is in the window.
+_SPARK_PERIODS_SQL = """
+CREATE OR REPLACE TEMPORARY TABLE cohort_periods AS
+SELECT cid, period, MIN(day) AS first_day, MAX(day) AS last_day,
+       COUNT(*) FILTER (WHERE rev >= 0 AND {window}) AS buys{check_sums}
+FROM (
+    SELECT {cid} AS cid, {day} AS day, date_trunc('{unit}', {day}) AS period,
+           {rev} AS rev{checks}
+    FROM raw_transactions
+) t
+GROUP BY cid, period
+"""
+
+_SPARK_CELLS_SQL = """
+WITH bought AS (
+    SELECT cid, period, MIN(period) OVER (PARTITION BY cid) AS cohort
+    FROM cohort_periods WHERE buys > 0
+)
+SELECT CAST(cohort AS DATE) AS cohort, CAST(period AS DATE) AS period, COUNT(*) AS customers
+FROM bought
+GROUP BY cohort, period
+"""
+
+
+def _spark_cells(eng, freq, as_of):
+    """What :func:`_cohort_cells_sql` reads on Spark: the cells, as-of date and first day."""
+    checks = eng.row_checks("transactions", (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE))
+    day = f"CAST({eng.typed('transactions', s.ORDER_DATE)} AS DATE)"
+    window = "day IS NOT NULL" if as_of is None else f"day <= {as_of_sql(_as_of(None, as_of))}"
+    eng.sql_no_result(
+        _SPARK_PERIODS_SQL.format(
+            cid=eng.typed("transactions", s.CUSTOMER_ID),
+            day=day,
+            unit=SQL_PERIODS[freq],
+            rev=eng.typed("transactions", s.REVENUE),
+            window=window,
+            checks=checks.flags,
+            check_sums=checks.sums,
+        )
+    )
+    found = eng.sql(
+        f"SELECT MIN(first_day) AS start, MAX(last_day) AS last{checks.sums} FROM cohort_periods"
+    ).iloc[0]
+    eng.refuse_rows(checks, found)
+    if as_of is None:
+        if pd.isna(found["last"]):
+            raise eng.no_order_lines()
+        as_of = found["last"]
+    return eng.sql(_SPARK_CELLS_SQL), _as_of(None, as_of), found["start"]
+
+
 def _cohort_cells_sql(source, freq, as_of, engine, spark_master):
     """Active customers per (cohort, age) counted by DuckDB or Spark (:mod:`crmlib.engines`).
 
@@ -143,20 +197,24 @@ def _cohort_cells_sql(source, freq, as_of, engine, spark_master):
     with Engine(engine, source, spark_master=spark_master) as eng:
         needed = (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE)
         eng.need("transactions", needed, "for cohort retention")
-        eng.check_rows("transactions", needed)
-        if as_of is None:
-            as_of = eng.last_order_date()
-        when = _as_of(None, as_of)
-        start = eng.sql(f"SELECT MIN(CAST({s.ORDER_DATE} AS DATE)) AS start FROM transactions")
-        cells = eng.sql(
-            _COHORT_SQL.format(
-                cid=s.CUSTOMER_ID,
-                date=s.ORDER_DATE,
-                revenue=s.REVENUE,
-                unit=SQL_PERIODS[freq],
-                as_of=as_of_sql(when),
+        if engine == "spark":
+            cells, when, first_day = _spark_cells(eng, freq, as_of)
+        else:
+            eng.check_rows("transactions", needed)
+            if as_of is None:
+                as_of = eng.last_order_date()
+            when = _as_of(None, as_of)
+            start = eng.sql(f"SELECT MIN(CAST({s.ORDER_DATE} AS DATE)) AS start FROM transactions")
+            first_day = start["start"].iloc[0]
+            cells = eng.sql(
+                _COHORT_SQL.format(
+                    cid=s.CUSTOMER_ID,
+                    date=s.ORDER_DATE,
+                    revenue=s.REVENUE,
+                    unit=SQL_PERIODS[freq],
+                    as_of=as_of_sql(when),
+                )
             )
-        )
     if cells.empty:
         raise DataError(f"transactions: no purchase on or before {when:%Y-%m-%d}")
     cohort = _periods(pd.to_datetime(cells[COHORT]), freq)
@@ -165,7 +223,7 @@ def _cohort_cells_sql(source, freq, as_of, engine, spark_master):
         {COHORT: cohort.array.asi8, "age": period.array.asi8 - cohort.array.asi8}
     )
     series = pd.Series(cells["customers"].to_numpy(), index=pd.MultiIndex.from_frame(ordinals))
-    first_day = pd.Timestamp(start["start"].iloc[0])
+    first_day = pd.Timestamp(first_day)
     return series.sort_index(), when, cohort.dt.freq, int(period.array.asi8.max()), first_day
 
 
