@@ -31,10 +31,13 @@ dropped (:data:`crmlib.data.io.TZ_SUFFIX`).
 from __future__ import annotations
 
 import csv
+import logging
 import shutil
 import string
 import sys
 import tempfile
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +50,8 @@ from crmlib.data import schema as s
 from crmlib.errors import CRMError, DataError
 
 __all__ = ["OutOfCoreData", "validate"]
+
+LOG = logging.getLogger(__name__)
 
 #: The ISO 8601 spellings pandas' ``format="ISO8601"`` reads, for DuckDB's ``strptime``.
 ISO_FORMATS = (
@@ -471,6 +476,7 @@ class _Plan:
 
 
 def _plan(con, src: _Source, spec: dict, cutoff: pd.Timestamp) -> _Plan:
+    """Parse and flag every row of one table into ``checked_<table>``; the SQL of its rules."""
     table = s.TABLES[src.table]
     cols = [c for c in table.columns if c.name in src.columns]
     sql = [_column_sql(c, *src.columns[c.name], spec) for c in cols]
@@ -654,22 +660,29 @@ def _warnings(con, sources: dict[str, _Source]) -> list[str]:
     """The warnings of :func:`crmlib.data.io._warn_references`, in its order."""
     out = []
     if "customers" in sources:
+        # distinct ids first, then the rows of the (few) unknown ones: no hash table is
+        # ever built on a large table's rows
         con.execute(
             f"CREATE TABLE known AS SELECT DISTINCT {s.CUSTOMER_ID} AS id FROM accepted_customers"
         )
         for name, src in sources.items():
             if name == "customers" or s.CUSTOMER_ID not in src.columns:
                 continue
-            n, ids, rows = con.execute(
-                f"SELECT count(*), count(DISTINCT a.{s.CUSTOMER_ID}), min(a.{s.SOURCE_ROW}, 3) "
-                f"FROM accepted_{name} a WHERE NOT EXISTS "
-                f"(SELECT 1 FROM known k WHERE k.id = a.{s.CUSTOMER_ID})"
+            con.execute(
+                f"CREATE OR REPLACE TABLE unknown AS SELECT {s.CUSTOMER_ID} AS id "
+                f"FROM accepted_{name} EXCEPT SELECT id FROM known"
+            )
+            ids = con.execute("SELECT count(*) FROM unknown").fetchone()[0]
+            if not ids:
+                continue
+            n, rows = con.execute(
+                f"SELECT count(*), min({s.SOURCE_ROW}, 3) FROM accepted_{name} "
+                f"WHERE {s.CUSTOMER_ID} IN (SELECT id FROM unknown)"
             ).fetchone()
-            if n:
-                out.append(
-                    f"{name}: {n} rows ({ids} customer ids) refer to customers not in the "
-                    f"customers table (e.g. rows {', '.join(map(str, rows))}); kept"
-                )
+            out.append(
+                f"{name}: {n} rows ({ids} customer ids) refer to customers not in the "
+                f"customers table (e.g. rows {', '.join(map(str, rows))}); kept"
+            )
     if "tickets" in sources and s.CLOSED_AT in sources["tickets"].columns:
         n, rows = con.execute(
             f"SELECT count(*), min({s.SOURCE_ROW}, 3) FROM accepted_tickets "
@@ -770,6 +783,14 @@ def validate(
             con.close()
 
 
+@contextmanager
+def _step(table: str, what: str):
+    """Log a step's time (logger ``crmlib.data.outofcore``, level INFO)."""
+    start = time.perf_counter()
+    yield
+    LOG.info("%s: %s in %.1f s", table, what, time.perf_counter() - start)
+
+
 def _run(con, folder, files, assessments, mapping, cutoff, as_of, rejects_path, accepted_to):
     con.execute(
         'CREATE TABLE rejects ("table" VARCHAR, file VARCHAR, row BIGINT, "column" VARCHAR, '
@@ -778,10 +799,14 @@ def _run(con, folder, files, assessments, mapping, cutoff, as_of, rejects_path, 
     sources, plans = {}, {}
     for name, path in files.items():
         spec = mapping.get(name, {})
-        src = _source(con, name, path, spec)
-        plan = _plan(con, src, spec, cutoff)
-        _duplicates(con, name, plan)
-        _collect(con, src, plan)
+        with _step(name, "read"):
+            src = _source(con, name, path, spec)
+        with _step(name, "parse and check"):
+            plan = _plan(con, src, spec, cutoff)
+        with _step(name, "duplicates"):
+            _duplicates(con, name, plan)
+        with _step(name, "rejects"):
+            _collect(con, src, plan)
         _accepted(con, name, plan)
         sources[name], plans[name] = src, plan
     rejected = dict(
@@ -797,7 +822,8 @@ def _run(con, folder, files, assessments, mapping, cutoff, as_of, rejects_path, 
     ).df()
     if reports["transactions"].accepted == 0:
         _no_valid_rows(con, reports["transactions"], files["transactions"], counts)
-    warnings = _warnings(con, sources)
+    with _step("all tables", "warnings"):
+        warnings = _warnings(con, sources)
     last = con.execute(f"SELECT max({s.ORDER_DATE}) FROM accepted_transactions").fetchone()[0]
     order = 'ORDER BY "table", row, ord'
     columns = ", ".join(_ident(c) for c in s.REJECT_COLUMNS)
