@@ -669,8 +669,11 @@ def _warnings(con, sources: dict[str, _Source]) -> list[str]:
             if name == "customers" or s.CUSTOMER_ID not in src.columns:
                 continue
             con.execute(
-                f"CREATE OR REPLACE TABLE unknown AS SELECT {s.CUSTOMER_ID} AS id "
-                f"FROM accepted_{name} EXCEPT SELECT id FROM known"
+                f"CREATE OR REPLACE TABLE ids AS SELECT DISTINCT {s.CUSTOMER_ID} AS id "
+                f"FROM accepted_{name}"
+            )
+            con.execute(
+                "CREATE OR REPLACE TABLE unknown AS SELECT id FROM ids EXCEPT SELECT id FROM known"
             )
             ids = con.execute("SELECT count(*) FROM unknown").fetchone()[0]
             if not ids:
@@ -765,6 +768,10 @@ def validate(
             con.execute("SET preserve_insertion_order = false")
             con.execute("SET TimeZone = 'UTC'")
             con.execute("SET enable_progress_bar = false")
+            # every join here has its small side on the right (known ids, duplicates,
+            # candidates); DuckDB's swap of the sides, on a view's low row estimate,
+            # built a hash table on 100 M rows and ran out of memory
+            con.execute("SET disabled_optimizers = 'build_side_probe_side'")
             if memory_limit:
                 con.execute(f"SET memory_limit = {_lit(memory_limit)}")
             return _run(

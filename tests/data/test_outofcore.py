@@ -172,7 +172,8 @@ BASE = {
 }
 LONG = "x" * (io.MAX_FIELD_CHARS + 1)
 TX = "transactions"
-# (id, table, lines appended, [(line offset, column, value, reason)], warning or None, parquet)
+# (id, table, lines appended, [(line offset, column, value, reason)], warning or None,
+#  also on a Parquet copy)
 # the first appended line is line len(BASE[table]) + 1 of the file (header = line 1)
 CASES = [
     (
@@ -248,7 +249,7 @@ CASES = [
         ["O9,C1,2023-01-01,P1,-1,5,2,web"],
         [(0, "quantity", "-1.0", "negative quantity on a sale (a return has negative revenue)")],
         None,
-        True,
+        False,
     ),
     (
         "negative_cost",
@@ -256,7 +257,7 @@ CASES = [
         ["O9,C1,2023-01-01,P1,1,5,-2,web"],
         [(0, "cost", "-2.0", "negative cost on a sale (only a return may reverse a cost)")],
         None,
-        True,
+        False,
     ),
     (
         "duplicate_line",
@@ -300,7 +301,7 @@ CASES = [
         ["C3,Customer Three,three@example.com,+300,Town,Land,2023-01-03,web,webshop,-1"],
         [(0, "household_size", "-1.0", "must not be negative")],
         None,
-        True,
+        False,
     ),
     (
         "nps_range",
@@ -311,7 +312,7 @@ CASES = [
             (0, "need_service", "0.0", "must be a score from 1 to 5"),
         ],
         None,
-        True,
+        False,
     ),
     (
         "subscription_rules",
@@ -323,7 +324,7 @@ CASES = [
             (0, "end_date", "2023-04-01", "before the start date 2023-05-01"),
         ],
         None,
-        True,
+        False,
     ),
     (
         "ticket_csat",
@@ -331,7 +332,7 @@ CASES = [
         ["T9,C1,2023-01-03 09:00:00,,email,billing,6"],
         [(0, "csat", "6.0", "must be a score from 1 to 5")],
         None,
-        True,
+        False,
     ),
     (
         "lines_after_a_quoted_break",
@@ -347,7 +348,7 @@ CASES = [
         ["O6,C1,2023-01-01T10:00:00+01:00,P1,1,€5,2,web", "O5,C1, 2023-01-05 ,P1,1e0,5.,2,web"],
         [],
         None,
-        True,
+        False,
     ),
     (
         "orphan_ids",
@@ -364,7 +365,7 @@ CASES = [
         ["T9,C1,2023-01-05 09:00:00,2023-01-04 10:00:00,email,x,4"],
         [],
         "tickets: 1 tickets closed before they were opened (e.g. rows 3); kept",
-        True,
+        False,
     ),
 ]
 
@@ -387,7 +388,10 @@ def test_a_planted_rule_gives_its_rows_on_both_engines(
     tmp_path, table, lines, expected, warning, parquet, fmt
 ):
     if fmt == "parquet" and not parquet:
-        pytest.skip("a Parquet file has no ragged rows, long lines or quoted line breaks")
+        pytest.skip(
+            "CSV only: a Parquet file has no ragged rows, long lines or quoted line breaks, "
+            "and past reading a rule's SQL is the same for both (reading: the other cases)"
+        )
     first = plant(tmp_path / "csv", table, lines)
     folder = tmp_path / "csv"
     if fmt == "parquet":
