@@ -1,5 +1,6 @@
 """The data layer: the column vocabulary (:mod:`~crmlib.data.schema`), client folders
-(:mod:`~crmlib.data.io`), loaders (:mod:`~crmlib.data.datasets`), snapshots and privacy."""
+(:mod:`~crmlib.data.io`; out of core on DuckDB: :mod:`~crmlib.data.outofcore`), loaders
+(:mod:`~crmlib.data.datasets`), snapshots and privacy."""
 
 import warnings
 
