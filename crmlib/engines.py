@@ -51,6 +51,7 @@ import pandas as pd
 
 from crmlib.data import schema as s
 from crmlib.data.io import MISSING
+from crmlib.data.outofcore import SQL_TYPES  # one type per column kind, as validated
 from crmlib.errors import CRMError, DataError
 
 ENGINES = ("pandas", "duckdb", "spark")
@@ -72,15 +73,6 @@ ENGINE_TABLES = ("transactions", "customers", "tickets", "interactions", "cost_r
 
 #: The longest missing-value spelling, in bytes (``crmlib.data.io.MISSING``).
 _MISSING_BYTES = max(len(m.encode()) for m in MISSING)
-
-_SQL_TYPES = {
-    s.ID: "VARCHAR",
-    s.TEXT: "VARCHAR",
-    s.DATE_KIND: "DATE",
-    s.DATETIME: "TIMESTAMP",
-    s.FLOAT: "DOUBLE",
-    s.INT: "BIGINT",
-}
 
 
 def duckdb_memory(limit: str | None = None) -> str:
@@ -413,7 +405,7 @@ class Engine:
         parts = []
         for col in spec.columns:
             if col.name in self.columns[table]:
-                sql_type = _SQL_TYPES[col.kind]
+                sql_type = SQL_TYPES[col.kind]
                 parts.append(
                     f'TRY_CAST({self._value(table, col.name)} AS {sql_type}) AS "{col.name}"'
                 )
@@ -443,7 +435,7 @@ class Engine:
 
     def typed(self, table: str, column: str) -> str:
         """SQL for a column of ``raw_<table>`` read as its kind, as the typed view reads it."""
-        sql_type = _SQL_TYPES[s.TABLES[table].column(column).kind]
+        sql_type = SQL_TYPES[s.TABLES[table].column(column).kind]
         return f"TRY_CAST({self._value(table, column)} AS {sql_type})"
 
     def row_checks(self, table: str, columns) -> RowChecks:
@@ -465,11 +457,11 @@ class Engine:
             raw = self._value(table, name)
             if not col.nullable:
                 checks.append((name, f"{raw} IS NULL", "is empty"))
-            if name in self._raw_text[table] and _SQL_TYPES[col.kind] != "VARCHAR":
+            if name in self._raw_text[table] and SQL_TYPES[col.kind] != "VARCHAR":
                 checks.append(
                     (
                         name,
-                        f"{raw} IS NOT NULL AND TRY_CAST({raw} AS {_SQL_TYPES[col.kind]}) IS NULL",
+                        f"{raw} IS NOT NULL AND TRY_CAST({raw} AS {SQL_TYPES[col.kind]}) IS NULL",
                         f"cannot be read as a {col.kind} (ISO dates, '.' decimals)",
                     )
                 )
