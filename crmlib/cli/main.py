@@ -81,7 +81,6 @@ def copy_rejects(source: Path, path: Path) -> None:
 )
 def validate(path, as_of, rejects_file, as_json, engine, memory_limit):
     """Check a client folder: tables found, rows accepted and rejected, and why."""
-    import os
     import tempfile
 
     from crmlib.errors import DataError
@@ -91,9 +90,9 @@ def validate(path, as_of, rejects_file, as_json, engine, memory_limit):
     try:
         if engine == "duckdb":
             from crmlib.data import outofcore
-            from crmlib.engines import DUCKDB_MEMORY
+            from crmlib.engines import duckdb_memory
 
-            memory = memory_limit or os.environ.get("CRM_DUCKDB_MEMORY") or DUCKDB_MEMORY
+            memory = duckdb_memory(memory_limit)
             with tempfile.TemporaryDirectory(prefix="crm-rejects-") as work:
                 written = Path(work) / "rejects.csv" if rejects_file else None
                 data = outofcore.validate(
