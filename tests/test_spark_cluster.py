@@ -206,7 +206,7 @@ def test_a_killed_worker_ends_the_command_with_an_error_not_a_hang(cluster, fold
     """Runs last: it kills the module's worker mid-job (the executor goes with it)."""
     cmd = [str(CRM)] if CRM.exists() else [sys.executable, "-m", "crmlib.cli"]
     args = ["aggregate", folder, "--out", tmp_path / "o", "--engine", "spark"]
-    args += ["--steps", "duplicates", "--spark-master", cluster.url]
+    args += ["--steps", "summary,profitability", "--spark-master", cluster.url]
     env = dict(os.environ, CRM_SPARK_STALL_SECONDS=str(STALL))
     proc = subprocess.Popen(
         [*cmd, *map(str, args)], env=env, stderr=subprocess.PIPE, text=True, bufsize=1

@@ -6,10 +6,10 @@ large customers table: ~100 k records give millions of scored pairs. :func:`writ
 trains the same model in DuckDB in this process (the customers are read here anyway; the
 model is a few m and u probabilities and a prior; splink's training on Spark runs hundreds of
 small queries, 15 minutes and more for 100 k records on two cores against about 30 s in
-DuckDB), then scores every candidate pair with it in Spark, clusters the links by connected
-components in Spark (``cluster_pairwise_predictions_at_threshold``, each cluster named by its
-smallest record id, as :func:`crmlib.analytics.linkage._clusters` names it) and writes the
-clusters from Spark. Only the trained model reaches the driver's JVM.
+DuckDB), then scores every candidate pair with it in Spark, keeps the links (pairs at or above
+the threshold), clusters them by connected components in Spark (:func:`_components`, each
+cluster named by its smallest record id, as :func:`crmlib.analytics.linkage._clusters` names
+it) and writes the clusters from Spark. Only the trained model reaches the driver's JVM.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from crmlib.analytics.linkage import (
     DuplicateFinder,
     _captured_splink_log,
     _clusters,
-    _splink_backend,
 )
 from crmlib.data import schema as s
 from crmlib.engines import spark_session
@@ -73,45 +72,95 @@ def write_clusters(
     import pyarrow.dataset as ds
     from pyspark.sql import Window
     from pyspark.sql import functions as F  # noqa: N812
-    from splink import Linker
+    from splink import Linker, SparkAPI
 
     finder = DuplicateFinder(threshold=threshold, seed=seed, engine="duckdb", **settings)
     path = str(Path(path))
     with finder.trained(customers) as (frame, trainer):
         model = None if trainer is None else trainer.misc.save_model_to_json()
         scoring = None if trainer is None else _trained_settings(finder, frame, model)
-    spark = spark_session(spark_master)
+    # a session of its own: splink's tables, and as many shuffle partitions as the
+    # cluster has cores (Spark's 200 cost more in task start-up than 100 k records do)
+    spark = spark_session(spark_master).newSession()
+    cores = spark.sparkContext.defaultParallelism
+    spark.conf.set("spark.sql.shuffle.partitions", str(cores))
     if scoring is None:  # fewer than two records: nothing to link
         alone = _clusters(frame["unique_id"], pd.DataFrame(columns=_PAIRS), threshold)
         spark.createDataFrame(alone.reset_index()).write.mode("overwrite").parquet(path)
         return finder, len(alone)
-    with _captured_splink_log(finder.log_), _splink_backend("spark", spark_master) as api:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # pyspark on pandas 3
-            linker = Linker(api.register(frame), scoring, log_level=None)
-        predictions = linker.inference.predict(finder.review_floor)
-        clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(
-            predictions, threshold_match_probability=threshold
-        ).as_spark_dataframe()
-        links = predictions.as_spark_dataframe().where(F.col(MATCH_PROBABILITY) >= threshold)
-        ends = links.select(F.col("unique_id_l").alias("id"), MATCH_PROBABILITY).unionByName(
-            links.select(F.col("unique_id_r").alias("id"), MATCH_PROBABILITY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # pyspark on pandas 3
+        records = spark.createDataFrame(frame)
+    # on the executors, cut from the driver: a small table made from pandas is a local
+    # relation that Spark's optimiser would otherwise evaluate in the driver, query by query
+    # (2 M rows and 1 GB of the driver's heap for 100 k records)
+    records = records.repartition(cores).localCheckpoint()
+    api = SparkAPI(
+        spark_session=spark, break_lineage_method="persist", num_partitions_on_repartition=cores
+    )
+    with _captured_splink_log(finder.log_):
+        linker = Linker(api.register(records), scoring, log_level=None)
+        # only the links: the pairs below the threshold are for review (``pairs_``), not
+        # for the clusters, and would be most of what Spark scores, keeps and clusters
+        predictions = linker.inference.predict(threshold)
+        links = predictions.as_spark_dataframe().select(
+            F.col("unique_id_l").alias("a"), F.col("unique_id_r").alias("b"), MATCH_PROBABILITY
         )
-        strongest = ends.groupBy("id").agg(F.max(MATCH_PROBABILITY).alias(MATCH_PROBABILITY))
-        (
-            clustered.select(F.col("unique_id").alias("id"), CLUSTER_ID)
-            .withColumn(CLUSTER_SIZE, F.count(F.lit(1)).over(Window.partitionBy(CLUSTER_ID)))
-            .join(strongest, "id", "left")
-            .select(
-                F.col("id").alias(s.CUSTOMER_ID),
-                CLUSTER_ID,
-                CLUSTER_SIZE,
-                F.col(MATCH_PROBABILITY).cast("double"),
-            )
-            .write.mode("overwrite")
-            .parquet(path)
+        links = links.where(F.col(MATCH_PROBABILITY) >= threshold).localCheckpoint()
+    ends = links.select("a", MATCH_PROBABILITY).unionByName(
+        links.select(F.col("b").alias("a"), MATCH_PROBABILITY)
+    )
+    strongest = ends.groupBy("a").agg(F.max(MATCH_PROBABILITY).alias(MATCH_PROBABILITY))
+    labels = _components(links.select("a", "b"))
+    (
+        records.select(F.col("unique_id").alias("a"))
+        .join(labels, "a", "left")
+        .withColumn(CLUSTER_ID, F.coalesce(F.col("label"), F.col("a")))
+        .withColumn(CLUSTER_SIZE, F.count(F.lit(1)).over(Window.partitionBy(CLUSTER_ID)))
+        .join(strongest, "a", "left")
+        .select(
+            F.col("a").alias(s.CUSTOMER_ID),
+            CLUSTER_ID,
+            CLUSTER_SIZE,
+            F.col(MATCH_PROBABILITY).cast("double"),
         )
+        .write.mode("overwrite")
+        .parquet(path)
+    )
+    spark.catalog.clearCache()  # splink's tables, persisted on the executors
     return finder, ds.dataset(path, format="parquet").count_rows()
+
+
+def _components(pairs):
+    """The connected components of linked records, in Spark: (``a``, ``label``) per record.
+
+    ``label`` is the smallest record id of the record's component (the cluster id
+    :func:`crmlib.analytics.linkage._clusters` gives). Minimum-label propagation:
+    each round, a record takes the smallest label among itself and its neighbours, so
+    that after as many rounds as the longest shortest path in a component, every record
+    holds the component's minimum; a round that changes no label ends it (Hirschberg,
+    Chandra & Sarwate 1979, "Computing connected components on parallel computers",
+    *Communications of the ACM* 22(8), 461-464). Only linked records take part: the others
+    are clusters of one. Each round is cut from the last (``localCheckpoint``), so that
+    the plan does not grow.
+    """
+    from pyspark.sql import functions as F  # noqa: N812
+
+    edges = pairs.unionByName(pairs.select(F.col("b").alias("a"), F.col("a").alias("b")))
+    edges = edges.localCheckpoint()
+    labels = edges.groupBy("a").agg(F.least(F.first("a"), F.min("b")).alias("label"))
+    labels = labels.localCheckpoint()
+    while True:
+        around = (
+            edges.join(labels.select(F.col("a").alias("b"), F.col("label").alias("near")), "b")
+            .groupBy("a")
+            .agg(F.min("near").alias("near"))
+        )
+        new = labels.join(around, "a").select("a", F.least("label", "near").alias("label"))
+        new = new.localCheckpoint()
+        if new.join(labels.withColumnRenamed("label", "old"), "a").where("label <> old").isEmpty():
+            return new
+        labels = new
 
 
 def _trained_settings(finder: DuplicateFinder, frame: pd.DataFrame, model: dict):
