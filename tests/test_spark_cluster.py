@@ -23,6 +23,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from test_cli import CRM
@@ -197,8 +198,21 @@ def test_every_step_on_a_cluster_equals_duckdb(cluster, folder, on_duckdb, tmp_p
     expected = _table(on_duckdb / "duplicate_clusters.parquet")
     got = _table(out / "duplicate_clusters.parquet")
     assert len(got) == len(expected) > 100_000  # every customer record, once
-    cluster_cols = [linkage.CLUSTER_ID, linkage.CLUSTER_SIZE]
-    pd.testing.assert_frame_equal(expected[cluster_cols], got[cluster_cols], check_dtype=False)
+    pd.testing.assert_index_equal(expected.index, got.index)
+    # the same model (trained in DuckDB), pairs scored by Spark: splink's Java Jaro-Winkler
+    # and DuckDB's differ on a few name pairs (tests/test_engines.py), which can move a
+    # link across the threshold; measured: 1 record of 102 616 in another cluster
+    moved = expected[linkage.CLUSTER_ID] != got[linkage.CLUSTER_ID]
+    assert moved.sum() <= 10, expected[moved].join(got[moved], rsuffix="_spark")
+    same = ~moved & (expected[linkage.CLUSTER_SIZE] == got[linkage.CLUSTER_SIZE])
+    assert same.sum() >= len(got) - 20  # a moved record changes its clusters' sizes only
+    linked = got[linkage.MATCH_PROBABILITY].notna()
+    assert (linked == (got[linkage.CLUSTER_SIZE] > 1)).all()
+    # the strongest link of each record: equal, but where a name pair's level differs
+    # (measured: 6 records, by at most 2.4e-4)
+    e, g = (x.loc[same, linkage.MATCH_PROBABILITY] for x in (expected, got))
+    assert (~np.isclose(e, g, rtol=RTOL, equal_nan=True)).sum() <= 20
+    assert ((e - g).abs().fillna(0) <= 1e-3).all()
     assert (got[linkage.CLUSTER_SIZE] > 1).sum() > 1000  # the planted duplicates were found
 
 
