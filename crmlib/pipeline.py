@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from crmlib.analytics import linkage, profitability
+from crmlib.analytics import linkage, linkage_spark, profitability
 from crmlib.analytics.summary import customer_summary, summary_query
 from crmlib.data import datasets, outofcore, rowsample
 from crmlib.data import schema as s
 from crmlib.data.io import ClientData, load_folder
-from crmlib.engines import Engine, check_engine, duckdb_memory
+from crmlib.engines import Engine, check_engine, duckdb_memory, spark_job
 from crmlib.errors import CRMError, DataError
 from crmlib.models import qci
 
@@ -48,6 +48,7 @@ def aggregate(
     as_of=None,
     spark_master: str | None = None,
     progress=None,
+    spark_progress=None,
 ) -> dict[str, dict]:
     """Run the transaction-level steps on a client folder and write one row per customer.
 
@@ -78,6 +79,9 @@ def aggregate(
     spark_master : str, optional
     progress : callable, optional
         Called with (step, seconds, rows) after each step.
+    spark_progress : callable, optional
+        For ``engine="spark"``: called with a :class:`crmlib.engines.SparkProgress`
+        while a Spark job runs (:func:`crmlib.engines.spark_job`).
 
     Returns
     -------
@@ -92,6 +96,8 @@ def aggregate(
     out.mkdir(parents=True, exist_ok=True)
     run = {"engine": engine, "spark_master": spark_master}
     with contextlib.ExitStack() as stack:
+        if engine == "spark":  # first, so that it also sees the tables registered
+            stack.enter_context(spark_job(spark_master, progress=spark_progress))
         if engine == "pandas":
             data, eng = datasets.load(source, as_of=as_of), None
         else:  # one engine, its views registered once, for the steps that write per customer
@@ -114,6 +120,9 @@ def aggregate(
                 cohorts = qci.cohort_retention(tx, freq="M", as_of=as_of, counts=True, **run)
                 cohorts.to_csv(path)
                 rows = len(cohorts)
+            elif engine == "spark":  # clustered and written by Spark, never collected
+                customers = _customers_for_linkage(data, engine)
+                rows = linkage_spark.write_clusters(customers, path, spark_master=spark_master)[1]
             else:
                 customers = _customers_for_linkage(data, engine)
                 rows = _to_parquet(linkage.find_duplicates(customers, **run).clusters_, path)

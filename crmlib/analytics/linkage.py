@@ -368,36 +368,52 @@ class DuplicateFinder:
             No ``customer_id``, none of name / e-mail / phone, or a repeated
             or empty id.
         """
-        if not 0 < self.threshold < 1:
-            raise CRMError(
-                f"threshold is a match probability between 0 and 1, not {self.threshold}"
-            )
-        frame = self._prepare(customers)
-        self.n_records_ = len(frame)
-        self.log_ = []
-        pairs = pd.DataFrame(
-            columns=[CUSTOMER_ID_L, CUSTOMER_ID_R, MATCH_PROBABILITY, MATCH_WEIGHT]
+        with self.trained(customers) as (frame, linker):
+            scored = None if linker is None else linker.inference.predict(self.review_floor)
+            pairs = None if scored is None else _pairs(scored.as_pandas_dataframe())
+        empty = [CUSTOMER_ID_L, CUSTOMER_ID_R, MATCH_PROBABILITY, MATCH_WEIGHT]
+        self.pairs_ = (pd.DataFrame(columns=empty) if pairs is None else pairs).reset_index(
+            drop=True
         )
-        self.parameters_ = pd.DataFrame(columns=["comparison", "level", "m", "u", "bayes_factor"])
-        self.probability_two_random_records_match_ = float("nan")
-        if len(frame) >= 2:
-            with _captured_splink_log(self.log_):
-                pairs = self._link(frame)
-        self.pairs_ = pairs.reset_index(drop=True)
         self.clusters_ = _clusters(frame["unique_id"], self.pairs_, self.threshold)
         return self
 
-    def _link(self, frame: pd.DataFrame) -> pd.DataFrame:
+    @contextmanager
+    def trained(self, customers: pd.DataFrame):
+        """Train the match model; yield splink's trained linker, open in its backend.
+
+        :meth:`fit` up to scoring the pairs, for a caller that scores them elsewhere
+        (:func:`crmlib.analytics.linkage_spark.write_clusters`). Sets ``n_records_``,
+        ``log_``, ``parameters_`` and the prior.
+
+        Yields
+        ------
+        (frame, linker)
+            The prepared records (pandas: ``unique_id``, normalised columns) and
+            splink's ``Linker`` (``None`` for fewer than two records).
+        """
+        if not 0 < self.threshold < 1:
+            raise CRMError(f"threshold is a match probability in (0, 1), not {self.threshold}")
+        frame = self._prepare(customers)
+        self.n_records_ = len(frame)
+        self.log_ = []
+        self.parameters_ = pd.DataFrame(columns=["comparison", "level", "m", "u", "bayes_factor"])
+        self.probability_two_random_records_match_ = float("nan")
+        if len(frame) < 2:
+            yield frame, None
+            return
         from splink import Linker, block_on
         from splink.internals.exceptions import EMTrainingException
 
         self.probability_two_random_records_match_ = _prior_match_probability(frame)
         settings = self._settings(frame)
         settings.probability_two_random_records_match = self.probability_two_random_records_match_
-        db_api, close = _splink_backend(self.engine, self.spark_master)
         n = len(frame)
         every_pair = n * (n - 1) / 2 <= self.max_pairs
-        try:
+        with (
+            _captured_splink_log(self.log_),
+            _splink_backend(self.engine, self.spark_master) as db_api,
+        ):
             linker = Linker(db_api.register(frame), settings, log_level=None)
             training = linker.training
             training.estimate_u_using_random_sampling(
@@ -427,42 +443,41 @@ class DuplicateFinder:
                     training.estimate_parameters_using_expectation_maximisation(rule)
                 except EMTrainingException:  # no pair shares the key: keep the m starts
                     self.log_.append(f"m not re-estimated on pairs of the same {label}: none")
-            predictions = linker.inference.predict(threshold_match_probability=self.review_floor)
-            pairs = predictions.as_pandas_dataframe()
             model = linker.misc.save_model_to_json()
-        finally:
-            close()
-        self.parameters_ = _parameters(model)
-        # the prior the weights were scored with: training may move it from the start above
-        self.probability_two_random_records_match_ = float(
-            model["probability_two_random_records_match"]
-        )
-        keep = [
-            "unique_id_l",
-            "unique_id_r",
-            MATCH_PROBABILITY,
-            MATCH_WEIGHT,
-            *[c for c in pairs.columns if c.startswith("mw_")],
-        ]
-        pairs = pairs[keep].rename(
-            columns={"unique_id_l": CUSTOMER_ID_L, "unique_id_r": CUSTOMER_ID_R}
-        )
-        return pairs.sort_values(MATCH_PROBABILITY, ascending=False)
+            self.parameters_ = _parameters(model)
+            # the prior the weights are scored with: training may move it from the start above
+            self.probability_two_random_records_match_ = float(
+                model["probability_two_random_records_match"]
+            )
+            yield frame, linker
 
 
+def _pairs(predictions: pd.DataFrame) -> pd.DataFrame:
+    """splink's scored pairs as ``pairs_``: ids, probability, weights; strongest first."""
+    weights = [c for c in predictions.columns if c.startswith("mw_")]
+    pairs = predictions[["unique_id_l", "unique_id_r", MATCH_PROBABILITY, MATCH_WEIGHT, *weights]]
+    pairs = pairs.rename(columns={"unique_id_l": CUSTOMER_ID_L, "unique_id_r": CUSTOMER_ID_R})
+    return pairs.sort_values(MATCH_PROBABILITY, ascending=False)
+
+
+@contextmanager
 def _splink_backend(engine: str, spark_master: str | None):
-    """splink's database API for an engine, and how to release it."""
+    """splink's database API for an engine, released at the end of the block."""
     from crmlib.engines import check_engine, spark_session
 
     if check_engine(engine) in ("pandas", "duckdb"):  # splink has no pandas backend
         from splink import DuckDBAPI
 
         api = DuckDBAPI()
-        return api, api.duckdb_con.close
+        try:
+            yield api
+        finally:
+            api.duckdb_con.close()
+        return
     from splink import SparkAPI
 
-    api = SparkAPI(spark_session=spark_session(spark_master), break_lineage_method="persist")
-    return api, lambda: None  # the session is the process's, shared by later steps
+    # the session is the process's, shared by later steps: not stopped here
+    yield SparkAPI(spark_session=spark_session(spark_master), break_lineage_method="persist")
 
 
 DETERMINISTIC_RECALL = 0.8  # share of true matches assumed to share an e-mail, or phone and surname
@@ -732,7 +747,9 @@ def read_finder(folder) -> DuplicateFinder:
     folder = Path(folder)
     missing = [name for name in FINDER_FILES if not (folder / name).is_file()]
     if missing:
-        raise CRMError(f"{folder.name}: no saved record linkage here (missing {', '.join(missing)})")
+        raise CRMError(
+            f"{folder.name}: no saved record linkage here (missing {', '.join(missing)})"
+        )
     model = json.loads((folder / "model.json").read_text(encoding="utf-8"))
     finder = DuplicateFinder(threshold=model["threshold"])
     ids = {s.CUSTOMER_ID: str, CLUSTER_ID: str, CUSTOMER_ID_L: str, CUSTOMER_ID_R: str}
@@ -798,7 +815,11 @@ class Identity:
         tail = f"{self.customers:,} customers (persons with a purchase by the as-of date)"
         if self.records is None:
             return f"No customer records to link: a customer is a customer id; {tail}."
-        systems = f" from {len(self.source_systems)} source systems" if len(self.source_systems) > 1 else ""
+        systems = (
+            f" from {len(self.source_systems)} source systems"
+            if len(self.source_systems) > 1
+            else ""
+        )
         if not self.linked:
             return (
                 f"{self.records:,} customer records{systems}, no duplicates found: one record is "

@@ -248,6 +248,18 @@ def with_currency(params: dict, currency: str | None) -> dict:
 )
 @click.option("--spark-master", metavar="URL", help="With --engine spark: the cluster's master.")
 @click.option(
+    "--driver-memory",
+    metavar="SIZE",
+    help="With --engine spark: the Spark driver's memory, e.g. 4g (default 4g; "
+    "env CRM_SPARK_DRIVER_MEMORY).",
+)
+@click.option(
+    "--executor-memory",
+    metavar="SIZE",
+    help="With --engine spark on a cluster: each executor's memory, e.g. 2g (default Spark's "
+    "1g; env CRM_SPARK_EXECUTOR_MEMORY).",
+)
+@click.option(
     "--snapshot/--no-snapshot",
     default=True,
     show_default=True,
@@ -291,6 +303,8 @@ def report(
     pdf,
     engine,
     spark_master,
+    driver_memory,
+    executor_memory,
     snapshot,
     sample_customers,
     sample_seed,
@@ -326,6 +340,7 @@ def report(
         import os
 
         os.environ["CRM_DUCKDB_MEMORY"] = memory_limit
+    _spark_memory(engine, driver_memory, executor_memory)  # the lessons' kernels inherit them
 
     # nbclient logs timeouts and kernel deaths that the progress lines already report
     logging.getLogger("papermill").addHandler(logging.NullHandler())
@@ -492,13 +507,31 @@ def synth(customers, seed, out, fmt, truth, chunk_customers):
     "--memory-limit", help="DuckDB's memory limit, e.g. 4GB (default 4GB); it spills past it."
 )
 @click.option("--spark-master", metavar="URL", help="With --engine spark: the cluster's master.")
-def aggregate(data, out, engine, steps, as_of, memory_limit, spark_master):
+@click.option(
+    "--driver-memory",
+    metavar="SIZE",
+    help="With --engine spark: the Spark driver's memory, e.g. 4g (default 4g; "
+    "env CRM_SPARK_DRIVER_MEMORY).",
+)
+@click.option(
+    "--executor-memory",
+    metavar="SIZE",
+    help="With --engine spark on a cluster: each executor's memory, e.g. 2g (default Spark's "
+    "1g; env CRM_SPARK_EXECUTOR_MEMORY).",
+)
+def aggregate(
+    data, out, engine, steps, as_of, memory_limit, spark_master, driver_memory, executor_memory
+):
     """Run the transaction-level steps on a folder too large for memory.
 
     Reads DATA (a client folder of Parquet or CSV files with the workbook's
     column names) with DuckDB or Spark and writes one row per customer:
     customer_summary.parquet, customer_profitability.parquet,
     cohort_counts.csv and, with the duplicates step, duplicate_clusters.parquet.
+    With --engine spark, the Spark jobs' progress (stage, tasks done/total) is
+    shown on stderr; a job that fails, loses its driver or executors, or
+    finishes no task for CRM_SPARK_STALL_SECONDS (default 300) ends the
+    command with an error (exit 1).
     """
     import os
 
@@ -508,8 +541,26 @@ def aggregate(data, out, engine, steps, as_of, memory_limit, spark_master):
         os.environ["CRM_DUCKDB_MEMORY"] = memory_limit
     if spark_master and engine != "spark":
         raise CRMError("--spark-master is for --engine spark")
+    _spark_memory(engine, driver_memory, executor_memory)
+    live = sys.stderr.isatty()
+    shown = {"line": "", "at": 0.0}
+
+    def spark_progress(event) -> None:  # a crmlib.engines.SparkProgress, from a thread
+        import time
+
+        line, now = str(event), time.monotonic()
+        if live:
+            sys.stderr.write("\r\033[K" + line)
+        elif line != shown["line"] and now - shown["at"] >= 5:  # a log: a line every 5 s at most
+            sys.stderr.write(line + "\n")
+        else:
+            return
+        sys.stderr.flush()
+        shown.update(line=line, at=now)
 
     def show(step, seconds, rows):
+        if live:
+            sys.stderr.write("\r\033[K")
         click.echo(f"{step}: {rows:,} rows in {seconds:.1f} s", err=True)
 
     chosen = [x.strip() for x in steps.split(",") if x.strip()]
@@ -521,9 +572,25 @@ def aggregate(data, out, engine, steps, as_of, memory_limit, spark_master):
         as_of=as_of,
         spark_master=spark_master,
         progress=show,
+        spark_progress=spark_progress if engine == "spark" else None,
     )
     for step, info in done.items():
         click.echo(f"{step}: {info['rows']:,} rows -> {out / info['file']}")
+
+
+def _spark_memory(engine: str, driver: str | None, executor: str | None) -> None:
+    """Set the Spark memory options as the environment variables Spark sessions read."""
+    import os
+
+    from crmlib import engines
+
+    if (driver or executor) and engine != "spark":
+        raise CRMError("--driver-memory and --executor-memory are for --engine spark")
+    for name, value in (("DRIVER", driver), ("EXECUTOR", executor)):
+        if value:
+            os.environ[f"CRM_SPARK_{name}_MEMORY"] = value.strip()
+    if engine == "spark":
+        engines.spark_memory()  # a size Spark reads, or a CRMError now
 
 
 def _register_optional() -> None:
