@@ -113,10 +113,10 @@ def baseline_child(path: str) -> None:
 
 def spark_startup_child() -> None:
     """Start crmlib's local Spark session and print how long it took as JSON."""
-    from crmlib import engines
+    from crmlib import spark
 
     start = time.perf_counter()
-    engines.spark_session()
+    spark.spark_session()
     print(json.dumps({"seconds": time.perf_counter() - start, "rows": 0}))
 
 

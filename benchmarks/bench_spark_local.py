@@ -4,7 +4,7 @@ For each client folder given (``crm synth --customers N --format parquet``) and 
 step (summary, profitability, cohorts), runs the step as ``crm aggregate --steps STEP``
 runs it (:func:`crmlib.pipeline.aggregate`), each time in a fresh Python process whose
 imports are not timed: once with ``engine="duckdb"`` and once with ``engine="spark"``
-(local mode, :func:`crmlib.engines.spark_session`'s defaults). The Spark process first
+(local mode, :func:`crmlib.spark.spark_session`'s defaults). The Spark process first
 starts the session (the JVM; timed on its own as "start-up") and then runs the step.
 Best of ``--repeat`` runs each. Printed per step: the DuckDB seconds, Spark's start-up
 and step seconds, the ratio Spark / DuckDB with the start-up counted (what a consultant
@@ -43,7 +43,7 @@ TARGET_LINES = 5_000_000
 CHILD = """
 import json, sys, time
 from crmlib import pipeline
-from crmlib.engines import spark_session
+from crmlib.spark import spark_session
 folder, out, engine, step = sys.argv[1:5]
 startup = 0.0
 if engine == "spark":

@@ -27,9 +27,10 @@ from crmlib.analytics.summary import customer_summary, summary_query
 from crmlib.data import datasets, outofcore, rowsample
 from crmlib.data import schema as s
 from crmlib.data.io import ClientData, load_folder
-from crmlib.engines import Engine, check_engine, duckdb_memory, spark_job
+from crmlib.engines import Engine, check_engine, duckdb_memory
 from crmlib.errors import CRMError, DataError
 from crmlib.models import qci
+from crmlib.spark import spark_job
 
 STEPS = ("summary", "profitability", "cohorts", "duplicates")
 STEP_FILES = {
@@ -80,8 +81,8 @@ def aggregate(
     progress : callable, optional
         Called with (step, seconds, rows) after each step.
     spark_progress : callable, optional
-        For ``engine="spark"``: called with a :class:`crmlib.engines.SparkProgress`
-        while a Spark job runs (:func:`crmlib.engines.spark_job`).
+        For ``engine="spark"``: called with a :class:`crmlib.spark.SparkProgress`
+        while a Spark job runs (:func:`crmlib.spark.spark_job`).
 
     Returns
     -------

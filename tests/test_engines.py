@@ -18,7 +18,7 @@ import pytest
 from test_cli import crm  # the crm command in a subprocess, as users run it
 
 from crmlib import engines, synth
-from crmlib.analytics import linkage
+from crmlib.analytics import linkage, linkquality
 from crmlib.analytics import profitability as prof
 from crmlib.analytics.summary import customer_summary, summary_query
 from crmlib.data import datasets
@@ -292,7 +292,7 @@ def test_duplicate_detection_is_the_same_on_spark_and_finds_the_planted_pairs():
     ]
     pd.testing.assert_frame_equal(*linked)
     truth = small.truth.records.set_index(s.CUSTOMER_ID)[synth.PERSON_ID]
-    quality = linkage.pairwise_link_quality(on_spark.clusters_[linkage.CLUSTER_ID], truth)
+    quality = linkquality.pairwise_link_quality(on_spark.clusters_[linkage.CLUSTER_ID], truth)
     assert quality["true_pairs"] >= 20 and quality["f1"] >= 0.95
 
 

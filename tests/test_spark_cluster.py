@@ -28,7 +28,7 @@ import pandas as pd
 import pytest
 from test_cli import CRM
 
-from crmlib import engines
+from crmlib import spark
 from crmlib.analytics import linkage
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
@@ -234,7 +234,7 @@ def test_a_killed_worker_ends_the_command_with_an_error_not_a_hang(cluster, fold
         time.sleep(0.5)
     cluster.kill("worker")
     killed = time.monotonic()
-    bound = STALL + engines.SPARK_CANCEL_GRACE + 30  # + the poll and the JVM's shutdown
+    bound = STALL + spark.SPARK_CANCEL_GRACE + 30  # + the poll and the JVM's shutdown
     try:
         code = proc.wait(timeout=bound)
     except subprocess.TimeoutExpired:
@@ -257,8 +257,8 @@ def test_a_driver_out_of_memory_ends_with_an_error_not_a_hang():
     """Issue #20's failure in local mode: rows collected to a small driver heap."""
     _needs_spark()
     code = (
-        "from crmlib import engines\n"
-        "with engines.spark_job('local[1]') as spark:\n"
+        "from crmlib import spark as crm_spark\n"
+        "with crm_spark.spark_job('local[1]') as spark:\n"
         "    spark.range(30_000_000).selectExpr('id', 'uuid() AS u').toPandas()\n"
     )
     start = time.monotonic()
@@ -281,13 +281,13 @@ def test_a_driver_out_of_memory_ends_with_an_error_not_a_hang():
 def test_memory_settings_are_read_and_checked(monkeypatch):
     monkeypatch.setenv("CRM_SPARK_DRIVER_MEMORY", "1536m")
     monkeypatch.setenv("CRM_SPARK_EXECUTOR_MEMORY", "2g")
-    assert engines.spark_memory() == ("1536m", "2g")
+    assert spark.spark_memory() == ("1536m", "2g")
     monkeypatch.delenv("CRM_SPARK_DRIVER_MEMORY")
     monkeypatch.delenv("CRM_SPARK_EXECUTOR_MEMORY")
-    assert engines.spark_memory() == (engines.SPARK_DRIVER_MEMORY, None)
+    assert spark.spark_memory() == (spark.SPARK_DRIVER_MEMORY, None)
     monkeypatch.setenv("CRM_SPARK_EXECUTOR_MEMORY", "lots")
     with pytest.raises(CRMError, match="executor memory 'lots' is not a size"):
-        engines.spark_memory()
+        spark.spark_memory()
 
 
 def test_memory_options_are_refused_without_spark(tmp_path):

@@ -7,7 +7,7 @@ splink's Fellegi-Sunter model (Fellegi & Sunter 1969, "A theory for record linka
 64(328)): blocking rules choose the candidate pairs, u probabilities are estimated from random
 pairs, m probabilities by expectation maximisation, and pairs above a match probability are
 clustered (connected components). :func:`merge_customers` turns the clusters into one golden
-record per person and applies the id map to every table. :func:`pairwise_link_quality` scores
+record per person and applies the id map to every table. :func:`crmlib.analytics.linkquality.pairwise_link_quality` scores
 clusters against a known truth. :func:`identify` is the one Identify step of every lesson and
 of ``crm report``: it links the records (or reads the links :func:`write_finder` saved) and,
 when they come from several source systems or hold duplicates, returns the data on persons;
@@ -206,7 +206,7 @@ class DuplicateFinder:
     engine : {"duckdb", "pandas", "spark"}
         splink's backend: DuckDB in this process ("pandas", the workbook's
         in-memory engine, means the same here), or Spark
-        (:func:`crmlib.engines.spark_session`, for a cluster). Both find the
+        (:func:`crmlib.spark.spark_session`, for a cluster). Both find the
         same links on the same records (tests/test_engines.py); u of the fuzzy
         name levels may differ by a few per cent, because DuckDB's
         Jaro-Winkler function and splink's Java one differ on some names.
@@ -463,7 +463,8 @@ def _pairs(predictions: pd.DataFrame) -> pd.DataFrame:
 @contextmanager
 def _splink_backend(engine: str, spark_master: str | None):
     """splink's database API for an engine, released at the end of the block."""
-    from crmlib.engines import check_engine, spark_session
+    from crmlib.engines import check_engine
+    from crmlib.spark import spark_session
 
     if check_engine(engine) in ("pandas", "duckdb"):  # splink has no pandas backend
         from splink import DuckDBAPI
@@ -577,57 +578,6 @@ def find_duplicates(
         Fitted: ``pairs_``, ``clusters_``, ``parameters_``.
     """
     return DuplicateFinder(threshold=threshold, seed=seed, **settings).fit(customers)
-
-
-def pairwise_link_quality(predicted: pd.Series, truth: pd.Series) -> dict:
-    """Precision, recall and F1 of the record pairs put together, against a known truth.
-
-    A pair of records is *predicted* when both are in one cluster and *true*
-    when both belong to one entity. With n_g records in group g, a grouping
-    holds sum C(n_g, 2) pairs; the correct pairs are those of the groups of
-    (cluster, entity) combined (Christen, *Data Matching*, Springer 2012,
-    sec. 7.3: pairwise precision, recall and F-measure).
-
-    Parameters
-    ----------
-    predicted : pandas.Series
-        Cluster of each record, indexed by record id (e.g.
-        ``finder.clusters_["cluster_id"]``).
-    truth : pandas.Series
-        True entity of each record, indexed by record id.
-
-    Returns
-    -------
-    dict
-        ``precision``, ``recall``, ``f1``, ``predicted_pairs``, ``true_pairs``,
-        ``correct_pairs`` (precision or recall is 1.0 when there is nothing to
-        find or nothing was linked).
-    """
-    common = predicted.index.intersection(truth.index)
-    if len(common) == 0:
-        raise DataError("pairwise_link_quality: the predicted and true record ids do not overlap")
-    frame = pd.DataFrame(
-        {"p": predicted.reindex(common).to_numpy(), "t": truth.reindex(common).to_numpy()}
-    )
-
-    def n_pairs(sizes):
-        sizes = np.asarray(sizes, dtype=float)
-        return float((sizes * (sizes - 1) / 2).sum())
-
-    found = n_pairs(frame.groupby("p").size())
-    true = n_pairs(frame.groupby("t").size())
-    correct = n_pairs(frame.groupby(["p", "t"]).size())
-    precision = correct / found if found else 1.0
-    recall = correct / true if true else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {
-        "precision": precision,
-        "recall": recall,
-        "f1": f1,
-        "predicted_pairs": int(found),
-        "true_pairs": int(true),
-        "correct_pairs": int(correct),
-    }
 
 
 @dataclasses.dataclass

@@ -29,7 +29,7 @@ from crmlib.analytics.linkage import (
     _clusters,
 )
 from crmlib.data import schema as s
-from crmlib.engines import spark_session
+from crmlib.spark import spark_session
 
 
 def write_clusters(
@@ -58,7 +58,7 @@ def write_clusters(
     threshold : float, default 0.9
     seed : int
     spark_master : str, optional
-        As for :func:`crmlib.engines.spark_session`.
+        As for :func:`crmlib.spark.spark_session`.
     **settings
         Other :class:`DuplicateFinder` settings.
 

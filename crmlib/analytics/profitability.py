@@ -157,7 +157,7 @@ def customer_profitability(
     as_of : date-like, optional
         Last day counted; default ``data.as_of``, else the last order date.
     spark_master : str, optional
-        For ``engine="spark"``: see :func:`crmlib.engines.spark_session`.
+        For ``engine="spark"``: see :func:`crmlib.spark.spark_session`.
 
     Returns
     -------

@@ -76,7 +76,7 @@ def customer_summary(
         for a path or more than :data:`DUCKDB_THRESHOLD` rows, else pandas.
         Every engine gives the same summary.
     spark_master : str, optional
-        For ``engine="spark"``: the cluster (:func:`crmlib.engines.spark_session`).
+        For ``engine="spark"``: the cluster (:func:`crmlib.spark.spark_session`).
 
     Returns
     -------

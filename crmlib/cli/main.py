@@ -545,7 +545,7 @@ def aggregate(
     live = sys.stderr.isatty()
     shown = {"line": "", "at": 0.0}
 
-    def spark_progress(event) -> None:  # a crmlib.engines.SparkProgress, from a thread
+    def spark_progress(event) -> None:  # a crmlib.spark.SparkProgress, from a thread
         import time
 
         line, now = str(event), time.monotonic()
@@ -582,7 +582,7 @@ def _spark_memory(engine: str, driver: str | None, executor: str | None) -> None
     """Set the Spark memory options as the environment variables Spark sessions read."""
     import os
 
-    from crmlib import engines
+    from crmlib import spark
 
     if (driver or executor) and engine != "spark":
         raise CRMError("--driver-memory and --executor-memory are for --engine spark")
@@ -590,7 +590,7 @@ def _spark_memory(engine: str, driver: str | None, executor: str | None) -> None
         if value:
             os.environ[f"CRM_SPARK_{name}_MEMORY"] = value.strip()
     if engine == "spark":
-        engines.spark_memory()  # a size Spark reads, or a CRMError now
+        spark.spark_memory()  # a size Spark reads, or a CRMError now
 
 
 def _register_optional() -> None:

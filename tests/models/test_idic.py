@@ -14,7 +14,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from crmlib import synth
-from crmlib.analytics import clv, linkage, segments, uplift, wallet
+from crmlib.analytics import clv, linkage, linkquality, segments, uplift, wallet
 from crmlib.analytics.summary import customer_summary
 from crmlib.data import schema as s
 from crmlib.data.io import ClientData
@@ -73,7 +73,7 @@ def finder(company):
 
 
 def test_find_duplicates_recovers_the_planted_duplicates(finder, company, person_of):
-    quality = linkage.pairwise_link_quality(finder.clusters_[linkage.CLUSTER_ID], person_of)
+    quality = linkquality.pairwise_link_quality(finder.clusters_[linkage.CLUSTER_ID], person_of)
     assert quality["true_pairs"] > 150  # enough planted pairs for the F1 to mean something
     assert quality["f1"] >= 0.98, quality
     assert quality["precision"] >= 0.98 and quality["recall"] >= 0.97, quality
@@ -148,7 +148,7 @@ def test_pairwise_link_quality_by_hand():
     # truth: {a, b, c} one person, {d} alone; predicted: {a, b}, {c, d}
     truth = pd.Series(["p", "p", "p", "q"], index=list("abcd"))
     predicted = pd.Series([1, 1, 2, 2], index=list("abcd"))
-    q = linkage.pairwise_link_quality(predicted, truth)
+    q = linkquality.pairwise_link_quality(predicted, truth)
     # true pairs ab ac bc (3); predicted ab cd (2); correct ab (1)
     assert (q["true_pairs"], q["predicted_pairs"], q["correct_pairs"]) == (3, 2, 1)
     assert q["precision"] == pytest.approx(0.5) and q["recall"] == pytest.approx(1 / 3)

@@ -59,7 +59,7 @@ def cohort_retention(
     engine : {"pandas", "duckdb", "spark"}
         Where the customers are counted; every engine gives the same matrix.
     spark_master : str, optional
-        For ``engine="spark"``: see :func:`crmlib.engines.spark_session`.
+        For ``engine="spark"``: see :func:`crmlib.spark.spark_session`.
     complete_only : bool, default False
         Also leave out the cohorts of a first or last period the data cover
         only in part (:func:`crmlib.analytics.periods.period_coverage`): a cohort whose
