@@ -238,6 +238,7 @@ def at_scale(
     seed: int = rowsample.SAMPLE_SEED,
     memory_limit: str | None = None,
     progress=None,
+    spark_progress=None,
 ) -> AtScale:
     """Validate a large folder out of core, aggregate every row once, and sample customers.
 
@@ -260,6 +261,8 @@ def at_scale(
         :func:`crmlib.engines.duckdb_memory`).
     progress : callable, optional
         Called with (step, seconds, rows) after the validation, each step and the sample.
+    spark_progress : callable, optional
+        For ``engine="spark"``: the progress of the Spark jobs (:func:`aggregate`).
 
     Returns
     -------
@@ -294,6 +297,7 @@ def at_scale(
         as_of=checked.as_of,
         spark_master=spark_master,
         progress=progress,
+        spark_progress=spark_progress,
     )
     start = time.perf_counter()
     drawn = rowsample.customer_sample(

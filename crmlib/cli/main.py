@@ -391,6 +391,7 @@ def report(
             sample_customers=sample_customers,
             sample_seed=sample_seed,
             memory_limit=memory_limit,
+            spark_progress=spark_printer(live) if engine == "spark" else None,
         )
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -543,20 +544,7 @@ def aggregate(
         raise CRMError("--spark-master is for --engine spark")
     _spark_memory(engine, driver_memory, executor_memory)
     live = sys.stderr.isatty()
-    shown = {"line": "", "at": 0.0}
-
-    def spark_progress(event) -> None:  # a crmlib.spark.SparkProgress, from a thread
-        import time
-
-        line, now = str(event), time.monotonic()
-        if live:
-            sys.stderr.write("\r\033[K" + line)
-        elif line != shown["line"] and now - shown["at"] >= 5:  # a log: a line every 5 s at most
-            sys.stderr.write(line + "\n")
-        else:
-            return
-        sys.stderr.flush()
-        shown.update(line=line, at=now)
+    spark_progress = spark_printer(live)
 
     def show(step, seconds, rows):
         if live:
@@ -576,6 +564,30 @@ def aggregate(
     )
     for step, info in done.items():
         click.echo(f"{step}: {info['rows']:,} rows -> {out / info['file']}")
+
+
+def spark_printer(live: bool):
+    """A callback that shows a Spark job's progress (:class:`crmlib.spark.SparkProgress`) on stderr.
+
+    On a terminal (``live``) one line, redrawn; in a log, a line when the progress changed
+    and at most every 5 s. It is called from a background thread.
+    """
+    import time
+
+    shown = {"line": "", "at": 0.0}
+
+    def show(event) -> None:
+        line, now = str(event), time.monotonic()
+        if live:
+            sys.stderr.write("\r\033[K" + line)
+        elif line != shown["line"] and now - shown["at"] >= 5:
+            sys.stderr.write(line + "\n")
+        else:
+            return
+        sys.stderr.flush()
+        shown.update(line=line, at=now)
+
+    return show
 
 
 def _spark_memory(engine: str, driver: str | None, executor: str | None) -> None:

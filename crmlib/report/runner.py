@@ -176,6 +176,7 @@ def run_report(
     sample_customers: int = rowsample.SAMPLE_CUSTOMERS,
     sample_seed: int = rowsample.SAMPLE_SEED,
     memory_limit: str | None = None,
+    spark_progress=None,
 ) -> ReportResult:
     """Validate the client folder, run the lessons on it and build the report.
 
@@ -237,6 +238,9 @@ def run_report(
     memory_limit : str, optional
         At scale: DuckDB's memory limit for validating and sampling (default
         :data:`crmlib.engines.DUCKDB_MEMORY`).
+    spark_progress : callable, optional
+        At scale with ``engine="spark"``: called with a :class:`crmlib.spark.SparkProgress`
+        while the per-customer tables are computed (:func:`crmlib.spark.spark_job`).
 
     Returns
     -------
@@ -388,6 +392,7 @@ def run_report(
                     customers=sample_customers,
                     seed=sample_seed,
                     memory_limit=memory_limit,
+                    spark_progress=spark_progress,
                     progress=lambda step, seconds, rows: notify(
                         Progress("data", step, 0, 0, seconds, f"{rows:,} rows")
                     ),
