@@ -165,7 +165,7 @@ def on_a_sample(sample, every_customer=()) -> dict:
         ``{"sample": {...}}`` to merge into the figures given to :func:`record`; ``{}``
         when ``sample`` is None or holds every customer.
     """
-    if sample is None or sample.sampled >= sample.customers:
+    if sample is None or not sample.partial:
         return {}
     return {
         SAMPLE: {

@@ -65,13 +65,18 @@ class CustomerSample:
     rows: dict = field(default_factory=dict)
 
     @property
+    def partial(self) -> bool:
+        """True when some customers are not in the sample."""
+        return self.sampled < self.customers
+
+    @property
     def fraction(self) -> float:
         """The sampled share of the customers (1.0 when every customer is in it)."""
         return self.sampled / self.customers if self.customers else 1.0
 
     def sentence(self) -> str:
         """One sentence for a reader: how large the sample is and how it was drawn."""
-        if self.sampled == self.customers:
+        if not self.partial:
             return f"Every one of the {self.customers:,} customer ids is in the sample."
         return (
             f"Charts and fits that need individual rows use a sample of {self.sampled:,} of the "

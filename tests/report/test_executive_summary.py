@@ -20,6 +20,7 @@ from report_helpers import crm
 
 from crmlib import results
 from crmlib.analytics import metrics
+from crmlib.data.rowsample import CustomerSample
 from crmlib.errors import CRMError
 from crmlib.report import summary
 
@@ -407,21 +408,16 @@ def test_the_plain_index_is_the_same_page_from_the_manifest_in_the_currency():
 # --- a report at scale: sections on a sample of customers ---------------------------------
 
 
-class _Drawn:
-    """A sample as crmlib.data.rowsample.CustomerSample gives it."""
-
-    def __init__(self, customers, sampled, seed=7):
-        self.customers, self.sampled, self.seed = customers, sampled, seed
-
-    def sentence(self):
-        return f"a sample of {self.sampled} of {self.customers}"
+def _drawn(customers, sampled, seed=7):
+    """A sample as crmlib.data.rowsample.customer_sample draws it."""
+    return CustomerSample(customers, sampled, seed)
 
 
 def _at_scale() -> dict:
     """The planted sections with IDIC and the value chain on a sample of 1,000 of 5,248 ids,
     and QCi on the same sample but with its questionnaire figures of the whole client."""
     by_lesson = _by_lesson()
-    drawn = _Drawn(5248, 1000)
+    drawn = _drawn(5248, 1000)
     by_lesson["idic"]["results"].update(results.on_a_sample(drawn))
     by_lesson["value_chain"]["results"].update(results.on_a_sample(drawn))
     by_lesson["qci"]["results"].update(
@@ -433,8 +429,8 @@ def _at_scale() -> dict:
 
 def test_a_sample_that_holds_every_customer_is_not_a_sample():
     assert results.on_a_sample(None) == {}
-    assert results.on_a_sample(_Drawn(600, 600)) == {}
-    entry = results.on_a_sample(_Drawn(5248, 1000), every_customer=["customers"])["sample"]
+    assert results.on_a_sample(_drawn(600, 600)) == {}
+    entry = results.on_a_sample(_drawn(5248, 1000), every_customer=["customers"])["sample"]
     assert (entry["customers"], entry["sampled"], entry["every_customer"]) == (5248, 1000, ["customers"])
     with pytest.raises(CRMError, match="results.on_a_sample"):
         results.record("idic", {"sample": {"customers": 3}})
