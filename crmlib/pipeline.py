@@ -183,10 +183,13 @@ class PerCustomer:
 
 
 def read_per_customer(folder) -> PerCustomer | None:
-    """The per-customer tables :func:`at_scale` wrote to ``folder``; None when ``folder`` is None.
+    """The per-customer tables :func:`at_scale` wrote to ``folder``, when the lesson needs them.
 
-    A lesson calls this with its ``aggregates_dir`` parameter: None when the
-    lesson computes everything from the rows it loaded itself.
+    A lesson calls this with its ``aggregates_dir`` parameter. None when the lesson computes
+    everything from the rows it loaded itself: ``folder`` is None (a report in memory), or
+    the sample holds every customer, so that the rows loaded are all the rows (and the
+    records linked into persons count as they do in memory, which the per-customer tables,
+    one row per customer id, do not).
     """
     if folder is None:
         return None
@@ -201,6 +204,8 @@ def read_per_customer(folder) -> PerCustomer | None:
     except (OSError, ValueError, TypeError) as exc:
         raise CRMError(f"{folder.name}: not a complete folder of per-customer tables ({exc})") from None
     cohorts.columns = cohorts.columns.astype(int)
+    if not sample.partial:
+        return None
     return PerCustomer(tables["summary"], tables["profitability"], cohorts, sample)
 
 
