@@ -57,6 +57,25 @@ def copy_rejects(source: Path, path: Path) -> None:
             writer.writerow([_escape_cell(v) for v in row])
 
 
+def spark_options(command):
+    """The Spark options of ``crm report`` and ``crm aggregate``: the master and the memory."""
+    command = click.option(
+        "--executor-memory",
+        metavar="SIZE",
+        help="With --engine spark on a cluster: each executor's memory, e.g. 2g "
+        "(default Spark's 1g; env CRM_SPARK_EXECUTOR_MEMORY).",
+    )(command)
+    command = click.option(
+        "--driver-memory",
+        metavar="SIZE",
+        help="With --engine spark: the Spark driver's memory, e.g. 4g (default 4g; "
+        "env CRM_SPARK_DRIVER_MEMORY).",
+    )(command)
+    return click.option(
+        "--spark-master", metavar="URL", help="With --engine spark: the cluster's master."
+    )(command)
+
+
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--as-of", help="Last day of the data (YYYY-MM-DD); later orders are rejected.")
@@ -246,19 +265,7 @@ def with_currency(params: dict, currency: str | None) -> dict:
     show_default=True,
     help="Where the lessons run the transaction-level steps.",
 )
-@click.option("--spark-master", metavar="URL", help="With --engine spark: the cluster's master.")
-@click.option(
-    "--driver-memory",
-    metavar="SIZE",
-    help="With --engine spark: the Spark driver's memory, e.g. 4g (default 4g; "
-    "env CRM_SPARK_DRIVER_MEMORY).",
-)
-@click.option(
-    "--executor-memory",
-    metavar="SIZE",
-    help="With --engine spark on a cluster: each executor's memory, e.g. 2g (default Spark's "
-    "1g; env CRM_SPARK_EXECUTOR_MEMORY).",
-)
+@spark_options
 @click.option(
     "--snapshot/--no-snapshot",
     default=True,
@@ -507,19 +514,7 @@ def synth(customers, seed, out, fmt, truth, chunk_customers):
 @click.option(
     "--memory-limit", help="DuckDB's memory limit, e.g. 4GB (default 4GB); it spills past it."
 )
-@click.option("--spark-master", metavar="URL", help="With --engine spark: the cluster's master.")
-@click.option(
-    "--driver-memory",
-    metavar="SIZE",
-    help="With --engine spark: the Spark driver's memory, e.g. 4g (default 4g; "
-    "env CRM_SPARK_DRIVER_MEMORY).",
-)
-@click.option(
-    "--executor-memory",
-    metavar="SIZE",
-    help="With --engine spark on a cluster: each executor's memory, e.g. 2g (default Spark's "
-    "1g; env CRM_SPARK_EXECUTOR_MEMORY).",
-)
+@spark_options
 def aggregate(
     data, out, engine, steps, as_of, memory_limit, spark_master, driver_memory, executor_memory
 ):

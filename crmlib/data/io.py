@@ -107,6 +107,32 @@ class TableReport:
     rejected: int
 
 
+def validation_summary(reports: dict[str, TableReport], warnings) -> dict:
+    """What ``crm validate --json`` prints for a usable folder, whichever engine validated it.
+
+    Parameters
+    ----------
+    reports : dict
+        The row counts per table.
+    warnings : iterable of str
+
+    Returns
+    -------
+    dict
+        ``usable`` (True), ``tables`` (file, rows, accepted, rejected per table),
+        ``errors`` (empty) and ``warnings``.
+    """
+    return {
+        "usable": True,
+        "tables": {
+            name: {"file": r.file, "rows": r.rows, "accepted": r.accepted, "rejected": r.rejected}
+            for name, r in reports.items()
+        },
+        "errors": [],
+        "warnings": list(warnings),
+    }
+
+
 @dataclass
 class ClientData:
     """A validated client folder.
@@ -148,20 +174,7 @@ class ClientData:
 
     def summary(self) -> dict:
         """A JSON-ready summary (what ``crm validate --json`` prints)."""
-        return {
-            "usable": True,
-            "tables": {
-                name: {
-                    "file": r.file,
-                    "rows": r.rows,
-                    "accepted": r.accepted,
-                    "rejected": r.rejected,
-                }
-                for name, r in self.reports.items()
-            },
-            "errors": [],
-            "warnings": list(self.warnings),
-        }
+        return validation_summary(self.reports, self.warnings)
 
     def top_reasons(self, n: int = 5) -> pd.DataFrame:
         """The most frequent reject reasons per table, with row counts."""

@@ -119,21 +119,8 @@ class OutOfCoreData:
     source: Path | None = None
 
     def summary(self) -> dict:
-        """A JSON-ready summary, shaped as :meth:`crmlib.data.io.ClientData.summary`."""
-        return {
-            "usable": True,
-            "tables": {
-                name: {
-                    "file": r.file,
-                    "rows": r.rows,
-                    "accepted": r.accepted,
-                    "rejected": r.rejected,
-                }
-                for name, r in self.reports.items()
-            },
-            "errors": [],
-            "warnings": list(self.warnings),
-        }
+        """A JSON-ready summary, as :meth:`crmlib.data.io.ClientData.summary` gives."""
+        return io.validation_summary(self.reports, self.warnings)
 
     def top_reasons(self, n: int = 5) -> pd.DataFrame:
         """The most frequent reject reasons per table, as :meth:`ClientData.top_reasons`."""
