@@ -444,7 +444,7 @@ class DuplicateFinder:
                 except EMTrainingException:  # no pair shares the key: keep the m starts
                     self.log_.append(f"m not re-estimated on pairs of the same {label}: none")
             model = linker.misc.save_model_to_json()
-            self.parameters_ = _parameters(model)
+            self.parameters_ = _parameters(model, linker)
             # the prior the weights are scored with: training may move it from the start above
             self.probability_two_random_records_match_ = float(
                 model["probability_two_random_records_match"]
@@ -507,20 +507,37 @@ def _prior_match_probability(frame: pd.DataFrame) -> float:
     return float(min(max(len(pairs), 1) / DETERMINISTIC_RECALL / (n * (n - 1) / 2), 0.5))
 
 
-def _parameters(model: dict) -> pd.DataFrame:
+def _parameters(model: dict, linker=None) -> pd.DataFrame:
+    """m, u and Bayes factor of every comparison level the model scores with.
+
+    A level whose u the training could not estimate (no random pair reached it, as an exact
+    e-mail match among a few thousand records) has no u in the saved model; splink then
+    scores it with its default u, which the fitted ``linker``'s levels give. ``u_default``
+    says where that is so.
+    """
+    used = {}  # (comparison, level) -> the u splink scores with, defaults included
+    if linker is not None:
+        for comparison in linker._settings_obj.comparisons:  # splink 4's settings of the fit
+            for level in comparison.comparison_levels:
+                if not level.is_null_level:
+                    used[(comparison.output_column_name, level.label_for_charts)] = level.u_probability
     rows = []
     for comparison in model["comparisons"]:
         for level in comparison["comparison_levels"]:
             if level.get("is_null_level"):
                 continue
+            name, label = comparison["output_column_name"], level["label_for_charts"]
             m, u = level.get("m_probability"), level.get("u_probability")
+            default = u is None and used.get((name, label)) is not None
+            u = used[(name, label)] if default else u
             rows.append(
                 {
-                    "comparison": comparison["output_column_name"],
-                    "level": level["label_for_charts"],
+                    "comparison": name,
+                    "level": label,
                     "m": m,
                     "u": u,
                     "bayes_factor": m / u if m is not None and u else np.nan,
+                    "u_default": default,
                 }
             )
     return pd.DataFrame(rows)

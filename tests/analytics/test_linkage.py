@@ -93,3 +93,38 @@ def test_saved_links_are_ids_only_and_give_the_same_persons(tmp_path):
         linkage.identify(other, saved=folder)
     with pytest.raises(CRMError, match="no saved record linkage"):
         linkage.identify(data, saved=tmp_path)
+
+
+def test_a_level_whose_u_was_not_estimated_is_scored_with_splinks_default():
+    """A fit on many records may see no random pair reach a rare level (an exact e-mail):
+    the saved model then has no u for it, and splink scores it with its default u. The
+    parameters must hold that u, so that a level's Bayes factor is the one the pairs got."""
+    from types import SimpleNamespace
+
+    model = {
+        "comparisons": [
+            {
+                "output_column_name": "email",
+                "comparison_levels": [
+                    {"is_null_level": True, "label_for_charts": "null"},
+                    {"label_for_charts": "Exact match on email", "m_probability": 0.9},
+                    {"label_for_charts": "All other", "m_probability": 0.1, "u_probability": 0.99},
+                ],
+            }
+        ]
+    }
+    levels = [
+        SimpleNamespace(is_null_level=True, label_for_charts="null", u_probability=None),
+        SimpleNamespace(is_null_level=False, label_for_charts="Exact match on email", u_probability=0.0009),
+        SimpleNamespace(is_null_level=False, label_for_charts="All other", u_probability=0.99),
+    ]
+    linker = SimpleNamespace(
+        _settings_obj=SimpleNamespace(
+            comparisons=[SimpleNamespace(output_column_name="email", comparison_levels=levels)]
+        )
+    )
+    got = linkage._parameters(model, linker).set_index("level")
+    assert got.loc["Exact match on email", "u"] == 0.0009
+    assert got.loc["Exact match on email", "bayes_factor"] == pytest.approx(1000.0)
+    assert bool(got.loc["Exact match on email", "u_default"])
+    assert not bool(got.loc["All other", "u_default"]) and got.loc["All other", "u"] == 0.99
