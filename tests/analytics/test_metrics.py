@@ -108,7 +108,8 @@ def _recorded_keys(notebook: Path) -> set[str]:
     """Top-level keys of the dict each ``results.record(...)`` call of the lesson hands over.
 
     The dict may be written in the call, held in a variable (its literal plus
-    ``name["key"] = ...`` assignments) or spread into it with ``**name``.
+    ``name["key"] = ...`` assignments) or spread into it with ``**name``, or with
+    ``**results.on_a_sample(...)`` (the reserved ``sample`` key).
     """
     trees = []
     for cell in nbformat.read(notebook, as_version=4).cells:
@@ -136,6 +137,12 @@ def _recorded_keys(notebook: Path) -> set[str]:
     def keys_of(value) -> set[str]:
         if isinstance(value, ast.Name):
             return keys_of_name(value.id)
+        if (  # **results.on_a_sample(...): the reserved "sample" key, or nothing
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute)
+            and value.func.attr == "on_a_sample"
+        ):
+            return {results.SAMPLE}
         assert isinstance(value, ast.Dict), ast.dump(value)
         out: set[str] = set()
         for key, item in zip(value.keys, value.values, strict=True):
@@ -170,6 +177,7 @@ def test_the_scan_finds_what_lesson_00_records():
         "recommended_model",
         "not_assessed",
         "finding",
+        "sample",
     }
 
 
