@@ -755,6 +755,31 @@ def _duplicates(frame: pd.DataFrame, name: str, table: s.Table, bad: list[dict])
 # --- the loader ---------------------------------------------------------------
 
 
+def client_folder(path, as_of=None) -> tuple[Path, pd.Timestamp]:
+    """The client folder to validate and the as-of date its rows are checked against.
+
+    Both validators start here (:func:`load_folder`, :func:`crmlib.data.outofcore.validate`).
+
+    Returns
+    -------
+    (Path, pandas.Timestamp)
+        The folder, and ``as_of`` as a timestamp (default today).
+
+    Raises
+    ------
+    crmlib.errors.DataError
+        ``as_of`` is not a date, or ``path`` is not a folder.
+    """
+    try:
+        cutoff = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.today().normalize()
+    except (ValueError, TypeError):
+        raise DataError(f"as-of date {as_of!r} is not a date (YYYY-MM-DD)") from None
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such folder; give the folder holding the client's exports")
+    return folder, cutoff
+
+
 def load_folder(path, mapping=None, as_of=None) -> ClientData:
     """Read and validate every known table in a client folder.
 
@@ -777,13 +802,7 @@ def load_folder(path, mapping=None, as_of=None) -> ClientData:
     crmlib.errors.DataError
         When the folder cannot be used (see the module docstring).
     """
-    try:
-        cutoff = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.today().normalize()
-    except (ValueError, TypeError):
-        raise DataError(f"as-of date {as_of!r} is not a date (YYYY-MM-DD)") from None
-    folder = Path(path)
-    if not folder.is_dir():
-        raise DataError(f"{folder}: no such folder; give the folder holding the client's exports")
+    folder, cutoff = client_folder(path, as_of)
     if mapping is None and (folder / "mapping.yml").is_file():
         mapping = folder / "mapping.yml"
     mapping = read_mapping(mapping)

@@ -724,13 +724,7 @@ def validate(
     crmlib.errors.DataError
         When the folder cannot be used, as :func:`crmlib.data.io.load_folder` says.
     """
-    try:
-        cutoff = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.today().normalize()
-    except (ValueError, TypeError):
-        raise DataError(f"as-of date {as_of!r} is not a date (YYYY-MM-DD)") from None
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"{folder}: no such folder; give the folder holding the client's exports")
+    folder, cutoff = io.client_folder(folder, as_of)
     mapping = io.read_mapping(
         folder / "mapping.yml" if (folder / "mapping.yml").is_file() else None
     )
