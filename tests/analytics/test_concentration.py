@@ -10,6 +10,7 @@ from crmlib import plots
 from crmlib.analytics import concentration
 from crmlib.data import schema as s
 from crmlib.errors import CRMError
+from crmlib.plots.foundations import LORENZ_POINTS
 
 
 def _tx(revenue_by_customer: dict[str, list[float]]):
@@ -71,3 +72,18 @@ def test_lorenz_curve_and_its_plot():
     np.testing.assert_allclose(line.get_ydata(), [0, 0.6, 0.9, 1.0])
 
 
+def test_a_long_lorenz_curve_is_drawn_through_fewer_points_on_the_curve():
+    # 100,000 customers, customer i bringing i + 1: the curve is known at every point
+    n = 100_000
+    revenue = np.arange(n, 0, -1, dtype=float)
+    share = np.r_[0.0, np.cumsum(revenue) / revenue.sum()]
+    curve = pd.DataFrame(
+        {concentration.CUSTOMER_SHARE: np.arange(n + 1) / n, concentration.VALUE_SHARE: share}
+    )
+    line = plots.plot_lorenz_curve(curve).get_lines()[0]
+    x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+    assert len(x) == LORENZ_POINTS
+    assert (x[0], y[0], x[-1], y[-1]) == (0.0, 0.0, 1.0, 1.0)
+    # every point drawn lies on the curve: y = 1 - (1 - x)^2 here, up to the step 1/n
+    np.testing.assert_allclose(y, 1 - (1 - x) ** 2, atol=2 / n)
+    assert np.all(np.diff(x) > 0)
