@@ -23,6 +23,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import shutil
+import tempfile
 import unicodedata
 from contextlib import contextmanager
 from pathlib import Path
@@ -463,17 +465,24 @@ def _pairs(predictions: pd.DataFrame) -> pd.DataFrame:
 @contextmanager
 def _splink_backend(engine: str, spark_master: str | None):
     """splink's database API for an engine, released at the end of the block."""
-    from crmlib.engines import check_engine
+    from crmlib.engines import check_engine, duckdb_memory
     from crmlib.spark import spark_session
 
     if check_engine(engine) in ("pandas", "duckdb"):  # splink has no pandas backend
+        import duckdb
         from splink import DuckDBAPI
 
-        api = DuckDBAPI()
+        # the workbook's memory limit, spilling past it, as every DuckDB the workbook opens:
+        # DuckDB's own default is 80 % of the machine
+        spill = Path(tempfile.mkdtemp(prefix="crm-splink-"))
+        con = duckdb.connect()
         try:
-            yield api
+            con.execute(f"SET memory_limit = '{duckdb_memory()}'")
+            con.execute(f"SET temp_directory = '{spill}'")
+            yield DuckDBAPI(connection=con)
         finally:
-            api.duckdb_con.close()
+            con.close()
+            shutil.rmtree(spill, ignore_errors=True)
         return
     from splink import SparkAPI
 
@@ -520,7 +529,9 @@ def _parameters(model: dict, linker=None) -> pd.DataFrame:
         for comparison in linker._settings_obj.comparisons:  # splink 4's settings of the fit
             for level in comparison.comparison_levels:
                 if not level.is_null_level:
-                    used[(comparison.output_column_name, level.label_for_charts)] = level.u_probability
+                    used[(comparison.output_column_name, level.label_for_charts)] = (
+                        level.u_probability
+                    )
     rows = []
     for comparison in model["comparisons"]:
         for level in comparison["comparison_levels"]:

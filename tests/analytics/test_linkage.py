@@ -128,3 +128,15 @@ def test_a_level_whose_u_was_not_estimated_is_scored_with_splinks_default():
     assert got.loc["Exact match on email", "bayes_factor"] == pytest.approx(1000.0)
     assert bool(got.loc["Exact match on email", "u_default"])
     assert not bool(got.loc["All other", "u_default"]) and got.loc["All other", "u"] == 0.99
+
+
+def test_splinks_duckdb_keeps_the_workbooks_memory_limit_and_spills(monkeypatch):
+    # DuckDB's own default is 80 % of the machine: 200,000 records of a synthetic client
+    # took 8.0 GB of resident memory with it, 4.4 GB with the workbook's 4GB limit
+    monkeypatch.setenv("CRM_DUCKDB_MEMORY", "700MB")
+    with linkage._splink_backend("duckdb", None) as api:
+        con = api.duckdb_con
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        spill = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    assert limit == "667.5 MiB"  # 700 MB
+    assert "crm-splink-" in spill

@@ -13,6 +13,7 @@ from scipy.stats import norm
 
 from crmlib import synth
 from crmlib.analytics import acquisition, assessment, costs, experience, intervals, orders
+from crmlib.analytics.summary import customer_summary
 from crmlib.data import schema as s
 from crmlib.data.io import ClientData, TableReport
 from crmlib.errors import CRMError, DataError
@@ -137,6 +138,17 @@ def test_repeat_rate_merges_same_day_purchases_and_ignores_returns():
         ]
     )
     assert qci.repeat_rate(data) == pytest.approx(1 / 3)
+    # from a customer summary (a report at scale: every customer's per-customer table)
+    assert qci.summary_repeat_rate(customer_summary(data, time_unit="W")) == pytest.approx(1 / 3)
+
+
+def test_the_churn_rule_on_a_customer_summary_gives_the_planted_answers():
+    # the planted answers of test_churn_by_the_inactivity_rule, from first and last purchases
+    summary = customer_summary(CHURN_TX, as_of="2024-12-31", time_unit="W")
+    assert qci.summary_churn_rate(summary, 180, as_of="2024-12-31") == 2 / 4
+    assert qci.summary_churn_rate(summary, 100, as_of="2024-12-31") == 4 / 5
+    with pytest.raises(CRMError, match="needs the as_of date"):
+        qci.summary_churn_rate(summary, 180)
 
 
 # --- acquisition and penetration -----------------------------------------------------

@@ -32,7 +32,10 @@ def folder(tmp_path_factory):
 
 
 def _run(folder, out, *extra):
-    result = crm("report", folder, "--out", out, "--only", "foundations,idic,value_chain,payne_frow", *extra)
+    # the client's lapse rule is set: derived from the data, it is derived from the sample's
+    # purchase gaps at scale (the figures below apply it to every customer)
+    lessons = "foundations,idic,qci,value_chain,payne_frow"
+    result = crm("report", folder, "--out", out, "--only", lessons, "--param", "lapsed_days=120", *extra)
     assert result.returncode == 0, result.stderr
     return result, json.loads((out / "manifest.json").read_text())
 
@@ -62,6 +65,7 @@ def test_the_figures_over_all_customers_do_not_depend_on_the_sample(folder, tmp_
     for lesson, keys in (
         ("foundations", ("customers", "top_20pct_revenue_share", "recommended_model", "finding")),
         ("idic", ("total_clv", "clv_horizon_months")),
+        ("qci", ("customers", "churn_rate", "repeat_rate")),
         ("value_chain", ("portfolio_customers", "total_profit", "top_20pct_profit_share",
                          "whale_peak_share", "loss_making_share", "profit_gini", "finding")),
         ("payne_frow", ("total_clv", "value_of_one_retention_point")),
@@ -79,6 +83,15 @@ def test_the_figures_over_all_customers_do_not_depend_on_the_sample(folder, tmp_
     assert scaled["customers"] == bought[s.CUSTOMER_ID].nunique()
     assert scaled["net_revenue"] == round(tx[s.REVENUE].sum(), 2)
     assert scaled["top_20pct_revenue_share"] == round(concentration.top_share(revenue, 0.2), 4)
+    # planted: the 120-day rule and repeat buying, by hand on the raw file's purchase days
+    days = pd.to_datetime(bought[s.ORDER_DATE]).dt.normalize().groupby(bought[s.CUSTOMER_ID])
+    as_of = pd.Timestamp(at_scale["as_of"])
+    first, last = days.min(), days.max()
+    judged = (as_of - first).dt.days > 120
+    qci_figures = _figures(at_scale, "qci")
+    assert qci_figures["churn_rate"] == round(((as_of - last).dt.days > 120)[judged].mean(), 3)
+    assert qci_figures["repeat_rate"] == round((days.nunique() > 1).mean(), 3)
+    assert set(qci_figures["sample"]["every_customer"]) >= {"customers", "churn_rate", "repeat_rate"}
 
     # the one recommendation valued on every customer keeps its value; the others have none
     def valued(manifest):

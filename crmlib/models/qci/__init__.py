@@ -105,6 +105,8 @@ from crmlib.models.qci.retention import (
     churn_status,
     cohort_retention,
     repeat_rate,
+    summary_churn_rate,
+    summary_repeat_rate,
 )
 
 __all__ = [
@@ -119,6 +121,8 @@ __all__ = [
     "evidence_beside_scores",
     "penetration",
     "repeat_rate",
+    "summary_churn_rate",
+    "summary_repeat_rate",
     "EVIDENCE_QUESTIONS",
     "SQL_PERIODS",
     "COHORT",

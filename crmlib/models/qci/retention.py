@@ -237,7 +237,18 @@ def repeat_rate(transactions: pd.DataFrame, as_of=None) -> float:
     count, however recent: a young customer base has a lower repeat rate.
     """
     bought, when = _purchases(transactions, as_of)
-    summary = customer_summary(bought, as_of=when, engine="pandas")
+    return summary_repeat_rate(customer_summary(bought, as_of=when, engine="pandas"))
+
+
+def summary_repeat_rate(summary: pd.DataFrame) -> float:
+    """:func:`repeat_rate` from a customer summary: the share with ``frequency > 0``.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        :func:`crmlib.analytics.summary.customer_summary`, one row per customer with a
+        purchase (a report at scale reads every customer's from its per-customer tables).
+    """
     return float((summary[s.FREQUENCY] > 0).mean())
 
 
@@ -263,26 +274,64 @@ def churn_status(
     days = check_days(inactivity_days)
     bought, when = _purchases(transactions, as_of)
     dates = bought.groupby(s.CUSTOMER_ID)[s.ORDER_DATE]
-    out = pd.DataFrame({s.FIRST_PURCHASE: dates.min(), s.LAST_PURCHASE: dates.max()})
+    return _status(dates.min(), dates.max(), days, when)
+
+
+def _status(first: pd.Series, last: pd.Series, days: int, when: pd.Timestamp) -> pd.DataFrame:
+    """The rule of :func:`churn_status` on each customer's first and last purchase dates."""
+    out = pd.DataFrame({s.FIRST_PURCHASE: first, s.LAST_PURCHASE: last})
     out[DAYS_INACTIVE] = (when - out[s.LAST_PURCHASE]).dt.days
     out[JUDGED] = (when - out[s.FIRST_PURCHASE]).dt.days > days
     out[CHURNED] = is_lapsed(out[DAYS_INACTIVE], days)
     return out
 
 
-def churn_rate(transactions: pd.DataFrame, inactivity_days: int = LAPSED_AFTER_DAYS, as_of=None) -> float:
+def summary_churn_rate(
+    summary: pd.DataFrame, inactivity_days: int = LAPSED_AFTER_DAYS, as_of=None
+) -> float:
+    """:func:`churn_rate` from a customer summary's first and last purchase dates.
+
+    The same rule (:func:`churn_status`) on the dates the summary holds per customer, so a
+    report at scale applies it to every customer (its per-customer tables) rather than to
+    the rows of a sample.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        :func:`crmlib.analytics.summary.customer_summary` as of ``as_of``: one row per
+        customer with a purchase, with ``first_purchase`` and ``last_purchase``.
+    inactivity_days : int
+    as_of : date-like
+        The date the summary was computed at.
+    """
+    days = check_days(inactivity_days)
+    if as_of is None:
+        raise CRMError("summary_churn_rate needs the as_of date the summary was computed at")
+    status = _status(summary[s.FIRST_PURCHASE], summary[s.LAST_PURCHASE], days, pd.Timestamp(as_of))
+    return _churned_share(status)
+
+
+def churn_rate(
+    transactions: pd.DataFrame, inactivity_days: int = LAPSED_AFTER_DAYS, as_of=None
+) -> float:
     """Share of churned customers among those the inactivity rule can judge.
 
     ``churn rate = churned / judged`` with the rule of :func:`churn_status`;
     NaN when no customer can be judged yet.
     """
-    status = churn_status(transactions, inactivity_days, as_of)
+    return _churned_share(churn_status(transactions, inactivity_days, as_of))
+
+
+def _churned_share(status: pd.DataFrame) -> float:
     judged = status[JUDGED]
     return float(status.loc[judged, CHURNED].mean()) if judged.any() else float("nan")
 
 
 def churn_rule_backtest(
-    transactions: pd.DataFrame, inactivity_days: int = LAPSED_AFTER_DAYS, as_of=None, horizon_days: int = LAPSED_AFTER_DAYS
+    transactions: pd.DataFrame,
+    inactivity_days: int = LAPSED_AFTER_DAYS,
+    as_of=None,
+    horizon_days: int = LAPSED_AFTER_DAYS,
 ) -> pd.Series:
     """How often the inactivity rule is wrong: apply it in the past and look at what followed.
 
