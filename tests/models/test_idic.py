@@ -269,6 +269,12 @@ def test_rfm_values_and_quintile_scores_by_hand():
         "hibernating",
         "hibernating",
     ]
+    # the same planted values from a weekly customer summary (a report at scale's tables)
+    weekly = customer_summary(_tiny_transactions(), as_of="2024-01-31", time_unit="W")
+    from_summary = idic.summary_rfm_values(weekly, as_of="2024-01-31")
+    assert from_summary[idic.RECENCY_DAYS].tolist() == [1, 11, 31, 91, 214]
+    assert from_summary[s.ORDERS].tolist() == [5, 4, 3, 2, 1]
+    assert from_summary[idic.MONETARY].tolist() == [500, 400, 300, 200, 100]
 
 
 def test_rfm_scores_with_given_cut_points_and_ties():

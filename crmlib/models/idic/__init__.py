@@ -111,6 +111,7 @@ from crmlib.models.idic.rfm import (
     rfm_segment,
     rfm_values,
     score,
+    summary_rfm_values,
 )
 
 __all__ = [
@@ -177,6 +178,7 @@ __all__ = [
     "rfm_scores",
     "rfm_segment",
     "rfm_values",
+    "summary_rfm_values",
     "score",
     "value_needs_portfolio",
 ]

@@ -66,7 +66,21 @@ def rfm_values(transactions: pd.DataFrame, as_of=None) -> pd.DataFrame:
     pandas.DataFrame
         Indexed by customer_id.
     """
-    summary = customer_summary(transactions, as_of=as_of)
+    return summary_rfm_values(customer_summary(transactions, as_of=as_of), as_of)
+
+
+def summary_rfm_values(summary: pd.DataFrame, as_of=None) -> pd.DataFrame:
+    """:func:`rfm_values` from a customer summary (last purchase, orders, net revenue).
+
+    A report at scale scores every customer from its per-customer tables this way.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        :func:`crmlib.analytics.summary.customer_summary` as of ``as_of``, in any time unit.
+    as_of : date-like, optional
+        The date the summary was computed at; default its last purchase.
+    """
     end = pd.Timestamp(as_of) if as_of is not None else summary[s.LAST_PURCHASE].max()
     return pd.DataFrame(
         {
