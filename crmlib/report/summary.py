@@ -462,7 +462,8 @@ def title_block_html(
         if sampled:  # a report at scale
             lines.append(
                 "<p>The figures at a glance count every customer and every order line; a "
-                f"section marked so computed its detail on {html.escape(sampled)}.</p>"
+                f"section marked so computed its detail on {html.escape(sampled)}."
+                f"{_linked_in_sample(by_lesson)}</p>"
             )
         failed = results.failed_sections(by_lesson)
         if failed:
@@ -474,6 +475,19 @@ def title_block_html(
         else:
             lines.append('<p class="crm-status-ok">Complete: every section ran.</p>')
     return f'{CSS}<div class="crm-summary crm-title">{"".join(lines)}</div>'
+
+
+def _linked_in_sample(by_lesson: dict[str, dict]) -> str:
+    """At scale, when the customer records could be linked into persons (IDIC compared
+    them): what a count of every customer counts, since they are linked only within the
+    sample (whose few duplicates say little of the folder's: a person is in the sample by
+    one record's id, seldom by two)."""
+    if (by_lesson.get("idic", {}).get("results") or {}).get("records") is None:
+        return ""
+    return (
+        " Records of one person are linked only within the sample, so a count over every "
+        "customer counts customer ids: a person with two records counts twice."
+    )
 
 
 def tiles_html(tiles: pd.DataFrame) -> str:

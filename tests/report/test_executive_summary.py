@@ -460,6 +460,10 @@ def test_at_scale_the_summary_quotes_no_figure_of_a_sample_as_the_clients():
     title = summary.title_block_html("Client", "2024-12-31", "2023-01-01", "2024-12-31", by_lesson)
     assert "count every customer and every order line" in title
     assert "a sample of 1,000 of 5,248 customer ids" in title
+    assert "linked only within" not in title  # the planted IDIC had no records to compare
+    by_lesson["idic"]["results"]["records"] = 1040
+    title = summary.title_block_html("Client", "2024-12-31", "2023-01-01", "2024-12-31", by_lesson)
+    assert "linked only within the sample, so a count over every customer counts customer ids" in title
     assert "sample" not in summary.title_block_html(
         "Client", "2024-12-31", "2023-01-01", "2024-12-31", _by_lesson()
     )
