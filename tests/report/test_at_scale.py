@@ -66,7 +66,7 @@ def test_the_figures_over_all_customers_do_not_depend_on_the_sample(folder, tmp_
         ("foundations", ("customers", "top_20pct_revenue_share", "recommended_model", "finding")),
         ("idic", ("customers", "total_clv", "clv_horizon_months", "rfm_segments")),
         ("qci", ("customers", "churn_rate", "repeat_rate", "finding")),
-        ("value_chain", ("customers", "portfolio_customers", "total_profit", "top_20pct_profit_share",
+        ("value_chain", ("customers", "portfolio_customers", "total_clv", "total_profit", "top_20pct_profit_share",
                          "whale_peak_share", "loss_making_share", "profit_gini", "finding")),
         ("payne_frow", ("customers", "total_clv", "value_of_one_retention_point")),
         ("client_summary", ("customers", "orders", "net_revenue", "net_revenue_per_customer",
@@ -92,6 +92,8 @@ def test_the_figures_over_all_customers_do_not_depend_on_the_sample(folder, tmp_
     assert qci_figures["churn_rate"] == round(((as_of - last).dt.days > 120)[judged].mean(), 3)
     assert qci_figures["repeat_rate"] == round((days.nunique() > 1).mean(), 3)
     assert set(qci_figures["sample"]["every_customer"]) >= {"customers", "churn_rate", "repeat_rate", "finding"}
+    # one CLV of the customer base in every section that shows it
+    assert len({_figures(at_scale, n)["total_clv"] for n in ("idic", "value_chain", "payne_frow")}) == 1
     for lesson in ("foundations", "idic", "qci", "value_chain", "payne_frow"):
         assert _figures(at_scale, lesson)["customers"] == bought[s.CUSTOMER_ID].nunique(), lesson
     # every customer is in one RFM segment, not only the sample's
