@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from crmlib.analytics import linkage, linkage_spark, profitability
+from crmlib.analytics import lapse, linkage, linkage_spark, profitability
 from crmlib.analytics.summary import customer_summary, summary_query
 from crmlib.data import datasets, outofcore, rowsample
 from crmlib.data import schema as s
@@ -32,11 +32,12 @@ from crmlib.errors import CRMError, DataError
 from crmlib.models import qci
 from crmlib.spark import spark_job
 
-STEPS = ("summary", "profitability", "cohorts", "duplicates")
+STEPS = ("summary", "profitability", "cohorts", "gaps", "duplicates")
 STEP_FILES = {
     "summary": "customer_summary.parquet",
     "profitability": "customer_profitability.parquet",
     "cohorts": "cohort_counts.csv",
+    "gaps": "purchase_gaps.csv",
     "duplicates": "duplicate_clusters.parquet",
 }
 
@@ -57,7 +58,9 @@ def aggregate(
     (:func:`crmlib.analytics.summary.customer_summary`, in weeks), customer profitability
     (:func:`crmlib.analytics.profitability.customer_profitability`), the monthly cohort
     counts (:func:`crmlib.models.qci.cohort_retention` with ``counts=True``) and,
-    when asked, duplicate clusters (:func:`crmlib.analytics.linkage.find_duplicates`),
+    when asked, how many gaps between a customer's consecutive purchase days have each
+    length (:func:`crmlib.analytics.lapse.gap_counts`: the lapse rule's data) and duplicate
+    clusters (:func:`crmlib.analytics.linkage.find_duplicates`),
     each written to ``out`` (:data:`STEP_FILES`). The outputs hold ids and
     figures only, no personal data. DuckDB and Spark write the per-customer
     tables from the engine straight to Parquet (Spark: a folder of part
@@ -121,6 +124,14 @@ def aggregate(
                 cohorts = qci.cohort_retention(tx, freq="M", as_of=as_of, counts=True, **run)
                 cohorts.to_csv(path)
                 rows = len(cohorts)
+            elif step == "gaps":  # one row per gap length: small whatever the engine
+                if eng is None:
+                    gaps = lapse.gap_counts(data.transactions, as_of or data.as_of).reset_index()
+                else:
+                    when = as_of if as_of is not None else eng.last_order_date()
+                    gaps = eng.sql(lapse.gap_counts_query(eng, when))
+                gaps.to_csv(path, index=False)
+                rows = len(gaps)
             elif engine == "spark":  # clustered and written by Spark, never collected
                 customers = _customers_for_linkage(data, engine)
                 rows = linkage_spark.write_clusters(customers, path, spark_master=spark_master)[1]
@@ -155,7 +166,7 @@ def _customers_for_linkage(data, engine: str) -> pd.DataFrame:
 
 
 #: The steps a report at scale computes on every row (the duplicates are linked on the sample).
-PER_CUSTOMER_STEPS = STEPS[:3]
+PER_CUSTOMER_STEPS = STEPS[:4]
 #: In an aggregates folder: how the sample was drawn (:class:`crmlib.data.rowsample.CustomerSample`).
 SAMPLE_FILE = "sample.json"
 
@@ -172,6 +183,9 @@ class PerCustomer:
         :func:`crmlib.analytics.profitability.customer_profitability`, one row per customer id.
     cohorts : DataFrame
         Monthly cohort counts (:func:`crmlib.models.qci.cohort_retention`, ``counts=True``).
+    gaps : Series
+        Every customer's gaps between consecutive purchase days, counted by length
+        (:func:`crmlib.analytics.lapse.gap_counts`): the lapse rule's data.
     sample : crmlib.data.rowsample.CustomerSample
         The sample the lesson's rows come from.
     """
@@ -179,6 +193,7 @@ class PerCustomer:
     summary: pd.DataFrame
     profitability: pd.DataFrame
     cohorts: pd.DataFrame
+    gaps: pd.Series
     sample: rowsample.CustomerSample
 
 
@@ -200,13 +215,14 @@ def read_per_customer(folder) -> PerCustomer | None:
             for step in ("summary", "profitability")
         }
         cohorts = pd.read_csv(folder / STEP_FILES["cohorts"], index_col=0, parse_dates=[0])
+        gaps = pd.read_csv(folder / STEP_FILES["gaps"], index_col=lapse.GAP)[lapse.GAPS]
         sample = rowsample.CustomerSample(**json.loads((folder / SAMPLE_FILE).read_text()))
     except (OSError, ValueError, TypeError) as exc:
         raise CRMError(f"{folder.name}: not a complete folder of per-customer tables ({exc})") from None
     cohorts.columns = cohorts.columns.astype(int)
     if not sample.partial:
         return None
-    return PerCustomer(tables["summary"], tables["profitability"], cohorts, sample)
+    return PerCustomer(tables["summary"], tables["profitability"], cohorts, gaps, sample)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import pytest
 from test_cli import crm  # the crm command in a subprocess, as users run it
 
 from crmlib import engines, synth
-from crmlib.analytics import linkage, linkquality
+from crmlib.analytics import lapse, linkage, linkquality
 from crmlib.analytics import profitability as prof
 from crmlib.analytics.summary import customer_summary, summary_query
 from crmlib.data import datasets
@@ -310,7 +310,8 @@ def test_crm_aggregate_writes_one_row_per_customer(engine, parquet_folder, clien
     """The SQL engines read the folder as it is; pandas loads and validates it first."""
     _needs(engine)
     out = tmp_path / "out"
-    result = crm("aggregate", parquet_folder, "--out", out, "--engine", engine)
+    steps = "summary,profitability,cohorts,gaps"
+    result = crm("aggregate", parquet_folder, "--out", out, "--engine", engine, "--steps", steps)
     assert result.returncode == 0, result.stderr
     data = datasets.load(parquet_folder) if engine == "pandas" else client
     summary = customer_summary(data.transactions, time_unit="W", engine="pandas")
@@ -321,6 +322,10 @@ def test_crm_aggregate_writes_one_row_per_customer(engine, parquet_folder, clien
     cohorts = pd.read_csv(out / "cohort_counts.csv", index_col=0)
     expected = qci.cohort_retention(data.transactions, counts=True)
     assert cohorts.iloc[:, 0].tolist() == expected[0].tolist()  # cohort sizes
+    # the lapse rule's data: every gap between a customer's purchase days, counted by length
+    gaps = pd.read_csv(out / "purchase_gaps.csv", index_col=lapse.GAP)[lapse.GAPS]
+    expected = lapse.gap_counts(data.transactions, data.transactions[s.ORDER_DATE].max())
+    assert gaps.to_dict() == expected.to_dict() and gaps.sum() > 1000
 
 
 def test_crm_aggregate_on_a_bad_folder_exits_1_without_traceback(tmp_path):

@@ -30,6 +30,7 @@ LAPSED_AFTER_DAYS = 180  # six months without a purchase: the fallback
 LAPSE_QUANTILE = 0.9  # the share of observed repeat gaps the rule waits out
 MIN_GAPS = 30  # fewer repeat gaps than this: too few to derive the rule from
 GAP = "gap_days"
+GAPS = "gaps"  # of :func:`gap_counts`: how many repeat gaps have a length
 
 
 def check_days(days, name: str = "inactivity_days") -> int:
@@ -84,6 +85,68 @@ def purchase_days(transactions: pd.DataFrame, as_of=None) -> pd.DataFrame:
     return days
 
 
+def gap_counts(transactions: pd.DataFrame, as_of=None) -> pd.Series:
+    """How many gaps between a customer's consecutive purchase days have each length.
+
+    The gaps of :func:`purchase_days`, counted by length: all :func:`lapse_rule` needs,
+    and small whatever the number of customers (a report at scale computes it on every
+    row with :func:`gap_counts_query`).
+
+    Returns
+    -------
+    Series
+        Index ``gap_days`` (int, ascending), values: how many gaps (name ``gaps``).
+    """
+    gaps = purchase_days(transactions, as_of)[GAP].dropna().astype("int64")
+    counts = gaps.value_counts().sort_index()
+    counts.index.name, counts.name = GAP, GAPS
+    return counts
+
+
+def gap_counts_query(eng, as_of) -> str:
+    """:func:`gap_counts` as one SQL query on an open engine (:class:`crmlib.engines.Engine`).
+
+    Columns ``gap_days`` and ``gaps``, ordered by ``gap_days``; the purchase days up to
+    ``as_of`` (a date-like).
+    """
+    from crmlib.engines import as_of_sql
+
+    needed = (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE)
+    eng.need("transactions", needed, "for the gaps between purchases")
+    eng.check_rows("transactions", needed)
+    day = f"CAST({s.ORDER_DATE} AS DATE)"
+    return f"""
+WITH days AS (
+    SELECT DISTINCT CAST({s.CUSTOMER_ID} AS VARCHAR) AS cid, {day} AS day
+    FROM transactions WHERE {s.REVENUE} >= 0 AND {day} <= {as_of_sql(pd.Timestamp(as_of))}
+),
+gaps AS (
+    SELECT date_diff('day', LAG(day) OVER (PARTITION BY cid ORDER BY day), day) AS {GAP}
+    FROM days
+)
+SELECT {GAP}, COUNT(*) AS {GAPS} FROM gaps WHERE {GAP} IS NOT NULL GROUP BY {GAP} ORDER BY {GAP}
+"""
+
+
+def _counted_quantile(counts: pd.Series, quantile: float) -> float:
+    """The ``quantile`` of the values ``counts.index`` repeated ``counts`` times.
+
+    numpy's default (linear interpolation between the order statistics at
+    ``(n - 1) * quantile``), without writing the ``n`` values out.
+    """
+    values = counts.index.to_numpy(dtype=float)
+    below = np.cumsum(counts.to_numpy(dtype="int64"))  # how many values are <= each value
+    position = (below[-1] - 1) * quantile
+    low = int(np.floor(position))
+
+    def nth(k: int) -> float:  # the k-th smallest value, from 0
+        return float(values[np.searchsorted(below, k, side="right")])
+
+    if position == low:
+        return nth(low)
+    return nth(low) + (position - low) * (nth(low + 1) - nth(low))
+
+
 @dataclasses.dataclass(frozen=True)
 class LapseRule:
     """The lapse rule a lesson uses: ``days``, and where the number comes from.
@@ -121,6 +184,7 @@ def lapse_rule(
     as_of=None,
     quantile: float = LAPSE_QUANTILE,
     min_gaps: int = MIN_GAPS,
+    gaps: pd.Series | None = None,
 ) -> LapseRule:
     """The lapse rule for these data: ``days`` when given, else derived from the buying cycle.
 
@@ -139,6 +203,9 @@ def lapse_rule(
         Default the last order date.
     quantile : float, default :data:`LAPSE_QUANTILE`
     min_gaps : int, default :data:`MIN_GAPS`
+    gaps : Series, optional
+        :func:`gap_counts` of every customer, when ``transactions`` are a sample of them
+        (a report at scale): the rule is derived from these instead.
 
     Returns
     -------
@@ -148,9 +215,10 @@ def lapse_rule(
         return LapseRule(check_days(days, "lapsed_days"), "parameter", 0, quantile)
     if not 0 < quantile < 1:
         raise CRMError(f"quantile must lie between 0 and 1, not {quantile!r}")
-    when = as_of_date(transactions, as_of)
-    gaps = purchase_days(transactions, when)[GAP].dropna()
-    if len(gaps) < min_gaps:
-        return LapseRule(LAPSED_AFTER_DAYS, "default", int(len(gaps)), quantile)
-    derived = int(np.ceil(np.quantile(gaps.to_numpy(dtype=float), quantile) - 1e-9))
-    return LapseRule(max(derived, 1), "data", int(len(gaps)), quantile)
+    if gaps is None:
+        gaps = gap_counts(transactions, as_of_date(transactions, as_of))
+    n = int(gaps.sum())
+    if n < min_gaps:
+        return LapseRule(LAPSED_AFTER_DAYS, "default", n, quantile)
+    derived = int(np.ceil(_counted_quantile(gaps, quantile) - 1e-9))
+    return LapseRule(max(derived, 1), "data", n, quantile)

@@ -81,3 +81,41 @@ def test_purchase_days_merge_a_day_and_leave_out_returns_and_later_days():
     days = lapse.purchase_days(tx, as_of=AS_OF)
     assert days[s.ORDER_DATE].dt.strftime("%m-%d").tolist() == ["01-01", "01-11"]
     assert days[lapse.GAP].tolist()[1] == 10 and np.isnan(days[lapse.GAP].iloc[0])
+
+
+def test_the_quantile_of_counted_gaps_is_numpys_on_the_gaps_written_out():
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 7, 100, 5_001):
+        gaps = rng.geometric(0.02, size=n)
+        counts = pd.Series(gaps).value_counts().sort_index()
+        for q in (0.0, 0.1, 0.5, 0.9, 0.95, 1.0):
+            assert lapse._counted_quantile(counts, q) == pytest.approx(np.quantile(gaps, q), abs=1e-9)
+
+
+def test_the_gaps_counted_in_sql_are_the_gaps_of_purchase_days(tmp_path):
+    from crmlib.engines import Engine
+
+    # planted: a buys on days 0, 10, 10 (one day), 40 and returns on 50; b on 0 and 30; c once
+    start = AS_OF - pd.Timedelta(days=100)
+    rows = [("a", 0, 5.0), ("a", 10, 5.0), ("a", 10, 2.0), ("a", 40, 5.0), ("a", 50, -5.0)]
+    rows += [("b", 0, 5.0), ("b", 30, 5.0), ("c", 5, 5.0), ("b", 101, 5.0)]  # b's last: after as-of
+    tx = pd.DataFrame(
+        [(c, start + pd.Timedelta(days=d), r) for c, d, r in rows],
+        columns=[s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE],
+    )
+    expected = {10: 1, 30: 2}  # a: 10 and 30; b: 30
+    assert lapse.gap_counts(tx, as_of=AS_OF).to_dict() == expected
+    with Engine("duckdb", tx) as eng:
+        counted = eng.sql(lapse.gap_counts_query(eng, AS_OF))
+    assert dict(zip(counted[lapse.GAP], counted[lapse.GAPS], strict=True)) == expected
+
+
+def test_the_rule_from_every_customers_gap_counts_is_the_rule_from_their_rows():
+    gaps = {f"c{i}": 10 for i in range(80)} | {f"s{i}": 45 for i in range(20)}
+    tx = _two_purchases(gaps)
+    counts = lapse.gap_counts(tx, as_of=AS_OF)
+    # a sample of ten customers alone would fall back to the default; their gap counts do not
+    sample = tx[tx[s.CUSTOMER_ID].isin([f"c{i}" for i in range(10)])]
+    rule = lapse.lapse_rule(sample, as_of=AS_OF, gaps=counts)
+    assert (rule.days, rule.basis, rule.gaps) == (45, "data", 100)
+    assert lapse.lapse_rule(sample, as_of=AS_OF).basis == "default"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from report_helpers import crm
@@ -32,10 +33,8 @@ def folder(tmp_path_factory):
 
 
 def _run(folder, out, *extra):
-    # the client's lapse rule is set: derived from the data, it is derived from the sample's
-    # purchase gaps at scale (the figures below apply it to every customer)
     lessons = "foundations,idic,qci,value_chain,payne_frow"
-    result = crm("report", folder, "--out", out, "--only", lessons, "--param", "lapsed_days=120", *extra)
+    result = crm("report", folder, "--out", out, "--only", lessons, *extra)
     assert result.returncode == 0, result.stderr
     return result, json.loads((out / "manifest.json").read_text())
 
@@ -65,10 +64,10 @@ def test_the_figures_over_all_customers_do_not_depend_on_the_sample(folder, tmp_
     for lesson, keys in (
         ("foundations", ("customers", "top_20pct_revenue_share", "recommended_model", "finding")),
         ("idic", ("customers", "total_clv", "clv_horizon_months", "rfm_segments")),
-        ("qci", ("customers", "churn_rate", "repeat_rate", "finding")),
-        ("value_chain", ("customers", "portfolio_customers", "total_clv", "total_profit", "top_20pct_profit_share",
+        ("qci", ("customers", "lapsed_days", "churn_rate", "repeat_rate", "finding")),
+        ("value_chain", ("customers", "lapsed_days", "portfolio_customers", "total_clv", "total_profit", "top_20pct_profit_share",
                          "whale_peak_share", "loss_making_share", "profit_gini", "finding")),
-        ("payne_frow", ("customers", "total_clv", "value_of_one_retention_point")),
+        ("payne_frow", ("customers", "lapsed_days", "total_clv", "value_of_one_retention_point")),
         ("client_summary", ("customers", "orders", "net_revenue", "net_revenue_per_customer",
                             "repeat_customer_share", "top_20pct_revenue_share")),
     ):
@@ -83,15 +82,21 @@ def test_the_figures_over_all_customers_do_not_depend_on_the_sample(folder, tmp_
     assert scaled["customers"] == bought[s.CUSTOMER_ID].nunique()
     assert scaled["net_revenue"] == round(tx[s.REVENUE].sum(), 2)
     assert scaled["top_20pct_revenue_share"] == round(concentration.top_share(revenue, 0.2), 4)
-    # planted: the 120-day rule and repeat buying, by hand on the raw file's purchase days
-    days = pd.to_datetime(bought[s.ORDER_DATE]).dt.normalize().groupby(bought[s.CUSTOMER_ID])
+    # planted: the lapse rule (the 90 % quantile of the gaps between a customer's purchase
+    # days, rounded up), churn by it and repeat buying, by hand on the raw file
+    days = pd.DataFrame({"c": bought[s.CUSTOMER_ID], "d": pd.to_datetime(bought[s.ORDER_DATE]).dt.normalize()})
+    days = days.drop_duplicates().sort_values(["c", "d"])
+    gaps = (days["d"] - days.groupby("c")["d"].shift()).dt.days.dropna()
+    rule = int(np.ceil(np.quantile(gaps, 0.9) - 1e-9))
+    by_customer = days.groupby("c")["d"]
     as_of = pd.Timestamp(at_scale["as_of"])
-    first, last = days.min(), days.max()
-    judged = (as_of - first).dt.days > 120
+    first, last = by_customer.min(), by_customer.max()
+    judged = (as_of - first).dt.days > rule
     qci_figures = _figures(at_scale, "qci")
-    assert qci_figures["churn_rate"] == round(((as_of - last).dt.days > 120)[judged].mean(), 3)
-    assert qci_figures["repeat_rate"] == round((days.nunique() > 1).mean(), 3)
-    assert set(qci_figures["sample"]["every_customer"]) >= {"customers", "churn_rate", "repeat_rate", "finding"}
+    assert qci_figures["lapsed_days"] == rule
+    assert qci_figures["churn_rate"] == round(((as_of - last).dt.days > rule)[judged].mean(), 3)
+    assert qci_figures["repeat_rate"] == round((by_customer.nunique() > 1).mean(), 3)
+    assert set(qci_figures["sample"]["every_customer"]) >= {"customers", "lapsed_days", "churn_rate", "repeat_rate", "finding"}
     # one CLV of the customer base in every section that shows it
     assert len({_figures(at_scale, n)["total_clv"] for n in ("idic", "value_chain", "payne_frow")}) == 1
     for lesson in ("foundations", "idic", "qci", "value_chain", "payne_frow"):
