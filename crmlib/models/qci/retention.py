@@ -144,16 +144,13 @@ FROM (
 GROUP BY cid, period
 """
 
-# each customer's cohort (first purchase period) and purchase periods gathered in one grouping
-# by customer (a list each), then counted per cell: no join or window, which sort by customer
 _SPARK_CELLS_SQL = """
-WITH per AS (
-    SELECT cid, MIN(period) AS cohort, array_agg(period) AS periods
-    FROM cohort_periods WHERE buys > 0 GROUP BY cid
-),
-cells AS (SELECT cohort, UNNEST(periods) AS period FROM per)
+WITH bought AS (
+    SELECT cid, period, MIN(period) OVER (PARTITION BY cid) AS cohort
+    FROM cohort_periods WHERE buys > 0
+)
 SELECT CAST(cohort AS DATE) AS cohort, CAST(period AS DATE) AS period, COUNT(*) AS customers
-FROM cells
+FROM bought
 GROUP BY cohort, period
 """
 
