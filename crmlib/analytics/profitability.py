@@ -307,8 +307,12 @@ def profitability_query(eng, source=None, cost_rates=None, as_of=None) -> str:
 
     On either engine the row checks, the last order date, whether any cost and
     any quantity is known, and the per-customer sums come from one query over
-    the transactions (:func:`_one_pass`); the query returned reads them once
-    more for the activity events of cost-to-serve.
+    the transactions (:func:`_one_pass`). On DuckDB the query returned reads them
+    once more for the activity events of cost-to-serve, after a scan of tickets and
+    of interactions for their row checks. On Spark the one query sums the lines per
+    customer, order key and channel, and the events come from that table and one
+    scan each of tickets and interactions that also counts their row checks
+    (:func:`crmlib.analytics.costs.spark_events`).
     """
     from crmlib.engines import as_of_sql
 
