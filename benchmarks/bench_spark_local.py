@@ -9,7 +9,8 @@ starts the session (the JVM; timed on its own as "start-up") and then runs the s
 Best of ``--repeat`` runs each. Printed per step: the DuckDB seconds, Spark's start-up
 and step seconds, the ratio Spark / DuckDB with the start-up counted (what a consultant
 waits for) and without it, and the peak resident memory of each process tree (the
-Python process and Spark's JVM), polled every 0.1 s. Target (issue 20): Spark within
+Python process and Spark's JVM), polled every 0.1 s, and the one-minute load average
+when the step's runs end (other work on the machine slows both engines). Target (issue 20): Spark within
 3x DuckDB at 10 M lines, start-up counted. The exit code is 0 when every folder of at
 least 5 M lines meets it. ``--crmlib PATH`` measures another checkout's ``crmlib`` (e.g.
 the code before a change, exported with ``git archive``).
@@ -127,7 +128,7 @@ def main() -> int:
     )
     header = (
         f"{'lines':>8} {'step':<14}{'duckdb s':>9}{'spark start':>12}{'spark step':>11}"
-        f"{'ratio':>7}{'w/o start':>10}{'duckdb GB':>10}{'spark GB':>9}"
+        f"{'ratio':>7}{'w/o start':>10}{'duckdb GB':>10}{'spark GB':>9}{'load':>6}"
     )
     print(header)
     met = True
@@ -151,7 +152,7 @@ def main() -> int:
                 print(
                     f"{lines / 1e6:>7.2f}M {step:<14}{duck['step']:>9.2f}{spark['startup']:>12.2f}"
                     f"{spark['step']:>11.2f}{ratio:>6.2f}x{spark['step'] / duck['step']:>9.2f}x"
-                    f"{duck['peak']:>10.2f}{spark['peak']:>9.2f}",
+                    f"{duck['peak']:>10.2f}{spark['peak']:>9.2f}{os.getloadavg()[0]:>6.1f}",
                     flush=True,
                 )
     print(

@@ -257,11 +257,11 @@ class Engine:
             else:
                 reader, path = data
                 read = self._spark.read
-                frame = (
-                    read.parquet(path)
-                    if reader == "parquet"
-                    else read.option("header", True).option("encoding", "UTF-8").csv(path)
-                )
+                if reader == "parquet":
+                    schema = _parquet_schema(path)
+                    frame = (read if schema is None else read.schema(schema)).parquet(path)
+                else:
+                    frame = read.option("header", True).option("encoding", "UTF-8").csv(path)
             frame.createOrReplaceTempView(raw)
             self._views.append(raw)
             types = dict(frame.dtypes)
@@ -481,6 +481,40 @@ def _spark_text(tree) -> str:
     """Spark SQL for a parsed DuckDB statement, with ``/* + HINT */ SELECT`` as a hint."""
     text = tree.sql(dialect="spark")
     return re.sub(r"/\* \+ ([A-Z_]+\([^*]*\)) \*/ SELECT ", r"SELECT /*+ \1 */ ", text)
+
+
+def _parquet_schema(path: str):
+    """The Spark schema of a Parquet table, read from its footer here, or None to let Spark infer it.
+
+    Spark infers a Parquet schema by reading a footer in a job of its own (in a new JVM,
+    seconds); this reads the same footer with pyarrow and gives Spark the types it would
+    infer (text, numbers, booleans, dates, micro- and millisecond timestamps: with a
+    time zone ``timestamp``, without ``timestamp_ntz``). Any other type, or a footer
+    that cannot be read, leaves the schema to Spark.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    files = sorted(Path(path).parent.glob(Path(path).name)) if "*" in path else [Path(path)]
+    try:
+        schema = pq.read_schema(files[0])
+    except (IndexError, OSError, pa.ArrowException):
+        return None
+    for field in schema:
+        kind = field.type
+        known = (
+            pa.types.is_string(kind)
+            or pa.types.is_large_string(kind)
+            or pa.types.is_floating(kind)
+            or pa.types.is_signed_integer(kind)
+            or pa.types.is_boolean(kind)
+            or pa.types.is_date32(kind)
+            or (pa.types.is_timestamp(kind) and kind.unit in ("ms", "us"))
+        )
+        if not known or pa.types.is_float16(kind):
+            return None
+    return from_arrow_schema(schema, prefer_timestamp_ntz=True)
 
 
 def _for_spark(frame: pd.DataFrame) -> pd.DataFrame:

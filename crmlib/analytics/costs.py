@@ -65,6 +65,7 @@ __all__ = [
     "override_rates",
     "rates_sql",
     "rate_key",
+    "spark_events",
 ]
 
 EVENTS = "events"
@@ -421,6 +422,128 @@ orders AS (
 events AS (
     {" UNION ALL ".join(parts)}
 )"""
+
+
+# Spark: one table's events (tickets; campaign contacts among the interactions) per customer
+# and channel in one scan of the raw table, with the row checks of Engine.check_rows counted
+# in the same scan; a row that is not an event is counted in one group without a customer.
+_SPARK_TABLE_EVENTS_SQL = """
+CREATE OR REPLACE TEMPORARY TABLE {name} AS
+SELECT CASE WHEN counted THEN cid END AS cid, CASE WHEN counted THEN ch END AS ch,
+       COUNT(*) FILTER (WHERE counted) AS n{check_sums}
+FROM (
+    SELECT {cid} AS cid, {ch} AS ch, {where} AND {dated} AS counted{checks}
+    FROM raw_{table}
+) t
+GROUP BY 1, 2
+"""
+
+#: At most this many channels are ranked by :func:`spark_events` (a CASE of this many arms).
+_SPARK_RANKED_CHANNELS = 64
+
+# Spark: the events of events_sql from the transaction lines summed per customer, order key
+# and channel (crmlib.analytics.profitability) and the tables above, kept once
+_SPARK_EVENTS_SQL = """
+CREATE OR REPLACE TEMPORARY TABLE {name} AS
+WITH orders AS (
+    SELECT cid, okey, MIN({rank}) AS ch FROM {lines} WHERE buys > 0 GROUP BY cid, okey
+),
+ordered AS (SELECT cid, ch, COUNT(*) AS n FROM orders GROUP BY cid, ch)
+SELECT o.cid, a.activity, {channel} AS ch, o.n
+FROM ordered o
+CROSS JOIN (SELECT '{order}' AS activity UNION ALL SELECT '{delivery}' AS activity) a
+UNION ALL
+SELECT cid, '{return_}' AS activity, ch, SUM(returns) AS n FROM {lines} WHERE returns > 0
+GROUP BY cid, ch{more}
+"""
+
+
+def spark_events(eng, as_of_literal: str, lines: str) -> str:
+    """The events of :func:`events_sql` on Spark, each table read once; the name of their table.
+
+    The order, delivery and return events come from ``lines``, the transaction lines up
+    to as-of summed per customer, order key (:func:`crmlib.analytics.orders.order_key_sql`)
+    and channel (columns cid, okey, ch, buys: purchase lines, returns: return lines), made
+    by :func:`crmlib.analytics.profitability.profitability_query` in its one scan. The
+    tickets and the campaign contacts are counted in one scan of each table, which also
+    counts the row checks :meth:`crmlib.engines.Engine.check_rows` would (customer id and
+    date) and refuses the table as it does.
+
+    Parameters
+    ----------
+    eng : crmlib.engines.Engine
+        A Spark engine.
+    as_of_literal : str
+        The last day counted, as a SQL date literal.
+    lines : str
+        The name of the lines' table.
+
+    Returns
+    -------
+    str
+        The name of a table of the events: cid, activity, ch, n (one row per customer,
+        activity and channel), as ``events`` in :func:`events_sql`.
+    """
+    next_day = f"({as_of_literal} + INTERVAL 1 DAY)"
+    more = []
+    for table, activity, stamp, kind in (
+        ("tickets", s.ACT_TICKET, s.OPENED_AT, None),
+        ("interactions", s.ACT_CONTACT, s.TIMESTAMP, s.KIND_CAMPAIGN_CONTACT),
+    ):
+        if not eng.has(table):
+            continue
+        counts = eng.has(table, s.CUSTOMER_ID) and (kind is None or eng.has(table, s.KIND))
+        if not counts:  # no events: the checks alone
+            eng.check_rows(table, [s.CUSTOMER_ID, stamp])
+            continue
+        checks = eng.row_checks(table, [s.CUSTOMER_ID, stamp])
+        stamped = eng.typed(table, stamp) if eng.has(table, stamp) else None
+        name = f"{table}_events"
+        eng.sql_no_result(
+            _SPARK_TABLE_EVENTS_SQL.format(
+                name=name,
+                table=table,
+                cid=eng.typed(table, s.CUSTOMER_ID),
+                ch=f"COALESCE({eng.typed(table, s.CHANNEL)}, '')"
+                if eng.has(table, s.CHANNEL)
+                else "''",
+                where="TRUE" if kind is None else f"{eng.typed(table, s.KIND)} = '{kind}'",
+                dated="TRUE"
+                if stamped is None
+                else f"NOT COALESCE({stamped} >= {next_day}, FALSE)",
+                checks=checks.flags,
+                check_sums=checks.sums,
+            )
+        )
+        if checks.checks:
+            eng.refuse_rows(
+                checks, eng.sql(f"SELECT COUNT(*) AS groups{checks.sums} FROM {name}").iloc[0]
+            )
+        more.append(f"SELECT cid, '{activity}' AS activity, ch, n FROM {name} WHERE n > 0")
+    # An order's channel is the first of its lines' in alphabetical order: MIN of a text,
+    # which Spark computes by sorting the rows. A few channels are ranked instead (MIN of
+    # a number, hashed), then named back.
+    channels = sorted(eng.sql(f"SELECT DISTINCT ch FROM {lines} WHERE buys > 0")["ch"])
+    rank, channel = "ch", "o.ch"
+    if 0 < len(channels) <= _SPARK_RANKED_CHANNELS:
+        quoted = ["'" + str(c).replace("'", "''") + "'" for c in channels]
+        rank = "CASE ch " + " ".join(f"WHEN {q} THEN {i}" for i, q in enumerate(quoted)) + " END"
+        channel = "CASE o.ch " + " ".join(f"WHEN {i} THEN {q}" for i, q in enumerate(quoted))
+        channel += " END"
+    name = "spark_events"
+    eng.sql_no_result(
+        _SPARK_EVENTS_SQL.format(
+            name=name,
+            lines=lines,
+            rank=rank,
+            channel=channel,
+            order=s.ACT_ORDER,
+            delivery=s.ACT_DELIVERY,
+            return_=s.ACT_RETURN,
+            more="".join(f"\nUNION ALL\n{part}" for part in more),
+        )
+    )
+    return name
 
 
 def rates_sql(cost_rates: pd.DataFrame) -> str:

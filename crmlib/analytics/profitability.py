@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.analytics import costs
-from crmlib.analytics.orders import order_counts
+from crmlib.analytics.orders import order_counts, order_key_sql
 from crmlib.data import schema as s
 from crmlib.data.checks import as_of_date, need_columns
 from crmlib.errors import CRMError
@@ -84,6 +84,83 @@ buys AS (
     WHERE t.lines > 0
 )"""
 
+# Spark, the one scan of the transactions: the lines summed per customer, order key and
+# channel (partial sums before the shuffle: an order's lines meet in one row), with the row
+# checks and the last order date. Everything else is read from this table: the customers'
+# sums, their order and return events (:func:`crmlib.analytics.costs.spark_events`).
+_SPARK_ONE_PASS_SQL = """
+CREATE OR REPLACE TEMPORARY TABLE {table} AS
+SELECT cid, okey, ch,
+       COUNT(*) FILTER (WHERE {window}) AS lines,
+       SUM(rev) FILTER (WHERE {window}) AS revenue,
+       SUM(cost) FILTER (WHERE {window}) AS product_cost,
+       COUNT(cost) FILTER (WHERE {window}) AS costs,
+       SUM(qty) FILTER (WHERE {window} AND rev >= 0) AS units,
+       COUNT(qty) FILTER (WHERE {window} AND rev >= 0) AS quantities,
+       COUNT(*) FILTER (WHERE {window} AND rev >= 0) AS buys,
+       COUNT(*) FILTER (WHERE {window} AND rev < 0) AS returns,
+       MAX(day) AS last{check_sums}
+FROM (
+    SELECT {cid} AS cid, {day} AS day, {rev} AS rev, {cost} AS cost, {qty} AS qty,
+           {okey} AS okey, {ch} AS ch{checks}
+    FROM raw_transactions
+) t
+GROUP BY cid, okey, ch
+"""
+
+# Spark, the table of _PROFIT_SQL from the lines' table, the customers' ids and the events
+# in one grouping by customer (a row per source, then summed; no joins by customer). A
+# customer is listed as in _PROFIT_SQL's ids: a line up to as-of, a customer record, or an
+# event when there are rates.
+_SPARK_PROFIT_SQL = """
+WITH rates AS ({rates}),
+parts AS (
+    SELECT cid, CASE WHEN lines > 0 THEN 1 ELSE 0 END AS listed, lines, revenue,
+           product_cost, units, CAST(0 AS BIGINT) AS orders, CAST(NULL AS DOUBLE) AS serve
+    FROM {lines}{customers}
+    UNION ALL
+    SELECT e.cid, {events_listed} AS listed, 0 AS lines, CAST(NULL AS DOUBLE) AS revenue,
+           CAST(NULL AS DOUBLE) AS product_cost, CAST(NULL AS DOUBLE) AS units,
+           CASE WHEN e.activity = '{order}' THEN e.n ELSE 0 END AS orders,
+           e.n * COALESCE(x.unit_cost, g.unit_cost, 0.0) AS serve
+    FROM {events} e
+    LEFT JOIN rates x ON x.activity = e.activity AND x.channel = e.ch
+    LEFT JOIN (SELECT * FROM rates WHERE channel = '') g ON g.activity = e.activity
+    WHERE e.cid IS NOT NULL
+),
+per AS (
+    SELECT cid, SUM(revenue) AS revenue, SUM(product_cost) AS product_cost,
+           SUM(serve) AS serve, SUM(orders) AS orders, SUM(units) AS units
+    FROM parts GROUP BY cid HAVING MAX(listed) = 1
+),
+totals AS (
+    SELECT cid, COALESCE(revenue, 0.0) AS revenue,
+           CASE WHEN {has_cost} THEN COALESCE(product_cost, 0.0) END AS product_cost,
+           CASE WHEN {has_rates} THEN COALESCE(serve, 0.0) END AS serve,
+           CAST(COALESCE(orders, 0) AS BIGINT) AS orders,
+           CASE WHEN {has_qty} THEN COALESCE(units, 0.0) END AS units
+    FROM per
+)
+SELECT cid AS {cid},
+       CAST(revenue AS DOUBLE) AS {revenue},
+       CAST(product_cost AS DOUBLE) AS {product_cost},
+       CAST(serve AS DOUBLE) AS {cost_to_serve},
+       CAST(revenue - COALESCE(product_cost, 0.0) - COALESCE(serve, 0.0) AS DOUBLE) AS {profit},
+       orders AS {orders},
+       CAST(units AS DOUBLE) AS {units}
+FROM totals
+ORDER BY cid
+"""
+
+_SPARK_CUSTOMER_IDS = """
+    UNION ALL
+    SELECT {cid} AS cid, 1 AS listed, 0 AS lines, CAST(NULL AS DOUBLE) AS revenue,
+           CAST(NULL AS DOUBLE) AS product_cost, CAST(NULL AS DOUBLE) AS units,
+           CAST(0 AS BIGINT) AS orders, CAST(NULL AS DOUBLE) AS serve
+    FROM customers"""
+
+#: Spark's table of the lines summed per customer, order key and channel (_SPARK_ONE_PASS_SQL)
+_SPARK_LINES = "profit_lines"
 _NO_RATES = pd.DataFrame({s.ACTIVITY: [], s.CHANNEL: [], s.UNIT_COST_RATE: []})
 
 # --- names this module defines ---------------------------------------------
@@ -230,8 +307,12 @@ def profitability_query(eng, source=None, cost_rates=None, as_of=None) -> str:
 
     On either engine the row checks, the last order date, whether any cost and
     any quantity is known, and the per-customer sums come from one query over
-    the transactions (:func:`_one_pass`); the query returned reads them once
-    more for the activity events of cost-to-serve.
+    the transactions (:func:`_one_pass`). On DuckDB the query returned reads them
+    once more for the activity events of cost-to-serve, after a scan of tickets and
+    of interactions for their row checks. On Spark the one query sums the lines per
+    customer, order key and channel, and the events come from that table and one
+    scan each of tickets and interactions that also counts their row checks
+    (:func:`crmlib.analytics.costs.spark_events`).
     """
     from crmlib.engines import as_of_sql
 
@@ -246,6 +327,29 @@ def profitability_query(eng, source=None, cost_rates=None, as_of=None) -> str:
         rates = eng.sql("SELECT * FROM cost_rates")
     if rates is not None and rates.empty:
         rates = None
+    names = {
+        "cid": s.CUSTOMER_ID,
+        "revenue": s.REVENUE,
+        "has_cost": str(has_cost).upper(),
+        "has_rates": str(rates is not None).upper(),
+        "has_qty": str(has_qty).upper(),
+        "product_cost": PRODUCT_COST,
+        "cost_to_serve": COST_TO_SERVE,
+        "profit": PROFIT,
+        "orders": ORDERS,
+        "units": UNITS,
+        "rates": costs.rates_sql(rates if rates is not None else _NO_RATES),
+    }
+    if eng.name == "spark":  # tickets and interactions read once each, their checks counted
+        customers = eng.has("customers", s.CUSTOMER_ID)
+        return _SPARK_PROFIT_SQL.format(
+            lines=_SPARK_LINES,
+            customers=_SPARK_CUSTOMER_IDS.format(cid=s.CUSTOMER_ID) if customers else "",
+            events=costs.spark_events(eng, day, _SPARK_LINES),
+            events_listed=int(rates is not None),
+            order=s.ACT_ORDER,
+            **names,
+        )
     for table, stamp in (("tickets", s.OPENED_AT), ("interactions", s.TIMESTAMP)):
         if eng.has(table):
             eng.check_rows(table, [s.CUSTOMER_ID, stamp])
@@ -256,19 +360,9 @@ def profitability_query(eng, source=None, cost_rates=None, as_of=None) -> str:
         ids.append("SELECT cid FROM events WHERE cid IS NOT NULL")
     return _PROFIT_SQL.format(
         events=costs.events_sql(eng, day),
-        rates=costs.rates_sql(rates if rates is not None else _NO_RATES),
         sums_and_buys=sums_and_buys,
-        cid=s.CUSTOMER_ID,
-        revenue=s.REVENUE,
         ids=" UNION ".join(ids),
-        has_cost=str(has_cost).upper(),
-        has_rates=str(rates is not None).upper(),
-        has_qty=str(has_qty).upper(),
-        product_cost=PRODUCT_COST,
-        cost_to_serve=COST_TO_SERVE,
-        profit=PROFIT,
-        orders=ORDERS,
-        units=UNITS,
+        **names,
     )
 
 
@@ -290,7 +384,7 @@ def _one_pass(eng, columns, when):
     """
     from crmlib.engines import as_of_sql
 
-    table = "onepass_profitability"
+    table = _SPARK_LINES if eng.name == "spark" else "onepass_profitability"
     checks = eng.row_checks("transactions", columns)
     when = None if when is None else _timestamp(when, "as_of")
 
@@ -298,8 +392,10 @@ def _one_pass(eng, columns, when):
         return eng.typed("transactions", column) if eng.has("transactions", column) else absent
 
     day = f"CAST({typed(s.ORDER_DATE)} AS DATE)"
+    has_id = eng.has("transactions", s.ORDER_ID)
+    channel = typed(s.CHANNEL, absent="''")
     eng.sql_no_result(
-        _ONE_PASS_SQL.format(
+        (_SPARK_ONE_PASS_SQL if eng.name == "spark" else _ONE_PASS_SQL).format(
             table=table,
             window="day IS NOT NULL" if when is None else f"day <= {as_of_sql(when)}",
             cid=typed(s.CUSTOMER_ID),
@@ -307,6 +403,8 @@ def _one_pass(eng, columns, when):
             rev=typed(s.REVENUE),
             cost=typed(s.COST),
             qty=typed(s.QUANTITY),
+            okey=order_key_sql(has_id, typed(s.ORDER_ID) if has_id else s.ORDER_ID, day),
+            ch=f"COALESCE({channel}, '')",
             checks=checks.flags,
             check_sums=checks.sums,
         )
