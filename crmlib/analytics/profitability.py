@@ -32,7 +32,7 @@ priced AS (
 ids AS (
     {ids}
 ),
-parts AS (
+totals AS (
     SELECT ids.cid,
            COALESCE(sums.revenue, 0.0) AS revenue,
            CASE WHEN {has_cost} THEN COALESCE(sums.product_cost, 0.0) END AS product_cost,
@@ -43,30 +43,25 @@ parts AS (
     LEFT JOIN sums ON sums.cid = ids.cid
     LEFT JOIN priced ON priced.cid = ids.cid
     LEFT JOIN buys ON buys.cid = ids.cid
-)
-SELECT cid AS {cid},
-       CAST(revenue AS DOUBLE) AS {revenue},
-       CAST(product_cost AS DOUBLE) AS {product_cost},
-       CAST(serve AS DOUBLE) AS {cost_to_serve},
-       CAST(revenue - COALESCE(product_cost, 0.0) - COALESCE(serve, 0.0) AS DOUBLE) AS {profit},
-       orders AS {orders},
-       CAST(units AS DOUBLE) AS {units}
-FROM parts
-ORDER BY cid
-"""
+)"""
 
 # One scan of the transactions (DuckDB and Spark) gives the sums and the units bought, with
 # the row checks, whether any cost and quantity is known, and the last order date.
-_ONE_PASS_SQL = """
-CREATE OR REPLACE TEMPORARY TABLE {table} AS
-SELECT cid,
+# The sums both engines' one scan of the transactions takes (``{window}``: the lines up to
+# as-of; quantities count for purchases only)
+_LINE_SUMS_SQL = """
        COUNT(*) FILTER (WHERE {window}) AS lines,
        SUM(rev) FILTER (WHERE {window}) AS revenue,
        SUM(cost) FILTER (WHERE {window}) AS product_cost,
        COUNT(cost) FILTER (WHERE {window}) AS costs,
        SUM(qty) FILTER (WHERE {window} AND rev >= 0) AS units,
        COUNT(qty) FILTER (WHERE {window} AND rev >= 0) AS quantities,
-       MAX(day) AS last{check_sums}
+"""
+
+_ONE_PASS_SQL = """
+CREATE OR REPLACE TEMPORARY TABLE {table} AS
+SELECT cid,"""
+_ONE_PASS_SQL += _LINE_SUMS_SQL + """       MAX(day) AS last{check_sums}
 FROM (
     SELECT {cid} AS cid, {day} AS day, {rev} AS rev, {cost} AS cost, {qty} AS qty{checks}
     FROM raw_transactions
@@ -90,14 +85,8 @@ buys AS (
 # sums, their order and return events (:func:`crmlib.analytics.costs.spark_events`).
 _SPARK_ONE_PASS_SQL = """
 CREATE OR REPLACE TEMPORARY TABLE {table} AS
-SELECT cid, okey, ch,
-       COUNT(*) FILTER (WHERE {window}) AS lines,
-       SUM(rev) FILTER (WHERE {window}) AS revenue,
-       SUM(cost) FILTER (WHERE {window}) AS product_cost,
-       COUNT(cost) FILTER (WHERE {window}) AS costs,
-       SUM(qty) FILTER (WHERE {window} AND rev >= 0) AS units,
-       COUNT(qty) FILTER (WHERE {window} AND rev >= 0) AS quantities,
-       COUNT(*) FILTER (WHERE {window} AND rev >= 0) AS buys,
+SELECT cid, okey, ch,"""
+_SPARK_ONE_PASS_SQL += _LINE_SUMS_SQL + """       COUNT(*) FILTER (WHERE {window} AND rev >= 0) AS buys,
        COUNT(*) FILTER (WHERE {window} AND rev < 0) AS returns,
        MAX(day) AS last{check_sums}
 FROM (
@@ -140,7 +129,10 @@ totals AS (
            CAST(COALESCE(orders, 0) AS BIGINT) AS orders,
            CASE WHEN {has_qty} THEN COALESCE(units, 0.0) END AS units
     FROM per
-)
+)"""
+
+# Both engines: the profitability columns from the ``totals`` of the queries above
+_PROFIT_COLUMNS_SQL = """
 SELECT cid AS {cid},
        CAST(revenue AS DOUBLE) AS {revenue},
        CAST(product_cost AS DOUBLE) AS {product_cost},
@@ -342,7 +334,7 @@ def profitability_query(eng, source=None, cost_rates=None, as_of=None) -> str:
     }
     if eng.name == "spark":  # tickets and interactions read once each, their checks counted
         customers = eng.has("customers", s.CUSTOMER_ID)
-        return _SPARK_PROFIT_SQL.format(
+        return (_SPARK_PROFIT_SQL + _PROFIT_COLUMNS_SQL).format(
             lines=_SPARK_LINES,
             customers=_SPARK_CUSTOMER_IDS.format(cid=s.CUSTOMER_ID) if customers else "",
             events=costs.spark_events(eng, day, _SPARK_LINES),
@@ -358,7 +350,7 @@ def profitability_query(eng, source=None, cost_rates=None, as_of=None) -> str:
         ids.append(f"SELECT {s.CUSTOMER_ID} AS cid FROM customers")
     if rates is not None:
         ids.append("SELECT cid FROM events WHERE cid IS NOT NULL")
-    return _PROFIT_SQL.format(
+    return (_PROFIT_SQL + _PROFIT_COLUMNS_SQL).format(
         events=costs.events_sql(eng, day),
         sums_and_buys=sums_and_buys,
         ids=" UNION ".join(ids),
