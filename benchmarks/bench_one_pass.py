@@ -129,11 +129,17 @@ print(json.dumps(time.perf_counter() - start))
 OUTPUTS = {"summary": "customer_summary.parquet", "profitability": "customer_profitability.parquet"}
 
 
-def fresh(code: str, args: list[str], stdin: str = "", path: str | None = None) -> float:
-    """Seconds reported by ``code`` run in a new Python process."""
+def checkout_env(path: str | None) -> dict:
+    """The environment of a fresh process importing crmlib from the checkout ``path`` (None: this one)."""
     env = dict(os.environ)
     if path:
         env["PYTHONPATH"] = path + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def fresh(code: str, args: list[str], stdin: str = "", path: str | None = None) -> float:
+    """Seconds reported by ``code`` run in a new Python process."""
+    env = checkout_env(path)
     done = subprocess.run(
         [sys.executable, "-c", code, *args],
         input=stdin,
@@ -148,9 +154,7 @@ def fresh(code: str, args: list[str], stdin: str = "", path: str | None = None) 
 
 def crmlib_used(path: str | None) -> str:
     """Where the fresh processes import crmlib from."""
-    env = dict(os.environ)
-    if path:
-        env["PYTHONPATH"] = path + os.pathsep + env.get("PYTHONPATH", "")
+    env = checkout_env(path)
     code = "import crmlib, pathlib; print(pathlib.Path(crmlib.__file__).parent.parent)"
     done = subprocess.run(
         [sys.executable, "-c", code],

@@ -23,7 +23,6 @@ Needs psutil (the ``test`` extra), pyspark and Java 17 (the ``spark`` extra).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
@@ -34,6 +33,10 @@ from pathlib import Path
 
 import psutil
 import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_engines import tree_rss  # noqa: E402
+from bench_one_pass import checkout_env, crmlib_used  # noqa: E402
 
 STEPS = ("summary", "profitability", "cohorts")
 TARGET = 3.0
@@ -57,21 +60,9 @@ print(json.dumps({"startup": startup, "step": time.perf_counter() - start}))
 """
 
 
-def tree_rss(proc: psutil.Process) -> int:
-    """Resident memory of a process and all its descendants, in bytes."""
-    total = 0
-    with contextlib.suppress(psutil.NoSuchProcess):
-        for p in [proc, *proc.children(recursive=True)]:
-            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-                total += p.memory_info().rss
-    return total
-
-
 def fresh(args: list[str], path: str | None) -> dict:
     """Run CHILD in a new Python process; its seconds and the tree's peak memory (GB)."""
-    env = dict(os.environ)
-    if path:
-        env["PYTHONPATH"] = path + os.pathsep + env.get("PYTHONPATH", "")
+    env = checkout_env(path)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         popen = subprocess.Popen(
             [sys.executable, "-c", CHILD, *args],
@@ -96,22 +87,6 @@ def best(runs: list[dict]) -> dict:
     """The run with the least total time; the peak is the largest of all runs."""
     fastest = min(runs, key=lambda r: r["startup"] + r["step"])
     return {**fastest, "peak": max(r["peak"] for r in runs)}
-
-
-def crmlib_used(path: str | None) -> str:
-    env = dict(os.environ)
-    if path:
-        env["PYTHONPATH"] = path + os.pathsep + env.get("PYTHONPATH", "")
-    code = "import crmlib, pathlib; print(pathlib.Path(crmlib.__file__).parent.parent)"
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tempfile.gettempdir(),
-        check=True,
-    )
-    return done.stdout.strip()
 
 
 def main() -> int:
