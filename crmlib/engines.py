@@ -69,6 +69,30 @@ def duckdb_memory(limit: str | None = None) -> str:
     return limit or os.environ.get("CRM_DUCKDB_MEMORY") or DUCKDB_MEMORY
 
 
+def duckdb_connection(limit: str | None = None, prefix: str = "crm-duckdb-"):
+    """A new in-memory DuckDB connection under the workbook's memory limit, spilling past it.
+
+    Parameters
+    ----------
+    limit : str, optional
+        See :func:`duckdb_memory`.
+    prefix : str
+        Of the temporary folder DuckDB spills to.
+
+    Returns
+    -------
+    (duckdb.DuckDBPyConnection, Path)
+        The connection and its spill folder: the caller closes the one and removes the other.
+    """
+    import duckdb
+
+    spill = Path(tempfile.mkdtemp(prefix=prefix))
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{duckdb_memory(limit)}'")
+    con.execute(f"SET temp_directory = '{spill}'")
+    return con, spill
+
+
 def check_engine(engine: str, allowed=ENGINES) -> str:
     """Return ``engine`` if it is one of ``allowed``, else raise :class:`CRMError`."""
     if engine not in allowed:
@@ -173,12 +197,7 @@ class Engine:
     # -- lifecycle --
     def __enter__(self) -> Engine:
         if self.name == "duckdb":
-            import duckdb
-
-            self._spill = Path(tempfile.mkdtemp(prefix="crm-duckdb-"))
-            self._con = duckdb.connect()
-            self._con.execute(f"SET memory_limit = '{self.memory_limit}'")
-            self._con.execute(f"SET temp_directory = '{self._spill}'")
+            self._con, self._spill = duckdb_connection(self.memory_limit)
             self._con.execute("SET preserve_insertion_order = false")
         else:  # a session of its own: its temporary views are not another Engine's
             self._spark = spark_session(self.spark_master).newSession()

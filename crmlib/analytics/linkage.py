@@ -24,7 +24,6 @@ import dataclasses
 import logging
 import re
 import shutil
-import tempfile
 import unicodedata
 from contextlib import contextmanager
 from pathlib import Path
@@ -465,20 +464,16 @@ def _pairs(predictions: pd.DataFrame) -> pd.DataFrame:
 @contextmanager
 def _splink_backend(engine: str, spark_master: str | None):
     """splink's database API for an engine, released at the end of the block."""
-    from crmlib.engines import check_engine, duckdb_memory
+    from crmlib.engines import check_engine, duckdb_connection
     from crmlib.spark import spark_session
 
     if check_engine(engine) in ("pandas", "duckdb"):  # splink has no pandas backend
-        import duckdb
         from splink import DuckDBAPI
 
         # the workbook's memory limit, spilling past it, as every DuckDB the workbook opens:
         # DuckDB's own default is 80 % of the machine
-        spill = Path(tempfile.mkdtemp(prefix="crm-splink-"))
-        con = duckdb.connect()
+        con, spill = duckdb_connection(prefix="crm-splink-")
         try:
-            con.execute(f"SET memory_limit = '{duckdb_memory()}'")
-            con.execute(f"SET temp_directory = '{spill}'")
             yield DuckDBAPI(connection=con)
         finally:
             con.close()
