@@ -225,6 +225,21 @@ def read_per_customer(folder) -> PerCustomer | None:
     return PerCustomer(tables["summary"], tables["profitability"], cohorts, gaps, sample)
 
 
+def customers(identity, whole: PerCustomer | None) -> int:
+    """The customers a lesson reports: every customer, whether its rows are all or a sample.
+
+    Parameters
+    ----------
+    identity : crmlib.analytics.linkage.Identity
+        What :func:`crmlib.analytics.linkage.identify` did with the rows the lesson loaded:
+        its ``customers`` are the persons with a purchase (:func:`crmlib.analytics.linkage.buyers`).
+    whole : PerCustomer or None
+        :func:`read_per_customer`'s tables at scale: then the customers are the ids with a
+        purchase in every row's customer summary (records are linked only within the sample).
+    """
+    return identity.customers if whole is None else len(whole.summary)
+
+
 @dataclass(frozen=True)
 class AtScale:
     """What :func:`at_scale` prepared for a report on a large folder.
