@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import re
 import shutil
@@ -176,10 +177,19 @@ def spark_session(master: str | None = None):
 
 
 def _stop_spark(session, work: Path) -> None:
-    """Stop the session at exit and remove its scratch folder."""
-    with contextlib.suppress(Exception), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a JVM already gone: nothing left to stop
-        session.stop()
+    """Stop the session at exit and remove its scratch folder.
+
+    A JVM already gone (a driver out of memory, after :func:`spark_job` said so) leaves
+    nothing to stop: py4j's complaint, logged on the root logger with a traceback, would
+    print after the error the user was given, so logging is off while stopping.
+    """
+    logging.disable(logging.CRITICAL)
+    try:
+        with contextlib.suppress(Exception), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            session.stop()
+    finally:
+        logging.disable(logging.NOTSET)
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -13,6 +13,7 @@ error and exit 1 within the stated bound, not hang (issue #20: it hung for 10 mi
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import shutil
 import signal
@@ -294,3 +295,23 @@ def test_memory_options_are_refused_without_spark(tmp_path):
     done = _crm("aggregate", tmp_path, "--out", tmp_path / "o", "--driver-memory", "2g")
     assert done.returncode == 1
     assert done.stderr == "error: --driver-memory and --executor-memory are for --engine spark\n"
+
+
+def test_stopping_a_session_whose_jvm_is_gone_logs_nothing_after_the_error(tmp_path, caplog):
+    # the CI run of a driver out of memory: the JVM exited while the session was stopped at
+    # exit, and py4j logged "Exception while sending command." with a traceback on the root
+    # logger, after the error the user had been given
+    class Gone:
+        def stop(self):
+            try:
+                raise ConnectionResetError(104, "Connection reset by peer")
+            except ConnectionResetError:
+                logging.exception("Exception while sending command.")
+            raise RuntimeError("Error while sending or receiving")
+
+    work = tmp_path / "crm-spark-x"
+    work.mkdir()
+    spark._stop_spark(Gone(), work)
+    assert caplog.records == [] and not work.exists()
+    logging.getLogger().error("logging is on again")
+    assert [r.getMessage() for r in caplog.records] == ["logging is on again"]
