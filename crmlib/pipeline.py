@@ -14,6 +14,7 @@ for what needs rows in memory. The lessons read the tables back with
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import shutil
 import time
@@ -27,7 +28,7 @@ from crmlib.analytics.summary import customer_summary, summary_query
 from crmlib.data import datasets, outofcore, rowsample
 from crmlib.data import schema as s
 from crmlib.data.io import ClientData, load_folder
-from crmlib.engines import Engine, check_engine, duckdb_memory
+from crmlib.engines import Engine, check_engine, duckdb_connection, duckdb_memory
 from crmlib.errors import CRMError, DataError
 from crmlib.models import qci
 from crmlib.spark import spark_job
@@ -165,10 +166,17 @@ def _customers_for_linkage(data, engine: str) -> pd.DataFrame:
         return eng.sql(f"SELECT {', '.join(present)} FROM customers")
 
 
-#: The steps a report at scale computes on every row (the duplicates are linked on the sample).
+#: The steps a report at scale computes on every row (the records are linked before them).
 PER_CUSTOMER_STEPS = STEPS[:4]
 #: In an aggregates folder: how the sample was drawn (:class:`crmlib.data.rowsample.CustomerSample`).
 SAMPLE_FILE = "sample.json"
+#: At scale, the customer records are linked into persons on every record when the folder has
+#: at most this many (splink in this process, :func:`crmlib.analytics.linkage.find_duplicates`:
+#: 200,000 records take about 3 minutes and 4.4 GB); past it, only within the sample.
+LINK_RECORDS = 250_000
+#: In an aggregates folder, when every record was linked: records and persons (JSON), the records
+#: whose person has another id (Parquet: ``customer_id``, ``person_id``) and the sample's links.
+LINKED_FILE, PERSONS_FILE, IDENTITY_DIR = "linkage.json", "persons.parquet", "identity"
 
 
 @dataclass(frozen=True)
@@ -188,6 +196,10 @@ class PerCustomer:
         (:func:`crmlib.analytics.lapse.gap_counts`): the lapse rule's data.
     sample : crmlib.data.rowsample.CustomerSample
         The sample the lesson's rows come from.
+    records, persons : int or None
+        The customer records and the persons they belong to, when every record was linked
+        before the tables were computed (then the tables are one row per person); None when
+        the records were linked only within the sample (the tables are one row per id).
     """
 
     summary: pd.DataFrame
@@ -195,6 +207,13 @@ class PerCustomer:
     cohorts: pd.DataFrame
     gaps: pd.Series
     sample: rowsample.CustomerSample
+    records: int | None = None
+    persons: int | None = None
+
+    @property
+    def linked(self) -> bool:
+        """True when every record was linked into persons before the tables were computed."""
+        return self.persons is not None
 
 
 def read_per_customer(folder) -> PerCustomer | None:
@@ -203,8 +222,8 @@ def read_per_customer(folder) -> PerCustomer | None:
     A lesson calls this with its ``aggregates_dir`` parameter. None when the lesson computes
     everything from the rows it loaded itself: ``folder`` is None (a report in memory), or
     the sample holds every customer, so that the rows loaded are all the rows (and the
-    records linked into persons count as they do in memory, which the per-customer tables,
-    one row per customer id, do not).
+    records linked into persons count as they do in memory, which the per-customer tables
+    do only when every record was linked before them: :attr:`PerCustomer.linked`).
     """
     if folder is None:
         return None
@@ -217,12 +236,17 @@ def read_per_customer(folder) -> PerCustomer | None:
         cohorts = pd.read_csv(folder / STEP_FILES["cohorts"], index_col=0, parse_dates=[0])
         gaps = pd.read_csv(folder / STEP_FILES["gaps"], index_col=lapse.GAP)[lapse.GAPS]
         sample = rowsample.CustomerSample(**json.loads((folder / SAMPLE_FILE).read_text()))
+        linked = folder / LINKED_FILE
+        linked = json.loads(linked.read_text()) if linked.is_file() else {}
     except (OSError, ValueError, TypeError) as exc:
         raise CRMError(f"{folder.name}: not a complete folder of per-customer tables ({exc})") from None
     cohorts.columns = cohorts.columns.astype(int)
     if not sample.partial:
         return None
-    return PerCustomer(tables["summary"], tables["profitability"], cohorts, gaps, sample)
+    return PerCustomer(
+        tables["summary"], tables["profitability"], cohorts, gaps, sample,
+        linked.get("records"), linked.get("persons"),
+    )
 
 
 def customers(identity, whole: PerCustomer | None) -> int:
@@ -234,8 +258,9 @@ def customers(identity, whole: PerCustomer | None) -> int:
         What :func:`crmlib.analytics.linkage.identify` did with the rows the lesson loaded:
         its ``customers`` are the persons with a purchase (:func:`crmlib.analytics.linkage.buyers`).
     whole : PerCustomer or None
-        :func:`read_per_customer`'s tables at scale: then the customers are the ids with a
-        purchase in every row's customer summary (records are linked only within the sample).
+        :func:`read_per_customer`'s tables at scale: then the customers are the rows of every
+        customer's summary, persons with a purchase when every record was linked
+        (:attr:`PerCustomer.linked`), else ids with a purchase.
     """
     return identity.customers if whole is None else len(whole.summary)
 
@@ -255,6 +280,9 @@ class AtScale:
         The per-customer tables (:func:`read_per_customer`).
     steps : dict
         What :func:`aggregate` returned: file, rows and seconds per step.
+    identity : Path or None
+        When every customer record was linked: the links among the sample's records
+        (:func:`crmlib.analytics.linkage.write_finder`), for the lessons' ``identify``.
     """
 
     checked: object
@@ -262,6 +290,7 @@ class AtScale:
     drawn: rowsample.CustomerSample
     aggregates: Path
     steps: dict
+    identity: Path | None = None
 
 
 def at_scale(
@@ -275,8 +304,19 @@ def at_scale(
     memory_limit: str | None = None,
     progress=None,
     spark_progress=None,
+    threshold: float = 0.9,
+    link_records: int = LINK_RECORDS,
 ) -> AtScale:
-    """Validate a large folder out of core, aggregate every row once, and sample customers.
+    """Validate a large folder out of core, link the records, aggregate every row once, sample.
+
+    When the customers table can be linked (a name, e-mail or phone) and has at most
+    ``link_records`` records, every record is linked into persons first
+    (:func:`crmlib.analytics.linkage.find_duplicates`, the survivor's id as the person's,
+    :func:`crmlib.analytics.linkage.person_ids`) and every table's rows are relabelled onto
+    persons, as :func:`crmlib.analytics.linkage.identify` does in memory: the per-customer
+    tables are then one row per person, and the sample draws persons with all their records.
+    Past ``link_records``, the tables are one row per customer id and the records are linked
+    only within the sample.
 
     Parameters
     ----------
@@ -299,6 +339,10 @@ def at_scale(
         Called with (step, seconds, rows) after the validation, each step and the sample.
     spark_progress : callable, optional
         For ``engine="spark"``: the progress of the Spark jobs (:func:`aggregate`).
+    threshold : float, default 0.9
+        The match probability at which two records are one person.
+    link_records : int, default :data:`LINK_RECORDS`
+        The most customer records linked on every record.
 
     Returns
     -------
@@ -325,8 +369,14 @@ def at_scale(
     )
     note("validation", start, sum(r.accepted for r in checked.reports.values()))
     aggregates = folder / "aggregates"
+    aggregates.mkdir()
+    start = time.perf_counter()
+    by_person = folder / "by-person"  # the accepted rows on persons, when every record is linked
+    finder = _link_every_record(accepted, by_person, aggregates, threshold, link_records, memory_limit)
+    if finder is not None:
+        note("linkage", start, finder.n_records_)
     steps = aggregate(
-        accepted,
+        accepted if finder is None else by_person,
         aggregates,
         engine=engine,
         steps=PER_CUSTOMER_STEPS,
@@ -336,15 +386,112 @@ def at_scale(
         spark_progress=spark_progress,
     )
     start = time.perf_counter()
+    persons = aggregates / PERSONS_FILE
     drawn = rowsample.customer_sample(
-        accepted, folder / "sample", customers=customers, seed=seed, memory_limit=memory_limit
+        accepted,
+        folder / "sample",
+        customers=customers,
+        seed=seed,
+        memory_limit=memory_limit,
+        persons=persons if finder is not None else None,
     )
+    identity = None
+    if finder is not None:  # the lessons read the links among the sample's records
+        records = pd.read_parquet(folder / "sample" / "customers.parquet", columns=[s.CUSTOMER_ID])
+        identity = linkage.write_finder(
+            _among(finder, records[s.CUSTOMER_ID].astype(str)), aggregates / IDENTITY_DIR
+        )
     (aggregates / SAMPLE_FILE).write_text(json.dumps(asdict(drawn), indent=2), encoding="utf-8")
     for path in checked.assessment_files.values():  # the questionnaires travel with the rows
         if not (folder / "sample" / Path(path).name).exists():
             shutil.copy2(path, folder / "sample" / Path(path).name)
     shutil.rmtree(accepted)
+    shutil.rmtree(by_person, ignore_errors=True)
     sample = load_folder(folder / "sample", as_of=checked.as_of)
     note("sample", start, drawn.sampled)
-    return AtScale(checked, sample, drawn, aggregates, steps)
+    return AtScale(checked, sample, drawn, aggregates, steps, identity)
+
+
+def _link_every_record(
+    accepted: Path, by_person: Path, aggregates: Path, threshold, limit: int, memory_limit
+):
+    """Link every customer record of the accepted rows and relabel the rows onto persons.
+
+    Writes :data:`LINKED_FILE` and :data:`PERSONS_FILE` to ``aggregates``; rewrites each
+    accepted table with a customer id but the customers table, every id replaced by its
+    person's, in the same row order (the sampler then draws every record of a person from
+    the customers table as it is); and fills ``by_person`` with the tables to aggregate:
+    these, and the customers table's ids replaced likewise (a person listed once per record:
+    the steps read the customers' ids as a set). Returns the fitted finder, or None when there
+    is nothing to link (no customers table with a name, e-mail or phone value) or more than
+    ``limit`` records.
+    """
+    path = accepted / "customers.parquet"
+    if not path.is_file():
+        return None
+    con, spill = duckdb_connection(memory_limit, prefix="crm-link-")
+    try:
+        con.execute("SET enable_progress_bar = false")
+        names = {r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()}
+        compared = [c for c in (s.NAME, s.EMAIL, s.PHONE) if c in names]
+        if not compared:
+            return None
+        values = " OR ".join(f'"{c}" IS NOT NULL' for c in compared)
+        records, comparable = con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE {values}) FROM read_parquet(?)", [str(path)]
+        ).fetchone()
+        if not comparable or records > limit:
+            return None
+        wanted = [s.CUSTOMER_ID, *compared, s.CITY, s.SIGNUP_DATE]
+        columns = ", ".join(f'"{c}"' for c in wanted if c in names)
+        customers = con.execute(f"SELECT {columns} FROM read_parquet(?)", [str(path)]).df()
+        finder = linkage.find_duplicates(customers, threshold=threshold)
+        ids = linkage.person_ids(customers, finder.clusters_)
+        moved = ids[ids.index != ids.to_numpy()]
+        persons = pd.DataFrame({s.CUSTOMER_ID: moved.index, "person_id": moved.to_numpy()})
+        persons.to_parquet(aggregates / PERSONS_FILE, index=False)
+        linked = {"records": int(len(ids)), "persons": int(ids.nunique())}
+        (aggregates / LINKED_FILE).write_text(json.dumps(linked), encoding="utf-8")
+        by_person.mkdir()
+        for rows in sorted(accepted.iterdir()):
+            table = rows.name.removesuffix(".parquet")
+            if table not in rowsample.KEYED or rows.suffix != ".parquet" or persons.empty:
+                (by_person / rows.name).symlink_to(rows.resolve())
+                continue
+            relabelled = by_person / rows.name
+            con.execute(
+                "COPY (SELECT t.* EXCLUDE (file_row_number) REPLACE "
+                "(coalesce(p.person_id, t.customer_id) AS customer_id) "
+                "FROM read_parquet(?, file_row_number = true) t "
+                "LEFT JOIN read_parquet(?) p ON t.customer_id = p.customer_id "
+                f"ORDER BY t.file_row_number) TO '{_quoted(relabelled)}' (FORMAT parquet)",
+                [str(rows), str(aggregates / PERSONS_FILE)],
+            )
+            if table != "customers":
+                relabelled.replace(rows)
+                (by_person / rows.name).symlink_to(rows.resolve())
+        return finder
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def _among(finder, ids: pd.Series):
+    """The whole folder's links among some records, every record of each of their persons
+    (the sample's): what :func:`crmlib.analytics.linkage.identify` reads for the lessons."""
+    part = copy.copy(finder)
+    ids = set(ids)
+    part.clusters_ = finder.clusters_[finder.clusters_.index.isin(ids)]
+    pairs = finder.pairs_
+    both = pairs[linkage.CUSTOMER_ID_L].astype(str).isin(ids) & pairs[
+        linkage.CUSTOMER_ID_R
+    ].astype(str).isin(ids)
+    part.pairs_ = pairs[both].reset_index(drop=True)
+    part.n_records_ = len(part.clusters_)
+    return part
+
+
+def _quoted(path: Path) -> str:
+    """A path for a SQL string literal (COPY TO takes no parameter)."""
+    return str(path).replace("'", "''")
 

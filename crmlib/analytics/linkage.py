@@ -652,21 +652,17 @@ def merge_customers(data: ClientData, clusters: pd.DataFrame) -> MergedCustomers
         raise DataError("merge_customers: clusters must be DuplicateFinder.clusters_")
     customers = data.tables["customers"].copy()
     customers[s.CUSTOMER_ID] = customers[s.CUSTOMER_ID].astype("str")
-    cluster = clusters[CLUSTER_ID].astype("str")
-    customers["_cluster"] = (
-        customers[s.CUSTOMER_ID].map(cluster).fillna(customers[s.CUSTOMER_ID]).astype("str")
-    )
+    id_map = person_ids(customers, clusters)
+    customers["_person"] = customers[s.CUSTOMER_ID].map(id_map)
     order = [c for c in (s.SIGNUP_DATE, s.CUSTOMER_ID) if c in customers]
     customers = customers.sort_values(order, na_position="last", kind="stable")
-    groups = customers.groupby("_cluster", sort=False)
+    groups = customers.groupby("_person", sort=False)
     golden = groups.first()  # the first non-missing value of each column, oldest first
     golden[RECORDS] = groups.size()
     if s.SOURCE_SYSTEM in customers:
-        systems = customers[["_cluster", s.SOURCE_SYSTEM]].dropna().drop_duplicates()
-        systems = systems.sort_values(["_cluster", s.SOURCE_SYSTEM])
-        golden[SOURCE_SYSTEMS] = systems.groupby("_cluster")[s.SOURCE_SYSTEM].agg("+".join)
-    id_map = customers.set_index(s.CUSTOMER_ID)["_cluster"].map(golden[s.CUSTOMER_ID])
-    id_map.name = s.CUSTOMER_ID
+        systems = customers[["_person", s.SOURCE_SYSTEM]].dropna().drop_duplicates()
+        systems = systems.sort_values(["_person", s.SOURCE_SYSTEM])
+        golden[SOURCE_SYSTEMS] = systems.groupby("_person")[s.SOURCE_SYSTEM].agg("+".join)
     golden = golden.reset_index(drop=True).sort_values(s.CUSTOMER_ID, ignore_index=True)
     columns = [c for c in data.tables["customers"].columns if c in golden] + [
         c for c in (RECORDS, SOURCE_SYSTEMS) if c in golden
@@ -682,6 +678,36 @@ def merge_customers(data: ClientData, clusters: pd.DataFrame) -> MergedCustomers
         else:
             tables[name] = table
     return MergedCustomers(dataclasses.replace(data, tables=tables), golden, id_map)
+
+
+def person_ids(customers: pd.DataFrame, clusters: pd.DataFrame) -> pd.Series:
+    """Each customer record's person: the id of the record that survives in its cluster.
+
+    The survivorship rule of :func:`merge_customers`, written once: the records of a
+    cluster ordered by ``signup_date`` (oldest first, missing last), then by id; the first
+    one's ``customer_id`` is the person's. A record in no cluster is its own person.
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        ``customer_id`` (unique) and, when known, ``signup_date``.
+    clusters : pandas.DataFrame
+        ``DuplicateFinder.clusters_``: ``cluster_id`` indexed by customer id.
+
+    Returns
+    -------
+    pandas.Series
+        The person's ``customer_id`` (text), indexed by each record's ``customer_id`` (text).
+    """
+    frame = customers[[c for c in (s.CUSTOMER_ID, s.SIGNUP_DATE) if c in customers]].copy()
+    frame[s.CUSTOMER_ID] = frame[s.CUSTOMER_ID].astype("str")
+    cluster = frame[s.CUSTOMER_ID].map(clusters[CLUSTER_ID].astype("str"))
+    frame["_cluster"] = cluster.fillna(frame[s.CUSTOMER_ID]).astype("str")
+    order = [c for c in (s.SIGNUP_DATE, s.CUSTOMER_ID) if c in frame]
+    frame = frame.sort_values(order, na_position="last", kind="stable")
+    person = frame.groupby("_cluster", sort=False)[s.CUSTOMER_ID].transform("first")
+    ids = pd.Index(frame[s.CUSTOMER_ID], name=s.CUSTOMER_ID)
+    return pd.Series(person.to_numpy(), index=ids, name=s.CUSTOMER_ID)
 
 
 # --- the one identify step: records -> persons, for every lesson and the report ---------------

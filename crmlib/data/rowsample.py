@@ -57,12 +57,16 @@ class CustomerSample:
     seed : int
     rows : dict
         Rows written per table.
+    unit : str
+        What was counted and drawn: "customer ids", or "persons" when the records of one
+        person were linked before (``persons`` of :func:`customer_sample`).
     """
 
     customers: int
     sampled: int
     seed: int
     rows: dict = field(default_factory=dict)
+    unit: str = "customer ids"
 
     @property
     def partial(self) -> bool:
@@ -77,10 +81,10 @@ class CustomerSample:
     def sentence(self) -> str:
         """One sentence for a reader: how large the sample is and how it was drawn."""
         if not self.partial:
-            return f"Every one of the {self.customers:,} customer ids is in the sample."
+            return f"Every one of the {self.customers:,} {self.unit} is in the sample."
         return (
             f"Charts and fits that need individual rows use a sample of {self.sampled:,} of the "
-            f"{self.customers:,} customer ids ({self.fraction:.1%}), with all of their rows, "
+            f"{self.customers:,} {self.unit} ({self.fraction:.1%}), with all of their rows, "
             f"drawn by a seeded hash of the id (seed {self.seed})."
         )
 
@@ -91,6 +95,7 @@ def customer_sample(
     customers: int = SAMPLE_CUSTOMERS,
     seed: int = SAMPLE_SEED,
     memory_limit: str | None = None,
+    persons=None,
 ) -> CustomerSample:
     """Write every row of a seeded sample of customers to a new folder.
 
@@ -105,6 +110,11 @@ def customer_sample(
     seed : int, default :data:`SAMPLE_SEED`
     memory_limit : str, optional
         DuckDB's memory limit (e.g. ``"4GB"``); past it DuckDB spills to disk.
+    persons : str or Path, optional
+        A Parquet file of ``customer_id`` and ``person_id``: the records of one person
+        (:func:`crmlib.analytics.linkage.person_ids`). Then persons are drawn, by the hash
+        of the person's id, each with every record of theirs and those records' rows; an id
+        not in the file is its own person.
 
     Returns
     -------
@@ -140,14 +150,29 @@ def customer_sample(
             if t in ("customers", "transactions")
         )
         paths = [str(folder / f"{t}.parquet") for t in keyed if t in ("customers", "transactions")]
-        con.execute(f"CREATE TEMP TABLE everyone AS {ids}", paths)
-        total = con.execute("SELECT count(*) FROM everyone").fetchone()[0]
+        con.execute(f"CREATE TEMP TABLE records AS {ids}", paths)
+        con.execute("CREATE TEMP TABLE persons (id VARCHAR, person VARCHAR)")
+        if persons is not None:
+            con.execute(
+                "INSERT INTO persons SELECT CAST(customer_id AS VARCHAR), CAST(person_id AS "
+                "VARCHAR) FROM read_parquet(?)",
+                [str(persons)],
+            )
         con.execute(
-            "CREATE TEMP TABLE chosen AS SELECT id FROM everyone "
-            "ORDER BY md5(id || ':' || ?), id LIMIT ?",
+            "CREATE TEMP TABLE everyone AS SELECT id, coalesce(person, id) AS person "
+            "FROM records LEFT JOIN persons USING (id)"
+        )
+        total = con.execute("SELECT count(DISTINCT person) FROM everyone").fetchone()[0]
+        con.execute(
+            "CREATE TEMP TABLE drawn AS SELECT person FROM (SELECT DISTINCT person FROM "
+            "everyone) ORDER BY md5(person || ':' || ?), person LIMIT ?",
             [str(seed), int(customers)],
         )
-        sampled = con.execute("SELECT count(*) FROM chosen").fetchone()[0]
+        sampled = con.execute("SELECT count(*) FROM drawn").fetchone()[0]
+        con.execute(  # every record of a drawn person
+            "CREATE TEMP TABLE chosen AS SELECT id FROM everyone WHERE person IN "
+            "(SELECT person FROM drawn)"
+        )
         rows = {}
         for path in sorted(folder.iterdir()):
             table = path.name.removesuffix(".parquet")
@@ -183,7 +208,8 @@ def customer_sample(
                 ).fetchone()[0]
     finally:
         con.close()
-    return CustomerSample(int(total), int(sampled), int(seed), rows)
+    unit = "customer ids" if persons is None else "persons"
+    return CustomerSample(int(total), int(sampled), int(seed), rows, unit)
 
 
 def _quoted(path: Path) -> str:

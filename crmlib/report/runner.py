@@ -175,6 +175,7 @@ def run_report(
     view: str = REPORT_VIEW,
     sample_customers: int = rowsample.SAMPLE_CUSTOMERS,
     sample_seed: int = rowsample.SAMPLE_SEED,
+    link_records: int | None = None,
     memory_limit: str | None = None,
     spark_progress=None,
 ) -> ReportResult:
@@ -235,6 +236,10 @@ def run_report(
     sample_customers, sample_seed : int
         At scale (``engine`` "duckdb" or "spark"): the size and seed of the
         customer sample the lessons load (:func:`crmlib.data.rowsample.customer_sample`).
+    link_records : int, optional
+        At scale: the most customer records linked into persons on every record before the
+        per-customer tables (:func:`crmlib.pipeline.at_scale`; default
+        :data:`crmlib.pipeline.LINK_RECORDS`); past it, within the sample.
     memory_limit : str, optional
         At scale: DuckDB's memory limit for validating and sampling (default
         :data:`crmlib.engines.DUCKDB_MEMORY`).
@@ -393,6 +398,8 @@ def run_report(
                     seed=sample_seed,
                     memory_limit=memory_limit,
                     spark_progress=spark_progress,
+                    threshold=parameters.get(MATCH_PARAMETER, 0.9),
+                    link_records=pipeline.LINK_RECORDS if link_records is None else link_records,
                     progress=lambda step, seconds, rows: notify(
                         Progress("data", step, 0, 0, seconds, f"{rows:,} rows")
                     ),
@@ -403,9 +410,16 @@ def run_report(
             if snapshot:
                 lesson_data = _write_snapshot(validated, work / SNAPSHOT_DIR, as_of) or lesson_data
                 hidden[str(work / SNAPSHOT_DIR)] = str(data) if named else HIDDEN_PATH
-            identity_dir = _link_once(
-                validated, work / IDENTITY_DIR, parameters.get(MATCH_PARAMETER, 0.9), engine, spark_master
-            )
+            if prepared is not None and prepared.identity is not None:  # every record linked
+                identity_dir = str(prepared.identity)
+            else:
+                identity_dir = _link_once(
+                    validated,
+                    work / IDENTITY_DIR,
+                    parameters.get(MATCH_PARAMETER, 0.9),
+                    engine,
+                    spark_master,
+                )
             if identity_dir:
                 hidden[identity_dir] = HIDDEN_REPORT + "/" + IDENTITY_DIR
             futures = {submit(pool, nb): nb for nb in models}

@@ -479,10 +479,13 @@ def title_block_html(
 
 def _linked_in_sample(by_lesson: dict[str, dict]) -> str:
     """At scale, when the customer records could be linked into persons (IDIC compared
-    them): what a count of every customer counts, since they are linked only within the
+    them) but were too many to link every one (``pipeline.LINK_RECORDS``): what a count of
+    every customer counts, since they are linked only within the
     sample (whose few duplicates say little of the folder's: a person is in the sample by
     one record's id, seldom by two)."""
-    if (by_lesson.get("idic", {}).get("results") or {}).get("records") is None:
+    idic = by_lesson.get("idic", {}).get("results") or {}
+    every = (idic.get(results.SAMPLE) or {}).get("every_customer", ())
+    if idic.get("records") is None or "records" in every:  # nothing to link, or all linked
         return ""
     return (
         " Records of one person are linked only within the sample, so a count over every "

@@ -86,3 +86,23 @@ def test_bad_requests_are_refused(folder, tmp_path):
     empty.mkdir()
     with pytest.raises(DataError, match="no customers or transactions"):
         rowsample.customer_sample(empty, tmp_path / "t")
+
+
+def test_with_persons_whole_persons_are_drawn_with_every_record(folder, tmp_path):
+    """Records C01-C03 are one person (C01) and C04-C05 another (C04): nine persons."""
+    src, ids, _ = folder
+    persons = tmp_path / "persons.parquet"
+    pd.DataFrame(
+        {s.CUSTOMER_ID: ["C02", "C03", "C05"], "person_id": ["C01", "C01", "C04"]}
+    ).to_parquet(persons)
+    person = {c: {"C02": "C01", "C03": "C01", "C05": "C04"}.get(c, c) for c in ids}
+    everyone = sorted(set(person.values()))
+    for k in (1, 2, 4, 9):
+        got = rowsample.customer_sample(src, tmp_path / f"p{k}", customers=k, seed=3, persons=persons)
+        drawn = _smallest_hashes(everyone, 3, k)  # persons, by the hash of the person's id
+        assert (got.customers, got.sampled, got.unit) == (9, k, "persons")
+        records = set(pd.read_parquet(tmp_path / f"p{k}" / "customers.parquet")[s.CUSTOMER_ID])
+        assert records == {c for c in ids[:-1] if person[c] in drawn}  # every record of theirs
+        tickets = set(pd.read_parquet(tmp_path / f"p{k}" / "tickets.parquet")[s.CUSTOMER_ID])
+        assert tickets == {c for c in ids if person[c] in drawn}
+        assert f"{k} of the 9 persons" in got.sentence() if k < 9 else "9 persons" in got.sentence()

@@ -126,6 +126,60 @@ def test_the_figures_over_all_customers_do_not_depend_on_the_sample(folder, tmp_
     assert not list((tmp_path / "scale").glob("**/*.parquet"))
 
 
+@pytest.fixture(scope="module")
+def linkable(tmp_path_factory):
+    """A client whose customer records can be linked: about 5 % of its persons have a second
+    record in another source system (the synthetic world's ``truth.records``)."""
+    folder = tmp_path_factory.mktemp("linkable")
+    company = synth.generate(n_customers=CUSTOMERS, seed=11)
+    synth.write_folder(company, folder)
+    return folder, company.truth.records
+
+
+@pytest.mark.slow
+def test_every_record_is_linked_into_persons_before_the_tables_at_scale(linkable, tmp_path):
+    folder, records = linkable
+    _, in_memory = _run(folder, tmp_path / "memory")
+    result, at_scale = _run(folder, tmp_path / "scale", "--engine", "duckdb", "--sample-customers", "120")
+    assert "data: linkage in" in result.stderr
+
+    # planted: the world's persons (each record's person_id); the linkage (F1 0.99-1.0)
+    # finds all but a link or two of every record, not only of the sample's
+    persons = records["person_id"].nunique()
+    idic = _figures(at_scale, "idic")
+    assert idic["records"] == len(records) > persons
+    assert persons <= idic["persons"] <= persons + 2
+    tx = pd.read_csv(folder / "transactions.csv", dtype={s.CUSTOMER_ID: str})
+    ids = tx.loc[tx[s.REVENUE] >= 0, s.CUSTOMER_ID]
+    bought = ids.map(records.set_index(s.CUSTOMER_ID)["person_id"]).nunique()
+    assert bought < ids.nunique() - 10  # counting ids would overcount
+    for lesson in ("foundations", "idic", "qci", "value_chain", "payne_frow", "client_summary"):
+        assert bought <= _figures(at_scale, lesson)["customers"] <= bought + 2, lesson
+    # the sample draws persons, each with every record of theirs
+    scale = at_scale["at_scale"]
+    assert scale["customers"] == idic["persons"] and scale["sampled_customers"] == 120
+    assert "a sample of 120 of the" in scale["sample"] and "persons" in scale["sample"]
+
+    # every figure over all customers equals the in-memory report's, persons counted alike
+    for lesson, keys in (
+        ("foundations", ("customers", "top_20pct_revenue_share", "recommended_model", "finding")),
+        ("idic", ("customers", "records", "persons", "duplicate_rate", "total_clv", "rfm_segments")),
+        ("qci", ("customers", "lapsed_days", "churn_rate", "repeat_rate", "finding")),
+        ("value_chain", ("customers", "lapsed_days", "portfolio_customers", "total_clv", "total_profit",
+                         "top_20pct_profit_share", "loss_making_share", "profit_gini")),
+        ("payne_frow", ("customers", "lapsed_days", "total_clv", "value_of_one_retention_point")),
+        ("client_summary", ("customers", "orders", "net_revenue", "net_revenue_per_customer",
+                            "repeat_customer_share", "top_20pct_revenue_share")),
+    ):
+        memory, scaled = _figures(in_memory, lesson), _figures(at_scale, lesson)
+        for key in keys:
+            assert scaled[key] == memory[key], (lesson, key, scaled[key], memory[key])
+    assert {"records", "persons", "duplicate_rate"} <= set(idic["sample"]["every_customer"])
+    # the title block does not say that the records were linked only within the sample
+    index = (tmp_path / "scale" / "index.html").read_text()
+    assert "linked only within the sample" not in index
+
+
 def test_a_sample_is_for_the_engines_only(folder, tmp_path):
     result = crm("report", folder, "--out", tmp_path / "r", "--engine", "duckdb", "--param", "aggregates_dir=x")
     assert result.returncode == 1 and "aggregates_dir is set by crm report" in result.stderr
@@ -134,3 +188,28 @@ def test_a_sample_is_for_the_engines_only(folder, tmp_path):
 def test_every_lesson_loading_the_whole_folder_is_refused_at_scale(folder, tmp_path):
     result = crm("report", folder, "--out", tmp_path / "r", "--engine", "duckdb", "--no-snapshot")
     assert result.returncode == 1 and "--no-snapshot is for a report in memory" in result.stderr
+
+
+@pytest.mark.slow
+def test_past_the_linkage_limit_records_are_linked_only_within_the_sample(linkable, tmp_path):
+    folder, records = linkable
+    out = tmp_path / "r"
+    result = crm("report", folder, "--out", out, "--only", "idic", "--engine", "duckdb",
+                 "--sample-customers", "120", "--link-records", str(len(records) - 1))
+    assert result.returncode == 0, result.stderr
+    assert "data: linkage in" not in result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    tx = pd.read_csv(folder / "transactions.csv", dtype={s.CUSTOMER_ID: str})
+    ids = set(records[s.CUSTOMER_ID]) | set(tx[s.CUSTOMER_ID])
+    assert f"of the {len(ids)} customer ids" in manifest["at_scale"]["sample"]
+    # the tables are one row per customer id: the buyer ids, counted from the raw file
+    assert _figures(manifest, "idic")["customers"] == tx.loc[tx[s.REVENUE] >= 0, s.CUSTOMER_ID].nunique()
+    assert "records" not in _figures(manifest, "idic")["sample"]["every_customer"]
+    assert "linked only within the sample" in (out / "index.html").read_text()
+
+
+def test_the_linkage_limit_the_help_states_is_the_pipeline_s():
+    from crmlib import pipeline
+
+    text = " ".join(crm("report", "--help").stdout.split())
+    assert f"(default {pipeline.LINK_RECORDS:,}:" in text
