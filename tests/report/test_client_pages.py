@@ -6,7 +6,9 @@ customers. Every page is opened from disk in Debian's Chromium (Playwright) with
 blocked, and its visible text (``innerText``) and elements are checked: no snake_case key,
 no ``NaN``, no TeX, no lesson or exercise wording, no label cut mid-word, no pandas
 truncation; navigation on every page; formulas typeset as MathML with a size; every image
-described. At phone width (375 px) the page must not scroll sideways. Screenshots of every
+described. At phone width (375 px) the page must not scroll sideways; at 1280 px neither,
+no image is wider than the box that holds it, and the summary's key charts show at their own
+size (no wider than the text column). Screenshots of every
 page at 1280 and 375 px land in ``$CRM_SCREENSHOTS_DIR`` (default ``var/screenshots/``):
 look at them.
 
@@ -287,4 +289,41 @@ def test_phone_width_has_no_sideways_scroll(client):
             if p["phone"]["pageWidth"] > p["phone"]["viewWidth"]
         },
         f"the page scrolls sideways at {PHONE} px",
+    )
+
+
+def test_wide_view_has_no_sideways_scroll(client):
+    """At 1280 px no page scrolls sideways and no image overflows its box (a box that
+    overflows scrolls sideways on its own: a chart with a border one pixel too wide did)."""
+    problems = {}
+    for name, page in client["pages"].items():
+        facts, found = page["wide"], []
+        if facts["pageWidth"] > facts["viewWidth"]:
+            found.append(f"page {facts['pageWidth']} px wide in a {facts['viewWidth']} px view")
+        for image in facts["images"]:
+            if image["shown"] > image["box"] + 0.5:
+                found.append(
+                    f"image {image['alt'][:40]!r} {image['shown']:.0f} px in a "
+                    f"{image['box']} px box"
+                )
+        problems[name] = found
+    fail_on(problems, f"sideways at {WIDE} px")
+
+
+def test_key_charts_fit_the_text_column(client):
+    """The summary's key charts (one per section, also on the section's page) are drawn no
+    wider than the text column at 1280 px, so the browser does not shrink their labels."""
+    summary = client["pages"]["index.html"]["wide"]
+    charts = [i for i in summary["images"] if i["keyChart"]]
+    assert charts, "the summary shows no key chart"
+    fail_on(
+        {
+            "index.html": [
+                f"{i['alt'][:40]!r} drawn {i['width']} px wide for a {summary['column']} px "
+                "column"
+                for i in charts
+                if i["width"] > summary["column"]
+            ]
+        },
+        f"a key chart is wider than the text column at {WIDE} px",
     )
