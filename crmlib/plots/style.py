@@ -3,6 +3,12 @@
 :data:`STYLE` is applied once when :mod:`crmlib.plots` is imported, so every
 chart (lesson, widget, report) shares fonts, colours, grid and sizes. Charts
 that show money label their axis with :func:`money_axis`.
+
+A chart meant for the report is at most 9 in wide with ``layout="constrained"``
+(``plt.subplots(figsize=(9, h), layout="constrained")``): the report's text column is
+920 px at a 1280 px window, the saved image is 100 dpi, and without a layout engine the
+image's tight bounding box grows past the figure to hold long tick labels, so the browser
+shrinks it, labels and all.
 """
 
 from __future__ import annotations

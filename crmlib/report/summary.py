@@ -409,7 +409,8 @@ CSS = """
 .crm-finding { margin: 1rem 0 1.8rem; }
 .crm-finding h3 { margin-bottom: 0.3rem; }
 .crm-finding figure { margin: 0.6rem 0 0; }
-.crm-finding img { max-width: 100%; height: auto; border: 1px solid #eaeef2; }
+.crm-finding img { max-width: 100%; height: auto; border: 1px solid #eaeef2;
+  box-sizing: border-box; }  /* the border inside the 100 %: no sideways scroll */
 .crm-finding figcaption { font-size: 0.9rem; color: #57606a; margin-top: 0.3rem; }
 ol.crm-recs { padding-left: 1.4rem; }
 ol.crm-recs > li { margin: 0 0 1rem; padding: 0.6rem 0.8rem; border: 1px solid #d0d7de;

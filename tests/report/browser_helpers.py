@@ -294,7 +294,13 @@ PAGE_FACTS = """() => {
     images: [...document.querySelectorAll('img')].map(i => ({
       alt: i.getAttribute('alt'), width: i.naturalWidth,
       caption: !!(i.closest('figure') && i.closest('figure').querySelector('figcaption')),
+      // as laid out: its width with border, and the content width of the box that holds it
+      shown: i.getBoundingClientRect().width, box: i.parentElement.clientWidth,
+      // a summary's key chart sits in the finding of its section
+      keyChart: !!i.closest('.crm-finding'),
     })),
+    // the text column (main) as laid out, in CSS px
+    column: document.querySelector('main') ? document.querySelector('main').clientWidth : 0,
     pageWidth: document.documentElement.scrollWidth,
     viewWidth: document.documentElement.clientWidth,
   };

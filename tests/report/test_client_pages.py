@@ -6,9 +6,10 @@ customers. Every page is opened from disk in Debian's Chromium (Playwright) with
 blocked, and its visible text (``innerText``) and elements are checked: no snake_case key,
 no ``NaN``, no TeX, no lesson or exercise wording, no label cut mid-word, no pandas
 truncation; navigation on every page; formulas typeset as MathML with a size; every image
-described. At phone width (375 px) the page must not scroll sideways. Screenshots of every
-page at 1280 and 375 px land in ``$CRM_SCREENSHOTS_DIR`` (default ``var/screenshots/``):
-look at them.
+described. At phone width (375 px) the page must not scroll sideways; at 1280 px neither,
+no image is wider than the box that holds it, and every chart shows at its own size (no
+wider than the text column). Screenshots of every page at 1280 and 375 px land in
+``$CRM_SCREENSHOTS_DIR`` (default ``var/screenshots/``): look at them.
 
 Each check is its own test, per client, and lists every page and passage that fails it.
 """
@@ -287,4 +288,42 @@ def test_phone_width_has_no_sideways_scroll(client):
             if p["phone"]["pageWidth"] > p["phone"]["viewWidth"]
         },
         f"the page scrolls sideways at {PHONE} px",
+    )
+
+
+def test_wide_view_has_no_sideways_scroll(client):
+    """At 1280 px no page scrolls sideways and no image overflows its box (a box that
+    overflows scrolls sideways on its own: a chart with a border one pixel too wide did)."""
+    problems = {}
+    for name, page in client["pages"].items():
+        facts, found = page["wide"], []
+        if facts["pageWidth"] > facts["viewWidth"]:
+            found.append(f"page {facts['pageWidth']} px wide in a {facts['viewWidth']} px view")
+        for image in facts["images"]:
+            if image["shown"] > image["box"] + 0.5:
+                found.append(
+                    f"image {image['alt'][:40]!r} {image['shown']:.0f} px in a "
+                    f"{image['box']} px box"
+                )
+        problems[name] = found
+    fail_on(problems, f"sideways at {WIDE} px")
+
+
+def test_charts_fit_the_text_column(client):
+    """Every chart is drawn no wider than the text column at 1280 px (920 px: a 9 in figure
+    at 100 dpi, crmlib.plots.style), so the browser does not shrink it and its labels; the
+    summary shows a key chart."""
+    summary = client["pages"]["index.html"]["wide"]
+    assert any(i["keyChart"] for i in summary["images"]), "the summary shows no key chart"
+    fail_on(
+        {
+            name: [
+                f"{i['alt'][:40]!r} drawn {i['width']} px wide for a "
+                f"{page['wide']['column']} px column"
+                for i in page["wide"]["images"]
+                if i["width"] > page["wide"]["column"]
+            ]
+            for name, page in client["pages"].items()
+        },
+        f"a chart is wider than the text column at {WIDE} px",
     )
