@@ -173,6 +173,7 @@ def on_a_sample(sample, every_customer=()) -> dict:
             "sampled": int(sample.sampled),
             "seed": int(sample.seed),
             "sentence": sample.sentence(),
+            "unit": sample.unit,
             "every_customer": list(every_customer),
         }
     }
@@ -198,11 +199,11 @@ def valued_on_sample(recorded: dict, rec: dict) -> bool:
 
 
 def sample_words(recorded: dict) -> str:
-    """"a sample of n of N customer ids" for a lesson at scale (its results), else ""."""
+    """"a sample of n of N customer ids" (or persons) for a lesson at scale (its results), else ""."""
     sample = recorded.get(SAMPLE)
     if not isinstance(sample, dict):
         return ""
-    return f"a sample of {sample['sampled']:,} of {sample['customers']:,} customer ids"
+    return f"a sample of {sample['sampled']:,} of {sample['customers']:,} {sample['unit']}"
 
 
 def record_chart(lesson: str, figure, caption: str, alt: str) -> None:

@@ -178,6 +178,7 @@ def test_every_record_is_linked_into_persons_before_the_tables_at_scale(linkable
     # the title block does not say that the records were linked only within the sample
     index = (tmp_path / "scale" / "index.html").read_text()
     assert "linked only within the sample" not in index
+    assert f"a sample of 120 of {idic['persons']:,} persons" in index
 
 
 def test_a_sample_is_for_the_engines_only(folder, tmp_path):
