@@ -452,6 +452,11 @@ def plot_kpi_trend(
     return ax
 
 
+def _figure(value: float) -> str:
+    """Three significant figures as a client reads them, never an exponent (3,287 not 3.29e+03)."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.3g}"
+
+
 def plot_scorecard(card: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """The scorecard as bars of attainment (value against target), coloured red/amber/green.
 
@@ -492,7 +497,7 @@ def plot_scorecard(card: pd.DataFrame, ax: Axes | None = None) -> Axes:
             clip_on=False,
         )
     labels = [
-        pf.NO_DATA if status == pf.NO_DATA else f"{v:,.3g} vs target {t:,.3g}"
+        pf.NO_DATA if status == pf.NO_DATA else f"{_figure(v)} vs target {_figure(t)}"
         for v, t, status in zip(value, target, card[pf.STATUS], strict=True)
     ]
     right = max(1.0, float(np.nanmax(attainment)))

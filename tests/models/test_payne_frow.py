@@ -958,6 +958,10 @@ def test_an_nps_of_zero_and_a_kpi_without_attainment_stay_visible():
     marker = ax.collections[-1].get_offsets()
     assert marker.tolist() == [[0.0, 0.0]]  # the NPS row, at 0 attainment
     assert "-5.3 vs target 20" in [t.get_text() for t in ax.texts]
+    # a count of thousands reads as one, not as 3.29e+03
+    card = card.assign(**{pf.VALUE: [3287.0, 0.58], pf.TARGET: [2375.4, 0.6]})
+    labels = [t.get_text() for t in pf_plots.plot_scorecard(card).texts]
+    assert "3,287 vs target 2,375" in labels and "0.58 vs target 0.6" in labels
 
 
 def test_kpi_trend_ticks_name_the_periods_under_their_points():
