@@ -58,7 +58,7 @@ SQL_ENGINES = ("duckdb", "spark")
 #: DuckDB spills to a temporary folder.
 DUCKDB_MEMORY = "4GB"
 #: Tables the engines read; the others are one row per customer or small.
-ENGINE_TABLES = ("transactions", "customers", "tickets", "interactions", "cost_rates")
+ENGINE_TABLES = ("transactions", "customers", "tickets", "interactions", "cost_rates", "campaigns")
 
 #: The longest missing-value spelling, in bytes (``crmlib.data.io.MISSING``).
 _MISSING_BYTES = max(len(m.encode()) for m in MISSING)

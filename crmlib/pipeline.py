@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from crmlib.analytics import lapse, linkage, linkage_spark, profitability
+from crmlib.analytics import lapse, linkage, linkage_spark, profitability, uplift
 from crmlib.analytics.summary import customer_summary, summary_query
 from crmlib.data import datasets, outofcore, rowsample
 from crmlib.data import schema as s
@@ -33,12 +33,13 @@ from crmlib.errors import CRMError, DataError
 from crmlib.models import qci
 from crmlib.spark import spark_job
 
-STEPS = ("summary", "profitability", "cohorts", "gaps", "duplicates")
+STEPS = ("summary", "profitability", "cohorts", "gaps", "campaigns", "duplicates")
 STEP_FILES = {
     "summary": "customer_summary.parquet",
     "profitability": "customer_profitability.parquet",
     "cohorts": "cohort_counts.csv",
     "gaps": "purchase_gaps.csv",
+    "campaigns": "campaign_holdouts.csv",
     "duplicates": "duplicate_clusters.parquet",
 }
 
@@ -60,7 +61,9 @@ def aggregate(
     (:func:`crmlib.analytics.profitability.customer_profitability`), the monthly cohort
     counts (:func:`crmlib.models.qci.cohort_retention` with ``counts=True``) and,
     when asked, how many gaps between a customer's consecutive purchase days have each
-    length (:func:`crmlib.analytics.lapse.gap_counts`: the lapse rule's data) and duplicate
+    length (:func:`crmlib.analytics.lapse.gap_counts`: the lapse rule's data), the treated and
+    holdout customers of each campaign kept with a holdout and how many of each responded
+    (:func:`crmlib.analytics.uplift.holdout_counts_query`: the effect's data) and duplicate
     clusters (:func:`crmlib.analytics.linkage.find_duplicates`),
     each written to ``out`` (:data:`STEP_FILES`). The outputs hold ids and
     figures only, no personal data. DuckDB and Spark write the per-customer
@@ -133,6 +136,10 @@ def aggregate(
                     gaps = eng.sql(lapse.gap_counts_query(eng, when))
                 gaps.to_csv(path, index=False)
                 rows = len(gaps)
+            elif step == "campaigns":  # one row per campaign kept with a holdout
+                counts = _holdout_counts(data, eng)
+                counts.to_csv(path, index=False)
+                rows = len(counts)
             elif engine == "spark":  # clustered and written by Spark, never collected
                 customers = _customers_for_linkage(data, engine)
                 rows = linkage_spark.write_clusters(customers, path, spark_master=spark_master)[1]
@@ -143,6 +150,22 @@ def aggregate(
             if progress:
                 progress(step, done[step]["seconds"], rows)
     return done
+
+
+def _holdout_counts(data, eng) -> pd.DataFrame:
+    """The campaigns kept with a holdout, counted (:data:`crmlib.analytics.uplift.HOLDOUT_COUNTS`);
+    no row when no campaign can be measured."""
+    columns = list(uplift.HOLDOUT_COUNTS)
+    if eng is not None:
+        query = uplift.holdout_counts_query(eng)
+        return pd.DataFrame(columns=columns) if query is None else eng.sql(query)[columns]
+    interactions = data.table("interactions")
+    needed = {s.CUSTOMER_ID, s.CAMPAIGN_ID, s.KIND, s.TIMESTAMP}
+    if interactions is None or not needed <= set(interactions.columns):
+        return pd.DataFrame(columns=columns)
+    groups = uplift.campaign_groups(data.transactions, interactions, data.table("campaigns"))
+    table = uplift.campaign_uplift(groups).reset_index()
+    return table.loc[table[uplift.CONTROL_KIND] == uplift.HOLDOUT, columns].reset_index(drop=True)
 
 
 def _to_parquet(frame: pd.DataFrame, path: Path) -> int:
@@ -167,7 +190,7 @@ def _customers_for_linkage(data, engine: str) -> pd.DataFrame:
 
 
 #: The steps a report at scale computes on every row (the records are linked before them).
-PER_CUSTOMER_STEPS = STEPS[:4]
+PER_CUSTOMER_STEPS = STEPS[:5]
 #: In an aggregates folder: how the sample was drawn (:class:`crmlib.data.rowsample.CustomerSample`).
 SAMPLE_FILE = "sample.json"
 #: At scale, the customer records are linked into persons on every record when the folder has
@@ -194,6 +217,10 @@ class PerCustomer:
     gaps : Series
         Every customer's gaps between consecutive purchase days, counted by length
         (:func:`crmlib.analytics.lapse.gap_counts`): the lapse rule's data.
+    holdouts : DataFrame
+        The campaigns kept with a holdout, their treated and control customers and
+        responders counted on every row (:func:`crmlib.analytics.uplift.holdout_counts_query`):
+        the effect's data (:func:`crmlib.analytics.uplift.effect_of`).
     sample : crmlib.data.rowsample.CustomerSample
         The sample the lesson's rows come from.
     records, persons : int or None
@@ -206,6 +233,7 @@ class PerCustomer:
     profitability: pd.DataFrame
     cohorts: pd.DataFrame
     gaps: pd.Series
+    holdouts: pd.DataFrame
     sample: rowsample.CustomerSample
     records: int | None = None
     persons: int | None = None
@@ -235,6 +263,7 @@ def read_per_customer(folder) -> PerCustomer | None:
         }
         cohorts = pd.read_csv(folder / STEP_FILES["cohorts"], index_col=0, parse_dates=[0])
         gaps = pd.read_csv(folder / STEP_FILES["gaps"], index_col=lapse.GAP)[lapse.GAPS]
+        holdouts = pd.read_csv(folder / STEP_FILES["campaigns"], dtype={s.CAMPAIGN_ID: str})
         sample = rowsample.CustomerSample(**json.loads((folder / SAMPLE_FILE).read_text()))
         linked = folder / LINKED_FILE
         linked = json.loads(linked.read_text()) if linked.is_file() else {}
@@ -244,8 +273,14 @@ def read_per_customer(folder) -> PerCustomer | None:
     if not sample.partial:
         return None
     return PerCustomer(
-        tables["summary"], tables["profitability"], cohorts, gaps, sample,
-        linked.get("records"), linked.get("persons"),
+        tables["summary"],
+        tables["profitability"],
+        cohorts,
+        gaps,
+        holdouts,
+        sample,
+        linked.get("records"),
+        linked.get("persons"),
     )
 
 

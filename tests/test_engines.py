@@ -18,7 +18,7 @@ import pytest
 from test_cli import crm  # the crm command in a subprocess, as users run it
 
 from crmlib import engines, synth
-from crmlib.analytics import lapse, linkage, linkquality
+from crmlib.analytics import lapse, linkage, linkquality, uplift
 from crmlib.analytics import profitability as prof
 from crmlib.analytics.summary import customer_summary, summary_query
 from crmlib.data import datasets
@@ -310,7 +310,7 @@ def test_crm_aggregate_writes_one_row_per_customer(engine, parquet_folder, clien
     """The SQL engines read the folder as it is; pandas loads and validates it first."""
     _needs(engine)
     out = tmp_path / "out"
-    steps = "summary,profitability,cohorts,gaps"
+    steps = "summary,profitability,cohorts,gaps,campaigns"
     result = crm("aggregate", parquet_folder, "--out", out, "--engine", engine, "--steps", steps)
     assert result.returncode == 0, result.stderr
     data = datasets.load(parquet_folder) if engine == "pandas" else client
@@ -326,6 +326,14 @@ def test_crm_aggregate_writes_one_row_per_customer(engine, parquet_folder, clien
     gaps = pd.read_csv(out / "purchase_gaps.csv", index_col=lapse.GAP)[lapse.GAPS]
     expected = lapse.gap_counts(data.transactions, data.transactions[s.ORDER_DATE].max())
     assert gaps.to_dict() == expected.to_dict() and gaps.sum() > 1000
+    # the effect's data: each campaign kept with a holdout, its groups and responders counted
+    held = pd.read_csv(out / "campaign_holdouts.csv", dtype={s.CAMPAIGN_ID: str})
+    table = uplift.campaign_uplift(
+        uplift.campaign_groups(data.transactions, data.table("interactions"), data.table("campaigns"))
+    )
+    table = table[table[uplift.CONTROL_KIND] == uplift.HOLDOUT].reset_index()
+    assert len(held) >= 3 and held[uplift.N_CONTROL].sum() > 50
+    pd.testing.assert_frame_equal(held, table[list(uplift.HOLDOUT_COUNTS)], check_dtype=False)
 
 
 def test_crm_aggregate_on_a_bad_folder_exits_1_without_traceback(tmp_path):

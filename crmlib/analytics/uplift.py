@@ -365,13 +365,117 @@ def action_effect(
     -------
     ActionEffect
     """
-    if not 0 <= default < 1:
-        raise CRMError(f"default is an uplift between 0 and 1, not {default!r}")
+    table = None
     needed = {s.CAMPAIGN_ID, s.KIND, s.TIMESTAMP}
-    pooled = None
     if interactions is not None and needed <= set(interactions.columns):
         table = campaign_uplift(campaign_groups(transactions, interactions, campaigns))
-        pooled = pooled_uplift(table) if len(table) else None
+    return effect_of(table, default)
+
+
+def effect_of(table: pd.DataFrame | None, default: float = DEFAULT_UPLIFT) -> ActionEffect:
+    """:func:`action_effect` from a table of campaign counts already made.
+
+    ``table`` is :func:`campaign_uplift`'s, or :func:`holdout_counts_query`'s (the counts of
+    the campaigns kept with a holdout, computed on an engine over every row); None or empty
+    when no campaign could be measured. The pooled uplift floored at 0, else ``default``
+    marked as assumed.
+    """
+    if not 0 <= default < 1:
+        raise CRMError(f"default is an uplift between 0 and 1, not {default!r}")
+    pooled = pooled_uplift(table) if table is not None and len(table) else None
     if pooled is None:
         return ActionEffect(float(default), ASSUMED)
     return ActionEffect(max(float(pooled[0]), 0.0), MEASURED, float(pooled[1]), float(pooled[2]))
+
+
+#: The columns of :func:`holdout_counts_query`: what :func:`pooled_uplift` reads.
+HOLDOUT_COUNTS = (
+    s.CAMPAIGN_ID,
+    CONTROL_KIND,
+    N_TREATED,
+    RESPONDERS_TREATED,
+    N_CONTROL,
+    RESPONDERS_CONTROL,
+)
+
+
+def holdout_counts_query(eng, window_days: int = 28) -> str | None:
+    """The counts of :func:`campaign_uplift` for the campaigns kept with a holdout, in SQL.
+
+    :func:`campaign_groups` and :func:`campaign_uplift` as one query on an open engine
+    (:class:`crmlib.engines.Engine`), for the campaigns whose control is a random holdout:
+    the only ones :func:`pooled_uplift` pools (a campaign compared with the non-contacted is
+    left out here). The same groups (treated: contacted; control: kept as holdout and not
+    also contacted), windows (the campaigns table's dates, else ``window_days`` from the
+    first contact) and responses (a purchase, revenue >= 0, inside the window).
+
+    Returns
+    -------
+    str or None
+        A query with the columns :data:`HOLDOUT_COUNTS`, one row per campaign; None when
+        the interactions cannot name campaigns (no table, or a column missing).
+    """
+    days = check_days(window_days, "window_days")
+    needed = (s.CUSTOMER_ID, s.TIMESTAMP, s.KIND, s.CAMPAIGN_ID)
+    if not all(eng.has("interactions", c) for c in needed):
+        return None
+    eng.need("transactions", (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE), "for campaign responses")
+    eng.check_rows("interactions", needed)
+    dated = eng.has("campaigns", s.START_DATE) and eng.has("campaigns", s.END_DATE)
+    given = (
+        f"SELECT {s.CAMPAIGN_ID} AS camp, CAST(CAST({s.START_DATE} AS DATE) AS TIMESTAMP) AS ws, "
+        f"CAST(CAST({s.END_DATE} AS DATE) AS TIMESTAMP) AS we FROM campaigns "
+        f"WHERE {s.START_DATE} IS NOT NULL AND {s.END_DATE} IS NOT NULL"
+        if dated
+        else "SELECT CAST(NULL AS VARCHAR) AS camp, CAST(NULL AS TIMESTAMP) AS ws, "
+        "CAST(NULL AS TIMESTAMP) AS we"
+    )
+    return f"""
+WITH arms AS (
+    SELECT {s.CAMPAIGN_ID} AS camp, CAST({s.CUSTOMER_ID} AS VARCHAR) AS cid, {s.KIND} AS kind,
+           "{s.TIMESTAMP}" AS ts
+    FROM interactions
+    WHERE {s.KIND} IN ('{KIND_CONTACT}', '{KIND_HOLDOUT}') AND {s.CAMPAIGN_ID} IS NOT NULL
+),
+first_contact AS (
+    SELECT camp, CAST(CAST(MIN(ts) AS DATE) AS TIMESTAMP) AS ws FROM arms GROUP BY camp
+),
+given AS ({given}),
+windows AS (
+    SELECT f.camp, COALESCE(g.ws, f.ws) AS ws,
+           COALESCE(g.we, f.ws + INTERVAL {days - 1} DAYS) AS we
+    FROM first_contact f LEFT JOIN given g ON g.camp = f.camp
+),
+treated AS (SELECT DISTINCT camp, cid FROM arms WHERE kind = '{KIND_CONTACT}'),
+control AS (
+    SELECT DISTINCT a.camp, a.cid FROM arms a
+    WHERE a.kind = '{KIND_HOLDOUT}'
+      AND NOT EXISTS (SELECT 1 FROM treated t WHERE t.camp = a.camp AND t.cid = a.cid)
+),
+members AS (
+    SELECT camp, cid, 1 AS is_treated FROM treated WHERE camp IN (SELECT camp FROM control)
+    UNION ALL
+    SELECT camp, cid, 0 AS is_treated FROM control
+),
+responded AS (
+    SELECT DISTINCT m.camp, m.cid
+    FROM members m
+    JOIN windows w ON w.camp = m.camp
+    JOIN (
+        SELECT CAST({s.CUSTOMER_ID} AS VARCHAR) AS cid, CAST({s.ORDER_DATE} AS TIMESTAMP) AS od
+        FROM transactions WHERE {s.REVENUE} >= 0 AND {s.ORDER_DATE} IS NOT NULL
+    ) b ON b.cid = m.cid
+    WHERE b.od >= w.ws AND b.od <= w.we
+)
+SELECT m.camp AS {s.CAMPAIGN_ID}, '{HOLDOUT}' AS {CONTROL_KIND},
+       CAST(SUM(m.is_treated) AS BIGINT) AS {N_TREATED},
+       CAST(SUM(CASE WHEN m.is_treated = 1 AND r.cid IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT)
+           AS {RESPONDERS_TREATED},
+       CAST(SUM(1 - m.is_treated) AS BIGINT) AS {N_CONTROL},
+       CAST(SUM(CASE WHEN m.is_treated = 0 AND r.cid IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT)
+           AS {RESPONDERS_CONTROL}
+FROM members m LEFT JOIN responded r ON r.camp = m.camp AND r.cid = m.cid
+GROUP BY m.camp
+HAVING SUM(m.is_treated) > 0
+ORDER BY m.camp
+"""

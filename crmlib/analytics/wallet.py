@@ -142,8 +142,10 @@ def estimate_wallet(features: pd.DataFrame, spend: pd.Series, quantile: float = 
     x_i'beta is the conditional q-quantile of spend. Perlich et al. (2007,
     KDD, section 3) estimate the wallet this way with q around 0.8-0.9: a
     customer's wallet is what the best-served comparable customers spend.
-    Solved exactly as a linear programme (scikit-learn ``QuantileRegressor``,
-    ``solver="highs"``, no penalty): deterministic, so no seed is needed, and
+    Solved exactly as a linear programme (scikit-learn ``QuantileRegressor``, no penalty,
+    HiGHS's interior-point method with crossover, ``solver="highs-ipm"``: the same optimum
+    as its simplex, which took 95 s for 50,000 customers against 7 s, and timed a report of
+    200,000 customers out): deterministic, so no seed is needed, and
     its coefficients can be read; a tree model (gradient boosting with the
     quantile loss) fits non-linear effects but is harder to explain to a client.
 
@@ -172,7 +174,7 @@ def estimate_wallet(features: pd.DataFrame, spend: pd.Series, quantile: float = 
         raise DataError(
             f"estimate_wallet: {len(y)} customers are too few for {X.shape[1]} features"
         )
-    model = QuantileRegressor(quantile=quantile, alpha=0.0, solver="highs").fit(X, y)
+    model = QuantileRegressor(quantile=quantile, alpha=0.0, solver="highs-ipm").fit(X, y)
     return pd.Series(np.clip(model.predict(X), 0.0, None), index=features.index, name=WALLET)
 
 

@@ -518,7 +518,7 @@ def synth(customers, seed, out, fmt, truth, chunk_customers):
     "--steps",
     default="summary,profitability,cohorts",
     show_default=True,
-    help="Comma-separated: summary, profitability, cohorts, gaps, duplicates.",
+    help="Comma-separated: summary, profitability, cohorts, gaps, campaigns, duplicates.",
 )
 @click.option("--as-of", help="Last day counted (YYYY-MM-DD); default the last order date.")
 @click.option(
@@ -534,8 +534,9 @@ def aggregate(
     column names) with DuckDB or Spark and writes one row per customer:
     customer_summary.parquet, customer_profitability.parquet,
     cohort_counts.csv and, with the gaps step, purchase_gaps.csv (gaps between a
-    customer's purchase days counted by length), with the duplicates step,
-    duplicate_clusters.parquet.
+    customer's purchase days counted by length), with the campaigns step,
+    campaign_holdouts.csv (each campaign kept with a holdout: its treated and control
+    customers and responders), with the duplicates step, duplicate_clusters.parquet.
     With --engine spark, the Spark jobs' progress (stage, tasks done/total) is
     shown on stderr; a job that fails, loses its driver or executors, or
     finishes no task for CRM_SPARK_STALL_SECONDS (default 300) ends the

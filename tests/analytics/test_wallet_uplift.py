@@ -138,3 +138,57 @@ def test_pooled_uplift_adds_the_holdout_campaigns_counts_only():
     assert lift == pytest.approx(9 / 40 - 4 / 40)  # K3's biased control is left out
     assert low < lift < high
     assert uplift.pooled_uplift(table.iloc[2:]) is None
+
+
+def test_holdout_counts_in_sql_by_hand():
+    """Two campaigns with a holdout and one without, counted by hand on DuckDB.
+
+    K1 has dates in the campaigns table (1-10 March); K2 has none: its window is 28 days
+    from its first contact (5 March), to 1 April inclusive. K3 kept no holdout: it is left out.
+    """
+    from crmlib.engines import Engine
+
+    contact, holdout = s.KIND_CAMPAIGN_CONTACT, s.KIND_CAMPAIGN_HOLDOUT
+    rows = [  # (campaign, customer, kind, day)
+        ("K1", "a", contact, "2024-03-01"), ("K1", "b", contact, "2024-03-01"),
+        ("K1", "c", contact, "2024-03-02"), ("K1", "d", holdout, "2024-03-01"),
+        ("K1", "e", holdout, "2024-03-01"), ("K1", "a", holdout, "2024-03-01"),  # a: treated
+        ("K2", "a", contact, "2024-03-05"), ("K2", "f", holdout, "2024-03-06"),
+        ("K3", "b", contact, "2024-03-01"),
+    ]
+    interactions = pd.DataFrame(rows, columns=[s.CAMPAIGN_ID, s.CUSTOMER_ID, s.KIND, s.TIMESTAMP])
+    interactions[s.TIMESTAMP] = pd.to_datetime(interactions[s.TIMESTAMP])
+    campaigns = pd.DataFrame(
+        {s.CAMPAIGN_ID: ["K1", "K2", "K3"], s.START_DATE: pd.to_datetime(["2024-03-01", None, None]),
+         s.END_DATE: pd.to_datetime(["2024-03-10", None, None])}
+    )
+    purchases = [  # (customer, day, revenue)
+        ("a", "2024-03-10", 5.0),  # K1's last day: a response to K1; in K2's window too
+        ("b", "2024-03-11", 5.0),  # a day after K1's window
+        ("c", "2024-03-05", -5.0),  # a return is no response
+        ("d", "2024-03-03", 5.0),  # a holdout customer who bought anyway
+        ("f", "2024-04-01", 5.0),  # K2's window ends on 1 April (day 28): a response
+        ("e", "2024-02-01", 5.0),  # before the window
+    ]
+    tx = pd.DataFrame(purchases, columns=[s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE])
+    tx[s.ORDER_DATE] = pd.to_datetime(tx[s.ORDER_DATE])
+    tables = {"transactions": tx, "interactions": interactions, "campaigns": campaigns}
+    with Engine("duckdb", tables) as eng:
+        got = eng.sql(uplift.holdout_counts_query(eng)).set_index(s.CAMPAIGN_ID)
+    assert got.index.tolist() == ["K1", "K2"]
+    assert got.loc["K1", [uplift.N_TREATED, uplift.RESPONDERS_TREATED]].tolist() == [3, 1]
+    assert got.loc["K1", [uplift.N_CONTROL, uplift.RESPONDERS_CONTROL]].tolist() == [2, 1]
+    assert got.loc["K2"].drop(uplift.CONTROL_KIND).tolist() == [1, 1, 1, 1]
+    # the same counts as campaign_uplift's, and so the same effect
+    groups = uplift.campaign_groups(tx, interactions, campaigns)
+    table = uplift.campaign_uplift(groups)
+    held = table[table[uplift.CONTROL_KIND] == uplift.HOLDOUT]
+    pd.testing.assert_frame_equal(
+        got[held.columns.intersection(got.columns)], held[held.columns.intersection(got.columns)],
+        check_dtype=False,
+    )
+    assert uplift.effect_of(got) == uplift.action_effect(tx, interactions, campaigns)
+    assert uplift.effect_of(got.iloc[:0]).source == uplift.ASSUMED
+    # no campaign column: nothing to count
+    with Engine("duckdb", {"transactions": tx}) as eng:
+        assert uplift.holdout_counts_query(eng) is None

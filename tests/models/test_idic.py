@@ -382,6 +382,10 @@ def test_value_needs_portfolio_by_hand():
     # MGC: the 2 largest gaps among the eligible rest: c9 (70) and c2 (30); c7 (60) is
     # likely gone (not eligible), c1 (50) is an MVC, c3 (80) below zero
     assert sorted(classes[classes == idic.MGC].index) == ["c2", "c9"]
+    # the value-only classes, without wallets (a report at scale on every customer)
+    alone = idic.value_classes(actual, mvc_share=0.2).astype(str)
+    assert alone["c3"] == idic.BZ and alone[["c0", "c1"]].tolist() == [idic.MVC, idic.MVC]
+    assert set(alone.drop(["c0", "c1", "c3"])) == {idic.OTHER}
 
 def test_beta_binomial_update_by_hand():
     events = pd.DataFrame(

@@ -175,14 +175,23 @@ def test_every_record_is_linked_into_persons_before_the_tables_at_scale(linkable
         for key in keys:
             assert scaled[key] == memory[key], (lesson, key, scaled[key], memory[key])
     assert {"records", "persons", "duplicate_rate"} <= set(idic["sample"]["every_customer"])
-    # the recommendations that need only every customer's CLV and profit are valued on every
-    # customer, as in memory: the below-zero and the loss-making customers
-    for lesson, start in (("idic", "Re-price or re-serve"), ("value_chain", "Re-price or change")):
+    # the recommendations that need only every customer's CLV, P(alive), profit and the effect
+    # of the campaigns (counted on every row) are valued on every customer, as in memory
+    for lesson, start in (
+        ("idic", "Protect the most valuable"),
+        ("idic", "Re-price or re-serve"),
+        ("value_chain", "Protect the top 20 %"),
+        ("value_chain", "Re-price or change"),
+    ):
         scaled = {r["text"]: r for r in _figures(at_scale, lesson)["recommendations"]}
         memory = {r["text"]: r for r in _figures(in_memory, lesson)["recommendations"]}
         text = next(t for t in scaled if t.startswith(start))
         assert scaled[text]["every_customer"] is True
         assert scaled[text]["value_at_stake"] == memory[text]["value_at_stake"] > 0, lesson
+        assert scaled[text]["customers"] == memory[text]["customers"] > 0, lesson
+    # the growth of the most growable needs wallets: the sample's, not valued at scale
+    grow = next(r for r in _figures(at_scale, "idic")["recommendations"] if r["text"].startswith("Grow"))
+    assert not grow.get("every_customer")
     # the title block does not say that the records were linked only within the sample
     index = (tmp_path / "scale" / "index.html").read_text()
     assert "linked only within the sample" not in index

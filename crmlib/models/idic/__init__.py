@@ -18,7 +18,8 @@ Differentiate
     needs segments (:func:`crmlib.analytics.segments.needs_segments`, each respondent's
     highest-rated need, the one definition of every lesson);
     :func:`value_needs_portfolio` (MVC, MGC from each customer's
-    wallet gap, :mod:`crmlib.analytics.wallet`; BZ from CLV after cost-to-serve).
+    wallet gap, :mod:`crmlib.analytics.wallet`; BZ from CLV after cost-to-serve), whose
+    value-only classes (BZ, MVC) are :func:`value_classes`.
 Interact
     :func:`contact_outcomes`, :func:`response_rates` and :func:`engagement`
     describe the interactions table; :class:`ChannelPropensity` learns each
@@ -102,6 +103,7 @@ from crmlib.models.idic.interact import (
     response_rates,
 )
 from crmlib.models.idic.portfolio import (
+    value_classes,
     value_needs_portfolio,
 )
 from crmlib.models.idic.rfm import (
@@ -180,5 +182,6 @@ __all__ = [
     "rfm_values",
     "summary_rfm_values",
     "score",
+    "value_classes",
     "value_needs_portfolio",
 ]

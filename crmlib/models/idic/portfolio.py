@@ -84,20 +84,52 @@ def value_needs_portfolio(
             f"(columns {EXPECTED_GAP!r} and {ELIGIBLE!r})"
         )
     actual = pd.Series(actual_value, dtype=float)
+    value_class = value_classes(actual, mvc_share).astype("str")
     out = pd.DataFrame({ACTUAL_VALUE: actual})
     needs = needs_segment.reindex(out.index) if needs_segment is not None else None
     out[NEEDS_SEGMENT] = needs.astype("str").fillna(NOT_SURVEYED) if needs is not None else NOT_SURVEYED
     out[UNREALISED_VALUE] = growth[EXPECTED_GAP].reindex(out.index).fillna(0.0).astype(float)
     out[POTENTIAL_VALUE] = out[ACTUAL_VALUE] + out[UNREALISED_VALUE]
     out[ELIGIBLE] = growth[ELIGIBLE].reindex(out.index).fillna(False).astype(bool)
-    n = len(out)
-    value_class = pd.Series(OTHER, index=out.index, dtype="str")
-    below_zero = out[ACTUAL_VALUE] < 0
-    value_class[below_zero] = BZ
-    rank_actual = out.loc[~below_zero, ACTUAL_VALUE].rank(ascending=False, method="first")
-    value_class[rank_actual.index[rank_actual <= top_count(n, mvc_share)]] = MVC
     rest = (value_class == OTHER) & out[ELIGIBLE] & (out[UNREALISED_VALUE] > 0)
     rank_gap = out.loc[rest, UNREALISED_VALUE].rank(ascending=False, method="first")
-    value_class[rank_gap.index[rank_gap <= top_count(n, mgc_share)]] = MGC
+    value_class[rank_gap.index[rank_gap <= top_count(len(out), mgc_share)]] = MGC
     out[VALUE_CLASS] = pd.Categorical(value_class, categories=VALUE_CLASSES)
     return out
+
+
+def value_classes(actual_value: pd.Series, mvc_share: float = 0.2) -> pd.Series:
+    """The value classes that need only each customer's value: below zero, most valuable.
+
+    The first two steps of :func:`value_needs_portfolio`, written once: **BZ** when the CLV
+    is negative; **MVC** the top ``mvc_share`` of all customers by CLV among the rest (ties
+    in the order given); every other customer "other" (the portfolio then picks the most
+    growable among them, which needs their wallets). On every customer's CLV it gives a
+    report at scale the MVCs and BZs of the whole base.
+
+    Parameters
+    ----------
+    actual_value : pandas.Series
+        CLV by customer_id.
+    mvc_share : float, default 0.2
+
+    Returns
+    -------
+    pandas.Series
+        Categorical over :data:`VALUE_CLASSES` ("MGC" unused), by customer_id.
+
+    References
+    ----------
+    Peppers, D., & Rogers, M. (2011). Managing Customer Relationships (2nd ed.), ch. 5.
+    """
+    if not 0 <= mvc_share < 1:
+        raise CRMError(f"mvc_share is a share between 0 and 1, not {mvc_share}")
+    actual = pd.Series(actual_value, dtype=float)
+    value_class = pd.Series(OTHER, index=actual.index, dtype="str")
+    below_zero = actual < 0
+    value_class[below_zero] = BZ
+    rank_actual = actual[~below_zero].rank(ascending=False, method="first")
+    value_class[rank_actual.index[rank_actual <= top_count(len(actual), mvc_share)]] = MVC
+    return pd.Series(
+        pd.Categorical(value_class, categories=VALUE_CLASSES), index=actual.index, name=VALUE_CLASS
+    )
