@@ -155,7 +155,7 @@ def on_duckdb(folder, tmp_path_factory):
     return out
 
 
-STEPS = "summary,profitability,cohorts,duplicates"
+STEPS = "summary,profitability,cohorts,gaps,campaigns,duplicates"
 
 
 def _crm(*args, env=None, timeout=None):
@@ -196,6 +196,10 @@ def test_every_step_on_a_cluster_equals_duckdb(cluster, folder, on_duckdb, tmp_p
         pd.testing.assert_frame_equal(expected, got, check_exact=False, rtol=RTOL, atol=1e-9)
     cohorts = [pd.read_csv(o / "cohort_counts.csv", index_col=0) for o in (on_duckdb, out)]
     pd.testing.assert_frame_equal(*cohorts)
+    for name in ("purchase_gaps.csv", "campaign_holdouts.csv"):  # small tables, counts
+        expected, got = (pd.read_csv(o / name) for o in (on_duckdb, out))
+        assert len(got) > 2
+        pd.testing.assert_frame_equal(expected, got)
     expected = _table(on_duckdb / "duplicate_clusters.parquet")
     got = _table(out / "duplicate_clusters.parquet")
     assert len(got) == len(expected) > 100_000  # every customer record, once
