@@ -24,7 +24,8 @@ CUSTOMERS = 600
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """A client whose customer records cannot be linked (no name, e-mail or phone): one id is
-    one customer in both reports. Linking records at scale is not done yet."""
+    one customer in both reports, so that the raw file's ids are the planted customers (the
+    linked case: :func:`test_every_record_is_linked_into_persons_before_the_tables_at_scale`)."""
     folder = tmp_path_factory.mktemp("client")
     synth.write_folder(synth.generate(n_customers=CUSTOMERS, seed=11), folder)
     customers = pd.read_csv(folder / "customers.csv", dtype=str)
