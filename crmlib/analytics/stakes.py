@@ -77,7 +77,8 @@ def _values(values: pd.Series, what: str) -> pd.Series:
     out = values.astype(float)
     if not np.isfinite(out.to_numpy()).all():
         raise CRMError(f"{what}: every customer's value must be a finite number")
-    out.index = out.index.astype(str)
+    if out.index.inferred_type != "string":  # ids as text; an index of text is kept, not copied
+        out.index = out.index.astype(str)
     return out
 
 

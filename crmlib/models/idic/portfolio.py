@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from crmlib.analytics.concentration import top_count
@@ -125,11 +126,13 @@ def value_classes(actual_value: pd.Series, mvc_share: float = 0.2) -> pd.Series:
     if not 0 <= mvc_share < 1:
         raise CRMError(f"mvc_share is a share between 0 and 1, not {mvc_share}")
     actual = pd.Series(actual_value, dtype=float)
-    value_class = pd.Series(OTHER, index=actual.index, dtype="str")
-    below_zero = actual < 0
-    value_class[below_zero] = BZ
-    rank_actual = actual[~below_zero].rank(ascending=False, method="first")
-    value_class[rank_actual.index[rank_actual <= top_count(len(actual), mvc_share)]] = MVC
-    return pd.Series(
-        pd.Categorical(value_class, categories=VALUE_CLASSES), index=actual.index, name=VALUE_CLASS
-    )
+    values = actual.to_numpy()
+    codes = np.full(len(values), VALUE_CLASSES.index(OTHER), dtype=np.int8)
+    below_zero = values < 0
+    codes[below_zero] = VALUE_CLASSES.index(BZ)
+    rest = np.flatnonzero(~below_zero)
+    # by position, not by label: on millions of customers a label index would be hashed
+    ranked = rest[np.argsort(-values[rest], kind="stable")]  # ties in the order given
+    codes[ranked[: top_count(len(values), mvc_share)]] = VALUE_CLASSES.index(MVC)
+    classes = pd.Categorical.from_codes(codes, categories=VALUE_CLASSES)
+    return pd.Series(classes, index=actual.index, name=VALUE_CLASS)
