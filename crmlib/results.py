@@ -523,6 +523,7 @@ def recommendations(by_lesson: dict[str, dict]) -> pd.DataFrame:
     for lesson, entry in by_lesson.items():
         side = entry.get("stakes")
         recorded = entry.get("results", {})
+        ours = {}  # the lesson's recommendation number -> its row here, when valued per customer
         for number, rec in enumerate(recorded.get(RECOMMENDATIONS) or [], start=1):
             on_sample = valued_on_sample(recorded, rec)  # valued on some customers only
             value = None if on_sample else rec.get(VALUE_AT_STAKE)
@@ -541,9 +542,10 @@ def recommendations(by_lesson: dict[str, dict]) -> pd.DataFrame:
                 }
             )
             if side is not None and len(side) and not on_sample:
-                mine = side.loc[side[stakes.REC_ID] == number]
-                if len(mine):
-                    sides.append(mine.assign(**{stakes.REC_ID: rid}))
+                ours[number] = rid
+        if ours:  # one selection per lesson: at scale a side holds millions of customers
+            mine = side.loc[side[stakes.REC_ID].isin(list(ours))]
+            sides.append(mine.assign(**{stakes.REC_ID: mine[stakes.REC_ID].map(ours)}))
     columns = [
         LESSON,
         RECOMMENDATION,

@@ -315,15 +315,22 @@ def merge_overlapping(table: pd.DataFrame, per_customer: pd.DataFrame) -> pd.Dat
             i = parent[i]
         return i
 
-    pc = per_customer[per_customer[REC_ID].isin(out.index)]
-    kinds = out[KIND].reindex(pc[REC_ID]).to_numpy()
-    pc = pc.assign(_kind=kinds).dropna(subset=["_kind"])
-    for _, group in pc.groupby(["_kind", CUSTOMER_ID])[REC_ID]:
-        ids = group.unique()
-        for other in ids[1:]:
-            a, b = find(ids[0]), find(other)
-            if a != b:
-                parent[b] = a
+    # by position: a customer is a code of pd.factorize, each recommendation the sorted codes
+    # of its customers (millions of ids at scale, few recommendations)
+    rec = per_customer[REC_ID].to_numpy()
+    keep = np.isin(rec, out.index[out[KIND].notna()])
+    rec = rec[keep]
+    codes = pd.factorize(per_customer[CUSTOMER_ID])[0][keep]  # of the ids as stored (no copy)
+    value = per_customer[VALUE].to_numpy(dtype=float)[keep]
+    covered = {r: np.unique(codes[rec == r]) for r in pd.unique(rec)}
+    kind_of = {r: out.at[r, KIND] for r in covered}
+    ids = sorted(covered)
+    for i, a in enumerate(ids):  # two of one kind sharing a customer are one row
+        for b in ids[i + 1 :]:
+            if kind_of[a] != kind_of[b] or find(a) == find(b):
+                continue
+            if np.intersect1d(covered[a], covered[b], assume_unique=True).size:
+                parent[find(b)] = find(a)
     groups: dict = {}
     for i in out.index:
         groups.setdefault(find(i), []).append(i)
@@ -334,7 +341,8 @@ def merge_overlapping(table: pd.DataFrame, per_customer: pd.DataFrame) -> pd.Dat
             continue
         ranked = out.loc[members].sort_values(VALUE_AT_STAKE, ascending=False, kind="stable")
         best = ranked.iloc[0].to_dict()
-        values = pc[pc[REC_ID].isin(members)].groupby(CUSTOMER_ID)[VALUE].max()
+        mine = np.isin(rec, members)
+        values = pd.Series(value[mine]).groupby(codes[mine]).max()
         actions = dict.fromkeys(_VALUE_CLAUSE.split(text)[0] for text in ranked[TEXT].astype(str))
         best[TEXT] = (
             "; ".join(actions) + ". Value: each customer counted once, at the largest value "
