@@ -345,7 +345,9 @@ def test_exercise_opens_in_jupyterlab(exercise, server, page, screenshots):
 def test_jupyterlab_opens_on_the_lessons_in_order(server, page):
     """The server's start page (what `make lab` opens) browses notebooks/, lessons in order."""
     page.goto(f"{server.url}/?token={server.token}")
-    expect(page.locator(".jp-FileBrowser .jp-BreadCrumbs")).to_contain_text("notebooks")
+    # the file browser shows "/" until the lab has restored its layout: seconds under load
+    crumbs = page.locator(".jp-FileBrowser .jp-BreadCrumbs")
+    expect(crumbs).to_contain_text("notebooks", timeout=30_000)
     names = page.locator(".jp-FileBrowser .jp-DirListing-item .jp-DirListing-itemText")
     expect(names.first).to_be_attached(timeout=30_000)
     listed = [n for n in names.all_text_contents() if n.endswith(".ipynb")]
