@@ -499,7 +499,7 @@ def _link_every_record(
                 "(coalesce(p.person_id, t.customer_id) AS customer_id) "
                 "FROM read_parquet(?, file_row_number = true) t "
                 "LEFT JOIN read_parquet(?) p ON t.customer_id = p.customer_id "
-                f"ORDER BY t.file_row_number) TO '{_quoted(relabelled)}' (FORMAT parquet)",
+                f"ORDER BY t.file_row_number) TO '{rowsample.quoted_path(relabelled)}' (FORMAT parquet)",
                 [str(rows), str(aggregates / PERSONS_FILE)],
             )
             if table != "customers":
@@ -524,9 +524,3 @@ def _among(finder, ids: pd.Series):
     part.pairs_ = pairs[both].reset_index(drop=True)
     part.n_records_ = len(part.clusters_)
     return part
-
-
-def _quoted(path: Path) -> str:
-    """A path for a SQL string literal (COPY TO takes no parameter)."""
-    return str(path).replace("'", "''")
-

@@ -40,7 +40,7 @@ SAMPLE_SEED = 20261207
 #: The tables whose rows belong to one customer each.
 KEYED = tuple(name for name, table in s.TABLES.items() if s.CUSTOMER_ID in table.names)
 
-__all__ = ["KEYED", "SAMPLE_CUSTOMERS", "SAMPLE_SEED", "CustomerSample", "customer_sample"]
+__all__ = ["KEYED", "SAMPLE_CUSTOMERS", "SAMPLE_SEED", "CustomerSample", "customer_sample", "quoted_path"]
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ def customer_sample(
             target = out / path.name
             con.execute(
                 f"COPY (SELECT * EXCLUDE ({dropped}) FROM read_parquet(?, file_row_number = true) "
-                f"{chosen}ORDER BY file_row_number) TO '{_quoted(target)}' (FORMAT parquet)",
+                f"{chosen}ORDER BY file_row_number) TO '{quoted_path(target)}' (FORMAT parquet)",
                 [str(path)],
             )
             if table in keyed:
@@ -212,6 +212,6 @@ def customer_sample(
     return CustomerSample(int(total), int(sampled), int(seed), rows, unit)
 
 
-def _quoted(path: Path) -> str:
+def quoted_path(path: Path) -> str:
     """A path for a SQL string literal (COPY TO takes no parameter)."""
     return str(path).replace("'", "''")
