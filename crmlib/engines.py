@@ -39,7 +39,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +48,7 @@ import pandas as pd
 from crmlib.data import schema as s
 from crmlib.data.io import MISSING
 from crmlib.data.outofcore import SQL_TYPES  # one type per column kind, as validated
+from crmlib.data.scratch import scratch_dir
 from crmlib.errors import CRMError, DataError
 from crmlib.spark import spark_session
 
@@ -69,15 +69,15 @@ def duckdb_memory(limit: str | None = None) -> str:
     return limit or os.environ.get("CRM_DUCKDB_MEMORY") or DUCKDB_MEMORY
 
 
-def duckdb_connection(limit: str | None = None, prefix: str = "crm-duckdb-"):
+def duckdb_connection(limit: str | None = None, kind: str = "duckdb"):
     """A new in-memory DuckDB connection under the workbook's memory limit, spilling past it.
 
     Parameters
     ----------
     limit : str, optional
         See :func:`duckdb_memory`.
-    prefix : str
-        Of the temporary folder DuckDB spills to.
+    kind : str
+        Names the folder DuckDB spills to (:func:`crmlib.data.scratch.scratch_dir`).
 
     Returns
     -------
@@ -86,7 +86,7 @@ def duckdb_connection(limit: str | None = None, prefix: str = "crm-duckdb-"):
     """
     import duckdb
 
-    spill = Path(tempfile.mkdtemp(prefix=prefix))
+    spill = scratch_dir(kind)
     con = duckdb.connect()
     con.execute(f"SET memory_limit = '{duckdb_memory(limit)}'")
     con.execute(f"SET temp_directory = '{spill}'")

@@ -464,7 +464,7 @@ def _link_every_record(
     path = accepted / "customers.parquet"
     if not path.is_file():
         return None
-    con, spill = duckdb_connection(memory_limit, prefix="crm-link-")
+    con, spill = duckdb_connection(memory_limit, kind="link")
     try:
         con.execute("SET enable_progress_bar = false")
         names = {r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()}

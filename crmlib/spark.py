@@ -17,13 +17,13 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import threading
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from crmlib.data.scratch import scratch_dir
 from crmlib.errors import CRMError
 
 #: The Spark driver's heap in local mode unless ``CRM_SPARK_DRIVER_MEMORY`` says otherwise.
@@ -131,7 +131,7 @@ def spark_session(master: str | None = None):
 
         master = master or os.environ.get("CRM_SPARK_MASTER") or "local[*]"
         driver_memory, executor_memory = spark_memory()
-        work = Path(tempfile.mkdtemp(prefix="crm-spark-"))
+        work = scratch_dir("spark")
         builder = (
             SparkSession.builder.master(master)
             .appName("crm-workbook")

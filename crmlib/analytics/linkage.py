@@ -472,7 +472,7 @@ def _splink_backend(engine: str, spark_master: str | None):
 
         # the workbook's memory limit, spilling past it, as every DuckDB the workbook opens:
         # DuckDB's own default is 80 % of the machine
-        con, spill = duckdb_connection(prefix="crm-splink-")
+        con, spill = duckdb_connection(kind="splink")
         try:
             yield DuckDBAPI(connection=con)
         finally:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -335,7 +337,6 @@ def report(
     A second report into the same --out while one runs is refused (exit 1).
     """
     import logging
-    import signal
 
     import yaml
 
@@ -384,34 +385,27 @@ def report(
         if live:
             write(" · ".join(running.values()), final=False)
 
-    def stop(signum, frame):  # a kill (SIGTERM) cleans up like Ctrl-C
-        raise KeyboardInterrupt  # not an error: main() reports "interrupted", exit 130
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        result = run_report(
-            data or sample_path(),
-            client,
-            out,
-            as_of=as_of,
-            only=[o.strip() for o in only.split(",") if o.strip()] if only else None,
-            params=parsed,
-            timeout=timeout,
-            progress=show,
-            jobs=jobs,
-            pdf=pdf,
-            engine=engine,
-            spark_master=spark_master,
-            snapshot=snapshot,
-            view=view,
-            sample_customers=sample_customers,
-            sample_seed=sample_seed,
-            link_records=link_records,
-            memory_limit=memory_limit,
-            spark_progress=spark_printer(live) if engine == "spark" else None,
-        )
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    result = run_report(
+        data or sample_path(),
+        client,
+        out,
+        as_of=as_of,
+        only=[o.strip() for o in only.split(",") if o.strip()] if only else None,
+        params=parsed,
+        timeout=timeout,
+        progress=show,
+        jobs=jobs,
+        pdf=pdf,
+        engine=engine,
+        spark_master=spark_master,
+        snapshot=snapshot,
+        view=view,
+        sample_customers=sample_customers,
+        sample_seed=sample_seed,
+        link_records=link_records,
+        memory_limit=memory_limit,
+        spark_progress=spark_printer(live) if engine == "spark" else None,
+    )
     index = result.out / "index.html"
     if not result.complete:
         failed = [f"{r.lesson} ({r.reason})" for r in result.runs if r.status == "failed"]
@@ -631,6 +625,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``crm`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stop) if main_thread else None
     try:
         cli.main(args=argv, prog_name="crm", standalone_mode=False)
     except click.exceptions.Abort:
@@ -649,4 +645,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _stop(signum, frame):
+    """A kill (SIGTERM) stops any command as Ctrl-C does, so that its clean-up runs:
+    scratch folders (:mod:`crmlib.data.scratch`), lesson kernels, a Spark session."""
+    raise KeyboardInterrupt  # not an error: main() reports "interrupted", exit 130

@@ -35,7 +35,6 @@ import logging
 import shutil
 import string
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ import pyarrow as pa
 
 from crmlib.data import io
 from crmlib.data import schema as s
+from crmlib.data.scratch import scratch_dir
 from crmlib.errors import CRMError, DataError
 
 __all__ = ["OutOfCoreData", "validate"]
@@ -745,33 +745,34 @@ def validate(
             "(or .xlsx / .parquet), or point to it in mapping.yml as transactions: {file: …}",
             file="transactions",
         )
-    with tempfile.TemporaryDirectory(prefix="crm-validate-") as work:
-        con = duckdb.connect()  # in memory: its tables spill to temp_directory past the limit
-        try:
-            con.execute(f"SET temp_directory = {_lit(Path(work) / 'spill')}")
-            con.execute("SET preserve_insertion_order = false")
-            con.execute("SET TimeZone = 'UTC'")
-            con.execute("SET enable_progress_bar = false")
-            # every join here has its small side on the right (known ids, duplicates,
-            # candidates); DuckDB's swap of the sides, on a view's low row estimate,
-            # built a hash table on 100 M rows and ran out of memory
-            con.execute("SET disabled_optimizers = 'build_side_probe_side'")
-            if memory_limit:
-                con.execute(f"SET memory_limit = {_lit(memory_limit)}")
-            return _run(
-                con, folder, files, assessments, mapping, cutoff, as_of, rejects_path, accepted_to
-            )
-        except duckdb.OutOfMemoryException as exc:
-            raise CRMError(
-                f"DuckDB ran out of memory ({str(exc).splitlines()[0]}); "
-                "give a larger --memory-limit or free disk space for spilling"
-            ) from None
-        except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-            raise DataError(
-                f"{folder.name}: a file cannot be read ({str(exc).splitlines()[0]})"
-            ) from None
-        finally:
-            con.close()
+    work = scratch_dir("validate")
+    con = duckdb.connect()  # in memory: its tables spill to temp_directory past the limit
+    try:
+        con.execute(f"SET temp_directory = {_lit(Path(work) / 'spill')}")
+        con.execute("SET preserve_insertion_order = false")
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
+        # every join here has its small side on the right (known ids, duplicates,
+        # candidates); DuckDB's swap of the sides, on a view's low row estimate,
+        # built a hash table on 100 M rows and ran out of memory
+        con.execute("SET disabled_optimizers = 'build_side_probe_side'")
+        if memory_limit:
+            con.execute(f"SET memory_limit = {_lit(memory_limit)}")
+        return _run(
+            con, folder, files, assessments, mapping, cutoff, as_of, rejects_path, accepted_to
+        )
+    except duckdb.OutOfMemoryException as exc:
+        raise CRMError(
+            f"DuckDB ran out of memory ({str(exc).splitlines()[0]}); "
+            "give a larger --memory-limit or free disk space for spilling"
+        ) from None
+    except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+        raise DataError(
+            f"{folder.name}: a file cannot be read ({str(exc).splitlines()[0]})"
+        ) from None
+    finally:
+        con.close()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @contextmanager
