@@ -159,13 +159,10 @@ def _holdout_counts(data, eng) -> pd.DataFrame:
     if eng is not None:
         query = uplift.holdout_counts_query(eng)
         return pd.DataFrame(columns=columns) if query is None else eng.sql(query)[columns]
-    interactions = data.table("interactions")
-    needed = {s.CUSTOMER_ID, s.CAMPAIGN_ID, s.KIND, s.TIMESTAMP}
-    if interactions is None or not needed <= set(interactions.columns):
-        return pd.DataFrame(columns=columns)
-    groups = uplift.campaign_groups(data.transactions, interactions, data.table("campaigns"))
-    table = uplift.campaign_uplift(groups).reset_index()
-    return table.loc[table[uplift.CONTROL_KIND] == uplift.HOLDOUT, columns].reset_index(drop=True)
+    counts = uplift.holdout_counts(
+        data.transactions, data.table("interactions"), data.table("campaigns")
+    )
+    return pd.DataFrame(columns=columns) if counts is None else counts
 
 
 def _to_parquet(frame: pd.DataFrame, path: Path) -> int:

@@ -365,11 +365,26 @@ def action_effect(
     -------
     ActionEffect
     """
-    table = None
-    needed = {s.CAMPAIGN_ID, s.KIND, s.TIMESTAMP}
-    if interactions is not None and needed <= set(interactions.columns):
-        table = campaign_uplift(campaign_groups(transactions, interactions, campaigns))
-    return effect_of(table, default)
+    return effect_of(holdout_counts(transactions, interactions, campaigns), default)
+
+
+def holdout_counts(
+    transactions: pd.DataFrame,
+    interactions: pd.DataFrame | None = None,
+    campaigns: pd.DataFrame | None = None,
+) -> pd.DataFrame | None:
+    """The campaigns kept with a random holdout, counted (:data:`HOLDOUT_COUNTS`).
+
+    :func:`campaign_uplift`'s rows whose control is :data:`HOLDOUT`, in memory; what
+    :func:`holdout_counts_query` computes on an engine over every row. None when the
+    interactions cannot name campaigns (no table, or no campaign, kind or timestamp column).
+    """
+    needed = {s.CUSTOMER_ID, s.CAMPAIGN_ID, s.KIND, s.TIMESTAMP}
+    if interactions is None or not needed <= set(interactions.columns):
+        return None
+    table = campaign_uplift(campaign_groups(transactions, interactions, campaigns)).reset_index()
+    held = table.loc[table[CONTROL_KIND] == HOLDOUT, list(HOLDOUT_COUNTS)]
+    return held.reset_index(drop=True)
 
 
 def effect_of(table: pd.DataFrame | None, default: float = DEFAULT_UPLIFT) -> ActionEffect:
