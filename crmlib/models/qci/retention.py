@@ -114,25 +114,11 @@ def cohort_retention(
 #: Periods the SQL engines count cohorts by: pandas frequency -> date_trunc unit.
 SQL_PERIODS = {"M": "month", "Q": "quarter", "W": "week", "Y": "year", "D": "day"}
 
-_COHORT_SQL = """
-WITH bought AS (
-    SELECT {cid} AS cid, date_trunc('{unit}', CAST({date} AS DATE)) AS period
-    FROM transactions
-    WHERE {revenue} >= 0 AND CAST({date} AS DATE) <= {as_of}
-),
-firsts AS (SELECT cid, MIN(period) AS cohort FROM bought GROUP BY cid)
-SELECT CAST(firsts.cohort AS DATE) AS cohort, CAST(bought.period AS DATE) AS period,
-       COUNT(DISTINCT bought.cid) AS customers
-FROM bought JOIN firsts ON bought.cid = firsts.cid
-GROUP BY firsts.cohort, bought.period
-"""
-
-
-# Spark, one scan of the transactions: each customer's purchase periods (with the row checks,
-# the first and the last order date of all lines), cached; the checks, the as-of date, the
-# first day and the cells then come from that table. When as-of is not given it is the
+# One scan of the transactions, on either engine: each customer's purchase periods (with the
+# row checks, the first and the last order date of all lines), into a temporary table (cached
+# on Spark); the checks, the as-of date, the first day and the cells then come from that table. When as-of is not given it is the
 # last order date, so every dated line is in the window.
-_SPARK_PERIODS_SQL = """
+_PERIODS_SQL = """
 CREATE OR REPLACE TEMPORARY TABLE cohort_periods AS
 SELECT cid, period, MIN(day) AS first_day, MAX(day) AS last_day,
        COUNT(*) FILTER (WHERE rev >= 0 AND {window}) AS buys{check_sums}
@@ -144,7 +130,7 @@ FROM (
 GROUP BY cid, period
 """
 
-_SPARK_CELLS_SQL = """
+_CELLS_SQL = """
 WITH bought AS (
     SELECT cid, period, MIN(period) OVER (PARTITION BY cid) AS cohort
     FROM cohort_periods WHERE buys > 0
@@ -155,13 +141,13 @@ GROUP BY cohort, period
 """
 
 
-def _spark_cells(eng, freq, as_of):
-    """What :func:`_cohort_cells_sql` reads on Spark: the cells, as-of date and first day."""
+def _one_pass_cells(eng, freq, as_of):
+    """What :func:`_cohort_cells_sql` reads: the cells, as-of date and first day (one scan)."""
     checks = eng.row_checks("transactions", (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE))
     day = f"CAST({eng.typed('transactions', s.ORDER_DATE)} AS DATE)"
     window = "day IS NOT NULL" if as_of is None else f"day <= {as_of_sql(_as_of(None, as_of))}"
     eng.sql_no_result(
-        _SPARK_PERIODS_SQL.format(
+        _PERIODS_SQL.format(
             cid=eng.typed("transactions", s.CUSTOMER_ID),
             day=day,
             unit=SQL_PERIODS[freq],
@@ -179,7 +165,7 @@ def _spark_cells(eng, freq, as_of):
         if pd.isna(found["last"]):
             raise eng.no_order_lines()
         as_of = found["last"]
-    return eng.sql(_SPARK_CELLS_SQL), _as_of(None, as_of), found["start"]
+    return eng.sql(_CELLS_SQL), _as_of(None, as_of), found["start"]
 
 
 def _cohort_cells_sql(source, freq, as_of, engine, spark_master):
@@ -197,24 +183,7 @@ def _cohort_cells_sql(source, freq, as_of, engine, spark_master):
     with Engine(engine, source, spark_master=spark_master) as eng:
         needed = (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE)
         eng.need("transactions", needed, "for cohort retention")
-        if engine == "spark":
-            cells, when, first_day = _spark_cells(eng, freq, as_of)
-        else:
-            eng.check_rows("transactions", needed)
-            if as_of is None:
-                as_of = eng.last_order_date()
-            when = _as_of(None, as_of)
-            start = eng.sql(f"SELECT MIN(CAST({s.ORDER_DATE} AS DATE)) AS start FROM transactions")
-            first_day = start["start"].iloc[0]
-            cells = eng.sql(
-                _COHORT_SQL.format(
-                    cid=s.CUSTOMER_ID,
-                    date=s.ORDER_DATE,
-                    revenue=s.REVENUE,
-                    unit=SQL_PERIODS[freq],
-                    as_of=as_of_sql(when),
-                )
-            )
+        cells, when, first_day = _one_pass_cells(eng, freq, as_of)
     if cells.empty:
         raise DataError(f"transactions: no purchase on or before {when:%Y-%m-%d}")
     cohort = _periods(pd.to_datetime(cells[COHORT]), freq)
