@@ -221,6 +221,51 @@ def test_every_step_on_a_cluster_equals_duckdb(cluster, folder, on_duckdb, tmp_p
     assert (got[linkage.CLUSTER_SIZE] > 1).sum() > 1000  # the planted duplicates were found
 
 
+def _close(a, b) -> bool:
+    """Two report figures equal; numbers to 1e-9 relative (Spark sums in another order)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool):
+        return bool(np.isclose(a, b, rtol=RTOL, atol=1e-9))
+    return a == b
+
+
+def test_a_report_at_scale_on_a_cluster_equals_the_report_on_duckdb(cluster, tmp_path):
+    """``crm report --engine spark --spark-master URL``: the per-customer tables are computed
+    by the cluster, the Spark jobs' progress is shown, and every figure of the lessons equals
+    the same report's on DuckDB (the same sample: the sampler is the engine's, not Spark's)."""
+    import json
+
+    client = tmp_path / "client"
+    made = _crm("synth", "--customers", 600, "--seed", 11, "--format", "parquet", "--out", client)
+    assert made.returncode == 0, made.stderr
+    common = ("--only", "foundations,qci", "--sample-customers", 150)
+    manifests = {}
+    for engine, extra in (
+        ("duckdb", ()),
+        ("spark", ("--spark-master", cluster.url, "--driver-memory", "1g")),
+    ):
+        out = tmp_path / engine
+        done = _crm("report", client, "--out", out, "--engine", engine, *common, *extra)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "report complete" in done.stdout
+        if engine == "spark":
+            assert "Spark stage " in done.stderr  # the cluster's jobs, stage and tasks
+        manifests[engine] = json.loads((out / "manifest.json").read_text())
+    duck, on_spark = manifests["duckdb"], manifests["spark"]
+    assert on_spark["at_scale"]["customers"] == duck["at_scale"]["customers"] > 500
+    assert on_spark["at_scale"]["sampled_customers"] == 150
+    lessons = {e["lesson"]: e["results"] for e in duck["lessons"]}
+    assert set(lessons) >= {"foundations", "qci", "client_summary"}
+    for entry in on_spark["lessons"]:
+        got, want = entry["results"], lessons[entry["lesson"]]
+        assert got.keys() == want.keys(), entry["lesson"]
+        for key in want:
+            assert _close(got[key], want[key]), (entry["lesson"], key, got[key], want[key])
+
+
 def test_a_killed_worker_ends_the_command_with_an_error_not_a_hang(cluster, folder, tmp_path):
     """Runs last: it kills the module's worker mid-job (the executor goes with it)."""
     cmd = [str(CRM)] if CRM.exists() else [sys.executable, "-m", "crmlib.cli"]

@@ -12,7 +12,7 @@ from scipy import stats
 from crmlib.analytics import uplift, wallet
 from crmlib.analytics.experience import GROUP
 from crmlib.data import schema as s
-from crmlib.errors import CRMError
+from crmlib.errors import CRMError, DataError
 
 SEED = 20261207  # the one seed of this file's random draws
 
@@ -192,3 +192,14 @@ def test_holdout_counts_in_sql_by_hand():
     # no campaign column: nothing to count
     with Engine("duckdb", {"transactions": tx}) as eng:
         assert uplift.holdout_counts_query(eng) is None
+    # the row checks cover every interaction, an arm's or not, in the same scan
+    bad = pd.concat(
+        [interactions, pd.DataFrame(
+            [("K1", "", contact, "2024-03-01"), (None, None, "email", "2024-03-02")],
+            columns=interactions.columns,
+        ).astype({s.TIMESTAMP: "datetime64[ns]"})],
+        ignore_index=True,
+    )
+    with Engine("duckdb", {**tables, "interactions": bad}) as eng:
+        with pytest.raises(DataError, match=r"column customer_id: 2 row\(s\)"):
+            uplift.holdout_counts_query(eng)
