@@ -394,6 +394,37 @@ class Engine:
                     column=name,
                 )
 
+    def refuse_and_date(self, checks: RowChecks, table: str, last: str, as_of, also: str = ""):
+        """After a step's one pass over the transactions: refuse, then the as-of date.
+
+        Reads the small table the pass left (``table``) once: the row checks' counts,
+        refused as :meth:`refuse_rows` does, and the last order date (``MAX(last)``), the
+        default as-of date of every step.
+
+        Parameters
+        ----------
+        checks : RowChecks
+            Whose :attr:`RowChecks.sums` the pass kept as columns of ``table``.
+        table, last : str
+            The table and its column of each group's last order date.
+        as_of : date-like or None
+            Given, it is returned as it is.
+        also : str
+            More of that row's columns, as SQL (``", MIN(first_day) AS start"``).
+
+        Returns
+        -------
+        (pandas.Series, as-of date)
+            The row read, and ``as_of`` or the last order date.
+        """
+        found = self.sql(f"SELECT MAX({last}) AS last{also}{checks.sums} FROM {table}").iloc[0]
+        self.refuse_rows(checks, found)
+        if as_of is None:
+            if pd.isna(found["last"]):
+                raise self.no_order_lines()
+            as_of = found["last"]
+        return found, as_of
+
     def check_rows(self, table: str, columns) -> None:
         """Refuse the table when a needed value is empty or cannot be read as its kind.
 

@@ -31,7 +31,7 @@ from crmlib.data.io import ClientData, load_folder
 from crmlib.engines import Engine, check_engine, duckdb_connection, duckdb_memory
 from crmlib.errors import CRMError, DataError
 from crmlib.models import qci
-from crmlib.spark import spark_job
+from crmlib.spark import spark_job, stop_session
 
 STEPS = ("summary", "profitability", "cohorts", "gaps", "campaigns", "duplicates")
 STEP_FILES = {
@@ -416,6 +416,8 @@ def at_scale(
         progress=progress,
         spark_progress=spark_progress,
     )
+    if engine == "spark":  # the lessons' kernels start applications of their own
+        stop_session()
     start = time.perf_counter()
     persons = aggregates / PERSONS_FILE
     drawn = rowsample.customer_sample(

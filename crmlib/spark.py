@@ -38,6 +38,7 @@ SPARK_SQL_CONFIG = {
 
 _SPARK_LOCK = threading.Lock()
 _SPARK_WORK: dict[int, Path] = {}  # id(SparkContext) -> its scratch folder (spark.log)
+_STARTED: list = []  # (session, scratch folder) of the session this process started
 
 #: Seconds a Spark job may go without finishing a task before :func:`spark_job` cancels it,
 #: unless ``CRM_SPARK_STALL_SECONDS`` says otherwise.
@@ -173,10 +174,26 @@ def spark_session(master: str | None = None):
         session.sparkContext.setCheckpointDir(str(work / "checkpoints"))
         _SPARK_WORK[id(session.sparkContext)] = work
         atexit.register(_stop_spark, session, work)
+        _STARTED.append((session, work))
         return session
 
 
-def _stop_spark(session, work: Path) -> None:
+def stop_session() -> None:
+    """Stop this process's Spark session, if one runs, and remove its scratch folder.
+
+    On a cluster, a running application keeps the executors it was given (by default every
+    free core of a standalone cluster), so another process's application waits for cores
+    until it ends: a report at scale stops its own before the lessons' kernels start theirs.
+    """
+    with _SPARK_LOCK:
+        started = list(_STARTED)
+        _STARTED.clear()
+    for session, work in started:
+        _SPARK_WORK.pop(id(session.sparkContext), None)
+        _stop_spark(session, work)
+
+
+def _stop_spark(session, work: Path | None) -> None:
     """Stop the session at exit and remove its scratch folder.
 
     A JVM already gone (a driver out of memory, after :func:`spark_job` said so) leaves
@@ -190,7 +207,8 @@ def _stop_spark(session, work: Path) -> None:
             session.stop()
     finally:
         logging.disable(logging.NOTSET)
-    shutil.rmtree(work, ignore_errors=True)
+    if work is not None:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @dataclass(frozen=True)

@@ -146,12 +146,7 @@ def gap_counts_query(eng, as_of=None) -> str:
             check_sums=checks.sums,
         )
     )
-    found = eng.sql(f"SELECT MAX(day) AS last{checks.sums} FROM gap_days").iloc[0]
-    eng.refuse_rows(checks, found)
-    if as_of is None:
-        if pd.isna(found["last"]):
-            raise eng.no_order_lines()
-        as_of = found["last"]
+    _, as_of = eng.refuse_and_date(checks, "gap_days", "day", as_of)
     return _GAPS_SQL.format(gap=GAP, gaps=GAPS, as_of=as_of_sql(pd.Timestamp(as_of)))
 
 

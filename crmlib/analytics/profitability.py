@@ -401,13 +401,9 @@ def _one_pass(eng, columns, when):
             check_sums=checks.sums,
         )
     )
-    totals = "MAX(last) AS last, SUM(costs) AS costs, SUM(quantities) AS quantities"
-    found = eng.sql(f"SELECT {totals}{checks.sums} FROM {table}").iloc[0]
-    eng.refuse_rows(checks, found)
-    if when is None:
-        if pd.isna(found["last"]):
-            raise eng.no_order_lines()
-        when = _timestamp(found["last"], "as_of")
+    also = ", SUM(costs) AS costs, SUM(quantities) AS quantities"
+    found, when = eng.refuse_and_date(checks, table, "last", when, also=also)
+    when = _timestamp(when, "as_of")
     has_cost = eng.has("transactions", s.COST) and bool(found["costs"] or 0)
     has_qty = eng.has("transactions", s.QUANTITY) and bool(found["quantities"] or 0)
     return when, has_cost, has_qty, _FOLDED_SQL.format(table=table)

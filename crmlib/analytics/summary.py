@@ -280,12 +280,7 @@ def _one_pass(eng, as_of, columns) -> tuple[str, object]:
             check_sums=checks.sums,
         )
     )
-    found = eng.sql(f"SELECT MAX(last_day) AS last{checks.sums} FROM {table}").iloc[0]
-    eng.refuse_rows(checks, found)
-    if as_of is None:
-        if pd.isna(found["last"]):
-            raise eng.no_order_lines()
-        as_of = found["last"]
+    _, as_of = eng.refuse_and_date(checks, table, "last_day", as_of)
     return table, as_of
 
 

@@ -157,14 +157,9 @@ def _one_pass_cells(eng, freq, as_of):
             check_sums=checks.sums,
         )
     )
-    found = eng.sql(
-        f"SELECT MIN(first_day) AS start, MAX(last_day) AS last{checks.sums} FROM cohort_periods"
-    ).iloc[0]
-    eng.refuse_rows(checks, found)
-    if as_of is None:
-        if pd.isna(found["last"]):
-            raise eng.no_order_lines()
-        as_of = found["last"]
+    found, as_of = eng.refuse_and_date(
+        checks, "cohort_periods", "last_day", as_of, also=", MIN(first_day) AS start"
+    )
     return eng.sql(_CELLS_SQL), _as_of(None, as_of), found["start"]
 
 
