@@ -132,7 +132,8 @@ def aggregate(
                 if eng is None:
                     gaps = lapse.gap_counts(data.transactions, as_of or data.as_of).reset_index()
                 else:
-                    gaps = eng.sql(lapse.gap_counts_query(eng, as_of))
+                    when = as_of if as_of is not None else eng.last_order_date()
+                    gaps = eng.sql(lapse.gap_counts_query(eng, when))
                 gaps.to_csv(path, index=False)
                 rows = len(gaps)
             elif step == "campaigns":  # one row per campaign kept with a holdout

@@ -103,51 +103,29 @@ def gap_counts(transactions: pd.DataFrame, as_of=None) -> pd.Series:
     return counts
 
 
-# One scan of the transactions, on either engine: each customer's days with a line, how many
-# purchase lines each day has, and the row checks' counts, into a temporary table (cached on
-# Spark). The checks and the default as-of date (the last order date of every line) come
-# from that table, and the gaps from its purchase days up to the as-of date.
-_DAYS_SQL = """
-CREATE OR REPLACE TEMPORARY TABLE gap_days AS
-SELECT cid, day, COUNT(*) FILTER (WHERE rev >= 0) AS buys{check_sums}
-FROM (SELECT {cid} AS cid, {day} AS day, {rev} AS rev{checks} FROM raw_transactions) t
-GROUP BY cid, day
-"""
+def gap_counts_query(eng, as_of) -> str:
+    """:func:`gap_counts` as one SQL query on an open engine (:class:`crmlib.engines.Engine`).
 
-_GAPS_SQL = """
-WITH gaps AS (
-    SELECT date_diff('day', LAG(day) OVER (PARTITION BY cid ORDER BY day), day) AS {gap}
-    FROM gap_days WHERE buys > 0 AND day <= {as_of}
-)
-SELECT {gap}, COUNT(*) AS {gaps} FROM gaps WHERE {gap} IS NOT NULL GROUP BY {gap} ORDER BY {gap}
-"""
-
-
-def gap_counts_query(eng, as_of=None) -> str:
-    """:func:`gap_counts` as SQL on an open engine (:class:`crmlib.engines.Engine`).
-
-    Reads the transactions once (the row checks of
-    :meth:`crmlib.engines.Engine.check_rows`, refused with the same error, and each
-    customer's days) and returns the query of the counts, columns ``gap_days`` and
-    ``gaps`` ordered by ``gap_days``: the purchase days up to ``as_of`` (a date-like;
-    default the last order date of every line, as in memory).
+    Columns ``gap_days`` and ``gaps``, ordered by ``gap_days``; the purchase days up to
+    ``as_of`` (a date-like).
     """
     from crmlib.engines import as_of_sql
 
     needed = (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE)
     eng.need("transactions", needed, "for the gaps between purchases")
-    checks = eng.row_checks("transactions", needed)
-    eng.sql_no_result(
-        _DAYS_SQL.format(
-            cid=f"CAST({eng.typed('transactions', s.CUSTOMER_ID)} AS VARCHAR)",
-            day=f"CAST({eng.typed('transactions', s.ORDER_DATE)} AS DATE)",
-            rev=eng.typed("transactions", s.REVENUE),
-            checks=checks.flags,
-            check_sums=checks.sums,
-        )
-    )
-    _, as_of = eng.refuse_and_date(checks, "gap_days", "day", as_of)
-    return _GAPS_SQL.format(gap=GAP, gaps=GAPS, as_of=as_of_sql(pd.Timestamp(as_of)))
+    eng.check_rows("transactions", needed)
+    day = f"CAST({s.ORDER_DATE} AS DATE)"
+    return f"""
+WITH days AS (
+    SELECT DISTINCT CAST({s.CUSTOMER_ID} AS VARCHAR) AS cid, {day} AS day
+    FROM transactions WHERE {s.REVENUE} >= 0 AND {day} <= {as_of_sql(pd.Timestamp(as_of))}
+),
+gaps AS (
+    SELECT date_diff('day', LAG(day) OVER (PARTITION BY cid ORDER BY day), day) AS {GAP}
+    FROM days
+)
+SELECT {GAP}, COUNT(*) AS {GAPS} FROM gaps WHERE {GAP} IS NOT NULL GROUP BY {GAP} ORDER BY {GAP}
+"""
 
 
 def _counted_quantile(counts: pd.Series, quantile: float) -> float:

@@ -414,23 +414,6 @@ HOLDOUT_COUNTS = (
 )
 
 
-# One scan of the interactions, on either engine: each campaign's contacted and held-out
-# customers with their first such interaction (the arms), and the row checks' counts over
-# every interaction (the rows that are not an arm fall into one group, kept for its counts),
-# into a temporary table (cached on Spark) that the counts' query reads.
-_ARMS_SQL = """
-CREATE OR REPLACE TEMPORARY TABLE campaign_arms AS
-SELECT CASE WHEN arm THEN camp END AS camp, CASE WHEN arm THEN cid END AS cid,
-       CASE WHEN arm THEN kind END AS kind, MIN(ts) AS ts{check_sums}
-FROM (
-    SELECT *, COALESCE(kind IN ({arms}) AND camp IS NOT NULL, FALSE) AS arm
-    FROM (SELECT {camp} AS camp, {cid} AS cid, {kind} AS kind, {ts} AS ts{checks}
-          FROM raw_interactions) r
-) t
-GROUP BY CASE WHEN arm THEN camp END, CASE WHEN arm THEN cid END, CASE WHEN arm THEN kind END
-"""
-
-
 def holdout_counts_query(eng, window_days: int = 28) -> str | None:
     """The counts of :func:`campaign_uplift` for the campaigns kept with a holdout, in SQL.
 
@@ -452,19 +435,7 @@ def holdout_counts_query(eng, window_days: int = 28) -> str | None:
     if not all(eng.has("interactions", c) for c in needed):
         return None
     eng.need("transactions", (s.CUSTOMER_ID, s.ORDER_DATE, s.REVENUE), "for campaign responses")
-    checks = eng.row_checks("interactions", needed)
-    eng.sql_no_result(
-        _ARMS_SQL.format(
-            camp=eng.typed("interactions", s.CAMPAIGN_ID),
-            cid=f"CAST({eng.typed('interactions', s.CUSTOMER_ID)} AS VARCHAR)",
-            kind=eng.typed("interactions", s.KIND),
-            ts=eng.typed("interactions", s.TIMESTAMP),
-            arms=f"'{KIND_CONTACT}', '{KIND_HOLDOUT}'",
-            checks=checks.flags,
-            check_sums=checks.sums,
-        )
-    )
-    eng.refuse_rows(checks, eng.sql(f"SELECT COUNT(*) AS arms{checks.sums} FROM campaign_arms").iloc[0])
+    eng.check_rows("interactions", needed)
     dated = eng.has("campaigns", s.START_DATE) and eng.has("campaigns", s.END_DATE)
     given = (
         f"SELECT {s.CAMPAIGN_ID} AS camp, CAST(CAST({s.START_DATE} AS DATE) AS TIMESTAMP) AS ws, "
@@ -475,7 +446,12 @@ def holdout_counts_query(eng, window_days: int = 28) -> str | None:
         "CAST(NULL AS TIMESTAMP) AS we"
     )
     return f"""
-WITH arms AS (SELECT camp, cid, kind, ts FROM campaign_arms WHERE camp IS NOT NULL),
+WITH arms AS (
+    SELECT {s.CAMPAIGN_ID} AS camp, CAST({s.CUSTOMER_ID} AS VARCHAR) AS cid, {s.KIND} AS kind,
+           "{s.TIMESTAMP}" AS ts
+    FROM interactions
+    WHERE {s.KIND} IN ('{KIND_CONTACT}', '{KIND_HOLDOUT}') AND {s.CAMPAIGN_ID} IS NOT NULL
+),
 first_contact AS (
     SELECT camp, CAST(CAST(MIN(ts) AS DATE) AS TIMESTAMP) AS ws FROM arms GROUP BY camp
 ),

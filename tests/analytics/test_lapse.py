@@ -108,11 +108,6 @@ def test_the_gaps_counted_in_sql_are_the_gaps_of_purchase_days(tmp_path):
     with Engine("duckdb", tx) as eng:
         counted = eng.sql(lapse.gap_counts_query(eng, AS_OF))
     assert dict(zip(counted[lapse.GAP], counted[lapse.GAPS], strict=True)) == expected
-    # no as-of: every purchase day counts, so b's day 101 adds a gap of 71
-    assert lapse.gap_counts(tx).to_dict() == {**expected, 71: 1}
-    with Engine("duckdb", tx) as eng:
-        counted = eng.sql(lapse.gap_counts_query(eng))
-    assert dict(zip(counted[lapse.GAP], counted[lapse.GAPS], strict=True)) == {**expected, 71: 1}
 
 
 def test_the_rule_from_every_customers_gap_counts_is_the_rule_from_their_rows():
