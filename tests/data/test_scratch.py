@@ -29,15 +29,25 @@ def test_sweep_removes_only_the_folders_of_ended_processes(tmp_path):
     assert alive.exists() and other.exists() and plain.exists()
 
 
+def _python(code: str, tmp: Path, *args) -> subprocess.Popen:
+    """``python -c code args`` whose temporary folder is ``tmp``, its output piped."""
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *map(str, args)],
+        env={**os.environ, "TMPDIR": str(tmp)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def test_a_killed_process_leaves_its_spill_folder_to_the_next_one(tmp_path):
-    env = {**os.environ, "TMPDIR": str(tmp_path)}
     code = (
         "from crmlib.engines import duckdb_connection\n"
         "con, spill = duckdb_connection()\n"
         "print(spill, flush=True)\n"
         "import time; time.sleep(60)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+    proc = _python(code, tmp_path)
     spill = Path(proc.stdout.readline().strip())
     assert spill.parent == tmp_path and spill.name.startswith(f"crm-duckdb-{proc.pid}-")
     proc.send_signal(signal.SIGKILL)  # no clean-up can run
@@ -50,7 +60,6 @@ def test_a_killed_process_leaves_its_spill_folder_to_the_next_one(tmp_path):
 
 def test_sigterm_stops_any_command_like_ctrl_c_and_removes_its_scratch(tmp_path):
     # `crm aggregate` with its step replaced by a wait, so that the kill comes mid-step
-    env = {**os.environ, "TMPDIR": str(tmp_path)}
     code = (
         "import sys, time\n"
         "import crmlib.pipeline as p\n"
@@ -68,13 +77,7 @@ def test_sigterm_stops_any_command_like_ctrl_c_and_removes_its_scratch(tmp_path)
     (folder / "transactions.csv").write_text(
         "order_id,customer_id,order_date,revenue\nO1,C1,2024-01-02,10\n"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, str(folder), str(tmp_path / "out")],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _python(code, tmp_path, folder, tmp_path / "out")
     assert proc.stdout.readline().strip() == "open"
     assert list(tmp_path.glob(f"crm-duckdb-{proc.pid}-*"))
     start = time.monotonic()
