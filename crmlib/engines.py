@@ -428,9 +428,9 @@ class Engine:
     def check_rows(self, table: str, columns) -> None:
         """Refuse the table when a needed value is empty or cannot be read as its kind.
 
-        One scan of the table. The DuckDB customer summary and profitability
-        count the same checks inside their own query instead
-        (:meth:`row_checks`, :meth:`refuse_rows`).
+        One scan of the table. The customer summary, profitability and the cohort
+        counts count the same checks inside their own one pass instead
+        (:meth:`row_checks`, :meth:`refuse_and_date`).
 
         Parameters
         ----------

@@ -37,8 +37,8 @@ SPARK_SQL_CONFIG = {
 }
 
 _SPARK_LOCK = threading.Lock()
-_SPARK_WORK: dict[int, Path] = {}  # id(SparkContext) -> its scratch folder (spark.log)
-_STARTED: list = []  # (session, scratch folder) of the session this process started
+# id(SparkContext) -> (the session this process started, its scratch folder with spark.log)
+_STARTED: dict[int, tuple] = {}
 
 #: Seconds a Spark job may go without finishing a task before :func:`spark_job` cancels it,
 #: unless ``CRM_SPARK_STALL_SECONDS`` says otherwise.
@@ -172,9 +172,8 @@ def spark_session(master: str | None = None):
             ) from None
         session.sparkContext.setLogLevel("ERROR")
         session.sparkContext.setCheckpointDir(str(work / "checkpoints"))
-        _SPARK_WORK[id(session.sparkContext)] = work
+        _STARTED[id(session.sparkContext)] = (session, work)
         atexit.register(_stop_spark, session, work)
-        _STARTED.append((session, work))
         return session
 
 
@@ -186,10 +185,9 @@ def stop_session() -> None:
     until it ends: a report at scale stops its own before the lessons' kernels start theirs.
     """
     with _SPARK_LOCK:
-        started = list(_STARTED)
+        started = list(_STARTED.values())
         _STARTED.clear()
     for session, work in started:
-        _SPARK_WORK.pop(id(session.sparkContext), None)
         _stop_spark(session, work)
 
 
@@ -424,7 +422,7 @@ def spark_job(master: str | None = None, progress=None, stall_seconds: float | N
                 f"CRM_SPARK_STALL_SECONDS must be a number of seconds, not {raw!r}"
             ) from None
     session = spark_session(master)
-    work = _SPARK_WORK.get(id(session.sparkContext))
+    _, work = _STARTED.get(id(session.sparkContext), (None, None))
     watch = _SparkWatch(session, progress, stall_seconds)
     watch.start()
     try:

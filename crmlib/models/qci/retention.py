@@ -116,8 +116,9 @@ SQL_PERIODS = {"M": "month", "Q": "quarter", "W": "week", "Y": "year", "D": "day
 
 # One scan of the transactions, on either engine: each customer's purchase periods (with the
 # row checks, the first and the last order date of all lines), into a temporary table (cached
-# on Spark); the checks, the as-of date, the first day and the cells then come from that table. When as-of is not given it is the
-# last order date, so every dated line is in the window.
+# on Spark); the checks, the as-of date, the first day and the cells then come from that
+# table. When as-of is not given it is the last order date, so every dated line is in the
+# window.
 _PERIODS_SQL = """
 CREATE OR REPLACE TEMPORARY TABLE cohort_periods AS
 SELECT cid, period, MIN(day) AS first_day, MAX(day) AS last_day,
